@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from providers.registry import PROVIDER_CHOICES
+
+from .fields import EncryptedJSONField
+
+AUTHORIZATION_PERIOD = dt.timedelta(days=30)
+EXPIRY_WARNING = dt.timedelta(days=7)
+
+
+class ProviderAccount(models.Model):
+    class Environment(models.TextChoices):
+        PRODUCTION = "production", "Production"
+        SANDBOX = "sandbox", "Sandbox"
+
+    provider = models.CharField(max_length=32, choices=PROVIDER_CHOICES, db_index=True)
+    name = models.CharField(max_length=120)
+    environment = models.CharField(
+        max_length=16, choices=Environment.choices, default=Environment.PRODUCTION
+    )
+    base_url = models.URLField(
+        blank=True,
+        help_text="Overrides the provider's default host (the *_API_URL setting).",
+    )
+    credentials = EncryptedJSONField(
+        blank=True, default=dict, help_text="Encrypted at rest; never shown back."
+    )
+    options = models.JSONField(
+        blank=True, default=dict, help_text="Provider-specific settings of this account."
+    )
+    # Provider bookkeeping (sync cursor, cached carrier lists, …). Not edited by people.
+    state = models.JSONField(blank=True, default=dict, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["provider", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "name"], name="uniq_account_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_provider_display()}, {self.environment})"
+
+    def masked_credentials(self) -> dict[str, str]:
+        """Which credentials are set, never their values."""
+        return {
+            key: ("set (…" + str(value)[-2:] + ")" if len(str(value)) >= 12 else "set")
+            for key, value in sorted(self.credentials.items())
+            if value
+        }
+
+
+class Merchant(ConcurrentTransitionMixin, models.Model):
+    class AuthState(models.TextChoices):
+        PENDING = "pending", "Pending authorization"
+        AUTHORIZED = "authorized", "Authorized"
+        EXPIRING = "expiring", "Expiring soon"
+        EXPIRED = "expired", "Expired"
+        REVOKED = "revoked", "Revoked"
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.PROTECT, related_name="merchants")
+    external_id = models.CharField(
+        max_length=120, blank=True, db_index=True, help_text="The provider's merchant id."
+    )
+    name = models.CharField(max_length=200)
+    contact_email = models.EmailField(blank=True)
+    auth_state = FSMField(
+        default=AuthState.PENDING, choices=AuthState.choices, protected=True, db_index=True
+    )
+    authorized_at = models.DateTimeField(null=True, blank=True)
+    authorization_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="uniq_merchant_external_id",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def provider(self) -> str:
+        return self.account.provider
+
+    @property
+    def can_order(self) -> bool:
+        return self.auth_state in (self.AuthState.AUTHORIZED, self.AuthState.EXPIRING) and not (
+            self.authorization_expires_at and self.authorization_expires_at <= timezone.now()
+        )
+
+    @property
+    def days_left(self) -> int | None:
+        if not self.authorization_expires_at:
+            return None
+        return (self.authorization_expires_at - timezone.now()).days
+
+    # --- authorization state machine ---------------------------------------------------
+    @transition(
+        field=auth_state,
+        source=[AuthState.PENDING, AuthState.AUTHORIZED, AuthState.EXPIRING, AuthState.EXPIRED,
+                AuthState.REVOKED],
+        target=AuthState.AUTHORIZED,
+        custom={"label": "Mark authorized", "admin": False},
+    )
+    def authorize(self, *, at: dt.datetime, expires_at: dt.datetime | None) -> None:
+        self.authorized_at = at
+        self.authorization_expires_at = expires_at
+
+    @transition(
+        field=auth_state,
+        source=AuthState.AUTHORIZED,
+        target=AuthState.EXPIRING,
+        custom={"label": "Flag as expiring", "admin": False},
+    )
+    def flag_expiring(self) -> None:
+        pass
+
+    @transition(
+        field=auth_state,
+        source=[AuthState.AUTHORIZED, AuthState.EXPIRING],
+        target=AuthState.EXPIRED,
+        custom={"label": "Expire", "admin": False},
+    )
+    def expire(self) -> None:
+        pass
+
+    @transition(
+        field=auth_state,
+        source=[AuthState.PENDING, AuthState.AUTHORIZED, AuthState.EXPIRING, AuthState.EXPIRED],
+        target=AuthState.REVOKED,
+        permission="merchants.change_merchant",
+        custom={"label": "Revoke authorization", "admin": True},
+    )
+    def revoke(self) -> None:
+        self.authorization_expires_at = None
+
+
+class MerchantEvent(models.Model):
+    """Append-only history of a merchant's authorization."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32)
+    message = models.TextField(blank=True)
+    data = models.JSONField(blank=True, default=dict)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ValueError("Merchant events are append-only.")
+        super().save(*args, **kwargs)

@@ -1,0 +1,76 @@
+"""Demo data: one sandbox account and merchant per provider, and a spread of orders.
+
+Idempotent: accounts that exist are left as they are. Each provider may contribute its own
+demo data through ``providers/<key>/demo.py: seed(*, account, merchant, stdout)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from merchants import services as merchant_services
+from merchants.models import ProviderAccount
+from orders import services
+from providers.registry import PROVIDER_CHOICES
+
+DEMO_ADDRESS = {
+    "contact_name": "Grace Hopper",
+    "contact_email": "grace@example.test",
+    "phone_prefix": "+1",
+    "phone_number": "2025550143",
+    "address_line1": "1600 Pennsylvania Ave NW",
+    "city": "Washington",
+    "region": "DC",
+    "postal_code": "20500",
+    "country": "US",
+}
+
+
+class Command(BaseCommand):
+    help = "Create demo accounts, merchants and orders pointing at the provider sandboxes."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        base = (settings.PUBLIC_BASE_URL or "http://127.0.0.1:8000").rstrip("/")
+        for key, label in PROVIDER_CHOICES:
+            name = f"{label} demo"
+            if ProviderAccount.objects.filter(provider=key, name=name).exists():
+                self.stdout.write(f"  {name}: exists")
+                continue
+            with transaction.atomic():
+                self._seed_provider(key, name, f"{base}/sandbox/{key}/")
+
+    def _seed_provider(self, key: str, name: str, base_url: str) -> None:
+        try:
+            demo = importlib.import_module(f"providers.{key}.demo")
+        except ModuleNotFoundError:
+            demo = None
+        account = merchant_services.account_create(
+            provider=key, name=name, environment=ProviderAccount.Environment.SANDBOX,
+            base_url=base_url,
+            credentials=getattr(demo, "CREDENTIALS", {"api_key": f"demo-{key}-key"}),
+            options=getattr(demo, "OPTIONS", {}),
+        )
+        if demo is not None and hasattr(demo, "seed"):
+            demo.seed(account=account, stdout=self.stdout)
+            self.stdout.write(f"  {name}: seeded by providers.{key}.demo")
+            return
+        merchant = merchant_services.merchant_create(
+            account=account, name=f"{name} merchant", external_id=f"demo-{key}",
+            contact_email=f"{key}@example.test",
+        )
+        merchant_services.merchant_authorize(merchant=merchant, how="demo")
+        for n in range(3):
+            services.order_create(
+                merchant=merchant,
+                items=[{"product_id": f"{key}-P{n}", "sku": f"{key.upper()}-{n}",
+                        "name": f"Demo product {n}", "quantity": n + 1,
+                        "unit_price": Decimal("12.50")}],
+                **DEMO_ADDRESS,
+            )
+        self.stdout.write(f"  {name}: 3 draft orders (no sandbox yet)")

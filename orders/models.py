@@ -1,0 +1,456 @@
+"""Orders, their items and shipments as state machines, and the append-only timeline.
+
+States change only through django-fsm-2 transitions (``protected=True``); the transitions
+here are pure state changes guarded by the provider's status table. Everything that talks
+to a provider lives in ``orders.services``, which runs these transitions.
+"""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+
+from merchants.models import Merchant
+from providers import registry
+from providers.statuses import ItemLifecycle, Lifecycle, StatusTable
+
+S = Lifecycle
+I = ItemLifecycle  # noqa: E741
+_EMPTY_TABLE = StatusTable(provider="")
+TRANSITION_PERMISSION = "orders.run_order_transitions"
+
+
+def new_reference() -> str:
+    return "DD-" + timezone.now().strftime("%y%m%d") + "-" + secrets.token_hex(3).upper()
+
+
+def status_table_for(provider_key: str) -> StatusTable:
+    cls = registry.get(provider_key)
+    return cls.statuses if cls is not None else _EMPTY_TABLE
+
+
+# --- transition conditions (they read the provider's status table) -----------------------
+def _provider_allows(action: str, target: str | None = None):  # type: ignore[no-untyped-def]
+    def condition(order: Order) -> bool:
+        return order.status_table.order_allows(action, raw_status=order.raw_status, target=target)
+
+    condition.__name__ = f"provider_allows_{action}"
+    return condition
+
+
+def _cancel_allowed(order: Order) -> bool:
+    if order.state in (S.DRAFT, S.FAILED) and not order.external_id:
+        return True  # never reached the provider: a local cancel
+    return order.status_table.order_allows("cancel", raw_status=order.raw_status, target=S.CANCELLED)
+
+
+def _item_allows(target: str):  # type: ignore[no-untyped-def]
+    def condition(item: OrderItem) -> bool:
+        return item.order.status_table.item_allows(
+            target, raw_status=item.raw_status, next_statuses=item.next_statuses
+        )
+
+    condition.__name__ = f"provider_allows_item_{target}"
+    return condition
+
+
+class Order(ConcurrentTransitionMixin, models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="orders")
+    reference = models.CharField(max_length=64, unique=True, default=new_reference)
+    external_id = models.CharField(
+        max_length=120, blank=True, db_index=True, help_text="The provider's (first) order id."
+    )
+    external_ids = models.JSONField(default=list, blank=True)
+    state = FSMField(default=S.DRAFT, choices=Lifecycle.CHOICES, protected=True, db_index=True)
+    raw_status = models.CharField(max_length=120, blank=True, help_text="As the provider says.")
+    failure_reason = models.TextField(blank=True)
+
+    # shipping address
+    contact_name = models.CharField(max_length=200, blank=True)
+    contact_email = models.EmailField(blank=True)
+    phone_prefix = models.CharField(max_length=8, blank=True)
+    phone_number = models.CharField(max_length=32, blank=True)
+    address_line1 = models.CharField(max_length=255, blank=True)
+    address_line2 = models.CharField(max_length=255, blank=True)
+    city = models.CharField(max_length=120, blank=True)
+    region = models.CharField(max_length=120, blank=True)
+    postal_code = models.CharField(max_length=32, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
+
+    currency = models.CharField(max_length=3, default="EUR")
+    items_total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    shipping_total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+
+    # per-order choices the provider needs (carrier id, autoConfirm, locale, AccountId, …)
+    provider_options = models.JSONField(default=dict, blank=True)
+    raw_data = models.JSONField(default=dict, blank=True)
+
+    ordered_at = models.DateTimeField(null=True, blank=True)
+    placed_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [(TRANSITION_PERMISSION.split(".")[1], "Can run order transitions")]
+        indexes = [
+            models.Index(fields=["state", "-created_at"], name="order_state_created"),
+            models.Index(fields=["merchant", "state"], name="order_merchant_state"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="uniq_order_external_id_per_merchant",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    # --- derived -------------------------------------------------------------------------
+    @property
+    def provider(self) -> str:
+        return self.merchant.account.provider
+
+    @property
+    def status_table(self) -> StatusTable:
+        return status_table_for(self.provider)
+
+    @property
+    def raw_status_label(self) -> str:
+        return self.status_table.order_label(self.raw_status)
+
+    @property
+    def is_editable(self) -> bool:
+        return self.state == S.DRAFT
+
+    # --- transitions ---------------------------------------------------------------------
+    @transition(
+        field=state,
+        source=[S.DRAFT, S.FAILED],
+        target=S.PLACING,
+        conditions=[_provider_allows("place")],
+        permission=TRANSITION_PERMISSION,
+        custom={"label": "Place with provider", "admin": True, "long": True},
+    )
+    def place(self) -> None:
+        self.failure_reason = ""
+
+    @transition(field=state, source=S.PLACING, target=S.PLACED, custom={"admin": False})
+    def placement_succeeded(self) -> None:
+        self.failure_reason = ""
+        self.placed_at = timezone.now()
+
+    @transition(field=state, source=S.PLACING, target=S.FAILED, custom={"admin": False})
+    def placement_failed(self, *, reason: str) -> None:
+        self.failure_reason = reason
+
+    @transition(field=state, source=S.PLACING, target=S.PLACEMENT_UNKNOWN, custom={"admin": False})
+    def placement_outcome_unknown(self, *, reason: str) -> None:
+        self.failure_reason = reason
+
+    @transition(
+        field=state,
+        source=S.PLACEMENT_UNKNOWN,
+        target=RETURN_VALUE(S.PLACED, S.DRAFT),
+        permission=TRANSITION_PERMISSION,
+        custom={
+            "label": "Reconcile placement",
+            "admin": True,
+            "form": "orders.forms.ReconcileForm",
+            "help_text": "Enter the provider's order id if it was placed, or confirm it was not.",
+        },
+    )
+    def reconcile(self, *, placed: bool, external_id: str = "") -> str:
+        if placed:
+            if external_id:
+                self.external_id = external_id
+                self.external_ids = [external_id]
+            self.placed_at = self.placed_at or timezone.now()
+            self.failure_reason = ""
+            return S.PLACED
+        self.failure_reason = ""
+        return S.DRAFT
+
+    @transition(
+        field=state,
+        source=S.FAILED,
+        target=S.DRAFT,
+        permission=TRANSITION_PERMISSION,
+        custom={"label": "Back to draft (to correct)", "admin": True},
+    )
+    def reopen(self) -> None:
+        pass
+
+    @transition(
+        field=state,
+        source=[S.PLACED, S.IN_PROGRESS, S.PARTIALLY_SHIPPED],
+        target=S.ON_HOLD,
+        conditions=[_provider_allows("hold", S.ON_HOLD)],
+        permission=TRANSITION_PERMISSION,
+        custom={"label": "Put on hold", "admin": True},
+    )
+    def hold(self) -> None:
+        pass
+
+    @transition(
+        field=state,
+        source=S.ON_HOLD,
+        target=S.IN_PROGRESS,
+        conditions=[_provider_allows("release")],
+        permission=TRANSITION_PERMISSION,
+        custom={"label": "Release hold", "admin": True},
+    )
+    def release(self) -> None:
+        pass
+
+    @transition(
+        field=state,
+        source=[S.PLACED, S.IN_PROGRESS, S.PARTIALLY_SHIPPED],
+        target=RETURN_VALUE(S.PARTIALLY_SHIPPED, S.SHIPPED),
+        conditions=[_provider_allows("ship")],
+        permission=TRANSITION_PERMISSION,
+        custom={
+            "label": "Ship (add tracking)",
+            "admin": True,
+            "form": "orders.forms.ShipForm",
+        },
+    )
+    def ship(self, *, complete: bool) -> str:
+        return S.SHIPPED if complete else S.PARTIALLY_SHIPPED
+
+    @transition(
+        field=state,
+        source=S.SHIPPED,
+        target=S.COMPLETED,
+        conditions=[_provider_allows("complete")],
+        permission=TRANSITION_PERMISSION,
+        custom={"label": "Mark completed", "admin": True},
+    )
+    def complete(self) -> None:
+        pass
+
+    @transition(
+        field=state,
+        source=[S.DRAFT, S.FAILED, S.PLACED, S.IN_PROGRESS, S.ON_HOLD],
+        target=S.CANCELLED,
+        conditions=[_cancel_allowed],
+        permission=TRANSITION_PERMISSION,
+        custom={"label": "Cancel", "admin": True, "form": "orders.forms.CancelForm"},
+    )
+    def cancel(self, *, reason: str = "") -> None:
+        if reason:
+            self.failure_reason = reason
+
+    @transition(field=state, source=S.DRAFT, target=S.EXPIRED, custom={"admin": False})
+    def expire(self) -> None:
+        pass
+
+    @transition(field=state, source="*", target=RETURN_VALUE(*Lifecycle.ALL),
+                custom={"admin": False})
+    def sync_state(self, *, target: str) -> str:
+        """Apply the state the provider reports (mapped through its status table)."""
+        return target
+
+
+class OrderItem(ConcurrentTransitionMixin, models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=120, blank=True, db_index=True)
+    product_id = models.CharField(max_length=120, blank=True)
+    sku = models.CharField(max_length=120, blank=True, db_index=True)
+    name = models.CharField(max_length=255, blank=True)
+    variant = models.JSONField(
+        default=dict, blank=True, help_text="Variant properties (e.g. Aliseeks sku properties)."
+    )
+    quantity = models.PositiveIntegerField(default=1)
+    confirmed_quantity = models.PositiveIntegerField(
+        null=True, blank=True, help_text="What the provider actually took (shortfall when lower)."
+    )
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    total_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    tax_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    merchant_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    state = FSMField(default=I.NEW, choices=ItemLifecycle.CHOICES, protected=True, db_index=True)
+    raw_status = models.CharField(max_length=64, blank=True)
+    next_statuses = models.JSONField(
+        null=True, blank=True, help_text="Next statuses the provider allows, as last received."
+    )
+    raw_data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["order_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.name or self.sku or self.product_id}"
+
+    @property
+    def shortfall(self) -> int:
+        if self.confirmed_quantity is None:
+            return 0
+        return max(0, self.quantity - self.confirmed_quantity)
+
+    @property
+    def line_total(self) -> Decimal | None:
+        if self.total_price is not None:
+            return self.total_price
+        return self.unit_price * self.quantity if self.unit_price is not None else None
+
+    # Item transitions: pure state changes; each allowed only when the provider allows the
+    # target (its per-item nextStatuses, else its table). Provider pushes live in services.
+    @transition(field=state, source=[I.NEW, I.ON_HOLD], target=I.ACKNOWLEDGED,
+                conditions=[_item_allows(I.ACKNOWLEDGED)], permission=TRANSITION_PERMISSION,
+                custom={"label": "Acknowledge", "admin": True})
+    def acknowledge(self) -> None:
+        pass
+
+    @transition(field=state, source=[I.NEW, I.ACKNOWLEDGED], target=I.ON_HOLD,
+                conditions=[_item_allows(I.ON_HOLD)], permission=TRANSITION_PERMISSION,
+                custom={"label": "Hold", "admin": True})
+    def hold(self) -> None:
+        pass
+
+    @transition(field=state, source=[I.NEW, I.ACKNOWLEDGED, I.ON_HOLD], target=I.SHIPPED,
+                conditions=[_item_allows(I.SHIPPED)], permission=TRANSITION_PERMISSION,
+                custom={"label": "Mark shipped", "admin": True})
+    def ship(self) -> None:
+        pass
+
+    @transition(field=state, source=[I.NEW, I.ACKNOWLEDGED, I.ON_HOLD], target=I.CANCELLED,
+                conditions=[_item_allows(I.CANCELLED)], permission=TRANSITION_PERMISSION,
+                custom={"label": "Cancel item", "admin": True})
+    def cancel(self) -> None:
+        pass
+
+    @transition(field=state, source=I.SHIPPED, target=I.RETURNED,
+                conditions=[_item_allows(I.RETURNED)], permission=TRANSITION_PERMISSION,
+                custom={"label": "Mark returned", "admin": True})
+    def mark_returned(self) -> None:
+        pass
+
+    @transition(field=state, source="*", target=RETURN_VALUE(*ItemLifecycle.ALL),
+                custom={"admin": False})
+    def sync_state(self, *, target: str) -> str:
+        return target
+
+
+class Shipment(ConcurrentTransitionMixin, models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SHIPPED = "shipped", "Shipped"
+        DELIVERED = "delivered", "Delivered"
+        CANCELLED = "cancelled", "Cancelled"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
+    external_id = models.CharField(max_length=120, blank=True)
+    carrier = models.CharField(max_length=120, blank=True, help_text="Empty: other carrier.")
+    service = models.CharField(max_length=120, blank=True, help_text="Shipping service.")
+    tracking_number = models.CharField(max_length=120, blank=True, db_index=True)
+    tracking_url = models.URLField(max_length=500, blank=True)
+    comment = models.CharField(max_length=500, blank=True)
+    notify_customer = models.BooleanField(default=True)
+    state = FSMField(default=State.PENDING, choices=State.choices, protected=True)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    raw_data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["order_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.carrier or 'other'} {self.tracking_number}".strip()
+
+    @transition(field=state, source=State.PENDING, target=State.SHIPPED,
+                permission=TRANSITION_PERMISSION, custom={"label": "Mark shipped", "admin": True})
+    def ship(self) -> None:
+        self.shipped_at = self.shipped_at or timezone.now()
+
+    @transition(field=state, source=State.SHIPPED, target=State.DELIVERED,
+                permission=TRANSITION_PERMISSION, custom={"label": "Mark delivered", "admin": True})
+    def deliver(self) -> None:
+        self.delivered_at = self.delivered_at or timezone.now()
+
+    @transition(field=state, source=[State.PENDING, State.SHIPPED], target=State.CANCELLED,
+                permission=TRANSITION_PERMISSION, custom={"label": "Cancel", "admin": True})
+    def cancel(self) -> None:
+        pass
+
+    @transition(field=state, source="*", target=RETURN_VALUE(*State.values),
+                custom={"admin": False})
+    def sync_state(self, *, target: str) -> str:
+        """Apply what the provider reports about this shipment."""
+        now = timezone.now()
+        if target in (self.State.SHIPPED, self.State.DELIVERED):
+            self.shipped_at = self.shipped_at or now
+        if target == self.State.DELIVERED:
+            self.delivered_at = self.delivered_at or now
+        return target
+
+
+class ShipmentLine(models.Model):
+    """Which items a shipment carries, and how many of each."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
+    item = models.ForeignKey(OrderItem, on_delete=models.CASCADE, related_name="shipment_lines")
+    quantity = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shipment", "item"], name="uniq_shipment_line")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.item}"
+
+
+class OrderEvent(models.Model):
+    """Append-only timeline: transitions, provider calls, syncs, notes."""
+
+    class Kind(models.TextChoices):
+        TRANSITION = "transition", "State change"
+        PROVIDER_CALL = "provider_call", "Provider call"
+        SYNC = "sync", "Sync"
+        NOTE = "note", "Operator note"
+        SHIPMENT = "shipment", "Shipment"
+        ITEM = "item", "Item"
+        ERROR = "error", "Error"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices, db_index=True)
+    message = models.TextField(blank=True)
+    from_state = models.CharField(max_length=32, blank=True)
+    to_state = models.CharField(max_length=32, blank=True)
+    operation = models.CharField(max_length=64, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.message}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ValueError("Order events are append-only.")
+        super().save(*args, **kwargs)

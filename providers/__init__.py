@@ -1,0 +1,7 @@
+"""Provider layer: one package per provider, all of the same shape.
+
+``providers/<key>/`` holds ``client.py`` (HTTP), ``mapping.py`` (wire <-> domain),
+``statuses.py`` (the status table), ``service.py`` (the ProviderService), ``sandbox.py``
+(a fake of the provider's wire API for the demo and tests). Providers know nothing of the
+admin, DRF or our models beyond the duck-typed objects they are handed.
+"""

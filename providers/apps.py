@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class ProvidersConfig(AppConfig):
+    name = "providers"
+    verbose_name = "Providers"
+
+    def ready(self) -> None:
+        from . import registry
+
+        registry.autodiscover()

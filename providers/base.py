@@ -1,0 +1,136 @@
+"""The interface every provider implements (``providers/<key>/service.py``).
+
+A service is built per account by ``providers.registry.service_for(account, recorder=...)``.
+It is handed our domain objects (orders, items, shipments) and reads their attributes; it
+returns plain data from ``providers.types`` and raises ``providers.errors``. It never writes
+to the database: the domain services in ``orders``/``merchants`` do that.
+
+Operations a provider does not have raise ``ProviderNotSupported``; ``supports(op)`` tells
+the admin and API which to offer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.conf import settings
+
+from .errors import ProviderNotSupported
+from .http import Recorder
+from .statuses import StatusTable
+from .types import OrderSnapshot, PlacementResult
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from merchants.models import Merchant, ProviderAccount
+    from orders.models import Order, OrderItem, Shipment
+
+
+@dataclass(frozen=True)
+class CredentialField:
+    name: str
+    label: str
+    help_text: str = ""
+
+
+@dataclass(frozen=True)
+class OptionField:
+    name: str
+    label: str
+    default: Any
+    choices: tuple[tuple[str, str], ...] | None = None
+    help_text: str = ""
+
+
+OPERATIONS = (
+    "check_account",
+    "place_order",
+    "reconcile_placement",
+    "fetch_order",
+    "iter_incoming",
+    "cancel_order",
+    "push_shipment",
+    "set_item_status",
+)
+
+
+class ProviderService:
+    key: ClassVar[str]
+    label: ClassVar[str]
+    statuses: ClassVar[StatusTable]
+    credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
+    option_fields: ClassVar[tuple[OptionField, ...]] = ()
+    base_url_setting: ClassVar[str] = ""
+    sandbox_prefix: ClassVar[str] = ""  # e.g. "/sandbox/tipser/"
+    # Does placement happen at all here (Tipser orders arrive placed)?
+    places_orders: ClassVar[bool] = True
+
+    def __init__(self, account: ProviderAccount, *, recorder: Recorder | None = None) -> None:
+        self.account = account
+        self.recorder = recorder
+
+    # --- account helpers -----------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return self.account.base_url or getattr(settings, self.base_url_setting, "")
+
+    def credential(self, name: str, default: str = "") -> str:
+        return str(self.account.credentials.get(name, default) or default)
+
+    @property
+    def secrets(self) -> list[str]:
+        return [str(v) for v in self.account.credentials.values() if v]
+
+    def option(self, name: str) -> Any:
+        if name in self.account.options:
+            return self.account.options[name]
+        for opt in self.option_fields:
+            if opt.name == name:
+                return opt.default
+        raise KeyError(name)
+
+    @classmethod
+    def supports(cls, operation: str) -> bool:
+        own = getattr(cls, operation, None)
+        base = getattr(ProviderService, operation, None)
+        return own is not None and own is not base
+
+    # --- operations (override what the provider has) --------------------------------------
+    def check_account(self, *, merchant: Merchant | None = None) -> str:
+        """A harmless call proving credentials (and the merchant id) work. Returns a note."""
+        raise ProviderNotSupported(f"{self.label} has no account check.")
+
+    def validate_for_placement(self, order: Order) -> dict[str, str]:
+        """Field -> problem for anything the provider would refuse. Empty when fine."""
+        return {}
+
+    def place_order(self, order: Order) -> PlacementResult:
+        raise ProviderNotSupported(f"{self.label} does not take orders from us.")
+
+    def reconcile_placement(self, order: Order) -> PlacementResult | None:
+        """Look the order up by our reference: the result, or None when the provider has
+        no such order (it was never placed)."""
+        raise ProviderNotSupported(f"{self.label} has no lookup by our reference.")
+
+    def fetch_order(self, order: Order) -> OrderSnapshot:
+        raise ProviderNotSupported(f"{self.label} cannot read an order back.")
+
+    def iter_incoming(
+        self, *, since: dt.datetime | None, cursor: dict[str, Any]
+    ) -> Iterator[list[OrderSnapshot]]:
+        """Pages of orders new or changed since ``since``; may update ``cursor`` in place."""
+        raise ProviderNotSupported(f"{self.label} does not send orders to us.")
+
+    def cancel_order(self, order: Order) -> None:
+        raise ProviderNotSupported(f"{self.label} cannot cancel an order through its API.")
+
+    def push_shipment(self, shipment: Shipment) -> None:
+        raise ProviderNotSupported(f"{self.label} takes no shipping information from us.")
+
+    def set_item_status(
+        self, order: Order, items: list[OrderItem], target: str, *, comment: str = ""
+    ) -> None:
+        raise ProviderNotSupported(f"{self.label} has no item statuses to change.")

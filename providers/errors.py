@@ -1,0 +1,71 @@
+"""The error hierarchy every provider raises.
+
+Callers decide from the class alone:
+
+* ``ProviderRejected``: the provider said no (4xx with a reason, validation). Never retry;
+  show ``message`` to the operator.
+* ``ProviderUnavailable``: nothing happened at the provider (connection refused, 5xx, 429).
+  Safe to retry, after ``retry_after`` seconds when the provider said so.
+* ``ProviderOutcomeUnknown``: the request may have been acted on (timeout or reset after it
+  was sent, on a call that is not idempotent). Never re-send blindly: reconcile.
+* ``ProviderBadReply``: the provider answered 2xx but with a body we cannot read. For a
+  create, that is an unknown outcome too (the order may exist); callers treat it so.
+* ``ProviderNotSupported``: this provider has no such operation.
+"""
+
+from __future__ import annotations
+
+
+class ProviderError(Exception):
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        operation: str = "",
+        code: str = "",
+        details: object = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.operation = operation
+        self.code = code
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ProviderRejected(ProviderError):
+    """The provider refused the request. Retrying the same request cannot help."""
+
+
+class ProviderValidationError(ProviderRejected):
+    """We refused the request ourselves, before any call: the data cannot be sent as is."""
+
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.fields = fields or {}
+
+
+class ProviderUnavailable(ProviderError):
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class ProviderOutcomeUnknown(ProviderError):
+    """The request may or may not have been acted on."""
+
+
+class ProviderBadReply(ProviderError):
+    """A 2xx reply whose body does not have the documented shape."""
+
+
+class ProviderNotSupported(ProviderError):
+    pass

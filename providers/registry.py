@@ -1,0 +1,64 @@
+"""Provider registry: the only way the domain reaches a provider."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import TYPE_CHECKING
+
+from .http import Recorder
+
+if TYPE_CHECKING:
+    from merchants.models import ProviderAccount
+
+    from .base import ProviderService
+
+logger = logging.getLogger(__name__)
+
+PROVIDER_CHOICES = [
+    ("aliseeks", "Aliseeks (AliExpress)"),
+    ("brandsdistribution", "Brandsdistribution"),
+    ("reseller", "White-label reseller v3"),
+    ("tipser", "Tipser"),
+]
+
+_registry: dict[str, type[ProviderService]] = {}
+
+
+def register(cls: type[ProviderService]) -> type[ProviderService]:
+    _registry[cls.key] = cls
+    return cls
+
+
+def unregister(key: str) -> None:
+    _registry.pop(key, None)
+
+
+def autodiscover() -> None:
+    for key, _ in PROVIDER_CHOICES:
+        try:
+            importlib.import_module(f"providers.{key}.service")
+        except ModuleNotFoundError as exc:
+            if exc.name not in (f"providers.{key}", f"providers.{key}.service"):
+                raise
+
+
+def get(key: str) -> type[ProviderService] | None:
+    return _registry.get(key)
+
+
+def all_services() -> dict[str, type[ProviderService]]:
+    return dict(_registry)
+
+
+def service_class(key: str) -> type[ProviderService]:
+    from .errors import ProviderNotSupported
+
+    cls = _registry.get(key)
+    if cls is None:
+        raise ProviderNotSupported(f"No provider integration is installed for '{key}'.")
+    return cls
+
+
+def service_for(account: ProviderAccount, *, recorder: Recorder | None = None) -> ProviderService:
+    return service_class(account.provider)(account, recorder=recorder)

@@ -1,0 +1,156 @@
+"""The status table format every provider declares in ``providers/<key>/statuses.py``.
+
+One table per provider is the single source of truth for:
+
+* the provider's raw order statuses, their labels, the canonical lifecycle state each maps to,
+  and which raw statuses may follow (drawn as the provider's graph in the admin);
+* which order actions (model transitions that touch the provider or are meaningful for it)
+  the provider supports at all;
+* the item status codes, their canonical item state and allowed next codes (used when the
+  provider does not send per-item ``nextStatuses`` itself).
+
+Model transition ``conditions`` ask the table (``order_allows`` / ``item_allows``), so the
+admin shows only the buttons the provider would accept and the API lists the same.
+Unknown raw values are data, never a crash: they map to ``unknown_state``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+
+class Lifecycle:
+    """Canonical order states (DESIGN.md)."""
+
+    DRAFT = "draft"
+    PLACING = "placing"
+    PLACED = "placed"
+    IN_PROGRESS = "in_progress"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+    COMPLETED = "completed"
+    PLACEMENT_UNKNOWN = "placement_unknown"
+    FAILED = "failed"
+    ON_HOLD = "on_hold"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+    CHOICES = [
+        (DRAFT, "Draft"),
+        (PLACING, "Placing"),
+        (PLACED, "Placed"),
+        (IN_PROGRESS, "In progress"),
+        (PARTIALLY_SHIPPED, "Partially shipped"),
+        (SHIPPED, "Shipped"),
+        (COMPLETED, "Completed"),
+        (PLACEMENT_UNKNOWN, "Placement unknown"),
+        (FAILED, "Failed"),
+        (ON_HOLD, "On hold"),
+        (CANCELLED, "Cancelled"),
+        (EXPIRED, "Expired"),
+    ]
+    ALL = tuple(s for s, _ in CHOICES)
+    FINAL = (COMPLETED, CANCELLED, EXPIRED)
+
+
+class ItemLifecycle:
+    """Canonical order item states."""
+
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    ON_HOLD = "on_hold"
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
+    RETURNED = "returned"
+
+    CHOICES = [
+        (NEW, "New"),
+        (ACKNOWLEDGED, "Acknowledged"),
+        (ON_HOLD, "On hold"),
+        (SHIPPED, "Shipped"),
+        (CANCELLED, "Cancelled"),
+        (RETURNED, "Returned"),
+    ]
+    ALL = tuple(s for s, _ in CHOICES)
+
+
+@dataclass(frozen=True)
+class RawStatus:
+    code: str
+    label: str
+    state: str  # canonical Lifecycle / ItemLifecycle value
+    next: tuple[str, ...] | None = None  # None: the provider publishes no rule
+    final: bool = False
+
+
+@dataclass(frozen=True)
+class StatusTable:
+    provider: str
+    order_statuses: Mapping[str, RawStatus] = field(default_factory=dict)
+    # Order actions (model transition names) this provider supports at all.
+    order_actions: frozenset[str] = frozenset()
+    item_statuses: Mapping[str, RawStatus] = field(default_factory=dict)
+    unknown_state: str = Lifecycle.IN_PROGRESS
+
+    # --- order level ---------------------------------------------------------------------
+    def order_state_for(self, raw: object) -> str:
+        status = self.order_statuses.get(str(raw)) if raw not in (None, "") else None
+        return status.state if status else self.unknown_state
+
+    def order_label(self, raw: object) -> str:
+        status = self.order_statuses.get(str(raw))
+        if status:
+            return status.label
+        return f"unknown ({raw})" if raw not in (None, "") else ""
+
+    def order_allows(self, action: str, *, raw_status: str = "", target: str | None = None) -> bool:
+        """May ``action`` (moving the order to canonical ``target``) run now?
+
+        The provider must support the action; and when the order's current raw status is in
+        the table with published next statuses, ``target`` must be reachable through one of
+        them.
+        """
+        if action not in self.order_actions:
+            return False
+        if target is None or not raw_status:
+            return True
+        current = self.order_statuses.get(str(raw_status))
+        if current is None or current.next is None:
+            return True
+        reachable = {self.order_statuses[c].state for c in current.next if c in self.order_statuses}
+        return target in reachable
+
+    # --- item level ----------------------------------------------------------------------
+    def item_code_for(self, state: str) -> str | None:
+        for code, status in self.item_statuses.items():
+            if status.state == state:
+                return code
+        return None
+
+    def item_state_for(self, raw: object) -> str | None:
+        status = self.item_statuses.get(str(raw))
+        return status.state if status else None
+
+    def item_allows(
+        self, target: str, *, raw_status: str = "", next_statuses: Iterable[object] | None = None
+    ) -> bool:
+        """May an item move to canonical ``target``?
+
+        The provider's own per-item ``next_statuses`` (as last received) win; without them
+        the table's ``next`` for the item's raw status decides.
+        """
+        code = self.item_code_for(target)
+        if code is None:
+            return False
+        if next_statuses is not None:
+            return code in {str(c) for c in next_statuses}
+        current = self.item_statuses.get(str(raw_status))
+        if current is None or current.next is None:
+            return False
+        return code in current.next
+
+    # --- drawing -------------------------------------------------------------------------
+    def edges(self, *, items: bool = False) -> list[tuple[str, str]]:
+        table = self.item_statuses if items else self.order_statuses
+        return [(code, nxt) for code, st in table.items() for nxt in (st.next or ())]

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+import responses as responses_lib
+from django.contrib.auth.models import Group, Permission
+
+from providers import registry
+
+from .factories import MerchantFactory, OrderFactory, OrderItemFactory
+from .fake_provider import FakeService
+
+
+@pytest.fixture(autouse=True)
+def _fake_provider():
+    registry.register(FakeService)
+    yield
+    registry.unregister("fake")
+
+
+@pytest.fixture
+def mocked():
+    """Provider HTTP mocked at the wire; any unexpected request fails the test."""
+    with responses_lib.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
+
+
+@pytest.fixture
+def merchant(db):
+    return MerchantFactory()
+
+
+@pytest.fixture
+def order(merchant):
+    order = OrderFactory(merchant=merchant)
+    OrderItemFactory(order=order, sku="SKU-A", quantity=2)
+    OrderItemFactory(order=order, sku="SKU-B", quantity=1)
+    return order
+
+
+@pytest.fixture
+def operator(db, django_user_model):
+    user = django_user_model.objects.create_user("operator", password="pw", is_staff=True)
+    perms = Permission.objects.filter(content_type__app_label__in=["orders", "merchants"])
+    user.user_permissions.set(perms)
+    return user
+
+
+@pytest.fixture
+def readonly_user(db, django_user_model):
+    user = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    return user
+
+
+@pytest.fixture
+def operators_group(db):
+    return Group.objects.get_or_create(name="Operators")[0]
