@@ -59,6 +59,11 @@ INSTALLED_APPS = [
     "merchants",
     "orders",
     "providers",
+    # one app per provider: its sandbox state and provider-specific models live there
+    "providers.aliseeks",
+    "providers.brandsdistribution",
+    "providers.reseller",
+    "providers.tipser",
 ]
 
 MIDDLEWARE = [
