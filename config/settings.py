@@ -100,6 +100,7 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'dropdesk.sqlite3'}")
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["ENGINE"] = "config.db.sqlite3"
     # WAL + a busy timeout let the web server and the worker share the embedded database.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
@@ -208,5 +209,3 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
-
-FORMS_URLFIELD_ASSUME_HTTPS = True

@@ -33,8 +33,11 @@ class ProviderAccountForm(forms.ModelForm):
         model = ProviderAccount
         fields = ["provider", "name", "environment", "base_url", "options", "is_active"]
 
+    provider = forms.ChoiceField(choices=())
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["provider"].choices = registry.provider_choices()  # type: ignore[attr-defined]
         provider = self.instance.provider if self.instance.pk else None
         for name, (label, users) in _credential_names().items():
             if provider and provider not in users:
@@ -98,12 +101,28 @@ class ProviderAccountAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{account}: OK {note}", messages.SUCCESS)
 
 
+@admin.register(MerchantEvent)
+class MerchantEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "merchant", "kind", "message", "actor"]
+    list_filter = ["kind"]
+    list_select_related = ["merchant", "actor"]
+    search_fields = ["merchant__name", "message"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class MerchantEventInline(admin.TabularInline):
     model = MerchantEvent
     extra = 0
     can_delete = False
-    fields = ["created_at", "kind", "message", "actor"]
-    readonly_fields = fields
+    fields = readonly_fields = ("created_at", "kind", "message", "actor")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -125,7 +144,7 @@ class MerchantAdmin(FSMAdminMixin, admin.ModelAdmin):
         days = obj.days_left
         return "—" if days is None else str(days)
 
-    def _apply_fsm_transition(self, *, obj: Merchant, transition_name: str, request: HttpRequest,
+    def _apply_fsm_transition(self, *, obj: Any, transition_name: str, request: HttpRequest,
                               kwargs: Any = None) -> bool:
         if transition_name != "revoke":
             self.message_user(request, "Not available here.", messages.ERROR)

@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from providers.registry import PROVIDER_CHOICES
+from providers.registry import provider_label
 
 from .fields import EncryptedJSONField
 
@@ -21,7 +21,9 @@ class ProviderAccount(models.Model):
         PRODUCTION = "production", "Production"
         SANDBOX = "sandbox", "Sandbox"
 
-    provider = models.CharField(max_length=32, choices=PROVIDER_CHOICES, db_index=True)
+    # Validated against the provider registry (the one list of installed providers) by the
+    # forms and services, not by a frozen choices list in migrations.
+    provider = models.CharField(max_length=32, db_index=True)
     name = models.CharField(max_length=120)
     environment = models.CharField(
         max_length=16, choices=Environment.choices, default=Environment.PRODUCTION
@@ -49,7 +51,11 @@ class ProviderAccount(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.get_provider_display()}, {self.environment})"
+        return f"{self.name} ({self.provider_label}, {self.environment})"
+
+    @property
+    def provider_label(self) -> str:
+        return provider_label(self.provider)
 
     def masked_credentials(self) -> dict[str, str]:
         """Which credentials are set, never their values."""

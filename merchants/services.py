@@ -40,6 +40,10 @@ def account_create(
         provider=provider, name=name, environment=environment, base_url=base_url,
         credentials=dict(credentials or {}), options=dict(options or {}),
     )
+    if provider not in dict(registry.provider_choices()):
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError({"provider": f"Unknown provider '{provider}'."})
     account.full_clean()
     account.save()
     return account

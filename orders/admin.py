@@ -57,8 +57,7 @@ class OrderItemInline(admin.TabularInline):
 class ShipmentInline(admin.TabularInline):
     model = Shipment
     extra = 0
-    fields = ["carrier", "tracking_number", "state", "pushed_at", "shipped_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("carrier", "tracking_number", "state", "pushed_at", "shipped_at")
     show_change_link = True
     can_delete = False
 
@@ -70,9 +69,8 @@ class OrderEventInline(admin.TabularInline):
     model = OrderEvent
     extra = 0
     can_delete = False
-    fields = ["created_at", "kind", "message", "operation", "http_status", "duration_ms",
-              "outcome", "actor"]
-    readonly_fields = fields
+    fields = readonly_fields = ("created_at", "kind", "message", "operation", "http_status",
+                                "duration_ms", "outcome", "actor")
     verbose_name_plural = "Timeline"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OrderEvent]:
@@ -119,7 +117,7 @@ class OrderAdmin(FSMAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Provider", ordering="merchant__account__provider")
     def provider(self, obj: Order) -> str:
-        return obj.merchant.account.get_provider_display()
+        return obj.merchant.account.provider_label
 
     @admin.display(description="Raw provider data")
     def raw_data_pretty(self, obj: Order) -> str:
@@ -135,7 +133,7 @@ class OrderAdmin(FSMAdminMixin, admin.ModelAdmin):
         return fields
 
     # Transition buttons run through the service layer, never the bare model method.
-    def _apply_fsm_transition(self, *, obj: Order, transition_name: str, request: HttpRequest,
+    def _apply_fsm_transition(self, *, obj: Any, transition_name: str, request: HttpRequest,
                               kwargs: Any = None) -> bool:
         try:
             services.order_run_transition(
@@ -175,7 +173,7 @@ class OrderItemAdmin(FSMAdminMixin, admin.ModelAdmin):
                        "external_id", "raw_data"]
     raw_id_fields = ["order"]
 
-    def _apply_fsm_transition(self, *, obj: OrderItem, transition_name: str,
+    def _apply_fsm_transition(self, *, obj: Any, transition_name: str,
                               request: HttpRequest, kwargs: Any = None) -> bool:
         try:
             services.order_items_set_status(

@@ -277,13 +277,13 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
         known = items_by_order.get(order.pk, {})
         for isnap in snap.items:
             values = _item_values(isnap)
-            target = table.item_state_for(isnap.raw_status)
+            item_target = table.item_state_for(isnap.raw_status)
             item = known.get(isnap.external_id)
             if item is None:
                 item = OrderItem(order_id=order.pk, external_id=isnap.external_id, **values)
-                _sync_state(item, target)
+                _sync_state(item, item_target)
                 new_items.append(item)
-            elif _set(item, values) | _sync_state(item, target):
+            elif _set(item, values) | _sync_state(item, item_target):
                 changed_items.append(item)
     OrderItem.objects.bulk_create(new_items, batch_size=1000)
     if changed_items:
@@ -314,7 +314,7 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
 
     event_rows = [
         OrderEvent(order_id=o.pk, kind=OrderEvent.Kind.SYNC, to_state=o.state,
-                   message=f"Received from {account.get_provider_display()}")
+                   message=f"Received from {account.provider_label}")
         for o in new_orders
     ] + [
         OrderEvent(order_id=o.pk, kind=OrderEvent.Kind.SYNC, from_state=before, to_state=o.state,
