@@ -140,7 +140,7 @@ from django.conf import settings  # noqa: E402
 from django.db.models import Q  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from .models import EXPIRY_WARNING, AuthorizationRequest, Merchant  # noqa: E402,F811
+from .models import EXPIRY_WARNING, AuthorizationRequest, Merchant  # noqa: E402
 
 
 class AuthorizationExpiryFilter(admin.SimpleListFilter):

@@ -188,9 +188,11 @@ def _request_for_state(state: str, *, salt: str) -> AuthorizationRequest:
         token = signing.loads(state, salt=salt,
                               max_age=AUTHORIZATION_LINK_TTL + dt.timedelta(hours=1))
     except signing.SignatureExpired as exc:
-        raise AuthorizationLinkRefused("This authorization link has expired.", code="expired") from exc
+        raise AuthorizationLinkRefused(
+            "This authorization link has expired.", code="expired") from exc
     except signing.BadSignature as exc:
-        raise AuthorizationLinkRefused("This authorization link is not valid.", code="invalid") from exc
+        raise AuthorizationLinkRefused(
+            "This authorization link is not valid.", code="invalid") from exc
     if not isinstance(token, str) or not token:
         raise AuthorizationLinkRefused("This authorization link is not valid.", code="invalid")
     found = (AuthorizationRequest.objects.select_related("merchant__account")
@@ -322,7 +324,8 @@ def merchant_authorization_complete(
         request.completed_at = now
         request.save(update_fields=["status", "failure_reason", "completed_at"])
         merchant_event_add(
-            merchant=merchant, kind="authorization_cancelled" if cancelled else "authorization_failed",
+            merchant=merchant,
+            kind="authorization_cancelled" if cancelled else "authorization_failed",
             message=("The merchant cancelled the authorization" if cancelled
                      else f"Authorization failed at the provider ({error})"),
             data={"request": request.pk},

@@ -136,7 +136,9 @@ class ProviderService:
         raise ProviderNotSupported(f"{self.label} has no item statuses to change.")
 
     # --- merchant registration (Aliseeks) --------------------------------------------------
-    def register_merchant(self, *, redirect_url: str, merchant_id: str = "") -> MerchantRegistration:
+    def register_merchant(
+        self, *, redirect_url: str, merchant_id: str = ""
+    ) -> MerchantRegistration:
         """Ask the provider for a one-time authorization URL for a merchant; the provider
         sends the merchant back to ``redirect_url``. ``merchant_id`` re-authorizes."""
         raise ProviderNotSupported(f"{self.label} has no merchant registration through its API.")

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from django.utils.dateparse import parse_datetime
 
 from providers.errors import ProviderBadReply
-from providers.statuses import Lifecycle as L  # noqa: N817
+from providers.statuses import Lifecycle as L
 from providers.types import MerchantRegistration, OrderSnapshot, ShipmentSnapshot
 
 from . import statuses

@@ -62,6 +62,10 @@ def _api_key(request: HttpRequest) -> str:
     return request.headers.get("X-Api-Client-Id", "").strip()
 
 
+def _unknown_merchant(merchant_id: str) -> JsonResponse:
+    return _errors(422, ("NotFound", "merchantId", f"Merchant {merchant_id!r} is not registered"))
+
+
 def _unauthorized(request: HttpRequest) -> JsonResponse | None:
     if not _api_key(request):
         return _errors(403, ("Forbidden", "", "Missing or unknown X-Api-Client-Id"))
@@ -141,7 +145,8 @@ def _validate_create(body: Any) -> list[tuple[str, str, str]]:
         if not isinstance(item.get("productId"), int) or isinstance(item.get("productId"), bool):
             errors.append(("NotNull", f"items[{index}].productId", "NotNull may not be null"))
         if not isinstance(item.get("quantity"), int) or item.get("quantity", 0) < 1:
-            errors.append(("Min", f"items[{index}].quantity", "Min must be greater than or equal to 1"))
+            errors.append(("Min", f"items[{index}].quantity",
+                           "Min must be greater than or equal to 1"))
         if not item.get("shippingService"):
             errors.append(("NotNull", f"items[{index}].shippingService", "NotNull may not be null"))
     return errors
@@ -163,7 +168,7 @@ def orders(request: HttpRequest) -> HttpResponse:
 def _merchant_problem(merchant_id: str) -> JsonResponse | None:
     merchant = SandboxMerchant.objects.filter(merchant_id=merchant_id).first()
     if merchant is None:
-        return _errors(422, ("NotFound", "merchantId", f"Merchant {merchant_id!r} is not registered"))
+        return _unknown_merchant(merchant_id)
     if not merchant.authorized:
         return _errors(422, ("NotAuthorized", "merchantId",
                              "Merchant has not authorized Aliseeks (or must re-authorize)"))
@@ -200,7 +205,7 @@ def _get_order(request: HttpRequest) -> HttpResponse:
     if not merchant_id:
         return _errors(422, ("NotNull", "merchantId", "NotNull may not be null"))
     if not SandboxMerchant.objects.filter(merchant_id=merchant_id).exists():
-        return _errors(422, ("NotFound", "merchantId", f"Merchant {merchant_id!r} is not registered"))
+        return _unknown_merchant(merchant_id)
     order = SandboxOrder.objects.filter(order_id=order_id, merchant_id=merchant_id).first()
     if order is None:
         return _errors(404, ("NotFound", "orderId", f"Order {order_id!r} not found"))
@@ -215,8 +220,8 @@ def merchants(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return _errors(405, ("MethodNotAllowed", "", f"{request.method} not allowed"))
     if "not-whitelisted" in _api_key(request):
-        return _errors(403, ("NotWhitelisted", "",
-                             "This account is not whitelisted to register merchants through the API"))
+        return _errors(403, ("NotWhitelisted", "", "This account is not whitelisted to "
+                             "register merchants through the API"))
     body = _body(request)
     body = body if isinstance(body, dict) else {}
     redirect_url = str(body.get("redirectUrl") or "")
@@ -225,11 +230,13 @@ def merchants(request: HttpRequest) -> HttpResponse:
     existing = str(body.get("merchantId") or "")
     with transaction.atomic():
         if existing:
-            merchant = SandboxMerchant.objects.select_for_update().filter(merchant_id=existing).first()
+            merchant = (SandboxMerchant.objects.select_for_update()
+                        .filter(merchant_id=existing).first())
             if merchant is None:
-                return _errors(422, ("NotFound", "merchantId", f"Merchant {existing!r} is not registered"))
+                return _unknown_merchant(existing)
         else:
-            merchant = SandboxMerchant(merchant_id=secrets.token_urlsafe(9).replace("-", "x").replace("_", "z"))
+            new_id = secrets.token_urlsafe(9).replace("-", "x").replace("_", "z")
+            merchant = SandboxMerchant(merchant_id=new_id)
         merchant.redirect_url = redirect_url
         merchant.authorize_token = secrets.token_urlsafe(24)
         merchant.authorize_used = False
@@ -244,7 +251,8 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title
 <style>body{{font-family:system-ui,sans-serif;background:#fff7f0;margin:0}}
 main{{max-width:32rem;margin:4rem auto;background:#fff;border:2px solid #ff6a00;border-radius:12px;
 padding:2rem}} h1{{color:#ff6a00;font-size:1.4rem}} button{{font-size:1rem;padding:.6rem 1.2rem;
-border-radius:8px;border:0;margin-right:.5rem;cursor:pointer}} .allow{{background:#ff6a00;color:#fff}}
+border-radius:8px;border:0;margin-right:.5rem;cursor:pointer}}
+.allow{{background:#ff6a00;color:#fff}}
 table{{border-collapse:collapse}} td,th{{border:1px solid #ddd;padding:.3rem .5rem;font-size:.9rem}}
 </style></head><body><main>{body}</main></body></html>"""
 

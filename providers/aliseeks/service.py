@@ -68,7 +68,9 @@ class AliseeksService(ProviderService):
             raise
         return f"Merchant ID {merchant_id} accepted."
 
-    def register_merchant(self, *, redirect_url: str, merchant_id: str = "") -> MerchantRegistration:
+    def register_merchant(
+        self, *, redirect_url: str, merchant_id: str = ""
+    ) -> MerchantRegistration:
         body = self.client.register_merchant(redirect_url=redirect_url, merchant_id=merchant_id)
         return mapping.registration_from(body)
 

@@ -17,7 +17,7 @@ AliExpress orders **unpaid**; the merchant pays on AliExpress.
 
 from __future__ import annotations
 
-from providers.statuses import Lifecycle as L  # noqa: N817
+from providers.statuses import Lifecycle as L
 from providers.statuses import RawStatus, StatusTable
 
 AWAITING_PAYMENT = "awaiting_payment"

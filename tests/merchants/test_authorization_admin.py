@@ -99,7 +99,8 @@ def test_expiry_filter_lists_expiring_within_seven_days_and_expired(staff_client
 def test_sweep_expires_lapsed_and_flags_expiring_aliseeks_merchants(account):
     now = timezone.now()
     lapsed = MerchantFactory(account=account)
-    Merchant.objects.filter(pk=lapsed.pk).update(authorization_expires_at=now - dt.timedelta(minutes=1))
+    Merchant.objects.filter(pk=lapsed.pk).update(
+        authorization_expires_at=now - dt.timedelta(minutes=1))
     soon = MerchantFactory(account=account)
     Merchant.objects.filter(pk=soon.pk).update(authorization_expires_at=now + dt.timedelta(days=2))
     fine = MerchantFactory(account=account)

@@ -313,7 +313,8 @@ def test_sync_of_a_split_order_reads_every_id_and_combines(mocked):
 def test_sync_shows_an_unknown_status_as_in_progress_with_the_raw_value(mocked):
     order = _placed(make_order())
     _get(mocked, "101274465122817", {**fixture("get_order_reply.json"),
-                                     "status": "risk_control", "shippingStatus": "", "shipping": []})
+                                     "status": "risk_control", "shippingStatus": "",
+                                     "shipping": []})
     services.order_sync(order=order)
     order.refresh_from_db()
     assert order.state == "in_progress"
@@ -351,7 +352,8 @@ def test_sync_malformed_reply_keeps_the_order_and_records_why(mocked, reply):
         services.order_sync(order=order)
     order.refresh_from_db()
     assert order.state == "placed"
-    assert order.events.filter(kind=OrderEvent.Kind.ERROR, message__startswith="Sync failed").exists()
+    assert order.events.filter(kind=OrderEvent.Kind.ERROR,
+                               message__startswith="Sync failed").exists()
 
 
 def test_sync_error_reply_names_the_field(mocked):

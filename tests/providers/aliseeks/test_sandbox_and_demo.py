@@ -107,7 +107,8 @@ def test_demo_seed_creates_an_authorized_and_a_pending_merchant_with_drafts(db):
     demo.seed(account=account)
     shop = Merchant.objects.get(account=account, external_id=demo.DEMO_MERCHANT_ID)
     assert shop.can_order
-    assert Merchant.objects.get(account=account, name="Aliseeks pending shop").auth_state == "pending"
+    pending = Merchant.objects.get(account=account, name="Aliseeks pending shop")
+    assert pending.auth_state == "pending"
     assert Order.objects.filter(merchant=shop, state="draft").count() == 3
     assert SandboxMerchant.objects.get(merchant_id=demo.DEMO_MERCHANT_ID).authorized
     from providers.registry import service_for
