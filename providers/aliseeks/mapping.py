@@ -119,7 +119,7 @@ def validate_order(
         problems["city"] = "Required."
     if not order.region.strip():
         problems["region"] = "Required (Aliseeks' 'state')."
-    if not _COUNTRY.match(order.country or ""):
+    if not _COUNTRY.match((order.country or "").upper()):
         problems["country"] = "Must be a two-letter ISO country code, e.g. US."
     count = 0
     for index, item in enumerate(items):

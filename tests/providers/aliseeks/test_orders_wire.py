@@ -182,7 +182,7 @@ def test_timeout_or_reset_after_send_is_placement_unknown_and_reconciled_by_oper
 
 
 @pytest.mark.parametrize(("field", "value", "key"), [
-    ("country", "USA", "country"),
+    ("country", "U1", "country"),
     ("country", "", "country"),
     ("phone_number", "713-73a", "phone_number"),
     ("phone_number", "", "phone_number"),
