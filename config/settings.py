@@ -210,3 +210,12 @@ LOGGING = {
 }
 
 FORMS_URLFIELD_ASSUME_HTTPS = True
+
+# --- merchant authorization sweep (expire lapsed, flag those expiring within 7 days) ---
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "merchant-authorizations-sweep": {
+        "task": "merchants.tasks.merchant_authorizations_sweep_task",
+        "schedule": 3600.0,
+    },
+}

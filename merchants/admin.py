@@ -201,9 +201,12 @@ def verify_merchant_id(modeladmin: Any, request: HttpRequest,
                 f"{merchant.authorization_expires_at:%Y-%m-%d}", messages.SUCCESS)
 
 
-MerchantAdmin.list_filter = [*MerchantAdmin.list_filter, AuthorizationExpiryFilter]
-MerchantAdmin.actions = [*(MerchantAdmin.actions or []), send_authorization_link,
-                         verify_merchant_id]
+MerchantAdmin.list_filter = [  # type: ignore[assignment]
+    *MerchantAdmin.list_filter, AuthorizationExpiryFilter,
+]
+MerchantAdmin.actions = [  # type: ignore[assignment]
+    *(MerchantAdmin.actions or []), send_authorization_link, verify_merchant_id,
+]
 
 
 @admin.register(AuthorizationRequest)
@@ -214,9 +217,9 @@ class AuthorizationRequestAdmin(admin.ModelAdmin):
                     "used_at", "completed_at", "created_by"]
     list_filter = ["status"]
     list_select_related = ["merchant", "created_by"]
-    fields = ["merchant", "status", "provider_merchant_id", "failure_reason", "created_at",
-              "expires_at", "used_at", "completed_at", "created_by"]
-    readonly_fields = fields
+    readonly_fields = ["merchant", "status", "provider_merchant_id", "failure_reason",
+                       "created_at", "expires_at", "used_at", "completed_at", "created_by"]
+    fields = readonly_fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

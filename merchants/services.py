@@ -349,6 +349,12 @@ def merchant_verify_manual(
     if not external_id:
         raise MerchantAuthorizationError(
             "Enter the Merchant ID shown on the provider's console first.", code="missing")
+    taken = (Merchant.objects.filter(account_id=merchant.account_id, external_id=external_id)
+             .exclude(pk=merchant.pk).first())
+    if taken is not None:
+        raise MerchantAuthorizationError(
+            f"Merchant ID {external_id} already belongs to merchant '{taken}' of this account.",
+            code="duplicate")
     probe = Merchant.objects.select_related("account").get(pk=merchant.pk)
     probe.external_id = external_id
     try:

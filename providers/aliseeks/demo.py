@@ -21,7 +21,7 @@ CREDENTIALS = {"api_key": "demo-aliseeks-key"}
 OPTIONS = {"locale": "en_US", "shipping_service": "CAINIAO_STANDARD"}
 DEMO_MERCHANT_ID = "demoAliShop01"
 
-ADDRESS = {
+ADDRESS: dict[str, Any] = {
     "contact_name": "John Modena",
     "contact_email": "john@example.test",
     "phone_prefix": "+1",

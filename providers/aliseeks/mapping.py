@@ -279,8 +279,7 @@ def snapshot_from(
     raw_status = min(raws, key=lambda r: _ORDER_RANK.get(table.order_state_for(r), 0))
     if len(set(raws)) > 1:
         raw_status = raw_status[:120]
-    seen: set[str] = set()
-    unique = [s for s in shipments if not (s.external_id in seen or seen.add(s.external_id))]
+    unique = list({s.external_id: s for s in reversed(shipments)}.values())[::-1]
     return OrderSnapshot(
         external_id=ids[0],
         external_ids=ids,

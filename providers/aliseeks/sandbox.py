@@ -118,13 +118,17 @@ def order_reply(order: SandboxOrder) -> dict[str, Any]:
     }
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _validate_create(body: Any) -> list[tuple[str, str, str]]:
     if not isinstance(body, dict):
         return [("NotNull", "body", "NotNull may not be null")]
     errors = []
-    address = body.get("mailingAddress") if isinstance(body.get("mailingAddress"), dict) else {}
-    phone = address.get("phoneNumber") if isinstance(address.get("phoneNumber"), dict) else {}
-    postal = address.get("address") if isinstance(address.get("address"), dict) else {}
+    address = _dict(body.get("mailingAddress"))
+    phone = _dict(address.get("phoneNumber"))
+    postal = _dict(address.get("address"))
     for field, value in (
         ("mailingAddress.contactName", address.get("contactName")),
         ("mailingAddress.phoneNumber.number", phone.get("number")),

@@ -335,3 +335,18 @@ def test_manual_check_403_is_refused(mocked, pending):
         services.merchant_verify_manual(merchant=pending, external_id="Abc")
     pending.refresh_from_db()
     assert pending.auth_state == "pending"
+
+
+def test_manual_merchant_id_already_used_by_another_merchant_is_refused_without_a_call(
+    mocked, account, pending
+):
+    MerchantFactory(account=account, external_id="Shared1")
+    with pytest.raises(services.MerchantAuthorizationError) as err:
+        services.merchant_verify_manual(merchant=pending, external_id="Shared1")
+    assert "already belongs" in err.value.message
+    assert len(mocked.calls) == 0
+
+
+def test_sweep_is_scheduled_with_celery_beat(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["merchant-authorizations-sweep"]
+    assert entry["task"] == "merchants.tasks.merchant_authorizations_sweep_task"
