@@ -219,7 +219,7 @@ class AuthorizationRequestAdmin(admin.ModelAdmin):
     list_select_related = ["merchant", "created_by"]
     readonly_fields = ["merchant", "status", "provider_merchant_id", "failure_reason",
                        "created_at", "expires_at", "used_at", "completed_at", "created_by"]
-    fields = readonly_fields
+    fields = readonly_fields  # type: ignore[assignment]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

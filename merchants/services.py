@@ -148,7 +148,12 @@ import secrets as _secrets  # noqa: E402
 from django.core import signing  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
-from providers.errors import ProviderError, ProviderNotSupported  # noqa: E402
+from providers.errors import (  # noqa: E402
+    ProviderBadReply,
+    ProviderError,
+    ProviderNotSupported,
+    ProviderOutcomeUnknown,
+)
 
 from .models import AUTHORIZATION_LINK_TTL, AuthorizationRequest  # noqa: E402
 
@@ -247,11 +252,15 @@ def merchant_authorization_link_create(
     except ProviderError as exc:
         AuthorizationRequest.objects.filter(pk=request.pk).update(
             status=AuthorizationRequest.Status.FAILED, failure_reason=str(exc)[:2000])
-        hint = f" {MANUAL_PATH_HINT}" if exc.http_status in (401, 403) else ""
-        raise MerchantAuthorizationError(
-            f"{service.label} refused to register the merchant: {exc}.{hint}",
-            code="provider_refused",
-        ) from exc
+        if exc.retryable or isinstance(exc, ProviderOutcomeUnknown | ProviderBadReply):
+            message = (f"{service.label} did not register the merchant this time ({exc}); "
+                       "nothing was changed, try again later.")
+        else:
+            hint = f" {MANUAL_PATH_HINT}" if exc.http_status in (401, 403) else ""
+            message = f"{service.label} refused to register the merchant: {exc}.{hint}"
+        merchant_event_add(merchant=merchant, kind="authorization_link_failed", actor=actor,
+                           message=message[:2000], data={"request": request.pk})
+        raise MerchantAuthorizationError(message, code="provider_refused") from exc
     with transaction.atomic():
         fresh = Merchant.objects.select_for_update().get(pk=merchant.pk)
         if fresh.external_id and fresh.external_id != registration.merchant_id:
@@ -264,6 +273,12 @@ def merchant_authorization_link_create(
         if not fresh.external_id:
             fresh.external_id = registration.merchant_id
             fresh.save(update_fields=["external_id", "updated_at"])
+        # the provider's earlier one-time URLs for this merchant are replaced by this one
+        AuthorizationRequest.objects.filter(
+            merchant=fresh, status=AuthorizationRequest.Status.CREATED,
+        ).exclude(pk=request.pk).update(
+            status=AuthorizationRequest.Status.FAILED,
+            failure_reason="Replaced by a newer authorization link.")
         request.provider_merchant_id = registration.merchant_id
         request.provider_redirect_url = registration.redirect_url
         request.save(update_fields=["provider_merchant_id", "provider_redirect_url"])

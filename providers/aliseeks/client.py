@@ -64,6 +64,7 @@ class AliseeksClient(HttpClient):
         error = super().error_for(response, operation=operation, idempotent=idempotent)
         if status == 422:
             error.code = "invalid"
+        if 400 <= status < 500:
             error.details = _json_or_none(response)
         return error
 

@@ -63,7 +63,7 @@ class AliseeksService(ProviderService):
         try:
             self.client.get_order(merchant_id=merchant_id, order_id=PROBE_ORDER_ID)
         except ProviderRejected as exc:
-            if exc.http_status in (400, 404, 422) and "merchant" not in str(exc).lower():
+            if _only_the_order_was_refused(exc):
                 return f"Merchant ID {merchant_id} accepted (probe order not found, as expected)."
             raise
         return f"Merchant ID {merchant_id} accepted."
@@ -114,3 +114,17 @@ class AliseeksService(ProviderService):
             bodies[order_id] = body
         keep = {k: v for k, v in (order.raw_data or {}).items() if k not in ("orders", "stores")}
         return mapping.snapshot_from(bodies, keep_raw=keep)
+
+
+def _only_the_order_was_refused(exc: ProviderRejected) -> bool:
+    """Did the probe fail only because order 0 does not exist (key and merchant fine)?"""
+    if exc.http_status not in (400, 404, 422):
+        return False
+    details = exc.details if isinstance(exc.details, list) else []
+    fields = {str(e.get("field") or "").lower() for e in details if isinstance(e, dict)}
+    if "merchantid" in fields:
+        return False
+    if "orderid" in fields:
+        return True
+    # no field named: only a plain "not found" that does not mention the merchant
+    return exc.http_status == 404 and "merchant" not in str(exc).lower()

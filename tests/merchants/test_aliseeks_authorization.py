@@ -350,3 +350,47 @@ def test_manual_merchant_id_already_used_by_another_merchant_is_refused_without_
 def test_sweep_is_scheduled_with_celery_beat(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["merchant-authorizations-sweep"]
     assert entry["task"] == "merchants.tasks.merchant_authorizations_sweep_task"
+
+
+def test_a_newer_link_replaces_the_older_unused_one(client, sandbox, pending):
+    old = _link(pending)
+    new = _link(pending)
+    assert client.get(_path(old)).status_code == 410
+    assert client.get(_path(new)).status_code == 200
+
+
+def test_registration_timeout_says_try_again_and_changes_nothing(mocked, pending):
+    import requests
+
+    mocked.add(responses.POST, SANDBOX + "v1/merchants",
+               body=requests.exceptions.ReadTimeout("slow"))
+    with pytest.raises(services.MerchantAuthorizationError) as err:
+        _link(pending)
+    assert "try again later" in err.value.message
+    pending.refresh_from_db()
+    assert pending.external_id == "" and pending.auth_state == "pending"
+    assert pending.events.filter(kind="authorization_link_failed").exists()
+
+
+@pytest.mark.parametrize(("status", "body", "accepted"), [
+    (404, [{"code": "NotFound", "field": "orderId", "violation": "not found"}], True),
+    (422, [{"code": "NotFound", "field": "orderId", "violation": "not found"}], True),
+    (404, "Not Found", True),
+    (404, [{"code": "NotFound", "field": "merchantId", "violation": "not found"}], False),
+    (404, "merchant not found", False),
+    (422, [{"code": "NotNull", "field": "", "violation": "bad"}], False),
+    (200, {"id": "0", "status": "x"}, True),
+])
+def test_manual_check_reads_which_field_the_provider_refused(mocked, pending, status, body,
+                                                            accepted):
+    kwargs = {"json": body} if not isinstance(body, str) else {"body": body}
+    mocked.add(responses.GET, SANDBOX + "v1/orders", status=status, **kwargs)
+    if accepted:
+        services.merchant_verify_manual(merchant=pending, external_id="Abc")
+        pending.refresh_from_db()
+        assert pending.auth_state == "authorized"
+    else:
+        with pytest.raises(services.MerchantAuthorizationError):
+            services.merchant_verify_manual(merchant=pending, external_id="Abc")
+        pending.refresh_from_db()
+        assert pending.auth_state == "pending"
