@@ -209,3 +209,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- merchant authorization sweep (expire lapsed, flag those expiring within 7 days) ---
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "merchant-authorizations-sweep": {
+        "task": "merchants.tasks.merchant_authorizations_sweep_task",
+        "schedule": 3600.0,
+    },
+}

@@ -152,3 +152,96 @@ class MerchantAdmin(FSMAdminMixin, admin.ModelAdmin):
         services.merchant_revoke(merchant=obj, actor=request.user)
         self.message_user(request, f"Authorization of {obj} revoked.", messages.SUCCESS)
         return True
+
+
+# --- merchant authorization: links, manual verification, expiry filter ---
+from django.conf import settings  # noqa: E402
+from django.db.models import Q  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from .models import EXPIRY_WARNING, AuthorizationRequest, Merchant  # noqa: E402
+
+
+class AuthorizationExpiryFilter(admin.SimpleListFilter):
+    title = "authorization expiry"
+    parameter_name = "expiry"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("soon", f"Expiring in {EXPIRY_WARNING.days} days"), ("expired", "Expired")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Merchant]) -> QuerySet[Merchant]:
+        now = timezone.now()
+        live = [Merchant.AuthState.AUTHORIZED, Merchant.AuthState.EXPIRING]
+        if self.value() == "soon":
+            return queryset.filter(auth_state__in=live, authorization_expires_at__gt=now,
+                                   authorization_expires_at__lte=now + EXPIRY_WARNING)
+        if self.value() == "expired":
+            return queryset.filter(
+                Q(auth_state=Merchant.AuthState.EXPIRED)
+                | Q(auth_state__in=live, authorization_expires_at__lte=now)
+            )
+        return queryset
+
+
+def _public_base(request: HttpRequest) -> str:
+    return (getattr(settings, "PUBLIC_BASE_URL", "") or request.build_absolute_uri("/")).rstrip("/")
+
+
+@admin.action(description="Send authorization link (register with the provider)",
+              permissions=["change"])
+def send_authorization_link(modeladmin: Any, request: HttpRequest,
+                            queryset: QuerySet[Merchant]) -> None:
+    for merchant in queryset.select_related("account"):
+        try:
+            link = services.merchant_authorization_link_create(
+                merchant=merchant, actor=request.user, base_url=_public_base(request))
+        except services.MerchantAuthorizationError as exc:
+            modeladmin.message_user(request, f"{merchant}: {exc.message}", messages.ERROR)
+        else:
+            modeladmin.message_user(request, format_html(
+                "{}: send this one-time link to the merchant (valid {} days): "
+                "<a href='{}'>{}</a>", merchant,
+                services.AUTHORIZATION_LINK_TTL.days,
+                link, link), messages.SUCCESS)
+
+
+@admin.action(description="Verify Merchant ID and authorize (single merchant per account)",
+              permissions=["change"])
+def verify_merchant_id(modeladmin: Any, request: HttpRequest,
+                       queryset: QuerySet[Merchant]) -> None:
+    for merchant in queryset.select_related("account"):
+        try:
+            merchant = services.merchant_verify_manual(merchant=merchant, actor=request.user)
+        except services.MerchantAuthorizationError as exc:
+            modeladmin.message_user(request, f"{merchant}: {exc.message}", messages.ERROR)
+        else:
+            modeladmin.message_user(
+                request, f"{merchant}: authorized until "
+                f"{merchant.authorization_expires_at:%Y-%m-%d}", messages.SUCCESS)
+
+
+MerchantAdmin.list_filter = [  # type: ignore[assignment]
+    *MerchantAdmin.list_filter, AuthorizationExpiryFilter,
+]
+MerchantAdmin.actions = [  # type: ignore[assignment]
+    *(MerchantAdmin.actions or []), send_authorization_link, verify_merchant_id,
+]
+
+
+@admin.register(AuthorizationRequest)
+class AuthorizationRequestAdmin(admin.ModelAdmin):
+    """Read-only history of authorization links (never the link or the provider URL)."""
+
+    list_display = ["merchant", "status", "provider_merchant_id", "created_at", "expires_at",
+                    "used_at", "completed_at", "created_by"]
+    list_filter = ["status"]
+    list_select_related = ["merchant", "created_by"]
+    readonly_fields = ["merchant", "status", "provider_merchant_id", "failure_reason",
+                       "created_at", "expires_at", "used_at", "completed_at", "created_by"]
+    fields = readonly_fields  # type: ignore[assignment]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

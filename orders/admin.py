@@ -230,3 +230,23 @@ class OrderEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# --- sync from provider (added with the Aliseeks provider; adminux may supersede) ---
+@admin.action(description="Sync from provider (status, totals, shipments)",
+              permissions=["change"])
+def sync_from_provider(modeladmin: Any, request: HttpRequest, queryset: Any) -> None:
+    for order in queryset.select_related("merchant__account"):
+        try:
+            order = services.order_sync(order=order, actor=request.user)
+        except (OrderActionRefused, ProviderError) as exc:
+            modeladmin.message_user(request, f"{order.reference}: {exc}", messages.ERROR)
+        else:
+            modeladmin.message_user(
+                request, f"{order.reference}: {order.get_state_display()} "
+                f"({order.raw_status_label or order.raw_status or 'no provider status'}), "
+                f"{order.shipments.count()} shipment(s)", messages.SUCCESS)
+
+
+if sync_from_provider not in (OrderAdmin.actions or []):
+    OrderAdmin.actions = [*(OrderAdmin.actions or []), sync_from_provider]

@@ -35,7 +35,7 @@ ITEM_SYNC_FIELDS = [
     "state",
 ]
 SHIPMENT_SYNC_FIELDS = ["carrier", "tracking_number", "tracking_url", "raw_data", "state",
-                        "shipped_at", "delivered_at"]
+                        "shipped_at", "delivered_at", "service"]
 
 
 def _address_values(address: AddressData | None) -> dict[str, Any]:
@@ -170,6 +170,8 @@ def _upsert_shipments(order: Order, snaps: list[ShipmentSnapshot]) -> None:
         key = snap.external_id or snap.tracking_number
         values = {"carrier": snap.carrier[:120], "tracking_number": snap.tracking_number[:120],
                   "tracking_url": snap.tracking_url[:500], "raw_data": snap.raw}
+        if snap.service:
+            values["service"] = snap.service[:120]
         shipment = existing.get(key)
         state = _shipment_state(snap)
         if shipment is None:
