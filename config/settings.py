@@ -210,3 +210,10 @@ LOGGING = {
 }
 
 FORMS_URLFIELD_ASSUME_HTTPS = True
+
+# --- periodic tasks: provider draft expiry (reseller v3) -----------------------------------------
+# The DatabaseScheduler copies these entries into django_celery_beat at start.
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "orders-drafts-expire": {"task": "orders.tasks.order_drafts_expire_task", "schedule": 900.0},
+}
