@@ -198,13 +198,14 @@ class ResellerService(ProviderService):
 
     # --- reads -------------------------------------------------------------------------------
     def list_orders(self, *, stage: str, page: int = 1,
-                    page_size: int = mapping.PAGE_SIZE) -> tuple[list[OrderSnapshot], int | None]:
+                    page_size: int | None = None) -> tuple[list[OrderSnapshot], int | None]:
         """One page of ``GET /api/orders?stage=…`` (the stage is always sent: the provider's
         default is Confirmed only)."""
         if stage not in mapping.STAGES:
             raise ProviderValidationError(f"Unknown stage '{stage}'.", fields={"stage": "Unknown."})
         body = self.client.call("GET", "api/orders", operation="list_orders", idempotent=True,
-                                params={"stage": stage, "page": page, "pageSize": page_size})
+                                params={"stage": stage, "page": page,
+                                        "pageSize": page_size or mapping.PAGE_SIZE})
         rows = mapping.list_of(body if body is not None else [], "list_orders")
         snaps = [mapping.order_snapshot(r, operation="list_orders") for r in rows]
         return snaps, mapping.total_pages(body)
