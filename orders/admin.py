@@ -134,7 +134,9 @@ class OrderAdmin(ProviderAdminViews, FSMAdminMixin, admin.ModelAdmin):
         if obj.state != "draft" or not obj.expires_at:
             return "—"
         seconds = (obj.expires_at - timezone.now()).total_seconds()
-        return "expiring" if seconds <= 0 else f"{int(seconds // 86400)} d {int(seconds % 86400 // 3600)} h"
+        if seconds <= 0:
+            return "expiring"
+        return f"{int(seconds // 86400)} d {int(seconds % 86400 // 3600)} h"
 
     @admin.display(description="Provider actions")
     def provider_tools_html(self, obj: Order) -> str:

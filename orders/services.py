@@ -198,10 +198,12 @@ def order_item_add(*, order: Order, actor: Actor = None, **fields: Any) -> Order
         _require_draft(order, "Adding items")
         item = OrderItem(order=order, **fields)
         if item.quantity < 1:
-            raise OrderValidationError("Quantity must be at least 1.", fields={"quantity": "Must be ≥ 1."})
+            raise OrderValidationError("Quantity must be at least 1.",
+                                       fields={"quantity": "Must be ≥ 1."})
         item.save()
         _recalculate_totals(order)
-        event_add(order=order, kind=OrderEvent.Kind.ITEM, actor=actor, message=f"Item added: {item}")
+        event_add(order=order, kind=OrderEvent.Kind.ITEM, actor=actor,
+                  message=f"Item added: {item}")
     _provider_item_push(item, actor=actor)  # provider-side drafts: add it there too
     return item
 
@@ -214,7 +216,8 @@ def order_item_remove(*, item: OrderItem, actor: Actor = None) -> None:
         label = str(item)
         item.delete()
         _recalculate_totals(order)
-        event_add(order=order, kind=OrderEvent.Kind.ITEM, actor=actor, message=f"Item removed: {label}")
+        event_add(order=order, kind=OrderEvent.Kind.ITEM, actor=actor,
+                  message=f"Item removed: {label}")
 
 
 def order_note_add(*, order: Order, text: str, actor: Actor = None) -> OrderEvent:
@@ -891,7 +894,8 @@ def order_drafts_expire(*, now: dt.datetime | None = None) -> int:
             if order.state != S.DRAFT or not order.expires_at or order.expires_at > now:
                 continue
             _transition(order, "expire",
-                        message=f"Draft expired (provider expiry {order.expires_at:%Y-%m-%d %H:%M})")
+                        message="Draft expired (provider expiry "
+                        f"{order.expires_at:%Y-%m-%d %H:%M})")
             count += 1
     return count
 
@@ -928,7 +932,8 @@ def _extra_info_call(order: Order, operation: str, what: str, call: Callable[[An
 
 
 def order_custom_fields_get(*, order: Order, actor: Actor = None) -> list[dict[str, Any]]:
-    """The order's custom fields at the provider: [{name, label, value, type, choices, required}]."""
+    """The order's custom fields at the provider:
+    [{name, label, value, type, choices, required}]."""
     return _extra_info_call(order, "custom_fields_get", "order custom fields",
                             lambda svc: svc.custom_fields_get(order), actor=actor, write=False)
 

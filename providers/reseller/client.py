@@ -22,7 +22,7 @@ from providers.errors import ProviderBadReply, ProviderRejected
 from providers.http import HttpClient, Recorder
 
 API_VERSION = "3.0"
-TOKEN_PATH = "oauth/token"
+TOKEN_PATH = "oauth/token"  # noqa: S105 - a path, not a secret
 TOKEN_MARGIN = 60  # seconds: refresh a little before the provider's expiry
 DEFAULT_TOKEN_LIFETIME = 3600
 
@@ -68,7 +68,8 @@ class ResellerClient(HttpClient):
             errors = folded.get("errors") or folded.get("modelstate")
             if isinstance(errors, dict):
                 for field, problems in errors.items():
-                    text = "; ".join(map(str, problems)) if isinstance(problems, list) else str(problems)
+                    text = ("; ".join(map(str, problems)) if isinstance(problems, list)
+                            else str(problems))
                     parts.append(f"{field}: {text}")
             elif isinstance(errors, list):
                 parts.extend(str(e) for e in errors[:5])

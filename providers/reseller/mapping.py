@@ -196,6 +196,9 @@ def draft_result(body: Any, *, now: dt.datetime) -> PlacementResult:
 def checkout_result(external_id: str, body: Any) -> PlacementResult:
     """Reply to checkout: may be empty (202) or the order; Submitted unless it says more."""
     raw_status = statuses.SUBMITTED
+    if body is not None and not isinstance(body, Mapping):
+        raise ProviderBadReply(f"checkout: unexpected reply ({type(body).__name__})",
+                               operation="checkout")
     if isinstance(body, Mapping):
         raw_status = statuses.normalise(
             get(_need_mapping(body, "checkout"), "Status", default="") or statuses.SUBMITTED

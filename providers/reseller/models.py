@@ -20,6 +20,9 @@ class SandboxClock(models.Model):
     class Meta:
         verbose_name = "reseller sandbox clock"
 
+    def __str__(self) -> str:
+        return f"sandbox clock {self.offset}"
+
     @classmethod
     def now(cls) -> dt.datetime:
         clock = cls.objects.filter(pk=1).first()
@@ -45,6 +48,9 @@ class SandboxToken(models.Model):
     class Meta:
         verbose_name = "reseller sandbox token"
 
+    def __str__(self) -> str:
+        return f"token of {self.username}"
+
 
 class SandboxOrder(models.Model):
     account_id = models.CharField(max_length=64)
@@ -59,6 +65,9 @@ class SandboxOrder(models.Model):
         ordering = ["id"]
         verbose_name = "reseller sandbox order"
 
+    def __str__(self) -> str:
+        return f"sandbox order {self.pk} ({self.status})"
+
 
 class SandboxItem(models.Model):
     order = models.ForeignKey(SandboxOrder, on_delete=models.CASCADE, related_name="items")
@@ -72,3 +81,6 @@ class SandboxItem(models.Model):
     class Meta:
         ordering = ["id"]
         verbose_name = "reseller sandbox item"
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.product_id}"

@@ -114,7 +114,8 @@ class ResellerService(ProviderService):
         body = self.client.call("GET", "api/orders", operation="check_account", idempotent=True,
                                 params={"stage": "Draft", "page": 1, "pageSize": 1})
         mapping.list_of(body or [], "check_account")
-        return f"Token accepted; {self.edition} edition; API v{self.client.headers['X-Api-Version']}."
+        version = self.client.headers["X-Api-Version"]
+        return f"Token accepted; {self.edition} edition; API v{version}."
 
     def validate_for_placement(self, order: Order) -> dict[str, str]:
         problems: dict[str, str] = {}

@@ -12,7 +12,7 @@ labels and lifecycle mapping live in one place. Lookups are case- and space-inse
 
 from __future__ import annotations
 
-from providers.statuses import Lifecycle as L  # noqa: N817
+from providers.statuses import Lifecycle as L
 from providers.statuses import RawStatus, StatusTable
 
 DRAFT = "Draft"

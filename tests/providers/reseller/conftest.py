@@ -24,7 +24,7 @@ def fixture(name: str) -> Any:
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
-def add_token(rsps: responses.RequestsMock, token: str = "tok-abc123456789",
+def add_token(rsps: responses.RequestsMock, token: str = "tok-abc123456789",  # noqa: S107
               expires_in: int = 3600) -> Any:
     return rsps.add(responses.POST, TOKEN_URL,
                     json={"access_token": token, "token_type": "bearer",

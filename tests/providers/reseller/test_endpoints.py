@@ -42,7 +42,8 @@ def test_create_draft_posts_account_id_and_maps_id_and_expiry(mocked, svc, local
     assert result.expires_at == dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)
 
 
-def test_create_draft_without_expiration_date_expires_order_date_plus_7_days(mocked, svc, local_draft):
+def test_create_draft_without_expiration_date_expires_order_date_plus_7_days(
+        mocked, svc, local_draft):
     mocked.add(responses.POST, ORDERS, status=201,
                json={"id": 9, "status": "Draft", "orderDate": "2026-11-20T10:00:00Z"})
     result = svc.create_draft(local_draft)

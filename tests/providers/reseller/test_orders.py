@@ -100,7 +100,8 @@ def test_provider_refusing_an_item_keeps_it_local_with_reason_and_checkout_pushe
     # at checkout the draft gets the missing item first
     mocked.add(responses.POST, f"{ORDERS}/5001/items", status=201, json={"Id": 7009})
     mocked.add(responses.POST, f"{ORDERS}/5001/checkout", json={"Id": 5001, "Status": "Submitted"})
-    mocked.add(responses.GET, f"{ORDERS}/5001/execute/status", json=fixture("execute_status_executed"))
+    mocked.add(responses.GET, f"{ORDERS}/5001/execute/status",
+               json=fixture("execute_status_executed"))
     services.order_place(order=provider_draft)
     item.refresh_from_db()
     assert item.external_id == "7009"
