@@ -840,7 +840,13 @@ def _execution_poll_schedule(order: Order, service: Any, *, attempt: int = 0) ->
     from .tasks import order_execution_poll_task  # tasks import this module
 
     delay = EXECUTION_POLL_DELAYS[min(attempt, len(EXECUTION_POLL_DELAYS) - 1)]
-    order_execution_poll_task.apply_async((order.pk, attempt), countdown=delay)
+    try:
+        order_execution_poll_task.apply_async((order.pk, attempt), countdown=delay)
+    except Exception as exc:  # noqa: BLE001 - a broker hiccup must not undo a placement
+        logger.exception("could not schedule the execution poll of %s", order.reference)
+        event_add(order=order, kind=OrderEvent.Kind.ERROR,
+                  message=f"Could not schedule execution polling ({exc.__class__.__name__}); "
+                  "use 'Check execution status now' on the order page.")
 
 
 def order_execution_poll(*, order: Order, actor: Actor = None) -> bool:

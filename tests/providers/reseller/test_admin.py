@@ -84,3 +84,66 @@ def test_custom_fields_page_is_read_only_for_readonly_user(client, readonly_user
     page = client.get(reverse("admin:orders_order_custom_fields", args=[order.pk]))
     assert page.status_code == 200
     assert "Save at the provider" not in page.content.decode()
+
+
+def _form_data(html: str) -> dict[str, str]:
+    """The change form's current values (inputs, selects, textareas) as a browser posts them."""
+    from html.parser import HTMLParser
+
+    data: dict[str, str] = {}
+
+    class Parser(HTMLParser):
+        select: str | None = None
+        textarea: str | None = None
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            name = a.get("name")
+            if tag == "input" and name and a.get("type") not in ("submit", "button", "file"):
+                if a.get("type") == "checkbox":
+                    if "checked" in a:
+                        data[name] = a.get("value") or "on"
+                else:
+                    data[name] = a.get("value") or ""
+            elif tag == "select" and name:
+                self.select = name
+                data.setdefault(name, "")
+            elif tag == "option" and self.select and "selected" in a:
+                data[self.select] = a.get("value") or ""
+            elif tag == "textarea" and name:
+                self.textarea = name
+                data[name] = ""
+
+        def handle_endtag(self, tag):
+            if tag == "select":
+                self.select = None
+            if tag == "textarea":
+                self.textarea = None
+
+        def handle_data(self, text):
+            if self.textarea:
+                data[self.textarea] += text
+
+    Parser().feed(html)
+    return data
+
+
+def test_item_inline_adds_and_deletes_through_the_provider(staff, sandbox):
+    from providers.reseller.models import SandboxOrder
+
+    order = OrderFactory(merchant=MerchantFactory(account=_account()))
+    OrderItemFactory(order=order, product_id="P1", name="First")
+    order = services.order_provider_draft_create(order=order)
+    url = reverse("admin:orders_order_change", args=[order.pk])
+    data = _form_data(staff.get(url).content.decode())
+    first = order.items.get()
+    data.update({"items-0-DELETE": "on", "items-TOTAL_FORMS": "2",
+                 "items-1-name": "Second", "items-1-product_id": "P2", "items-1-sku": "",
+                 "items-1-quantity": "3", "items-1-unit_price": "", "items-1-order": str(order.pk),
+                 "items-1-id": ""})
+    response = staff.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    remote = SandboxOrder.objects.get(pk=int(order.external_id))
+    assert list(remote.items.values_list("product_id", "quantity")) == [("P2", 3)]
+    assert not order.items.filter(pk=first.pk).exists()
+    assert order.items.get().external_id == str(remote.items.get().pk)

@@ -278,3 +278,45 @@ def test_readonly_user_cannot_write_extra_info(mocked, provider_draft, readonly_
         services.order_custom_fields_set(order=provider_draft, values={"A": "1"},
                                          actor=readonly_user)
     assert len(mocked.calls) == 0
+
+
+def test_account_sync_imports_all_stages_with_raw_statuses(mocked, rmerchant):
+    add_token(mocked)
+    mocked.add(responses.GET, ORDERS, json=fixture("order_list"),
+               match=[matchers.query_param_matcher({"stage": "All"}, strict_match=False)])
+    totals = services.account_sync_incoming(account=rmerchant.account)
+    assert totals["created"] == 4
+    rows = dict(Order.objects.filter(merchant=rmerchant).values_list("external_id", "state"))
+    assert rows == {"5001": "draft", "5002": "completed", "5003": "placed", "5004": "in_progress"}
+    unknown = Order.objects.get(external_id="5004")
+    assert unknown.raw_status_label == "unknown (Awaiting Provisioning)"
+    assert Order.objects.get(external_id="5001").expires_at is not None
+
+
+def test_seed_demo_creates_reseller_account_and_drafts(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call_command("seed_demo", stdout=StringIO())
+    from merchants.models import ProviderAccount
+
+    account = ProviderAccount.objects.get(provider="reseller")
+    assert account.base_url.endswith("/sandbox/reseller/")
+    assert set(account.credentials) == {"client_id", "client_secret", "username", "password"}
+    assert Order.objects.filter(merchant__account=account, state="draft").count() == 2
+
+
+def test_broker_failure_when_scheduling_poll_keeps_the_placement(mocked, provider_draft,
+                                                                 monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("broker down")
+
+    monkeypatch.setattr(tasks.order_execution_poll_task, "apply_async", broken)
+    add_token(mocked)
+    mocked.add(responses.POST, f"{ORDERS}/5001/checkout", json={"Id": 5001, "Status": "Submitted"})
+    services.order_place(order=provider_draft)
+    provider_draft.refresh_from_db()
+    assert provider_draft.state == "placed"
+    assert provider_draft.events.filter(kind="error",
+                                        message__contains="Could not schedule").exists()
