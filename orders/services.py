@@ -715,12 +715,66 @@ def _provider_item_check(order: Order, operation: str) -> None:
     _refuse_if_not_allowed(service, operation)
 
 
+UNKNOWN_DRAFT_FLAG = "provider_draft_outcome_unknown"
+UNKNOWN_ITEMS_FLAG = "provider_items_outcome_unknown"
+
+
+def _flag_set(order: Order, name: str, value: bool) -> None:
+    """Remember (in raw_data) that a create call's outcome is unknown, so the next attempt
+    looks at the provider first instead of creating a duplicate."""
+    with transaction.atomic():
+        fresh = _locked(order)
+        data = dict(fresh.raw_data or {})
+        if value:
+            data[name] = True
+        else:
+            data.pop(name, None)
+        fresh.raw_data = data
+        fresh.save(update_fields=["raw_data", "updated_at"])
+    order.raw_data = fresh.raw_data
+
+
+def _provider_items_adopt(order: Order, service: Any, pending: list[OrderItem], *,
+                          actor: Actor) -> None:
+    """After an add whose outcome was unknown: items at the provider that no local item
+    claims, with the same product and quantity, are ours — record their ids."""
+    claimed = set(order.items.exclude(external_id="").values_list("external_id", flat=True))
+    remote = service.list_items(order)
+    for item in pending:
+        match = next((r for r in remote if r.external_id and r.external_id not in claimed
+                      and r.product_id == (item.product_id or item.sku)
+                      and r.quantity == item.quantity), None)
+        if match is None:
+            continue
+        claimed.add(match.external_id)
+        item.external_id = match.external_id[:120]
+        OrderItem.objects.filter(pk=item.pk).update(external_id=item.external_id)
+        event_add(order=order, kind=OrderEvent.Kind.ITEM, actor=actor,
+                  message=f"Item '{item}' found at the provider as {item.external_id} "
+                  "(its earlier add had an unknown outcome)")
+
+
 def _provider_items_push(order: Order, service: Any, *, actor: Actor) -> None:
     """Add every item the provider draft lacks, recording each provider item id at once."""
-    for item in order.items.filter(external_id="").order_by("pk"):
+    pending = list(order.items.filter(external_id="").order_by("pk"))
+    if not pending:
+        return
+    order.refresh_from_db(fields=["raw_data"])
+    if (order.raw_data or {}).get(UNKNOWN_ITEMS_FLAG) and hasattr(service, "list_items"):
+        try:
+            _provider_items_adopt(order, service, pending, actor=actor)
+        except ProviderError as exc:
+            _provider_failure(order, _error_text("Looking up the provider's items", exc),
+                              actor=actor)
+            raise
+        _flag_set(order, UNKNOWN_ITEMS_FLAG, False)
+        pending = [i for i in pending if not i.external_id]
+    for item in pending:
         try:
             external_id = service.add_item(order, item)
         except ProviderError as exc:
+            if isinstance(exc, (ProviderOutcomeUnknown, ProviderBadReply)):
+                _flag_set(order, UNKNOWN_ITEMS_FLAG, True)
             _provider_failure(order, _error_text(f"Adding item '{item}' at the provider", exc),
                               actor=actor)
             raise
@@ -753,6 +807,8 @@ def _provider_item_delete(item: OrderItem, *, actor: Actor) -> None:
     try:
         service.remove_item(order, item)
     except ProviderError as exc:
+        if isinstance(exc, ProviderRejected) and exc.http_status == 404:
+            return  # already gone there (an earlier delete went through)
         _provider_failure(order, _error_text(f"Removing item '{item}' at the provider", exc),
                           actor=actor)
         raise
@@ -766,11 +822,24 @@ def _draft_create(order: Order, service: Any, *, actor: Actor) -> Order:
             + "; ".join(f"{k}: {v}" for k, v in problems.items()),
             fields=problems,
         )
-    try:
-        result = service.create_draft(order)
-    except ProviderError as exc:
-        _provider_failure(order, _error_text("Creating the provider draft", exc), actor=actor)
-        raise
+    result = None
+    if (order.raw_data or {}).get(UNKNOWN_DRAFT_FLAG) and hasattr(service, "find_draft"):
+        # the last create had an unknown outcome: adopt that draft if it exists
+        try:
+            result = service.find_draft(order)
+        except ProviderError as exc:
+            _provider_failure(order, _error_text("Looking up the provider draft", exc),
+                              actor=actor)
+            raise
+    if result is None:
+        try:
+            result = service.create_draft(order)
+        except ProviderError as exc:
+            if isinstance(exc, (ProviderOutcomeUnknown, ProviderBadReply)):
+                _flag_set(order, UNKNOWN_DRAFT_FLAG, True)
+            _provider_failure(order, _error_text("Creating the provider draft", exc),
+                              actor=actor)
+            raise
     with transaction.atomic():
         fresh = _locked(order)
         fresh.external_ids = [str(i) for i in result.external_ids]
@@ -778,8 +847,8 @@ def _draft_create(order: Order, service: Any, *, actor: Actor) -> Order:
         fresh.raw_status = str(result.raw_status or "")[:120]
         fresh.expires_at = result.expires_at
         fresh.failure_reason = ""
-        if result.raw:
-            fresh.raw_data = {**fresh.raw_data, "draft": result.raw}
+        fresh.raw_data = {k: v for k, v in {**fresh.raw_data, "draft": result.raw}.items()
+                          if k != UNKNOWN_DRAFT_FLAG}
         fresh.save()
         event_add(order=fresh, kind=OrderEvent.Kind.NOTE, actor=actor,
                   message=f"Provider draft {fresh.external_id} created"

@@ -258,7 +258,7 @@ def item_view(request: HttpRequest, order_id: int, item_id: int) -> HttpResponse
         return token
     order = _get_order(order_id)
     item = SandboxItem.objects.filter(order_id=order_id, pk=item_id).first() if order else None
-    if item is None:
+    if order is None or item is None:
         return _error(404, f"Item {item_id} of order {order_id} not found.")
     if request.method == "GET":
         return JsonResponse(_item_json(item))

@@ -252,6 +252,21 @@ class ResellerService(ProviderService):
         return PlacementResult(external_ids=[snap.external_id], raw_status=snap.raw_status,
                                state=snap.state, raw=snap.raw)
 
+    def find_draft(self, order: Order) -> PlacementResult | None:
+        """Our draft among the provider's drafts (by our reference), after a create whose
+        outcome was unknown; None when there is none."""
+        page = 1
+        while True:
+            snaps, pages = self.list_orders(stage="Draft", page=page)
+            found = next((s for s in snaps if s.reference == order.reference), None)
+            if found is not None:
+                return PlacementResult(external_ids=[found.external_id],
+                                       raw_status=found.raw_status, state=found.state,
+                                       expires_at=found.expires_at, raw=found.raw)
+            if len(snaps) < mapping.PAGE_SIZE or (pages is not None and page >= pages):
+                return None
+            page += 1
+
     # --- extra information -------------------------------------------------------------------
     def custom_fields_get(self, order: Order) -> list[dict[str, Any]]:
         body = self.client.call("GET", f"{self._order_path(order)}/customfields",

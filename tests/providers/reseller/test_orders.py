@@ -15,7 +15,7 @@ from responses import matchers
 from orders import services, tasks
 from orders.errors import OrderActionRefused, OrderValidationError
 from orders.models import Order, OrderEvent
-from providers.errors import ProviderRejected
+from providers.errors import ProviderOutcomeUnknown, ProviderRejected
 from tests.factories import OrderFactory, OrderItemFactory
 
 from .conftest import ORDERS, TOKEN_URL, add_token, fixture
@@ -320,3 +320,45 @@ def test_broker_failure_when_scheduling_poll_keeps_the_placement(mocked, provide
     assert provider_draft.state == "placed"
     assert provider_draft.events.filter(kind="error",
                                         message__contains="Could not schedule").exists()
+
+
+def test_draft_create_with_unknown_outcome_is_found_not_duplicated_on_retry(mocked, local_draft):
+    add_token(mocked)
+    create = mocked.add(responses.POST, ORDERS, body=requests.exceptions.ReadTimeout())
+    with pytest.raises(ProviderOutcomeUnknown):
+        services.order_provider_draft_create(order=local_draft)
+    local_draft.refresh_from_db()
+    assert local_draft.state == "draft" and not local_draft.external_id
+    assert "outcome unknown" in local_draft.failure_reason
+    draft = {**fixture("order_draft"), "ExternalReference": local_draft.reference}
+    mocked.add(responses.GET, ORDERS, json={"items": [draft], "totalPages": 1},
+               match=[matchers.query_param_matcher({"stage": "Draft"}, strict_match=False)])
+    for n in range(2):
+        mocked.add(responses.POST, f"{ORDERS}/5001/items", status=201, json={"Id": 7001 + n})
+    order = services.order_provider_draft_create(order=local_draft)
+    assert order.external_id == "5001" and create.call_count == 1
+    assert "provider_draft_outcome_unknown" not in order.raw_data
+
+
+def test_item_add_with_unknown_outcome_is_adopted_not_duplicated(mocked, provider_draft):
+    add_token(mocked)
+    add = mocked.add(responses.POST, f"{ORDERS}/5001/items", body=requests.exceptions.ReadTimeout())
+    with pytest.raises(ProviderOutcomeUnknown):
+        services.order_item_add(order=provider_draft, product_id="AZ-PLAN", quantity=1)
+    mocked.add(responses.GET, f"{ORDERS}/5001/items", json=fixture("items"))
+    mocked.add(responses.POST, f"{ORDERS}/5001/checkout", json={"Id": 5001, "Status": "Submitted"})
+    mocked.add(responses.GET, f"{ORDERS}/5001/execute/status",
+               json=fixture("execute_status_executed"))
+    services.order_place(order=provider_draft)
+    assert add.call_count == 1
+    assert provider_draft.items.get(product_id="AZ-PLAN").external_id == "7002"
+    provider_draft.refresh_from_db()
+    assert provider_draft.state == "completed"
+
+
+def test_removing_an_item_already_gone_at_provider_removes_it_locally(mocked, provider_draft):
+    add_token(mocked)
+    mocked.add(responses.DELETE, f"{ORDERS}/5001/items/7001", status=404,
+               json={"message": "Item 7001 of order 5001 not found."})
+    services.order_item_remove(item=provider_draft.items.get())
+    assert provider_draft.items.count() == 0
