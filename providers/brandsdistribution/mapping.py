@@ -80,11 +80,8 @@ def order_document(order: Order, items: list[OrderItem]) -> dict[str, Any]:
     }
     if str(opts.get("carrierId", "") or "").strip():
         doc["carrierId"] = str(opts["carrierId"]).strip()
-    recipient: dict[str, Any] = {
-        "recipient": order.contact_name,
-        "careof": str(opts.get("careof", "") or ""),
-    }
-    for name in ("cfpiva", "customer_key", "notes"):
+    recipient: dict[str, Any] = {"recipient": order.contact_name}
+    for name in RECIPIENT_OPTIONS:  # optional: sent only when given (as in the JSON sample)
         if str(opts.get(name, "") or "").strip():
             recipient[name] = str(opts[name]).strip()
     address: dict[str, str] = {}
