@@ -691,6 +691,9 @@ def order_shortfall_accept(*, order: Order, actor: Actor = None) -> Order:
                 raise OrderActionRefused(
                     "Nothing could be held for this order; cancel it instead.", code="not_allowed"
                 )
+            _transition(fresh, "accept_shortfall", actor=actor,
+                        message=f"Shortfall accepted ({summary}): quantities reduced to what "
+                        "was available; back to draft to place again")
             for item in short:
                 if item.confirmed_quantity == 0:
                     item.delete()
@@ -700,14 +703,13 @@ def order_shortfall_accept(*, order: Order, actor: Actor = None) -> Order:
                     item.save(update_fields=["quantity", "confirmed_quantity", "updated_at"])
             history = [*fresh.raw_data.get("shortfall_history", []), decision]
             fresh.raw_data = {**fresh.raw_data, "shortfall_history": history}
-            _transition(fresh, "accept_shortfall", actor=actor,
-                        message=f"Shortfall accepted ({summary}): quantities reduced to what "
-                        "was available; back to draft to place again")
+            fresh.save(update_fields=["raw_data", "updated_at"])
             _recalculate_totals(fresh)
         else:
-            fresh.raw_data = {**fresh.raw_data, "shortfall": decision}
             _transition(fresh, "accept_shortfall", actor=actor,
                         message=f"Shortfall accepted ({summary}): the order goes on with the "
                         "quantities the provider took")
+            fresh.raw_data = {**fresh.raw_data, "shortfall": decision}
+            fresh.save(update_fields=["raw_data", "updated_at"])
     order.refresh_from_db()
     return order
