@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -162,6 +163,23 @@ class OrderAdmin(FSMAdminMixin, admin.ModelAdmin):
             return iter(())
         return super()._get_fsm_extra_context(request=request, obj=obj)
 
+    # Provider-specific choices on a draft (e.g. a carrier list): see order_form_extension_register.
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False,
+                 **kwargs: Any) -> Any:
+        extension = _order_form_extension(obj)
+        if extension is None:
+            return super().get_form(request, obj, change, **kwargs)
+        fields = kwargs.get("fields") or flatten_fieldsets(self.fieldsets)
+        kwargs["fields"] = [f for f in fields if f not in extension.field_names]
+        return extension.extend(super().get_form(request, obj, change, **kwargs), obj)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        extension = _order_form_extension(obj)
+        if extension is not None:
+            fieldsets.insert(-2, (extension.title, {"fields": list(extension.field_names)}))
+        return fieldsets
+
 
 @admin.register(OrderItem)
 class OrderItemAdmin(FSMAdminMixin, admin.ModelAdmin):
@@ -232,3 +250,20 @@ class OrderEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# --- provider form extensions (brandsdistribution carrier choice, issue 10) ------------------
+# provider key -> object with ``title``, ``field_names`` and ``extend(form_class, order)``
+# returning a form class that adds those (non-model) fields and folds them into the order
+# (e.g. into ``provider_options``). Used on editable (draft) orders only.
+ORDER_FORM_EXTENSIONS: dict[str, Any] = {}
+
+
+def order_form_extension_register(provider: str, extension: Any) -> None:
+    ORDER_FORM_EXTENSIONS[provider] = extension
+
+
+def _order_form_extension(obj: Any) -> Any:
+    if obj is None or not getattr(obj, "is_editable", False):
+        return None
+    return ORDER_FORM_EXTENSIONS.get(obj.merchant.account.provider)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import xml.etree.ElementTree as ET  # noqa: S405 - used to BUILD documents only
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -294,7 +294,7 @@ def parse_status_reply(content: bytes, wire_format: str, *, what: str) -> list[d
 
 
 def parse_carriers(content: bytes, wire_format: str, *, what: str) -> list[dict[str, Any]]:
-    """``[{"cost":9.80,"name":"TNT","id":39}]`` -> ``[{"id": "39", "name": "TNT", "cost": "9.80"}]``."""
+    """``[{"cost":9.80,"name":"TNT","id":39}]`` -> ``[{"id": "39", "name": "TNT", ...}]``."""
     if wire_format == XML:
         root = parse_xml(content, what=what)
         raw = []

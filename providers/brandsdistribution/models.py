@@ -36,7 +36,7 @@ class SandboxLock(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.api_key}: {self.locked} × {self.stock_id}"
+        return f"{self.api_key}: {self.locked} x {self.stock_id}"
 
 
 class SandboxOrder(models.Model):

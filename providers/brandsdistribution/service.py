@@ -85,7 +85,8 @@ class BrandsdistributionService(ProviderService):
     # --- account -------------------------------------------------------------------------
     def check_account(self, *, merchant: Merchant | None = None) -> str:
         models = self.client.reservation()
-        return f"Credentials accepted ({self.wire_format.upper()}); {len(models)} model(s) reserved."
+        return (f"Credentials accepted ({self.wire_format.upper()}); "
+                f"{len(models)} model(s) reserved.")
 
     def list_carriers(self) -> list[dict[str, Any]]:
         return self.client.carriers()

@@ -7,7 +7,7 @@ and the table does not restrict transitions between them. Unknown codes are show
 
 from __future__ import annotations
 
-from providers.statuses import Lifecycle as L  # noqa: N817
+from providers.statuses import Lifecycle as L
 from providers.statuses import RawStatus, StatusTable
 
 PENDING = "0"

@@ -15,7 +15,15 @@ from orders.models import OrderEvent
 from providers.errors import ProviderUnavailable
 
 from .helpers import (
-    API_KEY, AUTH_HEADER, CREATE, LOCKED, PASSWORD, RESERVE, fixture, make_order, status_url,
+    API_KEY,
+    AUTH_HEADER,
+    CREATE,
+    LOCKED,
+    PASSWORD,
+    RESERVE,
+    fixture,
+    make_order,
+    status_url,
 )
 from .test_mapping import BOMB
 
