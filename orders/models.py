@@ -50,6 +50,10 @@ def _cancel_allowed(order: Order) -> bool:
     return order.status_table.order_allows("cancel", raw_status=order.raw_status, target=S.CANCELLED)
 
 
+def _open_shortfall(order: Order) -> bool:
+    return order.has_open_shortfall
+
+
 def _item_allows(target: str):  # type: ignore[no-untyped-def]
     def condition(item: OrderItem) -> bool:
         return item.order.status_table.item_allows(
@@ -274,7 +278,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
         source=[S.FAILED, S.PLACED, S.IN_PROGRESS, S.ON_HOLD, S.PARTIALLY_SHIPPED, S.SHIPPED],
         target=RETURN_VALUE(S.DRAFT, S.PLACED, S.IN_PROGRESS, S.ON_HOLD, S.PARTIALLY_SHIPPED,
                             S.SHIPPED),
-        conditions=[lambda order: order.has_open_shortfall],
+        conditions=[_open_shortfall],  # type: ignore[list-item]
         permission=TRANSITION_PERMISSION,
         custom={"label": "Accept shortfall (partial quantities)", "admin": True},
     )

@@ -698,7 +698,7 @@ def order_shortfall_accept(*, order: Order, actor: Actor = None) -> Order:
                 if item.confirmed_quantity == 0:
                     item.delete()
                 else:
-                    item.quantity = item.confirmed_quantity
+                    item.quantity = int(item.confirmed_quantity or 0)
                     item.confirmed_quantity = None
                     item.save(update_fields=["quantity", "confirmed_quantity", "updated_at"])
             history = [*fresh.raw_data.get("shortfall_history", []), decision]

@@ -19,7 +19,7 @@ OPTIONS = {"wire_format": "json", "reserve_first": True}
 XML_CREDENTIALS = {"api_key": "demo-bd-xml", "password": "demo-bd-password"}
 XML_OPTIONS = {"wire_format": "xml", "reserve_first": False}
 
-ADDRESS = {
+ADDRESS: dict[str, Any] = {
     "contact_name": "ACME srl",
     "contact_email": "acme@example.test",
     "phone_prefix": "+39",

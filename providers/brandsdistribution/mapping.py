@@ -221,7 +221,7 @@ def parse_models_reply(content: bytes, wire_format: str, *, what: str) -> dict[s
         root = parse_xml(content, what=what)
         if root.tag != "root":
             raise ProviderBadReply(f"{what}: unexpected XML root <{root.tag}>")
-        raw_models = [dict(m.attrib) for m in root.iter("model")]
+        raw_models: Any = [dict(m.attrib) for m in root.iter("model")]
         order_id = root.attrib.get("order_id")
         raw: dict[str, Any] = {"order_id": order_id, "models": raw_models}
     else:
@@ -299,7 +299,7 @@ def parse_carriers(content: bytes, wire_format: str, *, what: str) -> list[dict[
         root = parse_xml(content, what=what)
         raw = []
         for node in root.iter("carrier"):
-            entry = dict(node.attrib)
+            entry: dict[str, Any] = dict(node.attrib)
             entry.update({child.tag: child.text for child in node})
             raw.append(entry)
     else:

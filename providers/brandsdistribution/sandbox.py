@@ -253,7 +253,7 @@ def _create_one(
     order = SandboxOrder.objects.create(
         api_key=user, ext_ref=str(doc["key"]),
         status=FLOW[0] if confirm else int(statuses.BOOKED),
-        carrier_id=carrier_id, carrier_name=(carrier or CARRIERS[1])["name"],
+        carrier_id=carrier_id, carrier_name=str((carrier or CARRIERS[1])["name"]),
         wire_format="xml" if "xml" in request.headers.get("Content-Type", "") else "json",
         document=doc, models_taken={str(t["stock_id"]): t["locked"] for t in taken},
     )
