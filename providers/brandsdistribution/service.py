@@ -26,6 +26,7 @@ from providers.errors import (
     ProviderOutcomeUnknown,
     ProviderRejected,
     ProviderShortfall,
+    ProviderUnavailable,
 )
 from providers.registry import register
 from providers.types import OrderSnapshot, PlacementResult, ShipmentSnapshot
@@ -134,7 +135,8 @@ class BrandsdistributionService(ProviderService):
         document = mapping.order_document(order, items)
         try:
             reply = client.create_order(document)
-        except ProviderRejected as exc:
+        except (ProviderRejected, ProviderUnavailable) as exc:
+            # Nothing was created: give back what we locked (a retry locks again).
             note = self._release(client, before, wanted) if reserved else ""
             exc.message = exc.message + note
             exc.args = (exc.message,)

@@ -381,3 +381,25 @@ def test_timeout_on_create_after_reservation_keeps_the_locks(mocked):
     order.refresh_from_db()
     assert order.state == "placement_unknown"
     assert [op["type"] for op in _ops(mocked)] == ["lock"]  # the order may be using them
+
+
+def test_unavailable_create_after_reservation_releases_the_locks_for_the_retry(mocked):
+    order = make_order(reserve_first=True, items=(("148148", 2),))
+    _reservation(mocked, [], [("148148", 2, 0)], [("148148", 2, 0)])
+    mocked.add(responses.POST, RESERVE, json={})
+    mocked.add(responses.POST, CREATE, status=503, body="maintenance")
+    with pytest.raises(ProviderUnavailable):
+        services.order_place(order=order)
+    order.refresh_from_db()
+    assert order.state == "failed"
+    assert [op["type"] for op in _ops(mocked)] == ["lock", "unlock"]
+
+
+def test_check_account_proves_the_credentials(mocked):
+    from merchants.services import account_check
+
+    order = make_order()
+    mocked.add(responses.GET, LOCKED, body=fixture("reservation.json"),
+               match=[matchers.header_matcher({"Authorization": AUTH_HEADER})])
+    note = account_check(account=order.merchant.account)
+    assert "Credentials accepted (JSON)" in note and "1 model(s)" in note
