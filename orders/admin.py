@@ -113,6 +113,26 @@ class OrderAdmin(FSMAdminMixin, admin.ModelAdmin):
                               "created_at", "updated_at"]}),
     ]
     inlines = [OrderItemInline, ShipmentInline, OrderEventInline]
+    actions = ["refresh_from_provider"]
+
+    @admin.action(description="Refresh from provider (status, tracking; settle unknown "
+                  "placements by lookup)", permissions=["change"])
+    def refresh_from_provider(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        done, problems = 0, []
+        for order in queryset.select_related("merchant__account"):
+            try:
+                if order.state == "placement_unknown":
+                    services.order_reconcile_from_provider(order=order, actor=request.user)
+                elif order.external_id:
+                    services.order_sync(order=order, actor=request.user)
+                else:
+                    continue
+                done += 1
+            except (OrderActionRefused, ProviderError) as exc:
+                problems.append(f"{order.reference}: {exc}")
+        self.message_user(request, f"Refreshed {done} order(s).", messages.SUCCESS)
+        for problem in problems[:20]:
+            self.message_user(request, problem, messages.ERROR)
 
     @admin.display(description="State", ordering="state")
     def badge(self, obj: Order) -> str:

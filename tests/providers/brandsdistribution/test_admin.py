@@ -72,3 +72,28 @@ def test_shortfall_order_shows_accept_and_cancel_buttons(mocked, op_client, oper
     assert page.status_code == 200
     assert b"Accept shortfall (partial quantities)" in page.content
     assert b"requested 5, locked 3" in page.content
+
+
+def test_refresh_action_brings_tracking_and_settles_unknown_placements(mocked, op_client):
+    import requests
+
+    from .helpers import CREATE, status_url
+
+    shipped = make_order()
+    mocked.add(responses.POST, CREATE, json={"models": [], "order_id": 130})
+    services.order_place(order=shipped)
+    unknown = make_order(reference="2346")
+    mocked.replace(responses.POST, CREATE, body=requests.exceptions.ReadTimeout("slow"))
+    services.order_place(order=unknown)
+    mocked.add(responses.GET, status_url("2345"), json={"orders": [{
+        "order_id": 130, "ext_ref": "2345", "status": 3, "tracking_code": "TNT1",
+        "tracking_url": None, "carrier_name": "TNT"}]})
+    mocked.add(responses.GET, status_url("2346"), json={"orders": [{
+        "order_id": 131, "ext_ref": "2346", "status": 5}]})
+    response = op_client.post(reverse("admin:orders_order_changelist"), {
+        "action": "refresh_from_provider", "_selected_action": [shipped.pk, unknown.pk]})
+    assert response.status_code == 302
+    shipped.refresh_from_db()
+    unknown.refresh_from_db()
+    assert shipped.state == "shipped" and shipped.shipments.get().tracking_number == "TNT1"
+    assert (unknown.state, unknown.external_id) == ("placed", "131")
