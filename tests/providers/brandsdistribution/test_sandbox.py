@@ -154,3 +154,13 @@ def test_reservation_shortfall_against_the_sandbox(live_server):
     assert "stock 148367: requested 5, locked 3" in order.failure_reason
     assert SandboxStock.objects.get(stock_id=148367).available == 3  # locks released
     assert not SandboxOrder.objects.exists()
+
+
+def test_sandbox_fault_words_give_a_rate_limit_or_an_unreadable_reply(client):
+    response = _post(client, "restful/ghost/orders/0/dropshipping",
+                     _order_json(key="R1", notes="sandbox:rate-limit"))
+    assert response.status_code == 429 and response["Retry-After"] == "60"
+    response = _post(client, "restful/ghost/orders/0/dropshipping",
+                     _order_json(key="G1", notes="sandbox:garbage"))
+    assert response.status_code == 200 and response.content == b'{"models": ['
+    assert SandboxOrder.objects.filter(ext_ref="G1").exists()  # created all the same
