@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -113,6 +114,28 @@ class OrderAdmin(ProviderAdminViews, FSMAdminMixin, admin.ModelAdmin):
                               "draft_days_left", "created_at", "updated_at"]}),
     ]
     inlines = [OrderItemInline, ShipmentInline, OrderEventInline]
+    actions = ["refresh_from_provider"]
+
+    @admin.action(description="Refresh from provider (status, tracking; settle unknown "
+                  "placements by lookup)", permissions=["change"])
+    def refresh_from_provider(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        for order in queryset.select_related("merchant__account"):
+            try:
+                if order.state == "placement_unknown":
+                    order = services.order_reconcile_from_provider(order=order, actor=request.user)
+                elif order.external_id:
+                    order = services.order_sync(order=order, actor=request.user)
+                else:
+                    self.message_user(request, f"{order.reference}: skipped (not at the provider "
+                                      "yet)", messages.WARNING)
+                    continue
+            except (OrderActionRefused, ProviderError) as exc:
+                self.message_user(request, f"{order.reference}: {exc}", messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"{order.reference}: {order.get_state_display()} "
+                    f"({order.raw_status_label or order.raw_status or 'no provider status'}), "
+                    f"{order.shipments.count()} shipment(s)", messages.SUCCESS)
 
     @admin.display(description="State", ordering="state")
     def badge(self, obj: Order) -> str:
@@ -186,6 +209,23 @@ class OrderAdmin(ProviderAdminViews, FSMAdminMixin, admin.ModelAdmin):
             return iter(())
         return super()._get_fsm_extra_context(request=request, obj=obj)
 
+    # Provider-specific choices on a draft (e.g. a carrier list): see order_form_extension_register.
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False,
+                 **kwargs: Any) -> Any:
+        extension = _order_form_extension(obj)
+        if extension is None:
+            return super().get_form(request, obj, change, **kwargs)
+        fields = kwargs.get("fields") or flatten_fieldsets(self.fieldsets)
+        kwargs["fields"] = [f for f in fields if f not in extension.field_names]
+        return extension.extend(super().get_form(request, obj, change, **kwargs), obj)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        extension = _order_form_extension(obj)
+        if extension is not None:
+            fieldsets.insert(-2, (extension.title, {"fields": list(extension.field_names)}))
+        return fieldsets
+
 
 @admin.register(OrderItem)
 class OrderItemAdmin(FSMAdminMixin, admin.ModelAdmin):
@@ -258,21 +298,18 @@ class OrderEventAdmin(admin.ModelAdmin):
         return False
 
 
-# --- sync from provider (added with the Aliseeks provider; adminux may supersede) ---
-@admin.action(description="Sync from provider (status, totals, shipments)",
-              permissions=["change"])
-def sync_from_provider(modeladmin: Any, request: HttpRequest, queryset: Any) -> None:
-    for order in queryset.select_related("merchant__account"):
-        try:
-            order = services.order_sync(order=order, actor=request.user)
-        except (OrderActionRefused, ProviderError) as exc:
-            modeladmin.message_user(request, f"{order.reference}: {exc}", messages.ERROR)
-        else:
-            modeladmin.message_user(
-                request, f"{order.reference}: {order.get_state_display()} "
-                f"({order.raw_status_label or order.raw_status or 'no provider status'}), "
-                f"{order.shipments.count()} shipment(s)", messages.SUCCESS)
+# --- provider form extensions (brandsdistribution carrier choice, issue 10) ------------------
+# provider key -> object with ``title``, ``field_names`` and ``extend(form_class, order)``
+# returning a form class that adds those (non-model) fields and folds them into the order
+# (e.g. into ``provider_options``). Used on editable (draft) orders only.
+ORDER_FORM_EXTENSIONS: dict[str, Any] = {}
 
 
-if sync_from_provider not in (OrderAdmin.actions or []):
-    OrderAdmin.actions = [*(OrderAdmin.actions or []), sync_from_provider]
+def order_form_extension_register(provider: str, extension: Any) -> None:
+    ORDER_FORM_EXTENSIONS[provider] = extension
+
+
+def _order_form_extension(obj: Any) -> Any:
+    if obj is None or not getattr(obj, "is_editable", False):
+        return None
+    return ORDER_FORM_EXTENSIONS.get(obj.merchant.account.provider)

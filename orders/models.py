@@ -51,6 +51,10 @@ def _cancel_allowed(order: Any) -> bool:
     return order.status_table.order_allows("cancel", raw_status=order.raw_status, target=S.CANCELLED)
 
 
+def _open_shortfall(order: Any) -> bool:
+    return bool(order.has_open_shortfall)
+
+
 def _item_allows(target: str) -> Callable[[Any], bool]:
     def condition(item: OrderItem) -> bool:
         return item.order.status_table.item_allows(
@@ -262,6 +266,29 @@ class Order(ConcurrentTransitionMixin, models.Model):
     def sync_state(self, *, target: str) -> str:
         """Apply the state the provider reports (mapped through its status table)."""
         return target
+
+    # --- shortfall decision (a provider took or held less than asked) ---
+    @property
+    def has_open_shortfall(self) -> bool:
+        if (self.raw_data or {}).get("shortfall", {}).get("accepted_at"):
+            return False
+        return any(item.shortfall for item in self.items.all())
+
+    @transition(
+        field=state,
+        source=[S.FAILED, S.PLACED, S.IN_PROGRESS, S.ON_HOLD, S.PARTIALLY_SHIPPED, S.SHIPPED],
+        target=RETURN_VALUE(S.DRAFT, S.PLACED, S.IN_PROGRESS, S.ON_HOLD, S.PARTIALLY_SHIPPED,
+                            S.SHIPPED),
+        conditions=[_open_shortfall],  # type: ignore[list-item]
+        permission=TRANSITION_PERMISSION,
+        custom={"label": "Accept shortfall (partial quantities)", "admin": True},
+    )
+    def accept_shortfall(self) -> str:
+        """Not sent yet (reservation shortfall): back to draft; else: stay where it is."""
+        if self.state == S.FAILED and not self.external_id:
+            self.failure_reason = ""
+            return S.DRAFT
+        return self.state
 
 
 class OrderItem(ConcurrentTransitionMixin, models.Model):

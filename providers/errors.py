@@ -69,3 +69,17 @@ class ProviderBadReply(ProviderError):
 
 class ProviderNotSupported(ProviderError):
     pass
+
+
+# --- reservation shortfall (brandsdistribution) ---
+class ProviderShortfall(ProviderValidationError):
+    """The provider could not hold the quantities asked for, so we did not send the order.
+
+    ``confirmed_quantities`` (our OrderItem pk -> quantity the provider could hold) lets the
+    domain show requested vs held on each item, so the operator can accept or cancel.
+    """
+
+    def __init__(self, message: str, *, confirmed_quantities: dict[int, int],
+                 **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.confirmed_quantities = confirmed_quantities

@@ -20,7 +20,7 @@ def test_admin_sync_action_shows_state_and_shipments(client, operator, mocked):
     services.order_place(order=order)
     client.force_login(operator)
     response = client.post(reverse("admin:orders_order_changelist"),
-                           {"action": "sync_from_provider", "_selected_action": [order.pk]},
+                           {"action": "refresh_from_provider", "_selected_action": [order.pk]},
                            follow=True)
     text = response.content.decode()
     assert "Completed (Completed · shipped), 2 shipment(s)" in text

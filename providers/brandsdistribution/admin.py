@@ -1,0 +1,88 @@
+"""Admin for Brandsdistribution: carrier and auto-confirm choices on a draft order, and the
+sandbox's stock/orders (so an operator can restock the demo)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+
+from orders.admin import order_form_extension_register
+
+from . import mapping
+from .models import SandboxLock, SandboxOrder, SandboxStock
+from .service import carrier_choices
+
+
+class OrderChoices:
+    """Adds "Carrier" (a list read from the provider, cached per account; a free id field when
+    the list cannot be read) and "Auto-confirm" to a draft order's admin form."""
+
+    title = "Brandsdistribution"
+    field_names = ("bd_carrier", "bd_auto_confirm")
+
+    def extend(self, form_class: type[forms.ModelForm], order: Any) -> type[forms.ModelForm]:
+        class Form(form_class):  # type: ignore[valid-type, misc]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                opts = order.provider_options or {}
+                current = str(opts.get("carrierId", "") or "")
+                listed = carrier_choices(order.merchant.account)
+                if listed["carriers"]:
+                    choices = [("", "Default carrier (the provider assigns one)")] + [
+                        (c["id"], f"{c['name']} (id {c['id']}"
+                         + (f", {c['cost']}" if c["cost"] else "") + ")")
+                        for c in listed["carriers"]
+                    ]
+                    if current and current not in {c for c, _ in choices}:
+                        choices.append((current, f"id {current} (not in the list)"))
+                    field: forms.Field = forms.ChoiceField(choices=choices, required=False,
+                                                           label="Carrier")
+                else:
+                    field = forms.RegexField(
+                        regex=r"^\d*$", required=False, label="Carrier id", max_length=20,
+                        help_text="The carrier list could not be read"
+                        + (f" ({listed['error'][:200]})" if listed["error"] else "")
+                        + "; enter a carrier id, or leave empty for the default carrier.",
+                    )
+                field.initial = current
+                self.fields["bd_carrier"] = field
+                self.fields["bd_auto_confirm"] = forms.BooleanField(
+                    required=False, label="Auto-confirm", initial=mapping.auto_confirm(opts),
+                    help_text="Let the provider confirm the order when ecredit/settings allow.",
+                )
+
+            def clean(self) -> dict[str, Any]:
+                data = super().clean() or {}
+                opts = dict(data.get("provider_options") or order.provider_options or {})
+                carrier = str(data.get("bd_carrier") or "").strip()
+                if carrier:
+                    opts["carrierId"] = carrier
+                else:
+                    opts.pop("carrierId", None)
+                opts["autoConfirm"] = bool(data.get("bd_auto_confirm"))
+                data["provider_options"] = opts
+                return data
+
+        return Form
+
+
+order_form_extension_register("brandsdistribution", OrderChoices())
+
+
+@admin.register(SandboxStock)
+class SandboxStockAdmin(admin.ModelAdmin):
+    list_display = ["stock_id", "name", "available"]
+    list_editable = ["available"]
+
+
+@admin.register(SandboxOrder)
+class SandboxOrderAdmin(admin.ModelAdmin):
+    list_display = ["order_id", "ext_ref", "api_key", "status", "tracking_code", "created_at"]
+    readonly_fields = ["document", "models_taken"]
+
+
+@admin.register(SandboxLock)
+class SandboxLockAdmin(admin.ModelAdmin):
+    list_display = ["api_key", "stock_id", "locked"]

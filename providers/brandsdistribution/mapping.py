@@ -1,0 +1,350 @@
+"""Brandsdistribution wire <-> domain: the order document (JSON and XML), replies, errors.
+
+One document is built as plain data (``order_document``) and serialised to either encoding,
+so JSON and XML carry the same fields in the same order. Replies are untrusted: XML is parsed
+with defusedxml (no DTDs, no entity expansion, so an "XML bomb" is refused), and every shape
+surprise becomes ``ProviderBadReply`` with a readable message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+
+from providers.errors import ProviderBadReply
+
+if TYPE_CHECKING:
+    from orders.models import Order, OrderItem
+
+JSON = "json"
+XML = "xml"
+CONTENT_TYPES = {JSON: "application/json", XML: "application/xml"}
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+DATE_FORMAT = "%Y/%m/%d %H:%M:%S %z"  # "2017/01/31 23:59:59 +0000"
+
+# Per-order choices kept in Order.provider_options (all optional).
+RECIPIENT_OPTIONS = ("careof", "cfpiva", "customer_key", "notes")
+ADDRESS_OPTIONS = ("street_type", "street_name", "address_number")
+ORDER_OPTIONS = ("autoConfirm", "carrierId", *RECIPIENT_OPTIONS, *ADDRESS_OPTIONS)
+
+_LEADING_NUMBER = re.compile(r"^\s*(\d+[A-Za-z]?(?:[/-]\d+[A-Za-z]?)?)[\s,]+(.+)$")
+_TRAILING_NUMBER = re.compile(r"^(.+?)[\s,]+(\d+[A-Za-z]?(?:[/-]\d+[A-Za-z]?)?)\s*$")
+
+
+# --- request ---------------------------------------------------------------------------------
+def format_date(value: dt.datetime) -> str:
+    """``yyyy/MM/dd HH:mm:ss Z`` with a numeric zone; we always send UTC (``+0000``)."""
+    return value.astimezone(dt.UTC).strftime(DATE_FORMAT)
+
+
+def split_street(line: str) -> tuple[str, str]:
+    """'10 Downing Street' / 'Via Roma 1' -> (street name, house number); no number: ''."""
+    line = " ".join(line.split())
+    match = _TRAILING_NUMBER.match(line)
+    if match:
+        return match.group(1).rstrip(","), match.group(2)
+    match = _LEADING_NUMBER.match(line)
+    if match:
+        return match.group(2), match.group(1)
+    return line, ""
+
+
+def auto_confirm(options: Mapping[str, Any]) -> bool:
+    value = options.get("autoConfirm", True)
+    if isinstance(value, str):
+        return value.strip().lower() not in ("false", "0", "no", "off")
+    return bool(value)
+
+
+def stock_id(item: OrderItem) -> str:
+    """The provider's model id (size/colour variation) is kept in the item's SKU."""
+    return (item.sku or "").strip()
+
+
+def order_document(order: Order, items: list[OrderItem]) -> dict[str, Any]:
+    """The order as the provider documents it; every value a string (as in the docs)."""
+    opts = order.provider_options or {}
+    street_name, number = split_street(order.address_line1)
+    if order.address_line2.strip():
+        street_name = f"{street_name}, {order.address_line2.strip()}"
+    doc: dict[str, Any] = {
+        "key": order.reference,
+        "date": format_date(order.ordered_at or order.created_at),
+    }
+    if str(opts.get("carrierId", "") or "").strip():
+        doc["carrierId"] = str(opts["carrierId"]).strip()
+    recipient: dict[str, Any] = {"recipient": order.contact_name}
+    for name in RECIPIENT_OPTIONS:  # optional: sent only when given (as in the JSON sample)
+        if str(opts.get(name, "") or "").strip():
+            recipient[name] = str(opts[name]).strip()
+    address: dict[str, str] = {}
+    if str(opts.get("street_type", "") or "").strip():
+        address["street_type"] = str(opts["street_type"]).strip()
+    address["street_name"] = str(opts.get("street_name") or street_name).strip()
+    address["address_number"] = str(opts.get("address_number") or number).strip()
+    address.update(
+        zip=order.postal_code,
+        city=order.city,
+        province=order.region,
+        countrycode=order.country.upper(),
+    )
+    recipient["address"] = address
+    recipient["phone"] = {"prefix": order.phone_prefix, "number": order.phone_number}
+    doc["recipient_details"] = recipient
+    doc["item_list"] = [{"stock_id": stock_id(i), "quantity": str(i.quantity)} for i in items]
+    doc["autoConfirm"] = "true" if auto_confirm(opts) else "false"
+    return doc
+
+
+def reserve_document(operation: str, quantities: Mapping[str, int]) -> dict[str, Any]:
+    return {
+        "operations": [
+            {
+                "type": operation,
+                "models": [{"stock_id": int(s), "quantity": int(q)} for s, q in quantities.items()],
+            }
+        ]
+    }
+
+
+def _xml_append(parent: ET.Element, name: str, value: Any) -> None:
+    if isinstance(value, dict):
+        node = ET.SubElement(parent, name)
+        for key, sub in value.items():
+            _xml_append(node, key, sub)
+    else:
+        ET.SubElement(parent, name).text = None if value in (None, "") else str(value)
+
+
+def to_xml(doc: Mapping[str, Any], *, list_name: str, entry_name: str) -> bytes:
+    """``<root><order_list><order>…`` (lists become ``<x_list><x>`` as in the docs)."""
+    root = ET.Element("root")
+    container = ET.SubElement(root, list_name)
+    entry = ET.SubElement(container, entry_name)
+    for key, value in doc.items():
+        if isinstance(value, list) and key.endswith("_list"):
+            node = ET.SubElement(entry, key)
+            for element in value:
+                _xml_append(node, key[: -len("_list")], element)
+        else:
+            _xml_append(entry, key, value)
+    return (XML_DECLARATION + ET.tostring(root, encoding="unicode")).encode("utf-8")
+
+
+def order_body(doc: Mapping[str, Any], wire_format: str) -> bytes:
+    if wire_format == XML:
+        return to_xml(doc, list_name="order_list", entry_name="order")
+    return json.dumps({"order_list": [doc]}, ensure_ascii=False).encode("utf-8")
+
+
+def reserve_body(doc: Mapping[str, Any], wire_format: str) -> bytes:
+    if wire_format == XML:
+        root = ET.Element("root")
+        ops = ET.SubElement(root, "operations")
+        for op in doc["operations"]:
+            node = ET.SubElement(ops, "operation")
+            ET.SubElement(node, "type").text = op["type"]
+            models = ET.SubElement(node, "models")
+            for model in op["models"]:
+                m = ET.SubElement(models, "model")
+                ET.SubElement(m, "stock_id").text = str(model["stock_id"])
+                ET.SubElement(m, "quantity").text = str(model["quantity"])
+        return (XML_DECLARATION + ET.tostring(root, encoding="unicode")).encode("utf-8")
+    return json.dumps(doc).encode("utf-8")
+
+
+# --- replies ---------------------------------------------------------------------------------
+def parse_xml(content: bytes, *, what: str) -> ET.Element:
+    try:
+        return SafeET.fromstring(content, forbid_dtd=True, forbid_entities=True,
+                                 forbid_external=True)
+    except DefusedXmlException as exc:
+        raise ProviderBadReply(
+            f"{what}: reply refused: XML with a DTD or entity declarations "
+            f"({exc.__class__.__name__}); such replies are never expanded (XML bomb protection)",
+            code="xml_forbidden",
+        ) from exc
+    except ET.ParseError as exc:
+        raise ProviderBadReply(f"{what}: the reply is not well-formed XML ({exc})",
+                               code="bad_xml") from exc
+
+
+def parse_json(content: bytes, *, what: str) -> Any:
+    try:
+        return json.loads(content.decode("utf-8-sig") if content else "")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProviderBadReply(f"{what}: the reply is not valid JSON ({exc.__class__.__name__})",
+                               code="bad_json") from exc
+
+
+def _int(value: Any, *, what: str, field: str) -> int:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError) as exc:
+        raise ProviderBadReply(f"{what}: '{field}' is not a whole number ({value!r})") from exc
+    if number < 0:
+        raise ProviderBadReply(f"{what}: '{field}' is negative ({number})")
+    return number
+
+
+def _models(raw: Any, *, what: str) -> dict[str, dict[str, int]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, list):
+        raise ProviderBadReply(f"{what}: 'models' is not a list")
+    models: dict[str, dict[str, int]] = {}
+    for entry in raw:
+        if not isinstance(entry, dict) or "stock_id" not in entry:
+            raise ProviderBadReply(f"{what}: a model without stock_id")
+        sid = str(_int(entry["stock_id"], what=what, field="stock_id"))
+        models[sid] = {
+            "locked": _int(entry.get("locked", 0), what=what, field="locked"),
+            "available": _int(entry.get("available", 0), what=what, field="available"),
+        }
+    return models
+
+
+def parse_models_reply(content: bytes, wire_format: str, *, what: str) -> dict[str, Any]:
+    """Order-create and reservation-status replies: ``{"order_id": int|None, "models": {...}}``.
+
+    JSON: ``{"models":[{"stock_id":1578,"locked":1,"available":0}],"order_id":0}``;
+    XML: ``<root order_id="1000"><model stock_id="148148" locked="10" available="5"/></root>``.
+    """
+    if wire_format == XML:
+        root = parse_xml(content, what=what)
+        if root.tag != "root":
+            raise ProviderBadReply(f"{what}: unexpected XML root <{root.tag}>")
+        raw_models: Any = [dict(m.attrib) for m in root.iter("model")]
+        order_id = root.attrib.get("order_id")
+        raw: dict[str, Any] = {"order_id": order_id, "models": raw_models}
+    else:
+        raw = parse_json(content, what=what)
+        if not isinstance(raw, dict):
+            raise ProviderBadReply(f"{what}: the reply is not a JSON object")
+        raw_models = raw.get("models")
+        order_id = raw.get("order_id")
+    oid = None if order_id in (None, "") else _int(order_id, what=what, field="order_id")
+    return {"order_id": oid, "models": _models(raw_models, what=what), "raw": raw}
+
+
+def confirmed_quantities(
+    items: list[OrderItem], models: Mapping[str, Mapping[str, int]]
+) -> dict[int, int]:
+    """Item pk -> quantity the provider holds for it, from the reply's ``models``.
+
+    The provider silently adds only what is available; the reply lists the models with the
+    quantity ``locked`` for them. An item whose model is listed holds ``min(asked, locked)``
+    (split across several items of the same model in order); an unlisted model tells us
+    nothing, so it is left unconfirmed.
+    """
+    remaining = {sid: m["locked"] for sid, m in models.items()}
+    result: dict[int, int] = {}
+    for item in items:
+        sid = stock_id(item)
+        if sid not in remaining:
+            continue
+        took = min(item.quantity, remaining[sid])
+        remaining[sid] -= took
+        result[item.pk] = took
+    return result
+
+
+def _xml_orders(root: ET.Element) -> list[dict[str, Any]]:
+    orders = []
+    for node in root.iter("order"):
+        entry: dict[str, Any] = dict(node.attrib)
+        for child in node:
+            entry[child.tag] = child.text
+        orders.append(entry)
+    return orders
+
+
+def parse_status_reply(content: bytes, wire_format: str, *, what: str) -> list[dict[str, Any]]:
+    """``{"orders":[{"order_id":130,"ext_ref":"2357","status":5,"tracking_code":..}]}``."""
+    if wire_format == XML:
+        root = parse_xml(content, what=what)
+        orders = _xml_orders(root)
+    else:
+        body = parse_json(content, what=what)
+        if isinstance(body, list):
+            orders = body
+        elif isinstance(body, dict):
+            orders = body.get("orders") or []
+        else:
+            raise ProviderBadReply(f"{what}: the reply is not a JSON object")
+    if not isinstance(orders, list) or not all(isinstance(o, dict) for o in orders):
+        raise ProviderBadReply(f"{what}: 'orders' is not a list of objects")
+    clean = []
+    for entry in orders:
+        if entry.get("order_id") in (None, ""):
+            raise ProviderBadReply(f"{what}: an order without order_id")
+        clean.append({
+            **entry,
+            "order_id": str(_int(entry["order_id"], what=what, field="order_id")),
+            "status": "" if entry.get("status") in (None, "") else str(entry["status"]).strip(),
+        })
+    return clean
+
+
+def parse_carriers(content: bytes, wire_format: str, *, what: str) -> list[dict[str, Any]]:
+    """``[{"cost":9.80,"name":"TNT","id":39}]`` -> ``[{"id": "39", "name": "TNT", ...}]``."""
+    if wire_format == XML:
+        root = parse_xml(content, what=what)
+        raw = []
+        for node in root.iter("carrier"):
+            entry: dict[str, Any] = dict(node.attrib)
+            entry.update({child.tag: child.text for child in node})
+            raw.append(entry)
+    else:
+        raw = parse_json(content, what=what)
+        if isinstance(raw, dict):
+            raw = raw.get("carriers", [])
+    if not isinstance(raw, list):
+        raise ProviderBadReply(f"{what}: the carrier list is not a list")
+    carriers = []
+    for entry in raw:
+        if not isinstance(entry, dict) or entry.get("id") in (None, ""):
+            raise ProviderBadReply(f"{what}: a carrier without id")
+        carriers.append({"id": str(entry["id"]), "name": str(entry.get("name") or entry["id"]),
+                         "cost": "" if entry.get("cost") is None else str(entry["cost"])})
+    return carriers
+
+
+def error_text(content: bytes, content_type: str) -> str:
+    """A readable message from an error body: JSON ``message``/``error``, XML text, or text."""
+    text = content.decode("utf-8", errors="replace").strip()
+    if not text:
+        return ""
+    if "json" in content_type or text[:1] in "{[":
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            for key in ("message", "error", "msg", "description", "detail"):
+                value = body.get(key)
+                if isinstance(value, dict):
+                    value = value.get("message")
+                if value:
+                    return str(value)
+        elif isinstance(body, str):
+            return body
+    if "xml" in content_type or text.startswith("<"):
+        try:
+            root = SafeET.fromstring(content, forbid_dtd=True)
+        except (DefusedXmlException, ET.ParseError):
+            return "unreadable XML error reply"
+        found = root.find(".//message")
+        if found is not None and found.text:
+            return found.text.strip()
+        joined = " ".join(t.strip() for t in root.itertext() if t.strip())
+        if joined:
+            return joined
+    return " ".join(text.split())

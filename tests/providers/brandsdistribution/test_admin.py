@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import responses
+from django.urls import reverse
+
+from orders import services
+
+from .helpers import CARRIERS, LOCKED, RESERVE, fixture, make_order
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def op_client(client, operator):
+    operator.is_superuser = True
+    operator.save()
+    client.force_login(operator)
+    return client
+
+
+def _form_data(order, **extra):
+    data = {
+        "merchant": order.merchant_id, "reference": order.reference,
+        "contact_name": order.contact_name, "contact_email": "", "phone_prefix": "+39",
+        "phone_number": order.phone_number, "address_line1": order.address_line1,
+        "address_line2": "", "city": order.city, "region": order.region,
+        "postal_code": order.postal_code, "country": order.country, "currency": "EUR",
+        "shipping_total": "0", "provider_options": json.dumps(order.provider_options),
+    }
+    for prefix in ("items", "shipments", "events"):
+        data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
+    data.update(extra)
+    return data
+
+
+def test_draft_order_offers_the_cached_carrier_list_and_saves_the_choice(mocked, op_client):
+    order = make_order(provider_options={})
+    mocked.add(responses.GET, CARRIERS, body=fixture("carriers.json"))
+    url = reverse("admin:orders_order_change", args=[order.pk])
+    page = op_client.get(url)
+    assert page.status_code == 200
+    assert b"TNT (id 39" in page.content
+    response = op_client.post(url, _form_data(order, bd_carrier="39", bd_auto_confirm=""))
+    assert response.status_code == 302, response.content[:3000]
+    order.refresh_from_db()
+    assert order.provider_options == {"carrierId": "39", "autoConfirm": False}
+
+
+def test_carrier_list_unreadable_gives_a_free_id_field(mocked, op_client):
+    order = make_order(provider_options={})
+    mocked.add(responses.GET, CARRIERS, status=503, body="maintenance")
+    url = reverse("admin:orders_order_change", args=[order.pk])
+    page = op_client.get(url)
+    assert b"The carrier list could not be read" in page.content
+    response = op_client.post(url, _form_data(order, bd_carrier="77", bd_auto_confirm="on"))
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.provider_options == {"carrierId": "77", "autoConfirm": True}
+
+
+def test_shortfall_order_shows_accept_and_cancel_buttons(mocked, op_client, operator):
+    order = make_order(reserve_first=True, items=(("148367", 5),))
+    for models in ([], [{"stock_id": 148367, "locked": 3, "available": 0}],
+                   [{"stock_id": 148367, "locked": 3, "available": 0}]):
+        mocked.add(responses.GET, LOCKED, json={"models": models, "order_id": 0})
+    mocked.add(responses.POST, RESERVE, json={})
+    services.order_place(order=order, actor=operator)
+    page = op_client.get(reverse("admin:orders_order_change", args=[order.pk]))
+    assert page.status_code == 200
+    assert b"Accept shortfall (partial quantities)" in page.content
+    assert b"requested 5, locked 3" in page.content
+
+
+def test_refresh_action_brings_tracking_and_settles_unknown_placements(mocked, op_client):
+    import requests
+
+    from .helpers import CREATE, status_url
+
+    shipped = make_order()
+    mocked.add(responses.POST, CREATE, json={"models": [], "order_id": 130})
+    services.order_place(order=shipped)
+    unknown = make_order(reference="2346")
+    mocked.replace(responses.POST, CREATE, body=requests.exceptions.ReadTimeout("slow"))
+    services.order_place(order=unknown)
+    mocked.add(responses.GET, status_url("2345"), json={"orders": [{
+        "order_id": 130, "ext_ref": "2345", "status": 3, "tracking_code": "TNT1",
+        "tracking_url": None, "carrier_name": "TNT"}]})
+    mocked.add(responses.GET, status_url("2346"), json={"orders": [{
+        "order_id": 131, "ext_ref": "2346", "status": 5}]})
+    response = op_client.post(reverse("admin:orders_order_changelist"), {
+        "action": "refresh_from_provider", "_selected_action": [shipped.pk, unknown.pk]})
+    assert response.status_code == 302
+    shipped.refresh_from_db()
+    unknown.refresh_from_db()
+    assert shipped.state == "shipped" and shipped.shipments.get().tracking_number == "TNT1"
+    assert (unknown.state, unknown.external_id) == ("placed", "131")
