@@ -26,3 +26,11 @@ def order_sync_task(order_pk: int) -> str:
 def account_sync_task(account_pk: int) -> dict[str, int]:
     account = ProviderAccount.objects.get(pk=account_pk)
     return services.account_sync_incoming(account=account)
+
+
+@shared_task(acks_late=True)
+def bulk_run_item_task(item_pk: int) -> str:
+    from .models import BulkRunItem
+
+    item = BulkRunItem.objects.select_related("run__actor").get(pk=item_pk)
+    return services.bulk_run_item_execute(item=item).outcome
