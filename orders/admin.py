@@ -242,11 +242,13 @@ class OrderAdmin(FSMAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Provider", ordering="merchant__account__provider")
     def provider(self, obj: Order) -> str:
-        return obj.merchant.account.get_provider_display()
+        cls = registry.get(obj.merchant.account.provider)
+        return cls.label if cls is not None else obj.merchant.account.get_provider_display()
 
     @admin.display(description="Total", ordering="total")
     def total_display(self, obj: Order) -> str:
-        return f"{obj.total} {obj.currency}"
+        return format_html('<span style="white-space:nowrap">{} {}</span>', obj.total,
+                           obj.currency)
 
     @admin.display(description="Age", ordering="created_at")
     def age(self, obj: Order) -> str:
@@ -441,12 +443,14 @@ class OrderAdmin(FSMAdminMixin, admin.ModelAdmin):
         except OrderActionRefused as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return
-        counts = dict(Counter(run.items.values_list("outcome", flat=True)))
+        counts = Counter(run.items.values_list("outcome", flat=True))
+        skipped = counts.pop(BulkRunItem.Outcome.SKIPPED, 0)
+        started = sum(counts.values())
         self.message_user(
             request,
-            f"{run.label}: {counts.get('queued', 0)} queued, {counts.get('skipped', 0)} skipped "
-            f"(run #{run.pk}; outcomes per order below).",
-            messages.SUCCESS if counts.get("queued") else messages.WARNING,
+            f"{run.label}: {started} order(s) sent to the worker, {skipped} skipped "
+            f"(run #{run.pk}; the outcome of each order is shown above the list).",
+            messages.SUCCESS if started else messages.WARNING,
         )
 
     @admin.action(description="Place selected orders with their provider",

@@ -2,9 +2,9 @@
 
 The drawing reads the same ``StatusTable`` the model transitions enforce: one box per raw
 status (label, code, canonical state), one arrow per allowed next status. Layout: statuses
-are put in columns by their shortest distance from a start status (one without incoming
-arrows), so the usual flow reads left to right; arrows that go back or stay in a column
-bend around the boxes.
+are put in columns by the longest path from a start status, so the usual flow reads left to
+right; the arrows that close a cycle (hold -> acknowledge -> hold, say) are dashed and run
+through lanes below the boxes.
 """
 
 from __future__ import annotations
@@ -30,30 +30,58 @@ STATE_COLOURS = {
 }
 
 
-def _layers(statuses: Mapping[str, RawStatus]) -> dict[str, int]:
+def _layout(statuses: Mapping[str, RawStatus]) -> tuple[dict[str, int], dict[int, list[str]],
+                                                       set[tuple[str, str]]]:
+    """Columns by longest path over the graph with its cycles broken (the arrows that close
+    a cycle are "back" arrows, drawn dashed below); rows ordered to limit crossings."""
     codes = list(statuses)
-    edges = {c: [n for n in (statuses[c].next or ()) if n in statuses] for c in codes}
-    incoming = {c: 0 for c in codes}
+    succ = {c: [n for n in (statuses[c].next or ()) if n in statuses and n != c] for c in codes}
+    has_incoming = {n for c in codes for n in succ[c]}
+    roots = [c for c in codes if c not in has_incoming] + codes
+    colour: dict[str, int] = {}
+    back: set[tuple[str, str]] = set()
+    for root in roots:
+        if root in colour:
+            continue
+        stack = [(root, iter(succ[root]))]
+        colour[root] = 1
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                colour[node] = 2
+                stack.pop()
+            elif colour.get(child) == 1:
+                back.add((node, child))
+            elif child not in colour:
+                colour[child] = 1
+                stack.append((child, iter(succ[child])))
+    dag = {c: [n for n in succ[c] if (c, n) not in back] for c in codes}
+    indegree = {c: 0 for c in codes}
     for c in codes:
-        for n in edges[c]:
-            if n != c:
-                incoming[n] += 1
-    layer: dict[str, int] = {}
-    roots = [c for c in codes if incoming[c] == 0] or codes[:1]
-    pending = list(codes)
-    while pending:
-        queue = deque((r, 0) for r in roots if r not in layer)
-        for r in roots:
-            layer.setdefault(r, 0)
-        while queue:
-            code, depth = queue.popleft()
-            for nxt in edges[code]:
-                if nxt not in layer:
-                    layer[nxt] = depth + 1
-                    queue.append((nxt, depth + 1))
-        pending = [c for c in codes if c not in layer]
-        roots = pending[:1]  # a status nothing leads to from the start: new column 0 root
-    return layer
+        for n in dag[c]:
+            indegree[n] += 1
+    queue = deque(c for c in codes if indegree[c] == 0)
+    layer = {c: 0 for c in codes}
+    while queue:
+        node = queue.popleft()
+        for n in dag[node]:
+            layer[n] = max(layer[n], layer[node] + 1)
+            indegree[n] -= 1
+            if indegree[n] == 0:
+                queue.append(n)
+    columns: dict[int, list[str]] = {}
+    for code in codes:
+        columns.setdefault(layer[code], []).append(code)
+    row: dict[str, float] = {}
+    preds = {c: [p for p in codes if c in dag[p]] for c in codes}
+    for col in sorted(columns):
+        if col:
+            columns[col].sort(key=lambda c: (
+                sum(row[p] for p in preds[c]) / len(preds[c]) if preds[c] else 0.0))
+        for index, code in enumerate(columns[col]):
+            row[code] = index
+    return layer, columns, back
 
 
 def _box_text(status: RawStatus) -> tuple[str, str]:
@@ -69,18 +97,17 @@ def status_table_svg(table: StatusTable, *, items: bool = False) -> str:
     statuses = table.item_statuses if items else table.order_statuses
     if not statuses:
         return '<p class="dd-graph-empty">No statuses declared.</p>'
-    layer = _layers(statuses)
-    columns: dict[int, list[str]] = {}
-    for code in statuses:
-        columns.setdefault(layer[code], []).append(code)
+    _layer, columns, back = _layout(statuses)
     pos: dict[str, tuple[int, int]] = {}
     for col, codes in columns.items():
         for row, code in enumerate(codes):
             pos[code] = (MARGIN + col * (BOX_W + COL_GAP), MARGIN + 20 + row * (BOX_H + ROW_GAP))
     n_cols = max(columns) + 1
     n_rows = max(len(c) for c in columns.values())
+    boxes_bottom = MARGIN + 20 + n_rows * BOX_H + (n_rows - 1) * ROW_GAP
+    n_back = sum(1 for code, nxt in table.edges(items=items) if (code, nxt) in back)
     width = MARGIN * 2 + n_cols * BOX_W + (n_cols - 1) * COL_GAP
-    height = MARGIN * 2 + 40 + n_rows * BOX_H + (n_rows - 1) * ROW_GAP + 30
+    height = boxes_bottom + MARGIN + 12 * n_back + 10
     marker = f"dd-arrow-{table.provider}-{'i' if items else 'o'}"
 
     parts = [
@@ -93,26 +120,31 @@ def status_table_svg(table: StatusTable, *, items: bool = False) -> str:
         'fill="#555"/></marker></defs>',
     ]
     # arrows first, boxes on top
+    lane = 0
     for code, nxt in table.edges(items=items):
         if nxt not in pos or code not in pos:
             continue
         (x1, y1), (x2, y2) = pos[code], pos[nxt]
+        dashed = ""
         if code == nxt:
             cx, cy = x1 + BOX_W - 20, y1
-            d = f"M{cx},{cy} C{cx},{cy - 28} {cx + 30},{cy - 28} {cx + 20},{cy}"
-        elif layer[nxt] > layer[code]:
+            d = f"M{cx},{cy} C{cx},{cy - 22} {cx + 30},{cy - 22} {cx + 20},{cy}"
+        elif (code, nxt) not in back:
             sx, sy, ex, ey = x1 + BOX_W, y1 + BOX_H / 2, x2, y2 + BOX_H / 2
             mid = (sx + ex) / 2
             d = f"M{sx},{sy} C{mid},{sy} {mid},{ey} {ex},{ey}"
-        else:  # backwards or within a column: bend below the boxes
-            sx, sy = x1 + BOX_W / 2 + 12, y1 + BOX_H
-            ex, ey = x2 + BOX_W / 2 - 12, y2 + BOX_H
-            dip = max(sy, ey) + 22 + abs(layer[code] - layer[nxt]) * 6
-            d = f"M{sx},{sy} C{sx},{dip} {ex},{dip} {ex},{ey}"
+        else:  # an arrow closing a cycle: dashed, through a lane below all boxes
+            lane += 1
+            dip = boxes_bottom + 8 + 12 * lane
+            sx, sy = x1 + BOX_W / 2 + 10, y1 + BOX_H
+            ex, ey = x2 + BOX_W / 2 - 10, y2 + BOX_H
+            d = (f"M{sx},{sy} L{sx},{dip - 6} Q{sx},{dip} {sx - 6 if ex < sx else sx + 6},{dip} "
+                 f"L{ex + 6 if ex < sx else ex - 6},{dip} Q{ex},{dip} {ex},{dip - 6} L{ex},{ey}")
+            dashed = ' stroke-dasharray="5,3"'
         parts.append(
             f'<path class="dd-edge" data-from="{escape(code)}" data-to="{escape(nxt)}" d="{d}" '
-            f'fill="none" stroke="#555" stroke-width="1.3" marker-end="url(#{marker})">'
-            f"<title>{escape(code)} → {escape(nxt)}</title></path>"
+            f'fill="none" stroke="#555" stroke-width="1.3"{dashed} '
+            f'marker-end="url(#{marker})"><title>{escape(code)} → {escape(nxt)}</title></path>'
         )
     for code, status in statuses.items():
         x, y = pos[code]

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from orders.models import Order
 from providers import registry
-from providers.statuses import Lifecycle as L  # noqa: N817
+from providers.statuses import Lifecycle as L
 from providers.statuses import RawStatus, StatusTable
 from tests.fake_provider import STATUSES, FakeService
 

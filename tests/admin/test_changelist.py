@@ -28,8 +28,9 @@ def test_tabs_count_each_quick_filter(operator_client, merchant, fakepay_provide
     set_state(OrderFactory(merchant=merchant), "placement_unknown")
     set_state(OrderFactory(merchant=merchant), "placed", placed_at=days_ago(5))   # unshipped
     set_state(OrderFactory(merchant=merchant), "in_progress", placed_at=days_ago(1))  # recent
-    set_state(OrderFactory(merchant=merchant), "draft", expires_at=timezone.now() + dt.timedelta(days=1))
-    set_state(OrderFactory(merchant=merchant), "draft", expires_at=timezone.now() + dt.timedelta(days=9))
+    soon, later = timezone.now() + dt.timedelta(days=1), timezone.now() + dt.timedelta(days=9)
+    set_state(OrderFactory(merchant=merchant), "draft", expires_at=soon)
+    set_state(OrderFactory(merchant=merchant), "draft", expires_at=later)
     short = set_state(OrderFactory(merchant=merchant), "placed", placed_at=days_ago(1))
     OrderItemFactory(order=short, quantity=3, confirmed_quantity=1)
     OrderItemFactory(order=short, quantity=3, confirmed_quantity=3)
@@ -135,7 +136,8 @@ def test_csv_export_streams_the_filtered_list(operator_client, merchant):
     failed = set_state(OrderFactory(merchant=merchant, contact_name="=HYPERLINK(1)"), "failed")
     OrderFactory(merchant=merchant)
 
-    response = operator_client.get(reverse("admin:orders_order_export_csv"), {"tab": "needs_action"})
+    response = operator_client.get(reverse("admin:orders_order_export_csv"),
+                                   {"tab": "needs_action"})
 
     assert response.streaming
     assert response["Content-Type"].startswith("text/csv")

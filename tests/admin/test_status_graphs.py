@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-
 import pytest
+from defusedxml import ElementTree as ET
 from django.urls import reverse
 
 from providers.graph import status_table_svg
