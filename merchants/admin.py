@@ -91,7 +91,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
 
         return format_html("<pre>{}</pre>", json.dumps(obj.state, indent=2, default=str))
 
-    @admin.action(description="Check credentials with a harmless call")
+    @admin.action(description="Check credentials with a harmless call", permissions=["change"])
     def check_accounts(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
         for account in queryset:
             try:

@@ -436,7 +436,8 @@ class OrderAdmin(FSMAdminMixin, admin.ModelAdmin):
     # --- bulk actions (each queues one task per order; outcomes show above the list) -------
     def _start_bulk(self, request: HttpRequest, queryset: QuerySet[Order], action: str,
                     per_order: dict[int, dict[str, Any]] | None = None) -> None:
-        orders = queryset.select_related("merchant__account").order_by("pk")
+        orders = queryset.select_related("merchant__account").order_by("pk")[
+            : services.BULK_MAX_ORDERS + 1]
         try:
             run = services.bulk_run_start(action=action, orders=orders, actor=request.user,
                                           per_order=per_order)

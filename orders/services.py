@@ -674,6 +674,7 @@ BULK_ACTIONS: dict[str, str] = {
     "acknowledge": "Acknowledge items",
     "mark_shipped": "Mark shipped",
 }
+BULK_MAX_ORDERS = 1000
 
 
 def _bulk_skip_reason(order: Order, action: str, payload: Mapping[str, Any]) -> str:
@@ -727,6 +728,12 @@ def bulk_run_start(
     if action not in BULK_ACTIONS:
         raise OrderActionRefused(f"Unknown bulk action '{action}'.", code="unknown")
     _require_permission(actor)
+    orders = list(orders)
+    if len(orders) > BULK_MAX_ORDERS:
+        raise OrderActionRefused(
+            f"Choose at most {BULK_MAX_ORDERS} orders per bulk action ({len(orders)} selected); "
+            "narrow the list with a tab or filter.", code="too_many",
+        )
     per_order = per_order or {}
     with transaction.atomic():
         run = BulkRun.objects.create(action=action, label=BULK_ACTIONS[action],

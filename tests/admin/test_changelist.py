@@ -155,3 +155,23 @@ def test_csv_export_refuses_unknown_filters_without_500(operator_client):
 def test_export_link_keeps_current_filters(operator_client, order):
     html = operator_client.get(URL, {"tab": "needs_action"}).content.decode()
     assert reverse("admin:orders_order_export_csv") + "?tab=needs_action" in html
+
+
+def test_filtered_changelist_query_count_does_not_grow_with_rows(operator_client):
+    url_params = {"tab": "short_quantity", "provider": "fake", "q": "Ada"}
+
+    def make(n):
+        for _ in range(n):
+            order = set_state(OrderFactory(merchant=MerchantFactory()), "placed")
+            OrderItemFactory(order=order, quantity=2, confirmed_quantity=1)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            response = operator_client.get(URL, url_params)
+        assert response.status_code == 200
+        return len(ctx.captured_queries)
+
+    make(5)
+    few = count()
+    make(45)
+    assert count() == few
