@@ -136,8 +136,8 @@ def status_table_svg(table: StatusTable, *, items: bool = False) -> str:
         else:  # an arrow closing a cycle: dashed, through a lane below all boxes
             lane += 1
             dip = boxes_bottom + 8 + 12 * lane
-            sx, sy = x1 + BOX_W / 2 + 10, y1 + BOX_H
-            ex, ey = x2 + BOX_W / 2 - 10, y2 + BOX_H
+            sx, sy = x1 + BOX_W // 2 + 10, y1 + BOX_H
+            ex, ey = x2 + BOX_W // 2 - 10, y2 + BOX_H
             d = (f"M{sx},{sy} L{sx},{dip - 6} Q{sx},{dip} {sx - 6 if ex < sx else sx + 6},{dip} "
                  f"L{ex + 6 if ex < sx else ex - 6},{dip} Q{ex},{dip} {ex},{dip - 6} L{ex},{ey}")
             dashed = ' stroke-dasharray="5,3"'

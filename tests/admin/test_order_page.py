@@ -4,7 +4,7 @@ import pytest
 import responses
 from django.urls import reverse
 
-from orders.models import OrderEvent
+from orders.models import OrderEvent, OrderItem
 from tests.fake_provider import BASE_URL
 
 from .conftest import set_state
@@ -121,3 +121,22 @@ def test_ship_transition_form_asks_for_tracking_number(operator_client, order, m
     order.refresh_from_db()
     assert order.state == "shipped"
     assert order.shipments.get().tracking_number == "1Z1"
+
+
+def test_acknowledge_button_acknowledges_all_allowed_items_in_one_call(operator_client, order,
+                                                                       mocked):
+    set_state(order, "placed", external_id="70", raw_status="NEW")
+    order.items.update(raw_status="0")
+    first, second = order.items.all()
+    OrderItem.objects.filter(pk=first.pk).update(external_id="a")
+    OrderItem.objects.filter(pk=second.pk).update(external_id="b")
+    mocked.add(responses.PUT, f"{BASE_URL}/orders/70", json={},
+               match=[responses.matchers.json_params_matcher(
+                   {"status": 6, "orderItemsIds": ["a", "b"], "comment": ""})])
+
+    assert "Acknowledge 2 items" in operator_client.get(_change(order)).content.decode()
+    operator_client.post(reverse("admin:orders_order_acknowledge_items", args=[order.pk]))
+
+    assert set(order.items.values_list("state", flat=True)) == {"acknowledged"}
+    assert len(mocked.calls) == 1
+    assert "dd-ack-items" not in operator_client.get(_change(order)).content.decode()

@@ -80,6 +80,7 @@ def test_readonly_post_to_transition_form_url_is_refused(client, viewer, order):
 
 
 @pytest.mark.parametrize("name", ["orders_order_note", "orders_order_sync",
+                                  "orders_order_acknowledge_items",
                                   "orders_order_lookup"])
 def test_readonly_post_to_order_buttons_is_403(client, viewer, order, name, mocked):
     set_state(order, "placement_unknown", external_id="5")
