@@ -209,6 +209,7 @@ class OrderAdmin(FSMAdminMixin, admin.ModelAdmin):
     fsm_fields = ["state"]
     change_list_template = "admin/orders/order/change_list.html"
     change_form_template = "admin/orders/order/change_form.html"
+    fsm_transition_form_template = "admin/orders/order/transition_form.html"
     list_display = ["reference", "badge", "raw_status", "provider", "merchant", "contact_name",
                     "total_display", "age"]
     list_filter = [QuickFilter, "state", ProviderFilter, MerchantFilter]

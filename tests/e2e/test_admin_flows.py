@@ -151,6 +151,12 @@ def test_operator_places_ships_and_exports_in_the_browser(
     assert page.locator("#provider-fake g.dd-node").count() >= 5
     shot("06-status-graphs")
 
+    # the merchant page: authorization state and days left
+    page.goto(f"{live_server.url}/admin/merchants/merchant/{merchant.pk}/change/")
+    assert "Authorized" in page.locator(".dd-auth").inner_text()
+    assert page.locator(".field-days_left_display .readonly").inner_text().strip() in ("29", "30")
+    shot("09-merchant-page")
+
 
 def test_readonly_user_sees_no_buttons_in_the_browser(live_server, page, shot,
                                                      django_user_model, transactional_db):
