@@ -56,3 +56,10 @@ lock:
 
 clean:
 	rm -rf var staticfiles .pytest_cache .mypy_cache .ruff_cache
+
+# --- admin browser tests ---
+# Playwright drives Debian's chromium (apt-get install -y chromium); the e2e tests skip with a
+# reason when /usr/bin/chromium is missing. Screenshots land in test-artifacts/screenshots/.
+.PHONY: test-e2e
+test-e2e: install
+	$(BIN)/pytest -q -p no:randomly -m e2e tests/e2e

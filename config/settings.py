@@ -41,6 +41,8 @@ RESELLER_API_URL = env.str("RESELLER_API_URL", default="")
 TIPSER_API_URL = env.str("TIPSER_API_URL", default="https://t3-prod-api.tipser.com")
 PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=5.0)
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=30.0)
+# Admin quick filter "unshipped older than N days" (placed/in progress, placed before N days).
+ORDERS_UNSHIPPED_AFTER_DAYS = env.int("ORDERS_UNSHIPPED_AFTER_DAYS", default=3)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

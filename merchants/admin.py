@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
 from django_fsm.admin import FSMAdminMixin
 
@@ -90,7 +94,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
 
         return format_html("<pre>{}</pre>", json.dumps(obj.state, indent=2, default=str))
 
-    @admin.action(description="Check credentials with a harmless call")
+    @admin.action(description="Check credentials with a harmless call", permissions=["change"])
     def check_accounts(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
         for account in queryset:
             try:
@@ -128,21 +132,88 @@ class MerchantEventInline(admin.TabularInline):
         return False
 
 
+AUTH_COLOURS = {
+    "pending": "#6c757d", "authorized": "#198754", "expiring": "#c79100", "expired": "#dc3545",
+    "revoked": "#495057",
+}
+
+
+def _authorization_link_service() -> Any:
+    """The Aliseeks branch's ``merchant_authorization_link_create`` when it is installed."""
+    return getattr(services, "merchant_authorization_link_create", None)
+
+
 @admin.register(Merchant)
 class MerchantAdmin(FSMAdminMixin, admin.ModelAdmin):
     fsm_fields = ["auth_state"]
-    list_display = ["name", "account", "external_id", "auth_state", "authorization_expires_at",
+    change_form_template = "admin/merchants/merchant/change_form.html"
+    list_display = ["name", "account", "external_id", "auth_badge", "authorization_expires_at",
                     "days_left_display"]
     list_filter = ["auth_state", "account__provider", "account"]
     search_fields = ["name", "external_id", "contact_email"]
     list_select_related = ["account"]
-    readonly_fields = ["auth_state", "authorized_at", "authorization_expires_at", "created_at"]
+    readonly_fields = ["auth_badge", "days_left_display", "auth_state", "authorized_at",
+                       "authorization_expires_at", "created_at"]
     inlines = [MerchantEventInline]
+
+    @admin.display(description="Authorization", ordering="auth_state")
+    def auth_badge(self, obj: Merchant) -> str:
+        colour = AUTH_COLOURS.get(obj.auth_state, "#6c757d")
+        return format_html(
+            '<span class="dd-auth dd-auth-{}" style="background:{};color:#fff;padding:2px 6px;'
+            'border-radius:8px;white-space:nowrap">{}</span>',
+            obj.auth_state, colour, obj.get_auth_state_display(),
+        )
 
     @admin.display(description="Days left", ordering="authorization_expires_at")
     def days_left_display(self, obj: Merchant) -> str:
         days = obj.days_left
-        return "—" if days is None else str(days)
+        return "—" if days is None else str(max(days, 0))
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path("<path:object_id>/authorization-link/",
+                 self.admin_site.admin_view(self.authorization_link_view),
+                 name="merchants_merchant_authorization_link"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        context = dict(extra_context or {})
+        context["can_send_authorization_link"] = bool(
+            _authorization_link_service() and self.has_change_permission(request)
+        )
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def authorization_link_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """(Re)send the merchant the link to authorize us at the provider."""
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied("Read-only access: you cannot send authorization links.")
+        merchant = self.get_object(request, object_id)
+        if merchant is None:
+            raise Http404("No such merchant.")
+        create = _authorization_link_service()
+        if create is None:
+            self.message_user(request, "Authorization links are not available for this "
+                              "installation.", messages.ERROR)
+            return redirect("admin:merchants_merchant_change", merchant.pk)
+        kwargs: dict[str, Any] = {"merchant": merchant}
+        if "actor" in inspect.signature(create).parameters:
+            kwargs["actor"] = request.user
+        try:
+            result = create(**kwargs)
+        except (ProviderError, ValueError) as exc:
+            self.message_user(request, f"Could not create the link: {exc}", messages.ERROR)
+            return redirect("admin:merchants_merchant_change", merchant.pk)
+        url = getattr(result, "url", None) or str(result)
+        self.message_user(
+            request,
+            format_html("Authorization link for {} (send it to the merchant): "
+                        '<a href="{}" class="dd-auth-link">{}</a>', merchant, url, url),
+            messages.SUCCESS,
+        )
+        return redirect("admin:merchants_merchant_change", merchant.pk)
 
     def _apply_fsm_transition(self, *, obj: Any, transition_name: str, request: HttpRequest,
                               kwargs: Any = None) -> bool:

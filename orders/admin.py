@@ -1,21 +1,54 @@
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import json
+from collections import Counter
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import flatten_fieldsets
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch, QuerySet
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince
+from django_fsm import can_proceed
 from django_fsm.admin import FSMAdminMixin
 
-from providers.errors import ProviderError
+from merchants.models import Merchant
+from providers import registry
+from providers.errors import ProviderError, ProviderNotSupported
+from providers.graph import status_table_svg
 
-from . import services
+from . import selectors, services
 from .errors import OrderActionRefused
-from .models import TRANSITION_PERMISSION, Order, OrderEvent, OrderItem, Shipment, ShipmentLine
+from .forms import NoteForm
+from .models import (
+    TRANSITION_PERMISSION,
+    BulkRun,
+    BulkRunItem,
+    Order,
+    OrderEvent,
+    OrderItem,
+    Shipment,
+    ShipmentLine,
+)
 from .provider_admin import ProviderAdminViews, provider_tools
 
 STATE_COLOURS = {
@@ -86,18 +119,108 @@ class OrderEventInline(admin.TabularInline):
         return False
 
 
+class ProviderFilter(admin.SimpleListFilter):
+    title = "provider"
+    parameter_name = "provider"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(key, cls.label) for key, cls in sorted(registry.all_services().items())]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        if self.value():
+            return queryset.filter(merchant__account__provider=self.value())
+        return queryset
+
+
+class MerchantFilter(admin.SimpleListFilter):
+    """Merchants of the chosen provider only (there may be thousands in all): pick a provider
+    first, or search by merchant name in the search box."""
+
+    title = "merchant (pick a provider first)"
+    parameter_name = "merchant"
+    limit = 100
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        provider = request.GET.get(ProviderFilter.parameter_name)
+        qs = Merchant.objects.order_by("name")
+        if provider:
+            rows = qs.filter(account__provider=provider).values_list("pk", "name")[: self.limit]
+        elif self.value():
+            rows = qs.filter(pk=self.value() if str(self.value()).isdigit() else 0).values_list(
+                "pk", "name"
+            )
+        else:
+            return []
+        return [(str(pk), name) for pk, name in rows]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        value = self.value()
+        if value and str(value).isdigit():
+            return queryset.filter(merchant_id=int(value))
+        return queryset
+
+
+class QuickFilter(admin.SimpleListFilter):
+    """The status tabs above the list (also offered in the sidebar)."""
+
+    title = "quick filter"
+    parameter_name = "tab"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(key, label) for key, (label, _q) in selectors.order_tabs().items()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        tabs = selectors.order_tabs()
+        value = self.value()
+        if value and value in tabs:
+            return queryset.filter(tabs[value][1])
+        return queryset
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_safe(value: Any) -> Any:
+    """Keep spreadsheets from running cell text as formulas."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+class BulkShipForm(forms.Form):
+    carrier = forms.CharField(required=False, max_length=120,
+                              help_text="Same carrier for all; empty: other carrier.")
+
+
+CSV_COLUMNS = [
+    ("reference", "reference"), ("state", "state"), ("raw_status", "raw_status"),
+    ("provider", "merchant__account__provider"), ("merchant", "merchant__name"),
+    ("external_id", "external_id"), ("contact_name", "contact_name"),
+    ("contact_email", "contact_email"), ("country", "country"), ("currency", "currency"),
+    ("total", "total"), ("created_at", "created_at"), ("placed_at", "placed_at"),
+    ("failure_reason", "failure_reason"),
+]
+
+
 @admin.register(Order)
 class OrderAdmin(ProviderAdminViews, FSMAdminMixin, admin.ModelAdmin):
     fsm_fields = ["state"]
+    change_list_template = "admin/orders/order/change_list.html"
+    change_form_template = "admin/orders/order/change_form.html"
+    fsm_transition_form_template = "admin/orders/order/transition_form.html"
     list_display = ["reference", "badge", "raw_status", "provider", "merchant", "contact_name",
-                    "total", "currency", "draft_days_left", "created_at"]
-    list_filter = ["state", "merchant__account__provider", "merchant"]
+                    "total_display", "draft_days_left", "age"]
+    list_filter = [QuickFilter, "state", ProviderFilter, MerchantFilter]
     list_select_related = ["merchant__account"]
     search_fields = ["reference", "external_id", "contact_name", "contact_email",
-                     "shipments__tracking_number"]
+                     "shipments__tracking_number", "merchant__name"]
     date_hierarchy = "created_at"
     list_per_page = 50
     show_full_result_count = False
+    actions = ["place_selected", "sync_selected", "cancel_selected", "acknowledge_selected",
+               "mark_shipped_selected"]
     readonly_fields = ["state", "raw_status", "failure_reason", "external_id", "external_ids",
                        "items_total", "total", "ordered_at", "placed_at", "synced_at",
                        "expires_at", "created_at", "updated_at", "raw_data_pretty",
@@ -109,33 +232,14 @@ class OrderAdmin(ProviderAdminViews, FSMAdminMixin, admin.ModelAdmin):
                                          "phone_number", "address_line1", "address_line2",
                                          "city", "region", "postal_code", "country"]}),
         ("Money", {"fields": ["currency", "items_total", "shipping_total", "total"]}),
-        ("Provider", {"fields": ["provider_options", "raw_data_pretty", "provider_tools_html"]}),
+        ("Provider actions", {"fields": ["provider_tools_html"]}),
+        ("Provider data", {"fields": ["provider_options", "raw_data_pretty"],
+                           "classes": ["collapse"]}),
         ("Dates", {"fields": ["ordered_at", "placed_at", "synced_at", "expires_at",
                               "draft_days_left", "created_at", "updated_at"]}),
     ]
-    inlines = [OrderItemInline, ShipmentInline, OrderEventInline]
-    actions = ["refresh_from_provider"]
-
-    @admin.action(description="Refresh from provider (status, tracking; settle unknown "
-                  "placements by lookup)", permissions=["change"])
-    def refresh_from_provider(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        for order in queryset.select_related("merchant__account"):
-            try:
-                if order.state == "placement_unknown":
-                    order = services.order_reconcile_from_provider(order=order, actor=request.user)
-                elif order.external_id:
-                    order = services.order_sync(order=order, actor=request.user)
-                else:
-                    self.message_user(request, f"{order.reference}: skipped (not at the provider "
-                                      "yet)", messages.WARNING)
-                    continue
-            except (OrderActionRefused, ProviderError) as exc:
-                self.message_user(request, f"{order.reference}: {exc}", messages.ERROR)
-            else:
-                self.message_user(
-                    request, f"{order.reference}: {order.get_state_display()} "
-                    f"({order.raw_status_label or order.raw_status or 'no provider status'}), "
-                    f"{order.shipments.count()} shipment(s)", messages.SUCCESS)
+    # The timeline is drawn by the change form template (readable, with the note form).
+    inlines = [OrderItemInline, ShipmentInline]
 
     @admin.display(description="State", ordering="state")
     def badge(self, obj: Order) -> str:
@@ -143,7 +247,17 @@ class OrderAdmin(ProviderAdminViews, FSMAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Provider", ordering="merchant__account__provider")
     def provider(self, obj: Order) -> str:
-        return obj.merchant.account.provider_label
+        cls = registry.get(obj.merchant.account.provider)
+        return cls.label if cls is not None else obj.merchant.account.get_provider_display()
+
+    @admin.display(description="Total", ordering="total")
+    def total_display(self, obj: Order) -> str:
+        return format_html('<span style="white-space:nowrap">{} {}</span>', obj.total,
+                           obj.currency)
+
+    @admin.display(description="Age", ordering="created_at")
+    def age(self, obj: Order) -> str:
+        return timesince(obj.created_at).split(",")[0]
 
     @admin.display(description="Raw provider data")
     def raw_data_pretty(self, obj: Order) -> str:
@@ -163,9 +277,6 @@ class OrderAdmin(ProviderAdminViews, FSMAdminMixin, admin.ModelAdmin):
     def provider_tools_html(self, obj: Order) -> str:
         return provider_tools(obj)
 
-    def get_urls(self) -> list[Any]:
-        return [*self.provider_urls(), *super().get_urls()]
-
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         if formset.model is OrderItem and form.instance.external_id and form.instance.is_editable:
             self.save_provider_items(request, form.instance, formset)
@@ -180,6 +291,16 @@ class OrderAdmin(ProviderAdminViews, FSMAdminMixin, admin.ModelAdmin):
         if obj is not None:
             return (*fields, "merchant")
         return fields
+
+    # --- permissions -------------------------------------------------------------------------
+    def has_run_transitions_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm(TRANSITION_PERMISSION))
+
+    def _refuse_unless_operator(self, request: HttpRequest) -> None:
+        if request.method != "POST":
+            raise PermissionDenied("Use the buttons on the order page.")
+        if not self.has_run_transitions_permission(request):
+            raise PermissionDenied("Read-only access: you cannot change orders.")
 
     # Transition buttons run through the service layer, never the bare model method.
     def _apply_fsm_transition(self, *, obj: Any, transition_name: str, request: HttpRequest,
@@ -225,6 +346,263 @@ class OrderAdmin(ProviderAdminViews, FSMAdminMixin, admin.ModelAdmin):
         if extension is not None:
             fieldsets.insert(-2, (extension.title, {"fields": list(extension.field_names)}))
         return fieldsets
+    # --- extra pages -------------------------------------------------------------------------
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path("export.csv", view(self.export_csv_view), name="orders_order_export_csv"),
+            path("status-graphs/", view(self.status_graphs_view),
+                 name="orders_order_status_graphs"),
+            path("bulk-runs/", view(self.bulk_runs_fragment_view),
+                 name="orders_order_bulk_runs"),
+            path("<path:object_id>/note/", view(self.note_view), name="orders_order_note"),
+            path("<path:object_id>/sync/", view(self.sync_view), name="orders_order_sync"),
+            path("<path:object_id>/lookup/", view(self.lookup_view),
+                 name="orders_order_lookup"),
+            path("<path:object_id>/acknowledge-items/", view(self.acknowledge_items_view),
+                 name="orders_order_acknowledge_items"),
+            *self.provider_urls(),
+            *super().get_urls(),
+        ]
+
+    def _order_or_404(self, request: HttpRequest, object_id: str) -> Order:
+        obj = self.get_object(request, object_id)
+        if not isinstance(obj, Order):
+            raise Http404("No such order.")
+        return obj
+
+    def note_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        self._refuse_unless_operator(request)
+        order = self._order_or_404(request, object_id)
+        form = NoteForm(request.POST)
+        if form.is_valid():
+            services.order_note_add(order=order, text=form.cleaned_data["text"],
+                                    actor=request.user)
+            self.message_user(request, "Note added.", messages.SUCCESS)
+        else:
+            self.message_user(request, "The note is empty or too long (text).", messages.ERROR)
+        return redirect(reverse("admin:orders_order_change", args=[order.pk]) + "#timeline")
+
+    def sync_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        self._refuse_unless_operator(request)
+        order = self._order_or_404(request, object_id)
+        try:
+            order = services.order_sync(order=order, actor=request.user)
+        except OrderActionRefused as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        except ProviderError as exc:
+            self.message_user(request, f"Sync failed: {exc}", messages.ERROR)
+        else:
+            self.message_user(request, f"Synced: now {order.get_state_display()} "
+                              f"({order.raw_status_label or 'no raw status'}).", messages.SUCCESS)
+        return redirect("admin:orders_order_change", order.pk)
+
+    def lookup_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        self._refuse_unless_operator(request)
+        order = self._order_or_404(request, object_id)
+        try:
+            order = services.order_reconcile_from_provider(order=order, actor=request.user)
+        except ProviderNotSupported as exc:
+            self.message_user(request, f"{exc} Use the reconcile form.", messages.WARNING)
+        except (OrderActionRefused, ProviderError) as exc:
+            self.message_user(request, f"Lookup failed: {exc}", messages.ERROR)
+        else:
+            self.message_user(request, f"Looked up: now {order.get_state_display()}.",
+                              messages.SUCCESS)
+        return redirect("admin:orders_order_change", order.pk)
+
+    def acknowledge_items_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Acknowledge every item the provider lets us acknowledge, in one provider call."""
+        self._refuse_unless_operator(request)
+        order = self._order_or_404(request, object_id)
+        items = self._acknowledgeable_items(order)
+        try:
+            services.order_items_set_status(order=order, items=items,
+                                            transition_name="acknowledge", actor=request.user)
+        except (OrderActionRefused, ProviderError) as exc:
+            self.message_user(request, f"Not acknowledged: {exc}", messages.ERROR)
+        else:
+            self.message_user(request, f"{len(items)} item(s) acknowledged.", messages.SUCCESS)
+        return redirect("admin:orders_order_change", order.pk)
+
+    @staticmethod
+    def _acknowledgeable_items(order: Order) -> list[OrderItem]:
+        items = list(order.items.all())
+        for item in items:
+            item.order = order  # the transition condition reads the provider's table
+        return [i for i in items if can_proceed(i.acknowledge)]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        context = dict(extra_context or {})
+        if str(object_id).isdigit():
+            context["timeline"] = list(
+                OrderEvent.objects.filter(order_id=int(object_id)).select_related("actor")
+                .order_by("-created_at", "-id")[:500]
+            )
+            order = Order.objects.select_related("merchant__account").filter(
+                pk=int(object_id)).first()
+            context["ack_count"] = len(self._acknowledgeable_items(order)) if order else 0
+        context["can_run"] = self.has_run_transitions_permission(request)
+        context["note_form"] = NoteForm()
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    # --- the list: tabs with counts, progress of bulk runs ---------------------------------
+    def changelist_view(self, request: HttpRequest,
+                        extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        context = dict(extra_context or {})
+        base: QuerySet[Order] = Order.objects.all()
+        provider = request.GET.get(ProviderFilter.parameter_name)
+        if provider:
+            base = base.filter(merchant__account__provider=provider)
+        merchant = request.GET.get(MerchantFilter.parameter_name)
+        if merchant and merchant.isdigit():
+            base = base.filter(merchant_id=int(merchant))
+        counts = selectors.order_tab_counts(base)
+        current = request.GET.get(QuickFilter.parameter_name, "")
+        tabs = []
+        for key, label in [("", "All"), *[(k, v[0]) for k, v in selectors.order_tabs().items()]]:
+            params = request.GET.copy()
+            params.pop(QuickFilter.parameter_name, None)
+            params.pop("p", None)
+            if key:
+                params[QuickFilter.parameter_name] = key
+            tabs.append({"key": key or "all", "label": label, "count": counts[key or "all"],
+                         "url": "?" + params.urlencode(), "current": key == current})
+        context["dd_tabs"] = tabs
+        context["dd_bulk"] = self._bulk_context(request)
+        context["dd_query"] = request.GET.urlencode()
+        context["can_run"] = self.has_run_transitions_permission(request)
+        return super().changelist_view(request, extra_context=context)
+
+    def _bulk_context(self, request: HttpRequest) -> dict[str, Any]:
+        since = timezone.now() - dt.timedelta(hours=6)
+        runs = list(
+            BulkRun.objects.filter(created_at__gte=since, actor_id=request.user.pk)
+            .order_by("-created_at", "-id")
+            .prefetch_related(Prefetch(
+                "items", queryset=BulkRunItem.objects.select_related("order").order_by("id")
+            ))[:3]
+        )
+        for run in runs:
+            items = list(run.items.all())
+            run.rows = items  # type: ignore[attr-defined]
+            run.counts = {o: sum(1 for i in items if i.outcome == o)  # type: ignore[attr-defined]
+                          for o in BulkRunItem.Outcome.values}
+            run.total = len(items)  # type: ignore[attr-defined]
+            run.finished = len(items) - run.counts["queued"]  # type: ignore[attr-defined]
+            run.active = run.counts["queued"] > 0  # type: ignore[attr-defined]
+            run.percent = int(100 * run.finished / run.total) if run.total else 100  # type: ignore[attr-defined]
+        return {"runs": runs, "active": any(r.active for r in runs)}  # type: ignore[attr-defined]
+
+    def bulk_runs_fragment_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return TemplateResponse(request, "admin/orders/order/bulk_runs.html",
+                                {"dd_bulk": self._bulk_context(request)})
+
+    # --- bulk actions (each queues one task per order; outcomes show above the list) -------
+    def _start_bulk(self, request: HttpRequest, queryset: QuerySet[Order], action: str,
+                    per_order: dict[int, dict[str, Any]] | None = None) -> None:
+        orders = queryset.select_related("merchant__account").order_by("pk")[
+            : services.BULK_MAX_ORDERS + 1]
+        try:
+            run = services.bulk_run_start(action=action, orders=orders, actor=request.user,
+                                          per_order=per_order)
+        except OrderActionRefused as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        counts = Counter(run.items.values_list("outcome", flat=True))
+        skipped = counts.pop(BulkRunItem.Outcome.SKIPPED, 0)
+        started = sum(counts.values())
+        self.message_user(
+            request,
+            f"{run.label}: {started} order(s) sent to the worker, {skipped} skipped "
+            f"(run #{run.pk}; the outcome of each order is shown above the list).",
+            messages.SUCCESS if started else messages.WARNING,
+        )
+
+    @admin.action(description="Place selected orders with their provider",
+                  permissions=["run_transitions"])
+    def place_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._start_bulk(request, queryset, "place")
+
+    @admin.action(description="Sync selected orders now", permissions=["run_transitions"])
+    def sync_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._start_bulk(request, queryset, "sync")
+
+    @admin.action(description="Cancel selected orders", permissions=["run_transitions"])
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._start_bulk(request, queryset, "cancel")
+
+    @admin.action(description="Acknowledge all items of selected orders",
+                  permissions=["run_transitions"])
+    def acknowledge_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._start_bulk(request, queryset, "acknowledge")
+
+    @admin.action(description="Mark selected orders shipped (asks for tracking numbers)",
+                  permissions=["run_transitions"])
+    def mark_shipped_selected(self, request: HttpRequest,
+                              queryset: QuerySet[Order]) -> HttpResponse | None:
+        orders = list(queryset.select_related("merchant__account").order_by("pk")[:200])
+        form = BulkShipForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            carrier = form.cleaned_data["carrier"]
+            per_order = {
+                o.pk: {"tracking_number": request.POST.get(f"tracking_{o.pk}", "").strip(),
+                       "carrier": carrier}
+                for o in orders
+            }
+            self._start_bulk(request, queryset, "mark_shipped", per_order=per_order)
+            return None
+        rows = [{"order": o, "allowed": can_proceed(o.ship)} for o in orders]
+        return TemplateResponse(request, "admin/orders/order/bulk_ship.html", {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta, "title": "Mark orders shipped", "form": form,
+            "rows": rows, "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        })
+
+    # --- CSV of the filtered list, streamed ------------------------------------------------
+    def export_csv_view(self, request: HttpRequest) -> HttpResponseBase:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponseBadRequest("Unknown filter in the query string.")
+        queryset = changelist.get_queryset(request)
+        rows = queryset.values_list(*[f for _n, f in CSV_COLUMNS]).iterator(chunk_size=2000)
+        writer = csv.writer(_Echo())
+
+        def stream() -> Any:
+            yield writer.writerow([n for n, _f in CSV_COLUMNS])
+            for row in rows:
+                yield writer.writerow([_csv_safe(v) for v in row])
+
+        stamp = timezone.now().strftime("%Y%m%d-%H%M")
+        response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="orders-{stamp}.csv"'
+        return response
+
+    # --- status graphs -----------------------------------------------------------------------
+    def status_graphs_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        providers = []
+        for key, cls in sorted(registry.all_services().items()):
+            table = cls.statuses
+            providers.append({
+                "key": key, "label": cls.label, "places_orders": cls.places_orders,
+                "actions": sorted(table.order_actions),
+                "awaiting_payment": table.awaiting_payment_codes(),
+                "order_svg": mark_safe(status_table_svg(table)),  # noqa: S308 - escaped inside
+                "item_svg": mark_safe(status_table_svg(table, items=True))  # noqa: S308
+                if table.item_statuses else "",
+            })
+        return TemplateResponse(request, "admin/orders/order/status_graphs.html", {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta, "title": "Provider status graphs", "providers": providers,
+        })
 
 
 @admin.register(OrderItem)

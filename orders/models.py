@@ -482,3 +482,49 @@ class OrderEvent(models.Model):
         if not self._state.adding:
             raise ValueError("Order events are append-only.")
         super().save(*args, **kwargs)
+
+
+# --- admin bulk runs ---------------------------------------------------------------------------
+class BulkRun(models.Model):
+    """One admin bulk action over many orders; each order's outcome is a BulkRunItem row
+    (written by the worker that ran it), so the changelist can show progress."""
+
+    action = models.CharField(max_length=32)
+    label = models.CharField(max_length=120, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.label or self.action} #{self.pk}"
+
+
+class BulkRunItem(models.Model):
+    class Outcome(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        DONE = "done", "Done"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(BulkRun, on_delete=models.CASCADE, related_name="items")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="bulk_run_items")
+    outcome = models.CharField(
+        max_length=16, choices=Outcome.choices, default=Outcome.QUEUED, db_index=True
+    )
+    message = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "order"], name="uniq_bulk_run_order")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}/{self.order_id}: {self.outcome}"

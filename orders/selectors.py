@@ -1,10 +1,15 @@
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+import datetime as dt
 
+from django.conf import settings
+from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from providers import registry
 from providers.statuses import Lifecycle
 
-from .models import Order, OrderEvent
+from .models import Order, OrderEvent, OrderItem
 
 NEEDS_ACTION = (Lifecycle.FAILED, Lifecycle.PLACEMENT_UNKNOWN)
 
@@ -32,3 +37,57 @@ def order_detail(*, pk: int) -> Order:
         )
         .get(pk=pk)
     )
+
+
+# --- admin quick filters (tabs) ----------------------------------------------------------------
+# Each tab is a Q over Order, so the same definition filters the list and feeds the counts
+# (one aggregate query with a conditional Count per tab).
+def _awaiting_payment_q() -> Q:
+    q = Q(pk__isnull=True)  # matches nothing when no provider flags such a status
+    for key, cls in sorted(registry.all_services().items()):
+        codes = cls.statuses.awaiting_payment_codes()
+        if codes:
+            q |= Q(merchant__account__provider=key, raw_status__in=codes)
+    return Q(state__in=(Lifecycle.PLACED, Lifecycle.IN_PROGRESS)) & q
+
+
+def _short_quantity_q() -> Q:
+    short = OrderItem.objects.filter(
+        confirmed_quantity__isnull=False, confirmed_quantity__lt=F("quantity")
+    ).values("order_id")
+    return Q(pk__in=short)
+
+
+def unshipped_after_days() -> int:
+    return int(getattr(settings, "ORDERS_UNSHIPPED_AFTER_DAYS", 3))
+
+
+def order_tabs(*, now: dt.datetime | None = None) -> dict[str, tuple[str, Q]]:
+    """tab key -> (label, condition)."""
+    now = now or timezone.now()
+    days = unshipped_after_days()
+    return {
+        "needs_action": ("Needs action", Q(state__in=NEEDS_ACTION)),
+        "awaiting_payment": ("Awaiting payment", _awaiting_payment_q()),
+        "short_quantity": ("Short quantity", _short_quantity_q()),
+        "expiring_drafts": (
+            "Expiring drafts",
+            Q(state=Lifecycle.DRAFT, expires_at__isnull=False,
+              expires_at__lte=now + dt.timedelta(days=2)),
+        ),
+        "unshipped": (
+            f"Unshipped > {days} days",
+            Q(state__in=(Lifecycle.PLACED, Lifecycle.IN_PROGRESS),
+              placed_at__lt=now - dt.timedelta(days=days)),
+        ),
+    }
+
+
+def order_tab_counts(
+    queryset: QuerySet[Order], *, now: dt.datetime | None = None
+) -> dict[str, int]:
+    """Counts of every tab over ``queryset``, in one query."""
+    tabs = order_tabs(now=now)
+    aggregates = {key: Count("pk", filter=cond) for key, (_label, cond) in tabs.items()}
+    aggregates["all"] = Count("pk")
+    return queryset.order_by().aggregate(**aggregates)

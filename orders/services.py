@@ -39,7 +39,16 @@ from providers.types import OrderSnapshot, PlacementResult
 
 from . import snapshots
 from .errors import OrderActionRefused, OrderValidationError
-from .models import TRANSITION_PERMISSION, Order, OrderEvent, OrderItem, Shipment, ShipmentLine
+from .models import (
+    TRANSITION_PERMISSION,
+    BulkRun,
+    BulkRunItem,
+    Order,
+    OrderEvent,
+    OrderItem,
+    Shipment,
+    ShipmentLine,
+)
 from .timeline import Actor, CallRecorder, actor_or_none, event_add
 
 logger = logging.getLogger(__name__)
@@ -1101,3 +1110,151 @@ def order_shortfall_accept(*, order: Order, actor: Actor = None) -> Order:
             fresh.save(update_fields=["raw_data", "updated_at"])
     order.refresh_from_db()
     return order
+# --- admin bulk runs -------------------------------------------------------------------------
+BULK_ACTIONS: dict[str, str] = {
+    "place": "Place with provider",
+    "sync": "Sync now",
+    "cancel": "Cancel",
+    "acknowledge": "Acknowledge items",
+    "mark_shipped": "Mark shipped",
+}
+BULK_MAX_ORDERS = 1000
+
+
+def _bulk_skip_reason(order: Order, action: str, payload: Mapping[str, Any]) -> str:
+    """Why ``action`` cannot run on ``order`` now ('' when it can be queued)."""
+    state = order.get_state_display()
+    cls = registry.get(order.merchant.account.provider)
+    if cls is None:
+        return "no integration installed for this provider"
+    if action == "place":
+        if order.state not in (S.DRAFT, S.FAILED):
+            return f"not allowed from state {state}"
+        if not order.merchant.can_order:
+            return f"merchant not authorized ({order.merchant.get_auth_state_display()})"
+        if not cls.places_orders or not cls.supports("place_order"):
+            return f"{cls.label} orders are not placed from dropdesk"
+        if not can_proceed(order.place):
+            return "the provider does not allow placing from here"
+        return ""
+    if action == "sync":
+        if order.state == S.PLACEMENT_UNKNOWN:
+            return "" if cls.supports("reconcile_placement") else (
+                f"{cls.label} has no lookup by our reference: reconcile it on the order page")
+        if not order.external_id:
+            return "no provider id yet (not placed)"
+        if not cls.supports("fetch_order"):
+            return f"{cls.label} cannot look orders up"
+        return ""
+    if action == "cancel":
+        return "" if can_proceed(order.cancel) else f"not allowed from state {state}"
+    if action == "acknowledge":
+        if not any(can_proceed(item.acknowledge) for item in order.items.all()):
+            return "no item the provider lets us acknowledge"
+        return ""
+    if action == "mark_shipped":
+        if not can_proceed(order.ship):
+            return f"not allowed from state {state}"
+        if not str(payload.get("tracking_number", "")).strip():
+            return "no tracking number given"
+        return ""
+    return f"unknown action '{action}'"
+
+
+def bulk_run_start(
+    *,
+    action: str,
+    orders: Iterable[Order],
+    actor: Actor = None,
+    per_order: Mapping[int, Mapping[str, Any]] | None = None,
+) -> BulkRun:
+    """Check every order, record the ones that cannot run now as skipped (with why), and
+    queue one task per runnable order once the transaction commits."""
+    from . import tasks  # tasks import services
+
+    if action not in BULK_ACTIONS:
+        raise OrderActionRefused(f"Unknown bulk action '{action}'.", code="unknown")
+    _require_permission(actor)
+    orders = list(orders)
+    if len(orders) > BULK_MAX_ORDERS:
+        raise OrderActionRefused(
+            f"Choose at most {BULK_MAX_ORDERS} orders per bulk action ({len(orders)} selected); "
+            "narrow the list with a tab or filter.", code="too_many",
+        )
+    per_order = per_order or {}
+    with transaction.atomic():
+        run = BulkRun.objects.create(action=action, label=BULK_ACTIONS[action],
+                                     actor=actor_or_none(actor))
+        rows = []
+        for order in orders:
+            payload = dict(per_order.get(order.pk, {}))
+            reason = _bulk_skip_reason(order, action, payload)
+            rows.append(BulkRunItem(
+                run=run, order=order, payload=payload,
+                outcome=BulkRunItem.Outcome.SKIPPED if reason else BulkRunItem.Outcome.QUEUED,
+                message=reason, finished_at=timezone.now() if reason else None,
+            ))
+        BulkRunItem.objects.bulk_create(rows)
+        queued = list(run.items.filter(outcome=BulkRunItem.Outcome.QUEUED)
+                      .values_list("pk", flat=True))
+        transaction.on_commit(
+            lambda: [tasks.bulk_run_item_task.delay(pk) for pk in queued]
+        )
+    return run
+
+
+def _bulk_finish(item: BulkRunItem, outcome: str, message: str) -> BulkRunItem:
+    item.outcome = outcome
+    item.message = message[:2000]
+    item.finished_at = timezone.now()
+    item.save(update_fields=["outcome", "message", "finished_at"])
+    return item
+
+
+def bulk_run_item_execute(*, item: BulkRunItem) -> BulkRunItem:
+    """Run one order of a bulk run through its service verb and record the outcome."""
+    if item.outcome != BulkRunItem.Outcome.QUEUED:
+        return item  # a redelivered task: already done
+    run = item.run
+    actor = run.actor
+    order = Order.objects.select_related("merchant__account").get(pk=item.order_id)
+    Out = BulkRunItem.Outcome
+    reason = _bulk_skip_reason(order, run.action, item.payload)
+    if reason:  # things changed since the run was queued
+        return _bulk_finish(item, Out.SKIPPED, reason)
+    try:
+        if run.action == "place":
+            order = order_place(order=order, actor=actor)
+            if order.state in (S.FAILED, S.PLACEMENT_UNKNOWN):
+                return _bulk_finish(item, Out.FAILED,
+                                    f"{order.get_state_display()}: {order.failure_reason}")
+        elif run.action == "sync" and order.state == S.PLACEMENT_UNKNOWN:
+            order = order_reconcile_from_provider(order=order, actor=actor)
+        elif run.action == "sync":
+            order = order_sync(order=order, actor=actor)
+        elif run.action == "cancel":
+            order = order_cancel(order=order, actor=actor,
+                                 reason=str(item.payload.get("reason", "")))
+        elif run.action == "acknowledge":
+            items = [i for i in order.items.all() if can_proceed(i.acknowledge)]
+            order_items_set_status(order=order, items=items, transition_name="acknowledge",
+                                   actor=actor)
+            return _bulk_finish(item, Out.DONE, f"{len(items)} item(s) acknowledged")
+        elif run.action == "mark_shipped":
+            order_ship(order=order, actor=actor,
+                       tracking_number=str(item.payload.get("tracking_number", "")),
+                       carrier=str(item.payload.get("carrier", "")))
+    except ProviderUnavailable as exc:
+        return _bulk_finish(item, Out.FAILED, f"provider unavailable: {exc}")
+    except OrderValidationError as exc:
+        detail = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
+        return _bulk_finish(item, Out.FAILED, exc.message + (f" ({detail})" if detail else ""))
+    except OrderActionRefused as exc:
+        return _bulk_finish(item, Out.SKIPPED, exc.message)
+    except ProviderError as exc:
+        return _bulk_finish(item, Out.FAILED, f"provider refused: {exc}")
+    except Exception as exc:  # never leave a run item queued forever
+        logger.exception("bulk %s of order %s crashed", run.action, item.order_id)
+        return _bulk_finish(item, Out.FAILED, f"internal error ({exc.__class__.__name__})")
+    order.refresh_from_db()
+    return _bulk_finish(item, Out.DONE, f"now {order.get_state_display()}")

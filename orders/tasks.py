@@ -51,3 +51,9 @@ def order_execution_poll_task(order_pk: int, attempt: int = 0) -> str:
 @shared_task
 def order_drafts_expire_task() -> int:
     return services.order_drafts_expire()
+@shared_task(acks_late=True)
+def bulk_run_item_task(item_pk: int) -> str:
+    from .models import BulkRunItem
+
+    item = BulkRunItem.objects.select_related("run__actor").get(pk=item_pk)
+    return services.bulk_run_item_execute(item=item).outcome

@@ -82,6 +82,7 @@ class RawStatus:
     state: str  # canonical Lifecycle / ItemLifecycle value
     next: tuple[str, ...] | None = None  # None: the provider publishes no rule
     final: bool = False
+    awaiting_payment: bool = False  # placed, but the provider waits for the buyer's payment
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,10 @@ class StatusTable:
             return True
         reachable = {self.order_statuses[c].state for c in current.next if c in self.order_statuses}
         return target in reachable
+
+    def awaiting_payment_codes(self) -> list[str]:
+        """Raw order statuses meaning "placed, waiting for payment" (admin quick filter)."""
+        return [code for code, st in self.order_statuses.items() if st.awaiting_payment]
 
     # --- item level ----------------------------------------------------------------------
     def item_code_for(self, state: str) -> str | None:

@@ -9,7 +9,8 @@ from .fault_spec import fixture, make_order
 pytestmark = pytest.mark.django_db
 
 
-def test_admin_sync_action_shows_state_and_shipments(client, operator, mocked):
+def test_admin_sync_action_shows_state_and_shipments(client, operator, mocked,
+                                                    django_capture_on_commit_callbacks):
     order = make_order()
     mocked.add(responses.POST, "https://api.aliseeks.com/v1/orders",
                json=fixture("create_order_reply.json"))
@@ -19,10 +20,14 @@ def test_admin_sync_action_shows_state_and_shipments(client, operator, mocked):
 
     services.order_place(order=order)
     client.force_login(operator)
-    response = client.post(reverse("admin:orders_order_changelist"),
-                           {"action": "refresh_from_provider", "_selected_action": [order.pk]},
-                           follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("admin:orders_order_changelist"),
+                    {"action": "sync_selected", "_selected_action": [order.pk]})
+    response = client.get(reverse("admin:orders_order_changelist"))
     text = response.content.decode()
-    assert "Completed (Completed · shipped), 2 shipment(s)" in text
+    assert "now Completed" in text  # the bulk run's outcome for the order
+    order.refresh_from_db()
+    assert (order.state, order.raw_status_label) == ("completed", "Completed · shipped")
+    assert order.shipments.count() == 2
     change = client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
     assert "DH002886407AE" in change

@@ -74,7 +74,7 @@ def test_shortfall_order_shows_accept_and_cancel_buttons(mocked, op_client, oper
     assert b"requested 5, locked 3" in page.content
 
 
-def test_refresh_action_brings_tracking_and_settles_unknown_placements(mocked, op_client):
+def test_refresh_action_brings_tracking_and_settles_unknown_placements(mocked, op_client, django_capture_on_commit_callbacks):
     import requests
 
     from .helpers import CREATE, status_url
@@ -90,8 +90,9 @@ def test_refresh_action_brings_tracking_and_settles_unknown_placements(mocked, o
         "tracking_url": None, "carrier_name": "TNT"}]})
     mocked.add(responses.GET, status_url("2346"), json={"orders": [{
         "order_id": 131, "ext_ref": "2346", "status": 5}]})
-    response = op_client.post(reverse("admin:orders_order_changelist"), {
-        "action": "refresh_from_provider", "_selected_action": [shipped.pk, unknown.pk]})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = op_client.post(reverse("admin:orders_order_changelist"), {
+            "action": "sync_selected", "_selected_action": [shipped.pk, unknown.pk]})
     assert response.status_code == 302
     shipped.refresh_from_db()
     unknown.refresh_from_db()

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import pytest
+import responses
+from django.urls import reverse
+
+from orders.models import OrderEvent, OrderItem
+from tests.fake_provider import BASE_URL
+
+from .conftest import set_state
+
+pytestmark = pytest.mark.django_db
+
+
+def _change(order) -> str:
+    return reverse("admin:orders_order_change", args=[order.pk])
+
+
+def test_order_page_shows_readable_timeline_with_provider_calls(operator_client, order, mocked):
+    mocked.add(responses.POST, f"{BASE_URL}/orders", json={"id": 12, "status": "NEW"})
+    from orders import services
+
+    services.order_place(order=order)
+
+    html = operator_client.get(_change(order)).content.decode()
+
+    assert 'id="timeline"' in html
+    assert "place_order: 200" in html and " ms, ok" in html
+    assert "placing → placed" in html
+    assert "sk_test_supersecret_123" not in html
+
+
+def test_operator_adds_a_note_to_the_timeline(operator_client, operator, order):
+    response = operator_client.post(reverse("admin:orders_order_note", args=[order.pk]),
+                                    {"text": "Customer called, wants express."})
+
+    assert response.status_code == 302
+    note = order.events.get(kind=OrderEvent.Kind.NOTE)
+    assert note.message == "Customer called, wants express." and note.actor == operator
+    assert "Customer called, wants express." in operator_client.get(_change(order)).content.decode()
+
+
+def test_empty_note_is_refused_with_a_message_and_nothing_saved(operator_client, order):
+    response = operator_client.post(reverse("admin:orders_order_note", args=[order.pk]),
+                                    {"text": ""}, follow=True)
+
+    assert "note is empty" in response.content.decode()
+    assert not order.events.filter(kind=OrderEvent.Kind.NOTE).exists()
+
+
+def test_sync_now_button_refreshes_the_order_from_the_provider(operator_client, order, mocked):
+    set_state(order, "placed", external_id="55", raw_status="NEW")
+    mocked.add(responses.GET, f"{BASE_URL}/orders/55", json={"id": 55, "status": "WORKING"})
+
+    page = operator_client.get(_change(order)).content.decode()
+    assert "dd-sync-now" in page
+    response = operator_client.post(reverse("admin:orders_order_sync", args=[order.pk]),
+                                    follow=True)
+
+    order.refresh_from_db()
+    assert order.state == "in_progress" and order.raw_status == "WORKING"
+    assert "Synced: now In progress" in response.content.decode()
+
+
+def test_sync_failure_is_a_message_not_a_500(operator_client, order, mocked):
+    set_state(order, "placed", external_id="56", raw_status="NEW")
+    mocked.add(responses.GET, f"{BASE_URL}/orders/56", status=503)
+
+    response = operator_client.post(reverse("admin:orders_order_sync", args=[order.pk]),
+                                    follow=True)
+
+    assert response.status_code == 200
+    assert "Sync failed" in response.content.decode()
+
+
+def test_placement_unknown_page_offers_reconcile_form_and_lookup(operator_client, order):
+    set_state(order, "placement_unknown", failure_reason="Outcome unknown: timeout")
+
+    html = operator_client.get(_change(order)).content.decode()
+
+    assert 'value="reconcile"' in html and "dd-lookup" in html
+    assert "Outcome unknown: timeout" in html
+    form = operator_client.get(reverse("admin:orders_order_transition",
+                                       args=[order.pk, "reconcile"]))
+    assert 'name="external_id"' in form.content.decode()
+
+
+def test_reconcile_form_places_order_with_given_id(operator_client, order):
+    set_state(order, "placement_unknown")
+
+    operator_client.post(reverse("admin:orders_order_transition", args=[order.pk, "reconcile"]),
+                         {"placed": "yes", "external_id": "X-9"})
+
+    order.refresh_from_db()
+    assert order.state == "placed" and order.external_id == "X-9"
+
+
+def test_lookup_reconciles_from_provider(operator_client, order, mocked):
+    set_state(order, "placement_unknown")
+    mocked.add(responses.GET, f"{BASE_URL}/orders/by-ref/{order.reference}",
+               json={"id": 42, "status": "NEW"})
+
+    operator_client.post(reverse("admin:orders_order_lookup", args=[order.pk]))
+
+    order.refresh_from_db()
+    assert order.state == "placed" and order.external_id == "42"
+
+
+def test_raw_provider_data_is_collapsed(operator_client, order):
+    html = operator_client.get(_change(order)).content.decode()
+    assert "<details" in html and "Raw provider data" in html
+
+
+def test_ship_transition_form_asks_for_tracking_number(operator_client, order, mocked):
+    set_state(order, "placed", external_id="60", raw_status="NEW")
+    mocked.add(responses.POST, f"{BASE_URL}/orders/60/shipping", json={})
+
+    operator_client.post(reverse("admin:orders_order_transition", args=[order.pk, "ship"]),
+                         {"carrier": "UPS", "tracking_number": "1Z1", "notify_customer": "on"})
+
+    order.refresh_from_db()
+    assert order.state == "shipped"
+    assert order.shipments.get().tracking_number == "1Z1"
+
+
+def test_acknowledge_button_acknowledges_all_allowed_items_in_one_call(operator_client, order,
+                                                                       mocked):
+    set_state(order, "placed", external_id="70", raw_status="NEW")
+    order.items.update(raw_status="0")
+    first, second = order.items.all()
+    OrderItem.objects.filter(pk=first.pk).update(external_id="a")
+    OrderItem.objects.filter(pk=second.pk).update(external_id="b")
+    mocked.add(responses.PUT, f"{BASE_URL}/orders/70", json={},
+               match=[responses.matchers.json_params_matcher(
+                   {"status": 6, "orderItemsIds": ["a", "b"], "comment": ""})])
+
+    assert "Acknowledge 2 items" in operator_client.get(_change(order)).content.decode()
+    operator_client.post(reverse("admin:orders_order_acknowledge_items", args=[order.pk]))
+
+    assert set(order.items.values_list("state", flat=True)) == {"acknowledged"}
+    assert len(mocked.calls) == 1
+    assert "dd-ack-items" not in operator_client.get(_change(order)).content.decode()
