@@ -54,6 +54,8 @@ OPERATIONS = (
     "cancel_order",
     "push_shipment",
     "set_item_status",
+    "hold_order",
+    "release_order",
 )
 
 
@@ -134,3 +136,10 @@ class ProviderService:
         self, order: Order, items: list[OrderItem], target: str, *, comment: str = ""
     ) -> None:
         raise ProviderNotSupported(f"{self.label} has no item statuses to change.")
+
+    # --- order-level hold (Tipser: a status change for all items) -------------------------
+    def hold_order(self, order: Order) -> None:
+        raise ProviderNotSupported(f"{self.label} has no hold through its API.")
+
+    def release_order(self, order: Order) -> None:
+        raise ProviderNotSupported(f"{self.label} has no hold to release through its API.")
