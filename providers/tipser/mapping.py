@@ -221,7 +221,8 @@ def parse_carriers(body: Any) -> list[str]:
     def take(value: Any) -> None:
         values = value if isinstance(value, list) else [value]
         for v in values:
-            name = _str(_dict(v).get("name") or _dict(v).get("id")) if isinstance(v, dict) else _str(v)
+            name = _str(v.get("name") or v.get("id")) if isinstance(v, dict) else (
+                v.strip() if isinstance(v, str) else "")
             if name and len(name) <= 120:
                 found.setdefault(name, None)
 
