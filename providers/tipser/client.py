@@ -44,7 +44,8 @@ class TipserClient(HttpClient):
         except ValueError as exc:
             raise ProviderBadReply(
                 f"{operation}: the reply is not JSON: {body_excerpt(response, self.secrets)!r}",
-                operation=operation, http_status=response.status_code,
+                operation=operation,
+                http_status=response.status_code,
             ) from exc
 
     # --- calls ---------------------------------------------------------------------------
@@ -55,24 +56,32 @@ class TipserClient(HttpClient):
         if to_date:
             params["to"] = to_date
         params.update(pageSize=page_size, pageIndex=page_index)
-        response = self.request("GET", ORDERS, operation="list_orders", idempotent=True,
-                                params=params)
+        response = self.request(
+            "GET", ORDERS, operation="list_orders", idempotent=True, params=params
+        )
         return self.json(response, operation="list_orders")
 
     def get_order(self, order_id: str) -> Any:
-        response = self.request("GET", f"{ORDERS}/{order_id}", operation="fetch_order",
-                                idempotent=True)
+        response = self.request(
+            "GET", f"{ORDERS}/{order_id}", operation="fetch_order", idempotent=True
+        )
         return self.json(response, operation="fetch_order")
 
     def set_status(self, order_id: str, body: dict[str, Any]) -> None:
         # Setting a status is idempotent (the same request twice leaves the same state).
-        self.request("PUT", f"{ORDERS}/{order_id}", operation="set_item_status",
-                     idempotent=True, json=body)
+        self.request(
+            "PUT", f"{ORDERS}/{order_id}", operation="set_item_status", idempotent=True, json=body
+        )
 
     def post_shipping(self, order_id: str, body: dict[str, Any]) -> None:
         # Not known to be idempotent (a second post may add a second shipping record).
-        self.request("POST", f"{ORDERS}/{order_id}/shipping", operation="push_shipment",
-                     idempotent=False, json=body)
+        self.request(
+            "POST",
+            f"{ORDERS}/{order_id}/shipping",
+            operation="push_shipment",
+            idempotent=False,
+            json=body,
+        )
 
     def markets(self) -> Any:
         response = self.request("GET", MARKETS, operation="markets", idempotent=True)

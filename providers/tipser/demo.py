@@ -22,7 +22,9 @@ SYNC_EVERY_SECONDS = 60
 
 def seed(*, account: ProviderAccount, stdout: Any) -> None:
     merchant = merchant_services.merchant_create(
-        account=account, name="Tipser demo shop", external_id="demo-tipser",
+        account=account,
+        name="Tipser demo shop",
+        external_id="demo-tipser",
         contact_email="tipser@example.test",
     )
     merchant_services.merchant_authorize(merchant=merchant, how="demo")
@@ -41,7 +43,8 @@ def seed(*, account: ProviderAccount, stdout: Any) -> None:
     _schedule_sync(account)
     stdout.write(
         f"    Tipser: {len(orders)} incoming sandbox orders imported; new ones: "
-        "POST /sandbox/tipser/control/orders?apiKey=<demo key from providers/tipser/demo.py>&count=3 "
+        "POST /sandbox/tipser/control/orders?apiKey=<demo key, providers/tipser/demo.py>"
+        "&count=3 "
         f"(synced every {SYNC_EVERY_SECONDS}s by the worker)"
     )
 
@@ -56,6 +59,9 @@ def _schedule_sync(account: ProviderAccount) -> None:
     )
     PeriodicTask.objects.update_or_create(
         name=f"Sync incoming orders: {account.name}",
-        defaults={"interval": every, "task": "orders.tasks.account_sync_task",
-                  "args": json.dumps([account.pk])},
+        defaults={
+            "interval": every,
+            "task": "orders.tasks.account_sync_task",
+            "args": json.dumps([account.pk]),
+        },
     )

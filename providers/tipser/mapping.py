@@ -15,8 +15,8 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 
 from providers.errors import ProviderBadReply
-from providers.statuses import ItemLifecycle as I  # noqa: N817
-from providers.statuses import Lifecycle as L  # noqa: N817
+from providers.statuses import ItemLifecycle as I
+from providers.statuses import Lifecycle as L
 from providers.types import AddressData, ItemSnapshot, OrderSnapshot
 
 from .statuses import STATUSES
@@ -79,7 +79,9 @@ def _codes(value: Any) -> list[str] | None:
 
 # --- addresses -----------------------------------------------------------------------------
 def _address(customer: dict[str, Any], which: dict[str, Any]) -> AddressData:
-    name = " ".join(p for p in (_str(customer.get("firstName")), _str(customer.get("lastName"))) if p)
+    name = " ".join(
+        p for p in (_str(customer.get("firstName")), _str(customer.get("lastName"))) if p
+    )
     return AddressData(
         contact_name=name,
         email=_str(customer.get("email")),
@@ -148,7 +150,13 @@ def parse_order(raw: Any) -> OrderSnapshot:
     shipping = _dict(raw.get("shippingLines"))
     shipping_total = _money(shipping.get("priceIncVat"))
     currency = next(
-        (c for c in (_currency(i.get("totalPriceIncVat")) for i in raw_items if isinstance(i, dict)) if c),
+        (
+            c
+            for c in (
+                _currency(i.get("totalPriceIncVat")) for i in raw_items if isinstance(i, dict)
+            )
+            if c
+        ),
         _currency(shipping.get("priceIncVat")),
     )
     prices = [i.total_price for i in items if i.total_price is not None]
@@ -221,8 +229,11 @@ def parse_carriers(body: Any) -> list[str]:
     def take(value: Any) -> None:
         values = value if isinstance(value, list) else [value]
         for v in values:
-            name = _str(v.get("name") or v.get("id")) if isinstance(v, dict) else (
-                v.strip() if isinstance(v, str) else "")
+            name = (
+                _str(v.get("name") or v.get("id"))
+                if isinstance(v, dict)
+                else (v.strip() if isinstance(v, str) else "")
+            )
             if name and len(name) <= 120:
                 found.setdefault(name, None)
 

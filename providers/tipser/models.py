@@ -50,3 +50,6 @@ class SandboxShipping(models.Model):
     class Meta:
         ordering = ["id"]
         verbose_name = "Tipser sandbox shipping"
+
+    def __str__(self) -> str:
+        return f"shipping {self.body.get('trackingNumber', '')} of {self.order_id}"

@@ -30,12 +30,24 @@ from .statuses import STATUSES
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 500
 MARKETS = [
-    {"id": "se", "name": "Sweden", "currency": "SEK",
-     "shippingProviders": [{"name": "PostNord"}, {"name": "DHL"}, {"name": "Bring"}]},
-    {"id": "de", "name": "Germany", "currency": "EUR",
-     "shippingProviders": [{"name": "DHL"}, {"name": "DPD"}, {"name": "Hermes"}]},
-    {"id": "us", "name": "United States", "currency": "USD",
-     "shippingProviders": [{"name": "UPS"}, {"name": "USPS"}, {"name": "FedEx"}]},
+    {
+        "id": "se",
+        "name": "Sweden",
+        "currency": "SEK",
+        "shippingProviders": [{"name": "PostNord"}, {"name": "DHL"}, {"name": "Bring"}],
+    },
+    {
+        "id": "de",
+        "name": "Germany",
+        "currency": "EUR",
+        "shippingProviders": [{"name": "DHL"}, {"name": "DPD"}, {"name": "Hermes"}],
+    },
+    {
+        "id": "us",
+        "name": "United States",
+        "currency": "USD",
+        "shippingProviders": [{"name": "UPS"}, {"name": "USPS"}, {"name": "FedEx"}],
+    },
 ]
 CATALOG = [
     ("POMEGRANATE", "8809389031511", Decimal("39.90")),
@@ -71,8 +83,12 @@ def _forbidden() -> JsonResponse:
 
 def _money(value: Decimal, currency: str) -> dict[str, Any]:
     value = value.quantize(Decimal("0.01"))
-    return {"value": float(value), "currency": currency,
-            "formatted": f"{value:.2f}".replace(".", ",") + (" €" if currency == "EUR" else f" {currency}")}
+    return {
+        "value": float(value),
+        "currency": currency,
+        "formatted": f"{value:.2f}".replace(".", ",")
+        + (" €" if currency == "EUR" else f" {currency}"),
+    }
 
 
 def _order_status(codes: list[int]) -> int:
@@ -95,8 +111,12 @@ def render_order(order: SandboxOrder) -> dict[str, Any]:
 
 # --- generating incoming orders --------------------------------------------------------------
 def orders_generate(
-    *, merchant: SandboxMerchant, count: int = 3, now: dt.datetime | None = None,
-    rng: random.Random | None = None, items: int | None = None,
+    *,
+    merchant: SandboxMerchant,
+    count: int = 3,
+    now: dt.datetime | None = None,
+    rng: random.Random | None = None,
+    items: int | None = None,
 ) -> list[SandboxOrder]:
     """New incoming orders (every item New), as a marketplace customer would place them."""
     now = now or timezone.now()
@@ -113,45 +133,71 @@ def orders_generate(
             total = price * quantity
             ex_vat = (total / (1 + VAT)).quantize(Decimal("0.01"))
             merchant_inc = (total * Decimal("0.70")).quantize(Decimal("0.01"))
-            lines.append({
-                "id": secrets.token_hex(12), "productId": secrets.token_hex(12), "sku": sku,
-                "productName": name, "amount": quantity, "quantity": quantity,
-                "attributesValue": rng.choice(["", "Size: M", "Colour: blue"]), "status": 0,
-                "merchantProductId": sku[-12:],
-                "totalPriceIncVat": _money(total, "EUR"),
-                "totalPriceExVat": _money(ex_vat, "EUR"),
-                "vatValue": _money(total - ex_vat, "EUR"),
-                "merchantPriceIncVat": _money(merchant_inc, "EUR"),
-                "merchantPriceExVat": _money((merchant_inc / (1 + VAT)), "EUR"),
-            })
+            lines.append(
+                {
+                    "id": secrets.token_hex(12),
+                    "productId": secrets.token_hex(12),
+                    "sku": sku,
+                    "productName": name,
+                    "amount": quantity,
+                    "quantity": quantity,
+                    "attributesValue": rng.choice(["", "Size: M", "Colour: blue"]),
+                    "status": 0,
+                    "merchantProductId": sku[-12:],
+                    "totalPriceIncVat": _money(total, "EUR"),
+                    "totalPriceExVat": _money(ex_vat, "EUR"),
+                    "vatValue": _money(total - ex_vat, "EUR"),
+                    "merchantPriceIncVat": _money(merchant_inc, "EUR"),
+                    "merchantPriceExVat": _money((merchant_inc / (1 + VAT)), "EUR"),
+                }
+            )
         order_id = secrets.token_hex(12)
         date = now - dt.timedelta(minutes=count - n)
         data = {
-            "id": order_id, "orderNumber": str(base_number + n),
-            "orderDate": date.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "id": order_id,
+            "orderNumber": str(base_number + n),
+            "orderDate": date.astimezone(dt.UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "status": 0,
             "customer": {
-                "firstName": first, "lastName": last,
-                "email": f"{order_id}@mailinator.com", "phoneNumber": "+46701234567",
-                "homeAddress": address, "deliveryAddress": dict(address),
+                "firstName": first,
+                "lastName": last,
+                "email": f"{order_id}@mailinator.com",
+                "phoneNumber": "+46701234567",
+                "homeAddress": address,
+                "deliveryAddress": dict(address),
                 "useHomeAddressAsDeliveryAddress": False,
             },
             "items": lines,
-            "shippingPreferences": {"shippingProvider": rng.choice(["DHL", "PostNord", "UPS"]),
-                                    "sendDeliveryNoteToCustomer": True},
-            "shippingLines": {"priceIncVat": _money(Decimal("0"), "EUR"),
-                              "priceExVat": _money(Decimal("0"), "EUR"),
-                              "vatValue": _money(Decimal("0"), "EUR")},
-            "activityLogs": [{"messageType": 4, "user": "Order integration",
-                              "date": date.isoformat(),
-                              "text": {"updateType": "Placed", "success": True}}],
+            "shippingPreferences": {
+                "shippingProvider": rng.choice(["DHL", "PostNord", "UPS"]),
+                "sendDeliveryNoteToCustomer": True,
+            },
+            "shippingLines": {
+                "priceIncVat": _money(Decimal("0"), "EUR"),
+                "priceExVat": _money(Decimal("0"), "EUR"),
+                "vatValue": _money(Decimal("0"), "EUR"),
+            },
+            "activityLogs": [
+                {
+                    "messageType": 4,
+                    "user": "Order integration",
+                    "date": date.isoformat(),
+                    "text": {"updateType": "Placed", "success": True},
+                }
+            ],
         }
-        created.append(SandboxOrder(merchant=merchant, order_id=order_id, order_date=date, data=data))
+        created.append(
+            SandboxOrder(merchant=merchant, order_id=order_id, order_date=date, data=data)
+        )
     return SandboxOrder.objects.bulk_create(created)
 
 
 # --- views -----------------------------------------------------------------------------------
-def _date_param(request: HttpRequest, name: str, *, required: bool) -> dt.date | None | JsonResponse:
+def _date_param(
+    request: HttpRequest, name: str, *, required: bool
+) -> dt.date | JsonResponse | None:
     value = request.GET.get(name, "")
     if not value:
         return _bad(f"'{name}' is required (yyyy-mm-dd).") if required else None
@@ -195,13 +241,22 @@ def order_list(request: HttpRequest) -> JsonResponse:
     start_dt = dt.datetime.combine(start, dt.time.min, tzinfo=dt.UTC)  # type: ignore[arg-type]
     qs = SandboxOrder.objects.filter(merchant=merchant, order_date__gte=start_dt)
     if end is not None:
-        qs = qs.filter(order_date__lt=dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min,  # type: ignore[operator]
-                                                          tzinfo=dt.UTC))
-    matching = [o for o in qs.order_by("order_date", "id")
-                if any(int(i.get("status", 0)) in states for i in o.data.get("items", []))]
-    page = matching[index * size:(index + 1) * size]  # type: ignore[operator]
-    return JsonResponse({"itemsCount": len(matching), "pageIndex": index,
-                         "items": [render_order(o) for o in page]})
+        qs = qs.filter(
+            order_date__lt=dt.datetime.combine(
+                end + dt.timedelta(days=1),
+                dt.time.min,  # type: ignore[operator]
+                tzinfo=dt.UTC,
+            )
+        )
+    matching = [
+        o
+        for o in qs.order_by("order_date", "id")
+        if any(int(i.get("status", 0)) in states for i in o.data.get("items", []))
+    ]
+    page = matching[index * size : (index + 1) * size]  # type: ignore[operator]
+    return JsonResponse(
+        {"itemsCount": len(matching), "pageIndex": index, "items": [render_order(o) for o in page]}
+    )
 
 
 def _find(merchant: SandboxMerchant, order_id: str) -> SandboxOrder | None:
@@ -231,13 +286,20 @@ def order_detail(request: HttpRequest, order_id: str) -> JsonResponse:
     if body is None:
         return _bad("The body must be a JSON object.")
     status, ids = body.get("status"), body.get("orderItemsIds")
-    if not isinstance(status, int) or isinstance(status, bool) or str(status) not in STATUSES.item_statuses:
+    if (
+        not isinstance(status, int)
+        or isinstance(status, bool)
+        or str(status) not in STATUSES.item_statuses
+    ):
         return _bad("'status' must be a known item status code.")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
         return _bad("'orderItemsIds' must be a non-empty list of item ids.")
     with transaction.atomic():
-        order = SandboxOrder.objects.select_for_update().filter(
-            merchant=merchant, order_id=order_id).first()
+        order = (
+            SandboxOrder.objects.select_for_update()
+            .filter(merchant=merchant, order_id=order_id)
+            .first()
+        )
         if order is None:
             return _error(404, "NotFound", f"Order {order_id} not found.")
         items = {i["id"]: i for i in order.data.get("items", [])}
@@ -255,14 +317,26 @@ def order_detail(request: HttpRequest, order_id: str) -> JsonResponse:
             items[item_id]["status"] = status
         data = order.data
         data["status"] = _order_status([int(i["status"]) for i in data["items"]])
-        data.setdefault("activityLogs", []).insert(0, {
-            "messageType": 2, "date": timezone.now().isoformat(),
-            "text": {"changedProducts": [{"name": items[i].get("productName", ""),
-                                          "productVariantId": items[i].get("productId", ""),
-                                          "productAttributes": []} for i in ids],
-                     "newState": STATUSES.item_statuses[str(status)].label,
-                     "trackingLink": "", "comment": str(body.get("comment") or "")},
-        })
+        data.setdefault("activityLogs", []).insert(
+            0,
+            {
+                "messageType": 2,
+                "date": timezone.now().isoformat(),
+                "text": {
+                    "changedProducts": [
+                        {
+                            "name": items[i].get("productName", ""),
+                            "productVariantId": items[i].get("productId", ""),
+                            "productAttributes": [],
+                        }
+                        for i in ids
+                    ],
+                    "newState": STATUSES.item_statuses[str(status)].label,
+                    "trackingLink": "",
+                    "comment": str(body.get("comment") or ""),
+                },
+            },
+        )
         order.save(update_fields=["data", "updated_at"])
     return JsonResponse(render_order(order))
 
@@ -320,8 +394,11 @@ def control_orders(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("v3/merchants/orders", order_list, name="tipser-sandbox-orders"),
     path("v3/merchants/orders/<str:order_id>", order_detail, name="tipser-sandbox-order"),
-    path("v3/merchants/orders/<str:order_id>/shipping", order_shipping,
-         name="tipser-sandbox-shipping"),
+    path(
+        "v3/merchants/orders/<str:order_id>/shipping",
+        order_shipping,
+        name="tipser-sandbox-shipping",
+    ),
     path("v3/markets", markets, name="tipser-sandbox-markets"),
     path("control/orders", control_orders, name="tipser-sandbox-control-orders"),
 ]

@@ -13,12 +13,12 @@ from django.utils import timezone
 from providers.base import CredentialField, OptionField, ProviderService
 from providers.errors import ProviderError, ProviderValidationError
 from providers.registry import register
-from providers.statuses import ItemLifecycle as I  # noqa: N817
+from providers.statuses import ItemLifecycle as I
 from providers.types import OrderSnapshot
 
 from . import mapping
 from .client import TipserClient
-from .statuses import ALL_STATES, CANCELLED, OPEN_ITEM_CODES, SHIPPED, STATUSES
+from .statuses import ALL_STATES, OPEN_ITEM_CODES, SHIPPED, STATUSES
 
 if TYPE_CHECKING:
     from merchants.models import Merchant
@@ -42,13 +42,23 @@ class TipserService(ProviderService):
     label = "Tipser"
     statuses = STATUSES
     credential_fields = (
-        CredentialField("api_key", "API key", "Tipser merchant apiKey (sent as a query parameter)."),
+        CredentialField(
+            "api_key", "API key", "Tipser merchant apiKey (sent as a query parameter)."
+        ),
     )
     option_fields = (
-        OptionField("page_size", "Page size for the order list", 50,
-                    help_text="Always sent: Tipser's default page size is not published."),
-        OptionField("sync_states", "Item states to list", ALL_STATES,
-                    help_text="The list call's obligatory 'states' filter (comma separated)."),
+        OptionField(
+            "page_size",
+            "Page size for the order list",
+            50,
+            help_text="Always sent: Tipser's default page size is not published.",
+        ),
+        OptionField(
+            "sync_states",
+            "Item states to list",
+            ALL_STATES,
+            help_text="The list call's obligatory 'states' filter (comma separated).",
+        ),
         OptionField("initial_days", "First sync reaches back (days)", 30),
         OptionField("max_days", "Periodic sync never reaches back further than (days)", 90),
         OptionField("safety_days", "Overlap with the previous run (days)", 1),
@@ -73,8 +83,9 @@ class TipserService(ProviderService):
     def client(self) -> TipserClient:
         api_key = self.credential("api_key")
         if not api_key:
-            raise ProviderValidationError("This Tipser account has no API key.",
-                                          fields={"api_key": "Required."})
+            raise ProviderValidationError(
+                "This Tipser account has no API key.", fields={"api_key": "Required."}
+            )
         return TipserClient(base_url=self.base_url, api_key=api_key, recorder=self.recorder)
 
     def _int_option(self, name: str) -> int:
@@ -86,8 +97,10 @@ class TipserService(ProviderService):
     # --- operations ------------------------------------------------------------------------
     def check_account(self, *, merchant: Merchant | None = None) -> str:
         body = self.client.list_orders(
-            from_date=_date(timezone.now()), states=str(self.option("sync_states")),
-            page_size=1, page_index=0,
+            from_date=_date(timezone.now()),
+            states=str(self.option("sync_states")),
+            page_size=1,
+            page_index=0,
         )
         _, count = mapping.parse_order_page(body)
         return f"apiKey accepted ({count if count is not None else '?'} order(s) today)"
@@ -125,13 +138,22 @@ class TipserService(ProviderService):
         else:
             start = _date(now - dt.timedelta(days=self._int_option("initial_days")))
         if run is None or run.get("from") != start:
-            run = {"from": start, "page_index": 0, "oldest_open": None, "seen": 0,
-                   "started": now.isoformat()}
+            run = {
+                "from": start,
+                "page_index": 0,
+                "oldest_open": None,
+                "seen": 0,
+                "started": now.isoformat(),
+            }
         cursor["run"] = run
 
         for _ in range(MAX_PAGES):
-            body = client.list_orders(from_date=start, states=states, page_size=page_size,
-                                      page_index=int(run["page_index"]))
+            body = client.list_orders(
+                from_date=start,
+                states=states,
+                page_size=page_size,
+                page_index=int(run["page_index"]),
+            )
             orders, count = mapping.parse_order_page(body)
             raw_len = len(body["items"])
             for snap in orders:
@@ -179,14 +201,17 @@ class TipserService(ProviderService):
         if refused:
             # Refused here, before any request: Tipser would answer IncorrectInputData.
             raise ProviderValidationError(
-                f"Tipser does not allow status {STATUSES.item_statuses[code].label} now for item(s) "
+                f"Tipser does not allow status {STATUSES.item_statuses[code].label} now "
+                "for item(s) "
                 + ", ".join(i.external_id or str(i.pk) for i in refused),
                 fields={"items": "Not in the item's nextStatuses."},
             )
         ids = [i.external_id for i in items]
         self.client.set_status(order.external_id, mapping.status_body(code, ids, comment))
 
-    def _whole_order(self, order: Order, target: str, *, skip: tuple[str, ...], comment: str) -> None:
+    def _whole_order(
+        self, order: Order, target: str, *, skip: tuple[str, ...], comment: str
+    ) -> None:
         """An order-level change: one request with every item that is not already past it."""
         items = [i for i in order.items.all() if i.state not in skip and i.external_id]
         if not items:
@@ -197,8 +222,12 @@ class TipserService(ProviderService):
         self._whole_order(order, I.CANCELLED, skip=(I.CANCELLED,), comment="Cancelled by merchant")
 
     def hold_order(self, order: Order) -> None:
-        self._whole_order(order, I.ON_HOLD, skip=(I.CANCELLED, I.SHIPPED, I.RETURNED, I.ON_HOLD),
-                          comment="On hold")
+        self._whole_order(
+            order,
+            I.ON_HOLD,
+            skip=(I.CANCELLED, I.SHIPPED, I.RETURNED, I.ON_HOLD),
+            comment="On hold",
+        )
 
     def release_order(self, order: Order) -> None:
         items = [i for i in order.items.all() if i.state == I.ON_HOLD and i.external_id]
@@ -213,18 +242,28 @@ class TipserService(ProviderService):
         items = [line.item for line in shipment.lines.select_related("item")]
         ids = [i.external_id for i in items if i.external_id]
         if not ids:
-            raise ProviderValidationError("The shipment carries no Tipser item.",
-                                          fields={"items": "Required."})
+            raise ProviderValidationError(
+                "The shipment carries no Tipser item.", fields={"items": "Required."}
+            )
         client = self.client
-        client.post_shipping(order.external_id, mapping.shipping_body(
-            carrier="" if shipment.carrier == "other" else shipment.carrier,
-            tracking_number=shipment.tracking_number, comment=shipment.comment,
-            notify=shipment.notify_customer, item_ids=ids,
-        ))
+        client.post_shipping(
+            order.external_id,
+            mapping.shipping_body(
+                carrier="" if shipment.carrier == "other" else shipment.carrier,
+                tracking_number=shipment.tracking_number,
+                comment=shipment.comment,
+                notify=shipment.notify_customer,
+                item_ids=ids,
+            ),
+        )
         to_mark = [i.external_id for i in items if i.external_id and self._allowed(i, SHIPPED)]
         if to_mark:
-            client.set_status(order.external_id, mapping.status_body(
-                SHIPPED, to_mark, shipment.comment or f"Shipped: {shipment.tracking_number}"))
+            client.set_status(
+                order.external_id,
+                mapping.status_body(
+                    SHIPPED, to_mark, shipment.comment or f"Shipped: {shipment.tracking_number}"
+                ),
+            )
 
     # --- carriers --------------------------------------------------------------------------
     def carrier_names(self, *, refresh: bool = False) -> list[str]:
@@ -245,8 +284,14 @@ class TipserService(ProviderService):
             names = []
         preferred = ""
         if order is not None:
-            prefs = order.raw_data.get("shippingPreferences") if isinstance(order.raw_data, dict) else None
-            preferred = mapping._str(prefs.get("shippingProvider")) if isinstance(prefs, dict) else ""
+            prefs = (
+                order.raw_data.get("shippingPreferences")
+                if isinstance(order.raw_data, dict)
+                else None
+            )
+            preferred = (
+                mapping._str(prefs.get("shippingProvider")) if isinstance(prefs, dict) else ""
+            )
         if preferred and preferred not in names:
             names = [preferred, *names]
         return [(n, n + (" (customer's choice)" if n == preferred else "")) for n in names] + [

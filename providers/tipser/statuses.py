@@ -12,8 +12,8 @@ raw and derive the canonical order state from the item states (``mapping.order_s
 
 from __future__ import annotations
 
-from providers.statuses import ItemLifecycle as I  # noqa: N817
-from providers.statuses import Lifecycle as L  # noqa: N817
+from providers.statuses import ItemLifecycle as I
+from providers.statuses import Lifecycle as L
 from providers.statuses import RawStatus, StatusTable
 
 NEW, HOLD, SHIPPED, CANCELLED, RETURNED, ACKNOWLEDGED = "0", "1", "2", "3", "4", "6"
@@ -30,8 +30,9 @@ STATUSES = StatusTable(
         SHIPPED: RawStatus(SHIPPED, "Shipped", I.SHIPPED, next=(RETURNED,)),
         CANCELLED: RawStatus(CANCELLED, "Cancelled", I.CANCELLED, next=(), final=True),
         RETURNED: RawStatus(RETURNED, "Returned", I.RETURNED, next=(), final=True),
-        ACKNOWLEDGED: RawStatus(ACKNOWLEDGED, "Acknowledged", I.ACKNOWLEDGED,
-                                next=(HOLD, SHIPPED, CANCELLED)),
+        ACKNOWLEDGED: RawStatus(
+            ACKNOWLEDGED, "Acknowledged", I.ACKNOWLEDGED, next=(HOLD, SHIPPED, CANCELLED)
+        ),
     },
     unknown_state=L.IN_PROGRESS,
 )

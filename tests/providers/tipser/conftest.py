@@ -18,8 +18,14 @@ def fixture(name: str):
     return json.loads((FIXTURES / name).read_text())
 
 
-def wire_order(n: int, *, status: int = 0, next_statuses=None, items: int = 1,
-               date: str = "2026-11-20T10:00:00.000Z") -> dict:
+def wire_order(
+    n: int,
+    *,
+    status: int = 0,
+    next_statuses=None,
+    items: int = 1,
+    date: str = "2026-11-20T10:00:00.000Z",
+) -> dict:
     """The doc's sample order with unique ids and the given item status."""
     order = copy.deepcopy(fixture("order_detail.json"))
     order["id"] = f"ord{n:05d}"
@@ -32,7 +38,8 @@ def wire_order(n: int, *, status: int = 0, next_statuses=None, items: int = 1,
         item["id"] = f"ord{n:05d}-item{k}"
         item["status"] = status
         item["nextStatuses"] = (
-            next_statuses if next_statuses is not None
+            next_statuses
+            if next_statuses is not None
             else {0: [1, 2, 3, 6], 1: [2, 3, 6], 6: [1, 2, 3], 2: [4], 3: [], 4: []}[status]
         )
         order["items"].append(item)
@@ -41,8 +48,9 @@ def wire_order(n: int, *, status: int = 0, next_statuses=None, items: int = 1,
 
 @pytest.fixture
 def account(db):
-    return AccountFactory(provider="tipser", credentials={"api_key": API_KEY}, base_url="",
-                          options={"page_size": 2})
+    return AccountFactory(
+        provider="tipser", credentials={"api_key": API_KEY}, base_url="", options={"page_size": 2}
+    )
 
 
 @pytest.fixture

@@ -43,50 +43,106 @@ def test_base_url_per_environment_and_override(account, settings):
 
 
 def test_list_call_sends_apikey_dates_states_and_page(mocked, account):
-    mocked.add(responses.GET, ORDERS_URL, json=fixture("order_list.json"), match=[
-        matchers.query_param_matcher({"apiKey": API_KEY, "from": "2018-05-31", "states": "0,1",
-                                      "pageSize": "2", "pageIndex": "0"}),
-    ])
-    body = service_for(account).client.list_orders(from_date="2018-05-31", states="0,1",
-                                                   page_size=2, page_index=0)
+    mocked.add(
+        responses.GET,
+        ORDERS_URL,
+        json=fixture("order_list.json"),
+        match=[
+            matchers.query_param_matcher(
+                {
+                    "apiKey": API_KEY,
+                    "from": "2018-05-31",
+                    "states": "0,1",
+                    "pageSize": "2",
+                    "pageIndex": "0",
+                }
+            ),
+        ],
+    )
+    body = service_for(account).client.list_orders(
+        from_date="2018-05-31", states="0,1", page_size=2, page_index=0
+    )
     assert body["itemsCount"] == 1
     assert mocked.calls[0].request.method == "GET"
 
 
 def test_detail_call_reads_one_order(mocked, account, tipser_merchant):
     order = _import(account, wire_order(1))
-    mocked.add(responses.GET, f"{ORDERS_URL}/ord00001", json=fixture("order_detail.json"),
-               match=[matchers.query_param_matcher({"apiKey": API_KEY})])
+    mocked.add(
+        responses.GET,
+        f"{ORDERS_URL}/ord00001",
+        json=fixture("order_detail.json"),
+        match=[matchers.query_param_matcher({"apiKey": API_KEY})],
+    )
     snap = service_for(account).fetch_order(order)
     assert snap.external_id == "5be5e8c4ac564b000165003f"
 
 
 def test_status_change_puts_status_item_ids_and_comment(mocked, account, tipser_merchant):
     order = _import(account, wire_order(1, items=2))
-    mocked.add(responses.PUT, f"{ORDERS_URL}/ord00001", json={}, match=[
-        matchers.query_param_matcher({"apiKey": API_KEY}),
-        matchers.json_params_matcher({"status": 6, "orderItemsIds": ["ord00001-item0", "ord00001-item1"],
-                                      "comment": "seen"}),
-    ])
-    services.order_items_set_status(order=order, items=list(order.items.all()),
-                                    transition_name="acknowledge", comment="seen")
+    mocked.add(
+        responses.PUT,
+        f"{ORDERS_URL}/ord00001",
+        json={},
+        match=[
+            matchers.query_param_matcher({"apiKey": API_KEY}),
+            matchers.json_params_matcher(
+                {
+                    "status": 6,
+                    "orderItemsIds": ["ord00001-item0", "ord00001-item1"],
+                    "comment": "seen",
+                }
+            ),
+        ],
+    )
+    services.order_items_set_status(
+        order=order, items=list(order.items.all()), transition_name="acknowledge", comment="seen"
+    )
     assert {i.state for i in order.items.all()} == {"acknowledged"}
 
 
-def test_shipping_posts_carrier_tracking_items_then_marks_items_shipped(mocked, account, tipser_merchant):
+def test_shipping_posts_carrier_tracking_items_then_marks_items_shipped(
+    mocked, account, tipser_merchant
+):
     order = _import(account, wire_order(1, items=2, status=6))
-    ship = mocked.add(responses.POST, f"{ORDERS_URL}/ord00001/shipping", json={}, match=[
-        matchers.query_param_matcher({"apiKey": API_KEY}),
-        matchers.json_params_matcher({
-            "shippingProvider": "DHL", "comment": "two boxes", "sendDeliveryNoteToCustomer": False,
-            "trackingNumber": "JD0123", "orderItemsIds": ["ord00001-item0", "ord00001-item1"]}),
-    ])
-    status = mocked.add(responses.PUT, f"{ORDERS_URL}/ord00001", json={}, match=[
-        matchers.json_params_matcher({"status": 2, "orderItemsIds": ["ord00001-item0", "ord00001-item1"],
-                                      "comment": "two boxes"}),
-    ])
-    shipment = services.order_ship(order=order, carrier="DHL", tracking_number="JD0123",
-                                   notify_customer=False, comment="two boxes")
+    ship = mocked.add(
+        responses.POST,
+        f"{ORDERS_URL}/ord00001/shipping",
+        json={},
+        match=[
+            matchers.query_param_matcher({"apiKey": API_KEY}),
+            matchers.json_params_matcher(
+                {
+                    "shippingProvider": "DHL",
+                    "comment": "two boxes",
+                    "sendDeliveryNoteToCustomer": False,
+                    "trackingNumber": "JD0123",
+                    "orderItemsIds": ["ord00001-item0", "ord00001-item1"],
+                }
+            ),
+        ],
+    )
+    status = mocked.add(
+        responses.PUT,
+        f"{ORDERS_URL}/ord00001",
+        json={},
+        match=[
+            matchers.json_params_matcher(
+                {
+                    "status": 2,
+                    "orderItemsIds": ["ord00001-item0", "ord00001-item1"],
+                    "comment": "two boxes",
+                }
+            ),
+        ],
+    )
+    shipment = services.order_ship(
+        order=order,
+        carrier="DHL",
+        tracking_number="JD0123",
+        notify_customer=False,
+        comment="two boxes",
+    )
     assert ship.call_count == 1 and status.call_count == 1
     assert [c.request.method for c in mocked.calls] == ["POST", "PUT"]
     shipment.refresh_from_db()
@@ -106,12 +162,18 @@ def test_other_carrier_is_sent_as_null(mocked, account, tipser_merchant):
 
 def test_markets_call_gives_carrier_choices_cached_per_account(mocked, account):
     cache.clear()
-    markets = mocked.add(responses.GET, f"{HOST}/v3/markets",
-                         json=[{"id": "se", "shippingProviders": [{"name": "PostNord"}, {"name": "DHL"}]}],
-                         match=[matchers.query_param_matcher({"apiKey": API_KEY})])
+    markets = mocked.add(
+        responses.GET,
+        f"{HOST}/v3/markets",
+        json=[{"id": "se", "shippingProviders": [{"name": "PostNord"}, {"name": "DHL"}]}],
+        match=[matchers.query_param_matcher({"apiKey": API_KEY})],
+    )
     service = service_for(account)
-    assert service.carrier_choices() == [("DHL", "DHL"), ("PostNord", "PostNord"),
-                                         ("", "Other (not listed)")]
+    assert service.carrier_choices() == [
+        ("DHL", "DHL"),
+        ("PostNord", "PostNord"),
+        ("", "Other (not listed)"),
+    ]
     assert service_for(account).carrier_names() == ["DHL", "PostNord"]
     assert markets.call_count == 1
 
@@ -123,15 +185,23 @@ def test_carrier_choices_keep_other_when_markets_fails(mocked, account):
 
 
 def test_check_account_lists_todays_orders(mocked, account):
-    mocked.add(responses.GET, ORDERS_URL, json={"itemsCount": 0, "pageIndex": 0, "items": []},
-               match=[matchers.query_param_matcher({"apiKey": API_KEY}, strict_match=False)])
+    mocked.add(
+        responses.GET,
+        ORDERS_URL,
+        json={"itemsCount": 0, "pageIndex": 0, "items": []},
+        match=[matchers.query_param_matcher({"apiKey": API_KEY}, strict_match=False)],
+    )
     assert "apiKey accepted" in service_for(account).check_account()
     assert mocked.calls[0].request.params["pageSize"] == "1"
 
 
 def test_error_body_becomes_a_readable_rejection(mocked, account):
-    mocked.add(responses.GET, ORDERS_URL, status=403,
-               json={"error": {"id": "Unauthorized", "message": "Invalid apiKey"}})
+    mocked.add(
+        responses.GET,
+        ORDERS_URL,
+        status=403,
+        json={"error": {"id": "Unauthorized", "message": "Invalid apiKey"}},
+    )
     with pytest.raises(ProviderRejected) as err:
         service_for(account).check_account()
     assert "Invalid apiKey (Unauthorized)" in str(err.value)
@@ -151,13 +221,19 @@ def test_non_json_reply_is_a_bad_reply(mocked, account):
 
 def test_apikey_never_appears_in_events_or_logs(mocked, account, tipser_merchant, caplog):
     order = _import(account, wire_order(1))
-    mocked.add(responses.GET, f"{ORDERS_URL}/ord00001", status=400,
-               json={"error": {"id": "IncorrectInputData", "message": f"bad key {API_KEY}"}})
+    mocked.add(
+        responses.GET,
+        f"{ORDERS_URL}/ord00001",
+        status=400,
+        json={"error": {"id": "IncorrectInputData", "message": f"bad key {API_KEY}"}},
+    )
     caplog.set_level(logging.INFO)
     with pytest.raises(ProviderRejected):
         services.order_sync(order=order)
     assert API_KEY in mocked.calls[0].request.url  # it was sent…
-    texts = [e.message for e in OrderEvent.objects.all()] + [str(e.data) for e in OrderEvent.objects.all()]
+    texts = [e.message for e in OrderEvent.objects.all()] + [
+        str(e.data) for e in OrderEvent.objects.all()
+    ]
     order.refresh_from_db()
     texts += [order.failure_reason, caplog.text]
     assert any("apiKey=***" in t for t in texts)
@@ -167,7 +243,10 @@ def test_apikey_never_appears_in_events_or_logs(mocked, account, tipser_merchant
 @override_settings(TIPSER_API_URL=PRODUCTION_HOST)
 def test_production_account_uses_production_host(mocked, account):
     account.environment = "production"
-    mocked.add(responses.GET, f"{PRODUCTION_HOST}/v3/merchants/orders",
-               json={"itemsCount": 0, "pageIndex": 0, "items": []})
+    mocked.add(
+        responses.GET,
+        f"{PRODUCTION_HOST}/v3/merchants/orders",
+        json={"itemsCount": 0, "pageIndex": 0, "items": []},
+    )
     service_for(account).check_account()
     assert mocked.calls[0].request.url.startswith(PRODUCTION_HOST)

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from providers.errors import ProviderBadReply
-from providers.statuses import Lifecycle as L  # noqa: N817
+from providers.statuses import Lifecycle as L
 from providers.tipser import mapping
 from providers.types import ItemSnapshot
 
@@ -24,14 +24,24 @@ def test_documented_detail_reply_maps_to_snapshot():
     assert snap.total == Decimal("39.90") and snap.shipping_total == Decimal("0.00")
     addr = snap.address
     assert (addr.contact_name, addr.email, addr.phone_number) == (
-        "John Doe", "5be5e8c4ac564b000165003d@mailinator.com", "Doe")
+        "John Doe",
+        "5be5e8c4ac564b000165003d@mailinator.com",
+        "Doe",
+    )
     assert (addr.line1, addr.postal_code, addr.city, addr.country) == (
-        "1600 Pennsylvania Ave NW", "DC 20500", "Washington", "US")
+        "1600 Pennsylvania Ave NW",
+        "DC 20500",
+        "Washington",
+        "US",
+    )
     assert snap.billing_address.line1 == "1600 Pennsylvania Ave NW"  # homeAddress
     [item] = snap.items
     assert item.external_id == "5be5e8c4ac564b000165003e"
     assert (item.product_id, item.sku, item.name) == (
-        "5aa16508c0bdfb2ca4045088", "8809389031511", "POMEGRANATE")
+        "5aa16508c0bdfb2ca4045088",
+        "8809389031511",
+        "POMEGRANATE",
+    )
     assert item.quantity == 1 and item.variant is None
     assert item.total_price == Decimal("39.90") and item.unit_price == Decimal("39.90")
     assert item.tax_amount == Decimal("6.37") and item.merchant_price == Decimal("27.93")
@@ -39,7 +49,10 @@ def test_documented_detail_reply_maps_to_snapshot():
     assert item.raw["merchantProductId"] == "185851052051"
     assert item.raw["totalPriceExVat"]["value"] == 33.53
     # shipping preferences and activity log stay with the order's raw data
-    assert snap.raw["shippingPreferences"] == {"shippingProvider": "DHL", "sendDeliveryNoteToCustomer": True}
+    assert snap.raw["shippingPreferences"] == {
+        "shippingProvider": "DHL",
+        "sendDeliveryNoteToCustomer": True,
+    }
     assert snap.raw["activityLogs"][0]["text"]["newState"] == "Shipped"
 
 
@@ -66,8 +79,13 @@ def test_home_address_used_when_flagged_as_delivery_address():
 def test_odd_field_types_are_data_not_crashes():
     raw = fixture("order_detail.json")
     raw["customer"] = "nobody"
-    raw["items"][0].update(quantity="two", totalPriceIncVat={"value": "n/a"}, status=5,
-                           nextStatuses="all", attributesValue="Size: M")
+    raw["items"][0].update(
+        quantity="two",
+        totalPriceIncVat={"value": "n/a"},
+        status=5,
+        nextStatuses="all",
+        attributesValue="Size: M",
+    )
     raw["orderDate"] = "yesterday"
     snap = mapping.parse_order(raw)
     item = snap.items[0]
@@ -84,39 +102,51 @@ def test_list_reply_without_items_list_is_a_bad_reply(body):
 
 
 def test_list_entry_without_id_is_skipped():
-    orders, _ = mapping.parse_order_page({"itemsCount": 2, "items": [{"orderNumber": "1"},
-                                                                      fixture("order_detail.json")]})
+    orders, _ = mapping.parse_order_page(
+        {"itemsCount": 2, "items": [{"orderNumber": "1"}, fixture("order_detail.json")]}
+    )
     assert len(orders) == 1
 
 
-@pytest.mark.parametrize(("codes", "state"), [
-    ([], L.IN_PROGRESS),
-    (["0", "0"], L.PLACED),
-    (["0", "6"], L.IN_PROGRESS),
-    (["1", "1"], L.ON_HOLD),
-    (["1", "3"], L.ON_HOLD),
-    (["2", "0"], L.PARTIALLY_SHIPPED),
-    (["2", "3"], L.SHIPPED),
-    (["2", "4"], L.SHIPPED),
-    (["3", "3"], L.CANCELLED),
-])
+@pytest.mark.parametrize(
+    ("codes", "state"),
+    [
+        ([], L.IN_PROGRESS),
+        (["0", "0"], L.PLACED),
+        (["0", "6"], L.IN_PROGRESS),
+        (["1", "1"], L.ON_HOLD),
+        (["1", "3"], L.ON_HOLD),
+        (["2", "0"], L.PARTIALLY_SHIPPED),
+        (["2", "3"], L.SHIPPED),
+        (["2", "4"], L.SHIPPED),
+        (["3", "3"], L.CANCELLED),
+    ],
+)
 def test_order_state_is_derived_from_item_states(codes, state):
     items = [ItemSnapshot(external_id=str(n), raw_status=c) for n, c in enumerate(codes)]
     assert mapping.order_state_from_items(items) == state
 
 
 def test_request_bodies_follow_the_doc():
-    assert mapping.status_body("1", ["5bc9dbf7fe887c00014f3f52"], "Testing to set the status to hold!") == \
-        fixture("status_update_request.json")
-    assert mapping.shipping_body(carrier="", tracking_number="T1", comment="c", notify=False,
-                                 item_ids=["a"])["shippingProvider"] is None
+    assert mapping.status_body(
+        "1", ["5bc9dbf7fe887c00014f3f52"], "Testing to set the status to hold!"
+    ) == fixture("status_update_request.json")
+    assert (
+        mapping.shipping_body(
+            carrier="", tracking_number="T1", comment="c", notify=False, item_ids=["a"]
+        )["shippingProvider"]
+        is None
+    )
 
 
-@pytest.mark.parametrize("body", [
-    [{"id": "se", "shippingProviders": ["PostNord", "DHL"]}],
-    {"markets": [{"shippingProviders": [{"name": "PostNord"}, {"id": "DHL"}]}]},
-    {"se": {"carriers": ["DHL", "PostNord", None, 5]}},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        [{"id": "se", "shippingProviders": ["PostNord", "DHL"]}],
+        {"markets": [{"shippingProviders": [{"name": "PostNord"}, {"id": "DHL"}]}]},
+        {"se": {"carriers": ["DHL", "PostNord", None, 5]}},
+    ],
+)
 def test_carriers_are_found_in_any_market_shape(body):
     assert {"DHL", "PostNord"} <= set(mapping.parse_carriers(body))
 

@@ -24,18 +24,28 @@ KEY = "roundtrip-key-456"
 def sandbox(client, mocked):
     def forward(request):
         url = urlsplit(request.url)
-        response = client.generic(request.method, f"{url.path}?{url.query}", request.body or b"",
-                                  content_type="application/json")
+        response = client.generic(
+            request.method,
+            f"{url.path}?{url.query}",
+            request.body or b"",
+            content_type="application/json",
+        )
         return response.status_code, {"Content-Type": "application/json"}, response.content
 
     for method in (responses.GET, responses.PUT, responses.POST):
-        mocked.add_callback(method, re.compile(r"http://testserver/sandbox/tipser/.*"), callback=forward)
+        mocked.add_callback(
+            method, re.compile(r"http://testserver/sandbox/tipser/.*"), callback=forward
+        )
     return SandboxMerchant.objects.create(api_key=KEY, name="shop")
 
 
 def test_operator_syncs_acknowledges_and_ships_and_the_sandbox_reflects_it(sandbox):
-    account = AccountFactory(provider="tipser", credentials={"api_key": KEY},
-                             base_url="http://testserver/sandbox/tipser/", options={"page_size": 2})
+    account = AccountFactory(
+        provider="tipser",
+        credentials={"api_key": KEY},
+        base_url="http://testserver/sandbox/tipser/",
+        options={"page_size": 2},
+    )
     merchant = MerchantFactory(account=account)
     made = orders_generate(merchant=sandbox, count=3, rng=random.Random(2), items=2)
 
@@ -44,10 +54,13 @@ def test_operator_syncs_acknowledges_and_ships_and_the_sandbox_reflects_it(sandb
     order = Order.objects.get(merchant=merchant, external_id=made[0].order_id)
     assert order.state == "placed" and order.items.count() == 2
 
-    services.order_items_set_status(order=order, items=list(order.items.all()),
-                                    transition_name="acknowledge")
+    services.order_items_set_status(
+        order=order, items=list(order.items.all()), transition_name="acknowledge"
+    )
     services.order_sync(order=order)
-    assert {(i.state, tuple(i.next_statuses)) for i in order.items.all()} == {("acknowledged", ("1", "2", "3"))}
+    assert {(i.state, tuple(i.next_statuses)) for i in order.items.all()} == {
+        ("acknowledged", ("1", "2", "3"))
+    }
 
     shipment = services.order_ship(order=order, carrier="DHL", tracking_number="JJD000123")
     assert shipment.pushed_at is not None

@@ -26,8 +26,12 @@ def shop():
 
 
 def _list(client, **params):
-    query = {"apiKey": KEY, "from": (timezone.now() - dt.timedelta(days=1)).date().isoformat(),
-             "states": "0,1,2,3,4,6", **params}
+    query = {
+        "apiKey": KEY,
+        "from": (timezone.now() - dt.timedelta(days=1)).date().isoformat(),
+        "states": "0,1,2,3,4,6",
+        **params,
+    }
     return client.get(f"{BASE}/v3/merchants/orders", query)
 
 
@@ -36,8 +40,11 @@ def _first(shop) -> SandboxOrder:
 
 
 def _put(client, order_id, body, key=KEY):
-    return client.put(f"{BASE}/v3/merchants/orders/{order_id}?apiKey={key}", json.dumps(body),
-                      content_type="application/json")
+    return client.put(
+        f"{BASE}/v3/merchants/orders/{order_id}?apiKey={key}",
+        json.dumps(body),
+        content_type="application/json",
+    )
 
 
 def test_every_endpoint_needs_a_valid_apikey(client, shop):
@@ -75,10 +82,15 @@ def test_list_requires_from_and_states_and_filters_by_them(client, shop):
 def test_put_allowed_status_changes_items_and_next_statuses(client, shop):
     order = _first(shop)
     ids = [i["id"] for i in order.data["items"]]
-    response = _put(client, order.order_id, {"status": 6, "orderItemsIds": ids[:1], "comment": "ok"})
+    response = _put(
+        client, order.order_id, {"status": 6, "orderItemsIds": ids[:1], "comment": "ok"}
+    )
     assert response.status_code == 200
     detail = client.get(f"{BASE}/v3/merchants/orders/{order.order_id}", {"apiKey": KEY}).json()
-    assert [(i["status"], i["nextStatuses"]) for i in detail["items"]] == [(6, [1, 2, 3]), (0, [1, 2, 3, 6])]
+    assert [(i["status"], i["nextStatuses"]) for i in detail["items"]] == [
+        (6, [1, 2, 3]),
+        (0, [1, 2, 3, 6]),
+    ]
     assert detail["activityLogs"][0]["text"]["newState"] == "Acknowledged"
 
 
@@ -88,14 +100,23 @@ def test_put_outside_next_statuses_is_refused_with_tipser_error_body(client, sho
     response = _put(client, order.order_id, {"status": 4, "orderItemsIds": ids, "comment": ""})
     assert response.status_code == 400
     body = response.json()
-    assert body["error"]["id"] == "IncorrectInputData" and "nextStatuses" in body["error"]["message"]
+    assert (
+        body["error"]["id"] == "IncorrectInputData" and "nextStatuses" in body["error"]["message"]
+    )
     order.refresh_from_db()
     assert {i["status"] for i in order.data["items"]} == {0}
 
 
-@pytest.mark.parametrize("body", [{}, {"status": "1", "orderItemsIds": ["x"]},
-                                  {"status": 1, "orderItemsIds": []}, {"status": 9, "orderItemsIds": ["x"]},
-                                  {"status": 1, "orderItemsIds": ["not-an-item"]}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"status": "1", "orderItemsIds": ["x"]},
+        {"status": 1, "orderItemsIds": []},
+        {"status": 9, "orderItemsIds": ["x"]},
+        {"status": 1, "orderItemsIds": ["not-an-item"]},
+    ],
+)
 def test_put_with_bad_body_is_a_400(client, shop, body):
     assert _put(client, _first(shop).order_id, body).status_code == 400
 
@@ -103,14 +124,25 @@ def test_put_with_bad_body_is_a_400(client, shop, body):
 def test_shipping_is_recorded(client, shop):
     order = _first(shop)
     ids = [i["id"] for i in order.data["items"]]
-    body = {"shippingProvider": None, "comment": "", "sendDeliveryNoteToCustomer": True,
-            "trackingNumber": "T-9", "orderItemsIds": ids}
-    response = client.post(f"{BASE}/v3/merchants/orders/{order.order_id}/shipping?apiKey={KEY}",
-                           json.dumps(body), content_type="application/json")
+    body = {
+        "shippingProvider": None,
+        "comment": "",
+        "sendDeliveryNoteToCustomer": True,
+        "trackingNumber": "T-9",
+        "orderItemsIds": ids,
+    }
+    response = client.post(
+        f"{BASE}/v3/merchants/orders/{order.order_id}/shipping?apiKey={KEY}",
+        json.dumps(body),
+        content_type="application/json",
+    )
     assert response.status_code == 200
     assert SandboxShipping.objects.get(order=order).body == body
-    missing = client.post(f"{BASE}/v3/merchants/orders/{order.order_id}/shipping?apiKey={KEY}",
-                          json.dumps({**body, "trackingNumber": ""}), content_type="application/json")
+    missing = client.post(
+        f"{BASE}/v3/merchants/orders/{order.order_id}/shipping?apiKey={KEY}",
+        json.dumps({**body, "trackingNumber": ""}),
+        content_type="application/json",
+    )
     assert missing.status_code == 400
 
 

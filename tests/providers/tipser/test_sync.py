@@ -24,15 +24,22 @@ pytestmark = pytest.mark.django_db
 
 def _pages(mocked, orders, *, page_size, from_date=None):
     """Serve ``orders`` in pages like Tipser does (itemsCount = total)."""
-    pages = [orders[i:i + page_size] for i in range(0, len(orders), page_size)] or [[]]
+    pages = [orders[i : i + page_size] for i in range(0, len(orders), page_size)] or [[]]
     for index, page in enumerate(pages):
-        query = {"apiKey": API_KEY, "states": "0,1,2,3,4,6", "pageSize": str(page_size),
-                 "pageIndex": str(index)}
+        query = {
+            "apiKey": API_KEY,
+            "states": "0,1,2,3,4,6",
+            "pageSize": str(page_size),
+            "pageIndex": str(index),
+        }
         if from_date:
             query["from"] = from_date
-        mocked.add(responses.GET, ORDERS_URL,
-                   json={"itemsCount": len(orders), "pageIndex": index, "items": page},
-                   match=[matchers.query_param_matcher(query, strict_match=bool(from_date))])
+        mocked.add(
+            responses.GET,
+            ORDERS_URL,
+            json={"itemsCount": len(orders), "pageIndex": index, "items": page},
+            match=[matchers.query_param_matcher(query, strict_match=bool(from_date))],
+        )
     return len(pages)
 
 
@@ -55,14 +62,20 @@ def test_sync_walks_every_page_and_creates_orders_with_items(mocked, account, ti
 
 def test_full_last_page_ends_with_an_empty_page(mocked, account, tipser_merchant):
     _pages(mocked, [wire_order(n) for n in range(4)], page_size=2)
-    mocked.add(responses.GET, ORDERS_URL, json={"itemsCount": 4, "pageIndex": 2, "items": []},
-               match=[matchers.query_param_matcher({"pageIndex": "2"}, strict_match=False)])
+    mocked.add(
+        responses.GET,
+        ORDERS_URL,
+        json={"itemsCount": 4, "pageIndex": 2, "items": []},
+        match=[matchers.query_param_matcher({"pageIndex": "2"}, strict_match=False)],
+    )
     totals = services.account_sync_incoming(account=account)
     assert totals["created"] == 4
     assert len(mocked.calls) == 2  # itemsCount said 4: no third request needed
 
 
-def test_resync_creates_no_duplicates_and_keeps_local_work(mocked, account, tipser_merchant, operator):
+def test_resync_creates_no_duplicates_and_keeps_local_work(
+    mocked, account, tipser_merchant, operator
+):
     orders = [wire_order(n) for n in range(3)]
     _pages(mocked, orders, page_size=2)
     services.account_sync_incoming(account=account)
@@ -75,7 +88,9 @@ def test_resync_creates_no_duplicates_and_keeps_local_work(mocked, account, tips
     orders[1]["items"][0].update(status=6, nextStatuses=[1, 2, 3])
     mocked.reset()
     _pages(mocked, orders, page_size=2)
-    totals = services.account_sync_incoming(account=account, since=timezone.now() - dt.timedelta(days=9))
+    totals = services.account_sync_incoming(
+        account=account, since=timezone.now() - dt.timedelta(days=9)
+    )
     assert totals == {"pages": 2, "created": 0, "updated": 1, "unchanged": 2}
     assert Order.objects.filter(merchant=tipser_merchant).count() == 3
     assert OrderItem.objects.filter(order__merchant=tipser_merchant).count() == 3
@@ -119,7 +134,10 @@ def test_queries_per_page_do_not_grow_with_page_size(db, items):
         updated = _upsert_queries(account, orders)
         counts[size] = (created, unchanged, updated)
         assert Order.objects.filter(merchant__account=account).count() == size
-        assert OrderItem.objects.filter(order__merchant__account=account, state="acknowledged").count() == size * items
+        assert (
+            OrderItem.objects.filter(order__merchant__account=account, state="acknowledged").count()
+            == size * items
+        )
     operations = {size: tuple(c[1] for c in per_size) for size, per_size in counts.items()}
     assert operations[5] == operations[50], counts
     if connection.vendor != "sqlite":
@@ -131,7 +149,9 @@ def test_cursor_remembers_oldest_open_order_for_next_run(mocked, account, tipser
     account.save()
     now = timezone.now()
     old_open = wire_order(1, date=(now - dt.timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%S.000Z"))
-    older_done = wire_order(2, status=2, date=(now - dt.timedelta(days=8)).strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+    older_done = wire_order(
+        2, status=2, date=(now - dt.timedelta(days=8)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    )
     start = (now - dt.timedelta(days=30)).date().isoformat()
     _pages(mocked, [older_done, old_open], page_size=5, from_date=start)
     services.account_sync_incoming(account=account)
@@ -147,20 +167,34 @@ def test_cursor_remembers_oldest_open_order_for_next_run(mocked, account, tipser
     assert mocked.calls[0].request.params["from"] == sync["next_from"]
 
 
-def test_cursor_without_open_orders_starts_from_last_run_minus_margin(mocked, account, tipser_merchant):
+def test_cursor_without_open_orders_starts_from_last_run_minus_margin(
+    mocked, account, tipser_merchant
+):
     _pages(mocked, [wire_order(1, status=3)], page_size=2)
     services.account_sync_incoming(account=account)
     account.refresh_from_db()
-    assert account.state["sync"]["next_from"] == (timezone.now() - dt.timedelta(days=1)).date().isoformat()
+    assert (
+        account.state["sync"]["next_from"]
+        == (timezone.now() - dt.timedelta(days=1)).date().isoformat()
+    )
 
 
 def test_interrupted_sync_resumes_at_the_page_it_reached(mocked, account, tipser_merchant):
     orders = [wire_order(n) for n in range(5)]
-    mocked.add(responses.GET, ORDERS_URL, json={"itemsCount": 5, "pageIndex": 0, "items": orders[:2]},
-               match=[matchers.query_param_matcher({"pageIndex": "0"}, strict_match=False)])
-    mocked.add(responses.GET, ORDERS_URL, status=503,
-               match=[matchers.query_param_matcher({"pageIndex": "1"}, strict_match=False)])
+    mocked.add(
+        responses.GET,
+        ORDERS_URL,
+        json={"itemsCount": 5, "pageIndex": 0, "items": orders[:2]},
+        match=[matchers.query_param_matcher({"pageIndex": "0"}, strict_match=False)],
+    )
+    mocked.add(
+        responses.GET,
+        ORDERS_URL,
+        status=503,
+        match=[matchers.query_param_matcher({"pageIndex": "1"}, strict_match=False)],
+    )
     from providers.errors import ProviderUnavailable
+
     with pytest.raises(ProviderUnavailable):
         services.account_sync_incoming(account=account)
     account.refresh_from_db()
@@ -175,6 +209,7 @@ def test_interrupted_sync_resumes_at_the_page_it_reached(mocked, account, tipser
 
 def test_garbage_page_fails_the_sync_without_writing(mocked, account, tipser_merchant):
     from providers.errors import ProviderBadReply
+
     mocked.add(responses.GET, ORDERS_URL, json={"orders": []})
     with pytest.raises(ProviderBadReply):
         services.account_sync_incoming(account=account)

@@ -36,16 +36,21 @@ def test_item_buttons_follow_the_provider_next_statuses(account, tipser_merchant
     assert names == {"hold", "cancel"}
 
 
-def test_transition_outside_next_statuses_is_refused_before_any_http_call(mocked, account, tipser_merchant):
+def test_transition_outside_next_statuses_is_refused_before_any_http_call(
+    mocked, account, tipser_merchant
+):
     order = _import(account, wire_order(1, status=0, next_statuses=[1, 3]))
     with pytest.raises(OrderActionRefused):
-        services.order_items_set_status(order=order, items=list(order.items.all()),
-                                        transition_name="acknowledge")
+        services.order_items_set_status(
+            order=order, items=list(order.items.all()), transition_name="acknowledge"
+        )
     assert len(mocked.calls) == 0
     assert order.items.get().state == "new"
 
 
-def test_service_refuses_a_status_outside_next_statuses_before_any_http_call(mocked, account, tipser_merchant):
+def test_service_refuses_a_status_outside_next_statuses_before_any_http_call(
+    mocked, account, tipser_merchant
+):
     order = _import(account, fixture("order_detail.json"))  # shipped item, nextStatuses [4]
     with pytest.raises(ProviderValidationError):
         service_for(account).set_item_status(order, list(order.items.all()), "cancelled")
@@ -54,11 +59,16 @@ def test_service_refuses_a_status_outside_next_statuses_before_any_http_call(moc
 
 def test_provider_refusal_records_reason_and_keeps_state(mocked, account, tipser_merchant):
     order = _import(account, wire_order(1, status=0))
-    mocked.add(responses.PUT, f"{ORDERS_URL}/ord00001", status=400,
-               json={"error": {"id": "IncorrectInputData", "message": "Item is locked"}})
+    mocked.add(
+        responses.PUT,
+        f"{ORDERS_URL}/ord00001",
+        status=400,
+        json={"error": {"id": "IncorrectInputData", "message": "Item is locked"}},
+    )
     with pytest.raises(ProviderRejected):
-        services.order_items_set_status(order=order, items=list(order.items.all()),
-                                        transition_name="acknowledge")
+        services.order_items_set_status(
+            order=order, items=list(order.items.all()), transition_name="acknowledge"
+        )
     order.refresh_from_db()
     item = order.items.get()
     assert (order.state, item.state, item.raw_status) == ("placed", "new", "0")
@@ -70,9 +80,16 @@ def test_provider_refusal_records_reason_and_keeps_state(mocked, account, tipser
 def test_bulk_item_change_sends_one_request_with_all_ids(mocked, account, tipser_merchant):
     order = _import(account, wire_order(1, status=0, items=3))
     items = list(order.items.all())[:2]
-    mocked.add(responses.PUT, f"{ORDERS_URL}/ord00001", json={}, match=[
-        matchers.json_params_matcher({"status": 1, "orderItemsIds": ["ord00001-item0", "ord00001-item1"],
-                                      "comment": ""})])
+    mocked.add(
+        responses.PUT,
+        f"{ORDERS_URL}/ord00001",
+        json={},
+        match=[
+            matchers.json_params_matcher(
+                {"status": 1, "orderItemsIds": ["ord00001-item0", "ord00001-item1"], "comment": ""}
+            )
+        ],
+    )
     services.order_items_set_status(order=order, items=items, transition_name="hold")
     assert len(mocked.calls) == 1
     assert [i.state for i in order.items.all()] == ["on_hold", "on_hold", "new"]
@@ -85,16 +102,29 @@ def test_order_buttons_offered_for_a_new_tipser_order(account, tipser_merchant):
 
 def test_order_cancel_sends_every_item_id(mocked, account, tipser_merchant):
     order = _import(account, wire_order(1, status=6, items=2))
-    mocked.add(responses.PUT, f"{ORDERS_URL}/ord00001", json={}, match=[
-        matchers.query_param_matcher({"apiKey": API_KEY}),
-        matchers.json_params_matcher({"status": 3, "orderItemsIds": ["ord00001-item0", "ord00001-item1"],
-                                      "comment": "Cancelled by merchant"})])
+    mocked.add(
+        responses.PUT,
+        f"{ORDERS_URL}/ord00001",
+        json={},
+        match=[
+            matchers.query_param_matcher({"apiKey": API_KEY}),
+            matchers.json_params_matcher(
+                {
+                    "status": 3,
+                    "orderItemsIds": ["ord00001-item0", "ord00001-item1"],
+                    "comment": "Cancelled by merchant",
+                }
+            ),
+        ],
+    )
     services.order_cancel(order=order, reason="out of stock")
     order.refresh_from_db()
     assert order.state == "cancelled"
 
 
-def test_order_cancel_refused_before_http_when_an_item_cannot_be_cancelled(mocked, account, tipser_merchant):
+def test_order_cancel_refused_before_http_when_an_item_cannot_be_cancelled(
+    mocked, account, tipser_merchant
+):
     wire = wire_order(1, status=0, items=2)
     wire["items"][1].update(status=6, nextStatuses=[2])
     order = _import(account, wire)
@@ -110,7 +140,10 @@ def test_order_hold_and_release_send_the_items_of_the_order(mocked, account, tip
     mocked.add(responses.PUT, f"{ORDERS_URL}/ord00001", json={})
     services.order_hold(order=order)
     assert json.loads(mocked.calls[0].request.body) == {
-        "status": 1, "orderItemsIds": ["ord00001-item0", "ord00001-item1"], "comment": "On hold"}
+        "status": 1,
+        "orderItemsIds": ["ord00001-item0", "ord00001-item1"],
+        "comment": "On hold",
+    }
     order.refresh_from_db()
     assert order.state == "on_hold"
     # the sync reports the items on hold with their next statuses
@@ -118,15 +151,24 @@ def test_order_hold_and_release_send_the_items_of_the_order(mocked, account, tip
     snapshots.upsert_page(account=account, page=[mapping.parse_order(held)])
     services.order_release(order=order)
     assert json.loads(mocked.calls[1].request.body) == {
-        "status": 6, "orderItemsIds": ["ord00001-item0", "ord00001-item1"], "comment": "Hold released"}
+        "status": 6,
+        "orderItemsIds": ["ord00001-item0", "ord00001-item1"],
+        "comment": "Hold released",
+    }
     order.refresh_from_db()
     assert order.state == "in_progress"
 
 
-def test_refused_shipping_push_keeps_order_state_and_records_reason(mocked, account, tipser_merchant):
+def test_refused_shipping_push_keeps_order_state_and_records_reason(
+    mocked, account, tipser_merchant
+):
     order = _import(account, wire_order(1, status=6))
-    mocked.add(responses.POST, f"{ORDERS_URL}/ord00001/shipping", status=400,
-               json={"error": {"id": "IncorrectInputData", "message": "Unknown shipping provider"}})
+    mocked.add(
+        responses.POST,
+        f"{ORDERS_URL}/ord00001/shipping",
+        status=400,
+        json={"error": {"id": "IncorrectInputData", "message": "Unknown shipping provider"}},
+    )
     with pytest.raises(ProviderRejected):
         services.order_ship(order=order, carrier="Pigeon", tracking_number="P-1")
     order.refresh_from_db()
