@@ -88,6 +88,7 @@ class OrderEventInline(admin.TabularInline):
 @admin.register(Order)
 class OrderAdmin(FSMAdminMixin, admin.ModelAdmin):
     fsm_fields = ["state"]
+    fsm_forms = {"ship": "orders.forms.OrderShipForm"}  # carrier choices per provider
     list_display = ["reference", "badge", "raw_status", "provider", "merchant", "contact_name",
                     "total", "currency", "created_at"]
     list_filter = ["state", "merchant__account__provider", "merchant"]

@@ -143,3 +143,8 @@ class ProviderService:
 
     def release_order(self, order: Order) -> None:
         raise ProviderNotSupported(f"{self.label} has no hold to release through its API.")
+
+    # --- shipping form helpers -------------------------------------------------------------
+    def carrier_choices(self, order: Order | None = None) -> list[tuple[str, str]] | None:
+        """(value, label) carriers for the ship form; None: free text (no list known)."""
+        return None

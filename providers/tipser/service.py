@@ -202,8 +202,7 @@ class TipserService(ProviderService):
             # Refused here, before any request: Tipser would answer IncorrectInputData.
             raise ProviderValidationError(
                 f"Tipser does not allow status {STATUSES.item_statuses[code].label} now "
-                "for item(s) "
-                + ", ".join(i.external_id or str(i.pk) for i in refused),
+                "for item(s) " + ", ".join(i.external_id or str(i.pk) for i in refused),
                 fields={"items": "Not in the item's nextStatuses."},
             )
         ids = [i.external_id for i in items]
@@ -292,8 +291,8 @@ class TipserService(ProviderService):
             preferred = (
                 mapping._str(prefs.get("shippingProvider")) if isinstance(prefs, dict) else ""
             )
-        if preferred and preferred not in names:
-            names = [preferred, *names]
+        if preferred:  # the customer's choice first (the form's initial value)
+            names = [preferred, *(n for n in names if n != preferred)]
         return [(n, n + (" (customer's choice)" if n == preferred else "")) for n in names] + [
             ("", "Other (not listed)")
         ]
