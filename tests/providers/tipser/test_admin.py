@@ -62,3 +62,43 @@ def test_order_and_item_pages_render_with_provider_buttons(client, operator, tip
     item = tipser_order.items.first()
     page = client.get(reverse("admin:orders_orderitem_change", args=[item.pk])).content.decode()
     assert "Acknowledge" in page and "Mark returned" not in page
+
+
+def test_bulk_item_action_sends_one_request_per_order(client, operator, mocked, tipser_order):
+    mocked.add(responses.PUT, f"{ORDERS_URL}/ord00001", json={})
+    client.force_login(operator)
+    ids = list(tipser_order.items.values_list("pk", flat=True))
+    response = client.post(
+        reverse("admin:orders_orderitem_changelist"),
+        {"action": "items_hold", "_selected_action": ids},
+    )
+    assert response.status_code == 302
+    assert len(mocked.calls) == 1
+    assert json.loads(mocked.calls[0].request.body)["orderItemsIds"] == [
+        "ord00001-item0",
+        "ord00001-item1",
+    ]
+    assert {i.state for i in tipser_order.items.all()} == {"on_hold"}
+
+
+def test_order_action_acknowledges_all_items_that_can_move(client, operator, mocked, tipser_order):
+    mocked.add(responses.PUT, f"{ORDERS_URL}/ord00001", json={})
+    client.force_login(operator)
+    client.post(
+        reverse("admin:orders_order_changelist"),
+        {"action": "items_acknowledge", "_selected_action": [tipser_order.pk]},
+    )
+    assert json.loads(mocked.calls[0].request.body)["status"] == 6
+    assert {i.state for i in tipser_order.items.all()} == {"acknowledged"}
+
+
+def test_bulk_item_action_needs_the_transition_permission(
+    client, readonly_user, mocked, tipser_order
+):
+    client.force_login(readonly_user)
+    ids = list(tipser_order.items.values_list("pk", flat=True))
+    client.post(
+        reverse("admin:orders_orderitem_changelist"),
+        {"action": "items_hold", "_selected_action": ids},
+    )
+    assert len(mocked.calls) == 0
