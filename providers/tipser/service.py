@@ -229,9 +229,16 @@ class TipserService(ProviderService):
         )
 
     def release_order(self, order: Order) -> None:
-        items = [i for i in order.items.all() if i.state == I.ON_HOLD and i.external_id]
+        live = [
+            i
+            for i in order.items.all()
+            if i.external_id and i.state not in (I.CANCELLED, I.SHIPPED, I.RETURNED)
+        ]
+        # The held items; when none is known as held yet (the hold was just sent and no sync
+        # has run since), every live item: Tipser decides, a refusal is shown as such.
+        items = [i for i in live if i.state == I.ON_HOLD] or live
         if not items:
-            raise ProviderValidationError("No item of this order is on hold.")
+            raise ProviderValidationError("No item of this order can be released.")
         self.set_item_status(order, items, I.ACKNOWLEDGED, comment="Hold released")
 
     def push_shipment(self, shipment: Shipment) -> None:

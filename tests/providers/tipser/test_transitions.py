@@ -177,3 +177,12 @@ def test_refused_shipping_push_keeps_order_state_and_records_reason(
     shipment = order.shipments.get()
     assert shipment.pushed_at is None and shipment.state == "pending"
     assert len(mocked.calls) == 1  # no status change after a refused shipping post
+
+
+def test_release_right_after_hold_sends_the_live_items(mocked, account, tipser_merchant):
+    order = _import(account, wire_order(1, status=0, items=2))
+    mocked.add(responses.PUT, f"{ORDERS_URL}/ord00001", json={})
+    services.order_hold(order=order)
+    services.order_release(order=order)  # no sync in between: items still look New locally
+    body = json.loads(mocked.calls[1].request.body)
+    assert (body["status"], body["orderItemsIds"]) == (6, ["ord00001-item0", "ord00001-item1"])
