@@ -160,3 +160,17 @@ def test_control_endpoint_generates_incoming_orders(client, shop):
     assert response.status_code == 201 and len(response.json()["created"]) == 2
     assert _list(client).json()["itemsCount"] == 7
     assert client.post(f"{BASE}/control/orders").status_code == 403
+
+
+def test_access_log_of_sandbox_requests_hides_the_apikey(caplog):
+    import logging
+
+    from django.conf import settings
+
+    from providers.http import RedactingFilter
+
+    assert "django.server" in settings.LOGGING["loggers"]
+    record = logging.LogRecord("django.server", logging.INFO, __file__, 1, '"%s" %s %s',
+                               (f"GET {BASE}/v3/markets?apiKey={KEY} HTTP/1.1", "200", "10"), None)
+    RedactingFilter().filter(record)
+    assert KEY not in record.getMessage() and "apiKey=***" in record.getMessage()
