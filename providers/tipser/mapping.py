@@ -145,7 +145,7 @@ def parse_order(raw: Any) -> OrderSnapshot:
     delivery = _dict(customer.get("deliveryAddress"))
     if customer.get("useHomeAddressAsDeliveryAddress") is True or not delivery:
         delivery = home
-    raw_items = raw.get("items") if isinstance(raw.get("items"), list) else []
+    raw_items: list[Any] = raw["items"] if isinstance(raw.get("items"), list) else []
     items = [parse_item(i) for i in raw_items if isinstance(i, dict) and _str(i.get("id"))]
     shipping = _dict(raw.get("shippingLines"))
     shipping_total = _money(shipping.get("priceIncVat"))

@@ -195,27 +195,37 @@ def orders_generate(
 
 
 # --- views -----------------------------------------------------------------------------------
-def _date_param(
-    request: HttpRequest, name: str, *, required: bool
-) -> dt.date | JsonResponse | None:
+class _BadInput(Exception):
+    pass
+
+
+def _date_param(request: HttpRequest, name: str, *, required: bool) -> dt.date | None:
     value = request.GET.get(name, "")
     if not value:
-        return _bad(f"'{name}' is required (yyyy-mm-dd).") if required else None
+        if required:
+            raise _BadInput(f"'{name}' is required (yyyy-mm-dd).")
+        return None
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        return _bad(f"'{name}' must be a date in the format yyyy-mm-dd.")
+        raise _BadInput(f"'{name}' must be a date in the format yyyy-mm-dd.") from None
 
 
-def _int_param(request: HttpRequest, name: str, default: int) -> int | JsonResponse:
-    value = request.GET.get(name)
-    if value in (None, ""):
+def _int_param(request: HttpRequest, name: str, default: int) -> int:
+    value = request.GET.get(name) or ""
+    if not value:
         return default
     try:
         number = int(value)
     except ValueError:
-        return _bad(f"'{name}' must be a whole number.")
-    return number if number >= 0 else _bad(f"'{name}' must not be negative.")
+        raise _BadInput(f"'{name}' must be a whole number.") from None
+    if number < 0:
+        raise _BadInput(f"'{name}' must not be negative.")
+    return number
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
 
 
 @require_http_methods(["GET"])
@@ -223,37 +233,29 @@ def order_list(request: HttpRequest) -> JsonResponse:
     merchant = _merchant(request)
     if merchant is None:
         return _forbidden()
-    start = _date_param(request, "from", required=True)
-    end = _date_param(request, "to", required=False)
-    size = _int_param(request, "pageSize", DEFAULT_PAGE_SIZE)
-    index = _int_param(request, "pageIndex", 0)
-    for value in (start, end, size, index):
-        if isinstance(value, JsonResponse):
-            return value
-    states_text = request.GET.get("states", "")
     try:
-        states = {int(s) for s in states_text.split(",") if s.strip()}
-    except ValueError:
-        return _bad("'states' must be comma separated numbers.")
-    if not states:
-        return _bad("'states' is required.")
-    size = min(max(1, size), MAX_PAGE_SIZE)  # type: ignore[type-var]
-    start_dt = dt.datetime.combine(start, dt.time.min, tzinfo=dt.UTC)  # type: ignore[arg-type]
-    qs = SandboxOrder.objects.filter(merchant=merchant, order_date__gte=start_dt)
+        start = _date_param(request, "from", required=True)
+        end = _date_param(request, "to", required=False)
+        size = min(max(1, _int_param(request, "pageSize", DEFAULT_PAGE_SIZE)), MAX_PAGE_SIZE)
+        index = _int_param(request, "pageIndex", 0)
+        try:
+            states = {int(s) for s in request.GET.get("states", "").split(",") if s.strip()}
+        except ValueError:
+            raise _BadInput("'states' must be comma separated numbers.") from None
+        if not states:
+            raise _BadInput("'states' is required.")
+    except _BadInput as exc:
+        return _bad(str(exc))
+    assert start is not None
+    qs = SandboxOrder.objects.filter(merchant=merchant, order_date__gte=_day_start(start))
     if end is not None:
-        qs = qs.filter(
-            order_date__lt=dt.datetime.combine(
-                end + dt.timedelta(days=1),
-                dt.time.min,  # type: ignore[operator]
-                tzinfo=dt.UTC,
-            )
-        )
+        qs = qs.filter(order_date__lt=_day_start(end + dt.timedelta(days=1)))
     matching = [
         o
         for o in qs.order_by("order_date", "id")
         if any(int(i.get("status", 0)) in states for i in o.data.get("items", []))
     ]
-    page = matching[index * size : (index + 1) * size]  # type: ignore[operator]
+    page = matching[index * size : (index + 1) * size]
     return JsonResponse(
         {"itemsCount": len(matching), "pageIndex": index, "items": [render_order(o) for o in page]}
     )
@@ -383,9 +385,10 @@ def control_orders(request: HttpRequest) -> JsonResponse:
     key = request.GET.get("apiKey", "")
     if not key:
         return _forbidden()
-    count = _int_param(request, "count", 3)
-    if isinstance(count, JsonResponse):
-        return count
+    try:
+        count = _int_param(request, "count", 3)
+    except _BadInput as exc:
+        return _bad(str(exc))
     merchant, _ = SandboxMerchant.objects.get_or_create(api_key=key, defaults={"name": "sandbox"})
     orders = orders_generate(merchant=merchant, count=min(max(1, count), 200))
     return JsonResponse({"created": [o.order_id for o in orders]}, status=201)
