@@ -633,6 +633,12 @@ def order_items_set_status(
             item.raw_status = code or item.raw_status
             item.next_statuses = None
             item.save(update_fields=["raw_status", "next_statuses", "updated_at"])
+        implied = service.order_state_after_items(order, list(order.items.all()))
+        if implied:
+            fresh = _locked(order)
+            if implied != fresh.state and fresh.state not in S.FINAL:
+                _transition(fresh, "sync_state", actor=actor, target=implied,
+                            message=f"{fresh.state} → {implied} (follows its items)")
     return items
 
 

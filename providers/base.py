@@ -148,3 +148,8 @@ class ProviderService:
     def carrier_choices(self, order: Order | None = None) -> list[tuple[str, str]] | None:
         """(value, label) carriers for the ship form; None: free text (no list known)."""
         return None
+
+    def order_state_after_items(self, order: Order, items: list[OrderItem]) -> str | None:
+        """The canonical order state its items' states imply, for providers whose order
+        state follows its items (Tipser); None: the order state is its own."""
+        return None

@@ -119,7 +119,10 @@ def parse_item(raw: dict[str, Any]) -> ItemSnapshot:
 def order_state_from_items(items: Iterable[ItemSnapshot]) -> str:
     """The canonical order state, derived from the item statuses (the order-level status
     values are not published). Unknown item codes count as "still being worked on"."""
-    states = [STATUSES.item_state_for(i.raw_status) for i in items]
+    return order_state_from_item_states([STATUSES.item_state_for(i.raw_status) for i in items])
+
+
+def order_state_from_item_states(states: list[str | None]) -> str:
     if not states:
         return L.IN_PROGRESS
     live = [s for s in states if s != I.CANCELLED]

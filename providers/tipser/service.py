@@ -271,6 +271,9 @@ class TipserService(ProviderService):
                 ),
             )
 
+    def order_state_after_items(self, order: Order, items: list[OrderItem]) -> str | None:
+        return mapping.order_state_from_item_states([i.state for i in items])
+
     # --- carriers --------------------------------------------------------------------------
     def carrier_names(self, *, refresh: bool = False) -> list[str]:
         """Carrier names from ``GET /v3/markets``, cached per account (Django cache)."""

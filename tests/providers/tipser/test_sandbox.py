@@ -170,7 +170,14 @@ def test_access_log_of_sandbox_requests_hides_the_apikey(caplog):
     from providers.http import RedactingFilter
 
     assert "django.server" in settings.LOGGING["loggers"]
-    record = logging.LogRecord("django.server", logging.INFO, __file__, 1, '"%s" %s %s',
-                               (f"GET {BASE}/v3/markets?apiKey={KEY} HTTP/1.1", "200", "10"), None)
+    record = logging.LogRecord(
+        "django.server",
+        logging.INFO,
+        __file__,
+        1,
+        '"%s" %s %s',
+        (f"GET {BASE}/v3/markets?apiKey={KEY} HTTP/1.1", "200", "10"),
+        None,
+    )
     RedactingFilter().filter(record)
     assert KEY not in record.getMessage() and "apiKey=***" in record.getMessage()

@@ -186,3 +186,37 @@ def test_release_right_after_hold_sends_the_live_items(mocked, account, tipser_m
     services.order_release(order=order)  # no sync in between: items still look New locally
     body = json.loads(mocked.calls[1].request.body)
     assert (body["status"], body["orderItemsIds"]) == (6, ["ord00001-item0", "ord00001-item1"])
+
+
+@pytest.mark.parametrize(
+    ("transition", "state"),
+    [
+        ("acknowledge", "in_progress"),
+        ("hold", "on_hold"),
+        ("cancel", "cancelled"),
+        ("ship", "shipped"),
+    ],
+)
+def test_order_state_follows_its_items_after_an_item_change(
+    mocked, account, tipser_merchant, transition, state
+):
+    order = _import(account, wire_order(1, status=0, items=2))
+    mocked.add(responses.PUT, f"{ORDERS_URL}/ord00001", json={})
+    services.order_items_set_status(
+        order=order, items=list(order.items.all()), transition_name=transition
+    )
+    order.refresh_from_db()
+    assert order.state == state
+    assert order.events.filter(message__contains="follows its items").exists()
+
+
+def test_one_of_two_items_shipped_makes_order_partially_shipped(
+    mocked, account, tipser_merchant
+):
+    order = _import(account, wire_order(1, status=0, items=2))
+    mocked.add(responses.PUT, f"{ORDERS_URL}/ord00001", json={})
+    services.order_items_set_status(
+        order=order, items=[order.items.first()], transition_name="ship"
+    )
+    order.refresh_from_db()
+    assert order.state == "partially_shipped"
