@@ -42,10 +42,9 @@ def seed(*, account: ProviderAccount, stdout: Any) -> None:
     account.save(update_fields=["state", "updated_at"])
     _schedule_sync(account)
     stdout.write(
-        f"    Tipser: {len(orders)} incoming sandbox orders imported; new ones: "
-        "POST /sandbox/tipser/control/orders?apiKey=<demo key, providers/tipser/demo.py>"
-        "&count=3 "
-        f"(synced every {SYNC_EVERY_SECONDS}s by the worker)"
+        f"    Tipser: {len(orders)} incoming sandbox orders imported; more at "
+        "/sandbox/tipser/control/ (apiKey: see providers/tipser/demo.py), "
+        f"synced every {SYNC_EVERY_SECONDS}s by the worker"
     )
 
 

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -377,18 +377,33 @@ def markets(request: HttpRequest) -> JsonResponse:
     return JsonResponse(MARKETS, safe=False)
 
 
+CONTROL_PAGE = """<!doctype html><title>Tipser sandbox</title>
+<h1>Tipser sandbox: new incoming orders</h1>
+<form method="post" action="orders">
+<label>Merchant apiKey <input name="apiKey" type="password" required></label>
+<label>How many <input name="count" type="number" value="3" min="1" max="200"></label>
+<button>Create orders</button></form>
+<p>The account's periodic sync (or "sync" in the admin) brings them into dropdesk.</p>"""
+
+
+@require_http_methods(["GET"])
+def control_page(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(CONTROL_PAGE)
+
+
 @csrf_exempt
 @require_http_methods(["POST"])
 def control_orders(request: HttpRequest) -> JsonResponse:
-    """Sandbox control: ``POST control/orders?apiKey=…&count=3`` makes new incoming orders
-    (the merchant is created for an unknown key: this is a sandbox)."""
-    key = request.GET.get("apiKey", "")
+    """Sandbox control: ``POST control/orders?apiKey=…&count=3`` (or the same as form fields,
+    from ``control/``) makes new incoming orders; an unknown key gets a new sandbox merchant."""
+    params = request.POST if request.POST else request.GET
+    key = params.get("apiKey", "")
     if not key:
         return _forbidden()
     try:
-        count = _int_param(request, "count", 3)
-    except _BadInput as exc:
-        return _bad(str(exc))
+        count = int(params.get("count") or 3)
+    except ValueError:
+        return _bad("'count' must be a whole number.")
     merchant, _ = SandboxMerchant.objects.get_or_create(api_key=key, defaults={"name": "sandbox"})
     orders = orders_generate(merchant=merchant, count=min(max(1, count), 200))
     return JsonResponse({"created": [o.order_id for o in orders]}, status=201)
@@ -403,5 +418,6 @@ urlpatterns = [
         name="tipser-sandbox-shipping",
     ),
     path("v3/markets", markets, name="tipser-sandbox-markets"),
+    path("control/", control_page, name="tipser-sandbox-control"),
     path("control/orders", control_orders, name="tipser-sandbox-control-orders"),
 ]

@@ -181,3 +181,10 @@ def test_access_log_of_sandbox_requests_hides_the_apikey(caplog):
     )
     RedactingFilter().filter(record)
     assert KEY not in record.getMessage() and "apiKey=***" in record.getMessage()
+
+
+def test_control_page_form_creates_orders(client, shop):
+    assert b"apiKey" in client.get(f"{BASE}/control/").content
+    response = client.post(f"{BASE}/control/orders", {"apiKey": KEY, "count": "1"})
+    assert response.status_code == 201
+    assert shop.orders.count() == 6

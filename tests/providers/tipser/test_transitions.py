@@ -210,9 +210,7 @@ def test_order_state_follows_its_items_after_an_item_change(
     assert order.events.filter(message__contains="follows its items").exists()
 
 
-def test_one_of_two_items_shipped_makes_order_partially_shipped(
-    mocked, account, tipser_merchant
-):
+def test_one_of_two_items_shipped_makes_order_partially_shipped(mocked, account, tipser_merchant):
     order = _import(account, wire_order(1, status=0, items=2))
     mocked.add(responses.PUT, f"{ORDERS_URL}/ord00001", json={})
     services.order_items_set_status(
