@@ -100,6 +100,7 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'dropdesk.sqlite3'}")
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["ENGINE"] = "config.db.sqlite3"
     # WAL + a busy timeout let the web server and the worker share the embedded database.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
@@ -213,4 +214,11 @@ LOGGING = {
     },
 }
 
-FORMS_URLFIELD_ASSUME_HTTPS = True
+# --- merchant authorization sweep (expire lapsed, flag those expiring within 7 days) ---
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "merchant-authorizations-sweep": {
+        "task": "merchants.tasks.merchant_authorizations_sweep_task",
+        "schedule": 3600.0,
+    },
+}

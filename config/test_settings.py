@@ -16,4 +16,4 @@ SANDBOX_ENABLED = True
 FIELD_ENCRYPTION_KEY = ["DbLfUze-fcwTpWjolk5DeAKxxbiVS4csIn7AHsFhgY0="]
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
-CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}  # type: ignore[no-redef]

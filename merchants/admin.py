@@ -33,8 +33,11 @@ class ProviderAccountForm(forms.ModelForm):
         model = ProviderAccount
         fields = ["provider", "name", "environment", "base_url", "options", "is_active"]
 
+    provider = forms.ChoiceField(choices=())
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["provider"].choices = registry.provider_choices()  # type: ignore[attr-defined]
         provider = self.instance.provider if self.instance.pk else None
         for name, (label, users) in _credential_names().items():
             if provider and provider not in users:
@@ -98,12 +101,28 @@ class ProviderAccountAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{account}: OK {note}", messages.SUCCESS)
 
 
+@admin.register(MerchantEvent)
+class MerchantEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "merchant", "kind", "message", "actor"]
+    list_filter = ["kind"]
+    list_select_related = ["merchant", "actor"]
+    search_fields = ["merchant__name", "message"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class MerchantEventInline(admin.TabularInline):
     model = MerchantEvent
     extra = 0
     can_delete = False
-    fields = ["created_at", "kind", "message", "actor"]
-    readonly_fields = fields
+    fields = readonly_fields = ("created_at", "kind", "message", "actor")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -125,7 +144,7 @@ class MerchantAdmin(FSMAdminMixin, admin.ModelAdmin):
         days = obj.days_left
         return "—" if days is None else str(days)
 
-    def _apply_fsm_transition(self, *, obj: Merchant, transition_name: str, request: HttpRequest,
+    def _apply_fsm_transition(self, *, obj: Any, transition_name: str, request: HttpRequest,
                               kwargs: Any = None) -> bool:
         if transition_name != "revoke":
             self.message_user(request, "Not available here.", messages.ERROR)
@@ -133,3 +152,96 @@ class MerchantAdmin(FSMAdminMixin, admin.ModelAdmin):
         services.merchant_revoke(merchant=obj, actor=request.user)
         self.message_user(request, f"Authorization of {obj} revoked.", messages.SUCCESS)
         return True
+
+
+# --- merchant authorization: links, manual verification, expiry filter ---
+from django.conf import settings  # noqa: E402
+from django.db.models import Q  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from .models import EXPIRY_WARNING, AuthorizationRequest, Merchant  # noqa: E402
+
+
+class AuthorizationExpiryFilter(admin.SimpleListFilter):
+    title = "authorization expiry"
+    parameter_name = "expiry"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("soon", f"Expiring in {EXPIRY_WARNING.days} days"), ("expired", "Expired")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Merchant]) -> QuerySet[Merchant]:
+        now = timezone.now()
+        live = [Merchant.AuthState.AUTHORIZED, Merchant.AuthState.EXPIRING]
+        if self.value() == "soon":
+            return queryset.filter(auth_state__in=live, authorization_expires_at__gt=now,
+                                   authorization_expires_at__lte=now + EXPIRY_WARNING)
+        if self.value() == "expired":
+            return queryset.filter(
+                Q(auth_state=Merchant.AuthState.EXPIRED)
+                | Q(auth_state__in=live, authorization_expires_at__lte=now)
+            )
+        return queryset
+
+
+def _public_base(request: HttpRequest) -> str:
+    return (getattr(settings, "PUBLIC_BASE_URL", "") or request.build_absolute_uri("/")).rstrip("/")
+
+
+@admin.action(description="Send authorization link (register with the provider)",
+              permissions=["change"])
+def send_authorization_link(modeladmin: Any, request: HttpRequest,
+                            queryset: QuerySet[Merchant]) -> None:
+    for merchant in queryset.select_related("account"):
+        try:
+            link = services.merchant_authorization_link_create(
+                merchant=merchant, actor=request.user, base_url=_public_base(request))
+        except services.MerchantAuthorizationError as exc:
+            modeladmin.message_user(request, f"{merchant}: {exc.message}", messages.ERROR)
+        else:
+            modeladmin.message_user(request, format_html(
+                "{}: send this one-time link to the merchant (valid {} days): "
+                "<a href='{}'>{}</a>", merchant,
+                services.AUTHORIZATION_LINK_TTL.days,
+                link, link), messages.SUCCESS)
+
+
+@admin.action(description="Verify Merchant ID and authorize (single merchant per account)",
+              permissions=["change"])
+def verify_merchant_id(modeladmin: Any, request: HttpRequest,
+                       queryset: QuerySet[Merchant]) -> None:
+    for merchant in queryset.select_related("account"):
+        try:
+            merchant = services.merchant_verify_manual(merchant=merchant, actor=request.user)
+        except services.MerchantAuthorizationError as exc:
+            modeladmin.message_user(request, f"{merchant}: {exc.message}", messages.ERROR)
+        else:
+            modeladmin.message_user(
+                request, f"{merchant}: authorized until "
+                f"{merchant.authorization_expires_at:%Y-%m-%d}", messages.SUCCESS)
+
+
+MerchantAdmin.list_filter = [  # type: ignore[assignment]
+    *MerchantAdmin.list_filter, AuthorizationExpiryFilter,
+]
+MerchantAdmin.actions = [  # type: ignore[assignment]
+    *(MerchantAdmin.actions or []), send_authorization_link, verify_merchant_id,
+]
+
+
+@admin.register(AuthorizationRequest)
+class AuthorizationRequestAdmin(admin.ModelAdmin):
+    """Read-only history of authorization links (never the link or the provider URL)."""
+
+    list_display = ["merchant", "status", "provider_merchant_id", "created_at", "expires_at",
+                    "used_at", "completed_at", "created_by"]
+    list_filter = ["status"]
+    list_select_related = ["merchant", "created_by"]
+    readonly_fields = ["merchant", "status", "provider_merchant_id", "failure_reason",
+                       "created_at", "expires_at", "used_at", "completed_at", "created_by"]
+    fields = readonly_fields  # type: ignore[assignment]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

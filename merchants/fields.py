@@ -11,9 +11,11 @@ class EncryptedJSONField(models.TextField):
     """A dict stored as a Fernet token. Not searchable, never rendered by default."""
 
     description = "Encrypted JSON"
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: dict[str, Any]  # type: ignore[assignment]
 
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
-        if value in (None, ""):
+        if not value:
             return {}
         return decrypt_json(value)
 

@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from providers.registry import PROVIDER_CHOICES
+from providers.registry import provider_label
 
 from .fields import EncryptedJSONField
 
@@ -21,7 +21,9 @@ class ProviderAccount(models.Model):
         PRODUCTION = "production", "Production"
         SANDBOX = "sandbox", "Sandbox"
 
-    provider = models.CharField(max_length=32, choices=PROVIDER_CHOICES, db_index=True)
+    # Validated against the provider registry (the one list of installed providers) by the
+    # forms and services, not by a frozen choices list in migrations.
+    provider = models.CharField(max_length=32, db_index=True)
     name = models.CharField(max_length=120)
     environment = models.CharField(
         max_length=16, choices=Environment.choices, default=Environment.PRODUCTION
@@ -49,7 +51,14 @@ class ProviderAccount(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.get_provider_display()}, {self.environment})"
+        return f"{self.name} ({self.provider_label}, {self.environment})"
+
+    @property
+    def provider_label(self) -> str:
+        return provider_label(self.provider)
+
+    def get_provider_display(self) -> str:  # the name Django would give a choices field
+        return self.provider_label
 
     def masked_credentials(self) -> dict[str, str]:
         """Which credentials are set, never their values."""
@@ -174,3 +183,48 @@ class MerchantEvent(models.Model):
         if not self._state.adding:
             raise ValueError("Merchant events are append-only.")
         super().save(*args, **kwargs)
+
+
+# --- merchant authorization links (Aliseeks "Register Merchant" flow) ---
+AUTHORIZATION_LINK_TTL = dt.timedelta(days=3)
+
+
+class AuthorizationRequest(models.Model):
+    """One one-time authorization link sent to a merchant.
+
+    Only a hash of the link's random token is stored; the link and the landing URL carry it
+    signed (``django.core.signing``, each with its own salt). The provider's one-time
+    ``redirectUrl`` is the only place the connect page ever redirects to.
+    """
+
+    class Status(models.TextChoices):
+        CREATED = "created", "Link sent, not opened"
+        REDIRECTED = "redirected", "Sent to the provider"
+        COMPLETED = "completed", "Authorized"
+        CANCELLED = "cancelled", "Cancelled by the merchant"
+        FAILED = "failed", "Failed"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE,
+                                 related_name="authorization_requests")
+    token_hash = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED,
+                              db_index=True)
+    provider_merchant_id = models.CharField(max_length=120, blank=True)
+    provider_redirect_url = models.URLField(max_length=2000, blank=True, editable=False)
+    failure_reason = models.TextField(blank=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Authorization link for {self.merchant} ({self.get_status_display()})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()

@@ -40,6 +40,10 @@ def account_create(
         provider=provider, name=name, environment=environment, base_url=base_url,
         credentials=dict(credentials or {}), options=dict(options or {}),
     )
+    if provider not in dict(registry.provider_choices()):
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError({"provider": f"Unknown provider '{provider}'."})
     account.full_clean()
     account.save()
     return account
@@ -139,3 +143,244 @@ def merchant_authorizations_sweep(*, now: dt.datetime | None = None) -> dict[str
 def account_check(*, account: ProviderAccount, merchant: Merchant | None = None) -> str:
     """A harmless provider call proving the account (and merchant id) work."""
     return registry.service_for(account).check_account(merchant=merchant)
+
+
+# --- merchant authorization (Aliseeks: manual Merchant ID, or one-time links) ---
+import hashlib  # noqa: E402
+import secrets as _secrets  # noqa: E402
+
+from django.core import signing  # noqa: E402
+from django.urls import reverse  # noqa: E402
+
+from providers.errors import (  # noqa: E402
+    ProviderBadReply,
+    ProviderError,
+    ProviderNotSupported,
+    ProviderOutcomeUnknown,
+)
+
+from .models import AUTHORIZATION_LINK_TTL, AuthorizationRequest  # noqa: E402
+
+CONNECT_SALT = "merchants.authorization.connect"
+RETURN_SALT = "merchants.authorization.return"
+MANUAL_PATH_HINT = (
+    "Use the single-merchant path instead: onboard the merchant on the Aliseeks Console, enter "
+    "the Merchant ID it shows on this merchant, and run “Verify Merchant ID and authorize”."
+)
+
+
+class MerchantAuthorizationError(Exception):
+    """A readable reason why an authorization step could not be done (nothing changed)."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class AuthorizationLinkRefused(MerchantAuthorizationError):
+    """A link or landing URL that cannot be honoured; ``code`` picks the page to show:
+    ``invalid`` (forged, tampered, unknown), ``expired``, ``used``."""
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def authorization_state_sign(token: str, *, salt: str) -> str:
+    return signing.dumps(token, salt=salt)
+
+
+def _request_for_state(state: str, *, salt: str) -> AuthorizationRequest:
+    """The request a signed state names, or ``AuthorizationLinkRefused`` (no DB write)."""
+    try:
+        token = signing.loads(state, salt=salt,
+                              max_age=AUTHORIZATION_LINK_TTL + dt.timedelta(hours=1))
+    except signing.SignatureExpired as exc:
+        raise AuthorizationLinkRefused(
+            "This authorization link has expired.", code="expired") from exc
+    except signing.BadSignature as exc:
+        raise AuthorizationLinkRefused(
+            "This authorization link is not valid.", code="invalid") from exc
+    if not isinstance(token, str) or not token:
+        raise AuthorizationLinkRefused("This authorization link is not valid.", code="invalid")
+    found = (AuthorizationRequest.objects.select_related("merchant__account")
+             .filter(token_hash=_token_hash(token)).first())
+    if found is None:
+        raise AuthorizationLinkRefused("This authorization link is not valid.", code="invalid")
+    return found
+
+
+def _refuse_unusable(request: AuthorizationRequest, *, expect: str) -> None:
+    if request.status != expect:
+        if expect == AuthorizationRequest.Status.REDIRECTED and (
+            request.status == AuthorizationRequest.Status.CREATED
+        ):
+            # a landing for a link nobody followed to the provider: not from the provider
+            raise AuthorizationLinkRefused("This authorization link is not valid.", code="invalid")
+        raise AuthorizationLinkRefused("This authorization link was already used.", code="used")
+    if request.is_expired:
+        raise AuthorizationLinkRefused("This authorization link has expired.", code="expired")
+
+
+def merchant_authorization_link_create(
+    *, merchant: Merchant, actor: Any = None, base_url: str
+) -> str:
+    """Register the merchant at the provider and return a one-time link for the merchant.
+
+    ``base_url`` is our public origin (``https://desk.example.com``); the provider is given
+    our landing URL under it as ``redirectUrl`` (and the merchant's existing id, so a
+    re-authorization keeps it). Raises ``MerchantAuthorizationError`` with a readable reason
+    (pointing to the manual path when the account may not register merchants).
+    """
+    base = base_url.rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise MerchantAuthorizationError("The public base URL must start with http:// or https://.")
+    service = registry.service_for(merchant.account)
+    if not service.supports("register_merchant"):
+        raise MerchantAuthorizationError(
+            f"{service.label} has no authorization links.", code="not_supported")
+    token = _secrets.token_urlsafe(32)
+    request = AuthorizationRequest.objects.create(
+        merchant=merchant, token_hash=_token_hash(token),
+        expires_at=timezone.now() + AUTHORIZATION_LINK_TTL, created_by=_actor(actor),
+    )
+    return_url = base + reverse("merchants:authorization_return",
+                                args=[authorization_state_sign(token, salt=RETURN_SALT)])
+    try:
+        registration = service.register_merchant(redirect_url=return_url,
+                                                 merchant_id=merchant.external_id)
+    except ProviderNotSupported as exc:
+        request.delete()
+        raise MerchantAuthorizationError(str(exc), code="not_supported") from exc
+    except ProviderError as exc:
+        AuthorizationRequest.objects.filter(pk=request.pk).update(
+            status=AuthorizationRequest.Status.FAILED, failure_reason=str(exc)[:2000])
+        if exc.retryable or isinstance(exc, ProviderOutcomeUnknown | ProviderBadReply):
+            message = (f"{service.label} did not register the merchant this time ({exc}); "
+                       "nothing was changed, try again later.")
+        else:
+            hint = f" {MANUAL_PATH_HINT}" if exc.http_status in (401, 403) else ""
+            message = f"{service.label} refused to register the merchant: {exc}.{hint}"
+        merchant_event_add(merchant=merchant, kind="authorization_link_failed", actor=actor,
+                           message=message[:2000], data={"request": request.pk})
+        raise MerchantAuthorizationError(message, code="provider_refused") from exc
+    with transaction.atomic():
+        fresh = Merchant.objects.select_for_update().get(pk=merchant.pk)
+        if fresh.external_id and fresh.external_id != registration.merchant_id:
+            AuthorizationRequest.objects.filter(pk=request.pk).update(
+                status=AuthorizationRequest.Status.FAILED,
+                failure_reason="The provider returned a different Merchant ID.")
+            raise MerchantAuthorizationError(
+                f"{service.label} returned Merchant ID {registration.merchant_id}, not the "
+                f"stored {fresh.external_id}; nothing was changed.", code="mismatch")
+        if not fresh.external_id:
+            fresh.external_id = registration.merchant_id
+            fresh.save(update_fields=["external_id", "updated_at"])
+        # the provider's earlier one-time URLs for this merchant are replaced by this one
+        AuthorizationRequest.objects.filter(
+            merchant=fresh, status=AuthorizationRequest.Status.CREATED,
+        ).exclude(pk=request.pk).update(
+            status=AuthorizationRequest.Status.FAILED,
+            failure_reason="Replaced by a newer authorization link.")
+        request.provider_merchant_id = registration.merchant_id
+        request.provider_redirect_url = registration.redirect_url
+        request.save(update_fields=["provider_merchant_id", "provider_redirect_url"])
+        merchant_event_add(
+            merchant=fresh, kind="authorization_link", actor=actor,
+            message=f"Authorization link created (Merchant ID {registration.merchant_id}); "
+            f"valid until {request.expires_at:%Y-%m-%d %H:%M} UTC",
+            data={"request": request.pk},
+        )
+    merchant.refresh_from_db()
+    return base + reverse("merchants:authorization_connect",
+                          args=[authorization_state_sign(token, salt=CONNECT_SALT)])
+
+
+def merchant_authorization_for_connect(*, state: str) -> AuthorizationRequest:
+    """The request behind a connect link, if it can still be used (read only)."""
+    request = _request_for_state(state, salt=CONNECT_SALT)
+    _refuse_unusable(request, expect=AuthorizationRequest.Status.CREATED)
+    return request
+
+
+@transaction.atomic
+def merchant_authorization_start(*, state: str) -> str:
+    """Use up the connect link; return the provider's stored one-time URL (the only place
+    the merchant is ever sent)."""
+    found = _request_for_state(state, salt=CONNECT_SALT)
+    request = AuthorizationRequest.objects.select_for_update().get(pk=found.pk)
+    _refuse_unusable(request, expect=AuthorizationRequest.Status.CREATED)
+    if not request.provider_redirect_url:
+        raise AuthorizationLinkRefused("This authorization link is not valid.", code="invalid")
+    request.status = AuthorizationRequest.Status.REDIRECTED
+    request.used_at = timezone.now()
+    request.save(update_fields=["status", "used_at"])
+    return request.provider_redirect_url
+
+
+CANCEL_ERRORS = {"access_denied", "cancelled", "canceled", "user_cancelled", "user_denied"}
+
+
+@transaction.atomic
+def merchant_authorization_complete(
+    *, state: str, error: str = ""
+) -> tuple[str, AuthorizationRequest]:
+    """The provider sent the merchant back. Returns (outcome, request): ``authorized``,
+    ``cancelled`` or ``failed``; only ``authorized`` changes the merchant."""
+    found = _request_for_state(state, salt=RETURN_SALT)
+    request = (AuthorizationRequest.objects.select_for_update()
+               .select_related("merchant__account").get(pk=found.pk))
+    _refuse_unusable(request, expect=AuthorizationRequest.Status.REDIRECTED)
+    now = timezone.now()
+    merchant = request.merchant
+    if error:
+        error = error[:100]
+        cancelled = error.lower() in CANCEL_ERRORS
+        request.status = (AuthorizationRequest.Status.CANCELLED if cancelled
+                          else AuthorizationRequest.Status.FAILED)
+        request.failure_reason = f"The provider reported: {error}"
+        request.completed_at = now
+        request.save(update_fields=["status", "failure_reason", "completed_at"])
+        merchant_event_add(
+            merchant=merchant,
+            kind="authorization_cancelled" if cancelled else "authorization_failed",
+            message=("The merchant cancelled the authorization" if cancelled
+                     else f"Authorization failed at the provider ({error})"),
+            data={"request": request.pk},
+        )
+        return ("cancelled" if cancelled else "failed"), request
+    request.status = AuthorizationRequest.Status.COMPLETED
+    request.completed_at = now
+    request.save(update_fields=["status", "completed_at"])
+    merchant_authorize(merchant=merchant, external_id=request.provider_merchant_id, at=now,
+                       how="authorization link")
+    request.merchant.refresh_from_db()
+    return "authorized", request
+
+
+def merchant_verify_manual(
+    *, merchant: Merchant, external_id: str = "", actor: Any = None
+) -> Merchant:
+    """Single-merchant path: check the Merchant ID from the provider's console with a
+    harmless call, then mark the merchant authorized. Nothing changes when the check fails."""
+    external_id = (external_id or merchant.external_id).strip()
+    if not external_id:
+        raise MerchantAuthorizationError(
+            "Enter the Merchant ID shown on the provider's console first.", code="missing")
+    taken = (Merchant.objects.filter(account_id=merchant.account_id, external_id=external_id)
+             .exclude(pk=merchant.pk).first())
+    if taken is not None:
+        raise MerchantAuthorizationError(
+            f"Merchant ID {external_id} already belongs to merchant '{taken}' of this account.",
+            code="duplicate")
+    probe = Merchant.objects.select_related("account").get(pk=merchant.pk)
+    probe.external_id = external_id
+    try:
+        note = registry.service_for(probe.account).check_account(merchant=probe)
+    except ProviderError as exc:
+        raise MerchantAuthorizationError(
+            f"Merchant ID {external_id} could not be verified: {exc}", code="verify_failed"
+        ) from exc
+    return merchant_authorize(merchant=merchant, external_id=external_id, actor=actor,
+                              how=f"Merchant ID verified: {note}")

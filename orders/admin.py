@@ -57,8 +57,7 @@ class OrderItemInline(admin.TabularInline):
 class ShipmentInline(admin.TabularInline):
     model = Shipment
     extra = 0
-    fields = ["carrier", "tracking_number", "state", "pushed_at", "shipped_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("carrier", "tracking_number", "state", "pushed_at", "shipped_at")
     show_change_link = True
     can_delete = False
 
@@ -70,9 +69,8 @@ class OrderEventInline(admin.TabularInline):
     model = OrderEvent
     extra = 0
     can_delete = False
-    fields = ["created_at", "kind", "message", "operation", "http_status", "duration_ms",
-              "outcome", "actor"]
-    readonly_fields = fields
+    fields = readonly_fields = ("created_at", "kind", "message", "operation", "http_status",
+                                "duration_ms", "outcome", "actor")
     verbose_name_plural = "Timeline"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OrderEvent]:
@@ -120,7 +118,7 @@ class OrderAdmin(FSMAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Provider", ordering="merchant__account__provider")
     def provider(self, obj: Order) -> str:
-        return obj.merchant.account.get_provider_display()
+        return obj.merchant.account.provider_label
 
     @admin.display(description="Raw provider data")
     def raw_data_pretty(self, obj: Order) -> str:
@@ -136,7 +134,7 @@ class OrderAdmin(FSMAdminMixin, admin.ModelAdmin):
         return fields
 
     # Transition buttons run through the service layer, never the bare model method.
-    def _apply_fsm_transition(self, *, obj: Order, transition_name: str, request: HttpRequest,
+    def _apply_fsm_transition(self, *, obj: Any, transition_name: str, request: HttpRequest,
                               kwargs: Any = None) -> bool:
         try:
             services.order_run_transition(
@@ -176,7 +174,7 @@ class OrderItemAdmin(FSMAdminMixin, admin.ModelAdmin):
                        "external_id", "raw_data"]
     raw_id_fields = ["order"]
 
-    def _apply_fsm_transition(self, *, obj: OrderItem, transition_name: str,
+    def _apply_fsm_transition(self, *, obj: Any, transition_name: str,
                               request: HttpRequest, kwargs: Any = None) -> bool:
         try:
             services.order_items_set_status(
@@ -282,3 +280,23 @@ OrderAdmin.has_transition_permission = _has_transition_permission  # type: ignor
 OrderAdmin.actions = [
     *(OrderAdmin.actions or []), _items_bulk("acknowledge", "Acknowledge all items")
 ]
+
+
+# --- sync from provider (added with the Aliseeks provider; adminux may supersede) ---
+@admin.action(description="Sync from provider (status, totals, shipments)",
+              permissions=["change"])
+def sync_from_provider(modeladmin: Any, request: HttpRequest, queryset: Any) -> None:
+    for order in queryset.select_related("merchant__account"):
+        try:
+            order = services.order_sync(order=order, actor=request.user)
+        except (OrderActionRefused, ProviderError) as exc:
+            modeladmin.message_user(request, f"{order.reference}: {exc}", messages.ERROR)
+        else:
+            modeladmin.message_user(
+                request, f"{order.reference}: {order.get_state_display()} "
+                f"({order.raw_status_label or order.raw_status or 'no provider status'}), "
+                f"{order.shipments.count()} shipment(s)", messages.SUCCESS)
+
+
+if sync_from_provider not in (OrderAdmin.actions or []):
+    OrderAdmin.actions = [*(OrderAdmin.actions or []), sync_from_provider]

@@ -8,6 +8,7 @@ to a provider lives in ``orders.services``, which runs these transitions.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +37,7 @@ def status_table_for(provider_key: str) -> StatusTable:
 
 
 # --- transition conditions (they read the provider's status table) -----------------------
-def _provider_allows(action: str, target: str | None = None):  # type: ignore[no-untyped-def]
+def _provider_allows(action: str, target: str | None = None) -> Callable[[Any], bool]:
     def condition(order: Order) -> bool:
         return order.status_table.order_allows(action, raw_status=order.raw_status, target=target)
 
@@ -44,13 +45,13 @@ def _provider_allows(action: str, target: str | None = None):  # type: ignore[no
     return condition
 
 
-def _cancel_allowed(order: Order) -> bool:
+def _cancel_allowed(order: Any) -> bool:
     if order.state in (S.DRAFT, S.FAILED) and not order.external_id:
         return True  # never reached the provider: a local cancel
     return order.status_table.order_allows("cancel", raw_status=order.raw_status, target=S.CANCELLED)
 
 
-def _item_allows(target: str):  # type: ignore[no-untyped-def]
+def _item_allows(target: str) -> Callable[[Any], bool]:
     def condition(item: OrderItem) -> bool:
         return item.order.status_table.item_allows(
             target, raw_status=item.raw_status, next_statuses=item.next_statuses

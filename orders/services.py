@@ -85,7 +85,7 @@ def _transition(
             code="not_allowed",
         ) from exc
     order.save()
-    target = order if isinstance(order, Order) else order.order
+    target: Order = order if isinstance(order, Order) else order.order  # type: ignore[union-attr]
     kind = (
         OrderEvent.Kind.TRANSITION if isinstance(order, Order)
         else OrderEvent.Kind.ITEM if isinstance(order, OrderItem)
@@ -549,7 +549,9 @@ def order_ship(
         elif qty < 1 or qty > remaining[pk]:
             problems[f"items.{pk}"] = f"Quantity must be 1–{remaining[pk]}."
     if problems or not wanted:
-        raise OrderValidationError("Nothing valid to ship.", fields=problems or {"items": "All items are already shipped."})
+        raise OrderValidationError(
+            "Nothing valid to ship.", fields=problems or {"items": "All items are already shipped."}
+        )
 
     with transaction.atomic():
         shipment = Shipment.objects.create(
@@ -645,8 +647,8 @@ def order_items_set_status(
 # --- the transition catalogue used by the admin and the API ----------------------------------
 def order_transitions_available(*, order: Order, user: Any = None) -> list[str]:
     transitions = (
-        order.get_available_user_state_transitions(user)
-        if user is not None else order.get_available_state_transitions()
+        order.get_available_user_state_transitions(user)  # type: ignore[attr-defined]
+        if user is not None else order.get_available_state_transitions()  # type: ignore[attr-defined]
     )
     return [t.name for t in transitions if t.custom.get("admin", True)]
 

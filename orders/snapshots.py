@@ -35,7 +35,7 @@ ITEM_SYNC_FIELDS = [
     "state",
 ]
 SHIPMENT_SYNC_FIELDS = ["carrier", "tracking_number", "tracking_url", "raw_data", "state",
-                        "shipped_at", "delivered_at"]
+                        "shipped_at", "delivered_at", "service"]
 
 
 def _address_values(address: AddressData | None) -> dict[str, Any]:
@@ -170,6 +170,8 @@ def _upsert_shipments(order: Order, snaps: list[ShipmentSnapshot]) -> None:
         key = snap.external_id or snap.tracking_number
         values = {"carrier": snap.carrier[:120], "tracking_number": snap.tracking_number[:120],
                   "tracking_url": snap.tracking_url[:500], "raw_data": snap.raw}
+        if snap.service:
+            values["service"] = snap.service[:120]
         shipment = existing.get(key)
         state = _shipment_state(snap)
         if shipment is None:
@@ -277,13 +279,13 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
         known = items_by_order.get(order.pk, {})
         for isnap in snap.items:
             values = _item_values(isnap)
-            target = table.item_state_for(isnap.raw_status)
+            item_target = table.item_state_for(isnap.raw_status)
             item = known.get(isnap.external_id)
             if item is None:
                 item = OrderItem(order_id=order.pk, external_id=isnap.external_id, **values)
-                _sync_state(item, target)
+                _sync_state(item, item_target)
                 new_items.append(item)
-            elif _set(item, values) | _sync_state(item, target):
+            elif _set(item, values) | _sync_state(item, item_target):
                 changed_items.append(item)
     OrderItem.objects.bulk_create(new_items, batch_size=1000)
     if changed_items:
@@ -314,7 +316,7 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
 
     event_rows = [
         OrderEvent(order_id=o.pk, kind=OrderEvent.Kind.SYNC, to_state=o.state,
-                   message=f"Received from {account.get_provider_display()}")
+                   message=f"Received from {account.provider_label}")
         for o in new_orders
     ] + [
         OrderEvent(order_id=o.pk, kind=OrderEvent.Kind.SYNC, from_state=before, to_state=o.state,

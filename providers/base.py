@@ -20,7 +20,7 @@ from django.conf import settings
 from .errors import ProviderNotSupported
 from .http import Recorder
 from .statuses import StatusTable
-from .types import OrderSnapshot, PlacementResult
+from .types import MerchantRegistration, OrderSnapshot, PlacementResult
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -153,3 +153,11 @@ class ProviderService:
         """The canonical order state its items' states imply, for providers whose order
         state follows its items (Tipser); None: the order state is its own."""
         return None
+
+    # --- merchant registration (Aliseeks) --------------------------------------------------
+    def register_merchant(
+        self, *, redirect_url: str, merchant_id: str = ""
+    ) -> MerchantRegistration:
+        """Ask the provider for a one-time authorization URL for a merchant; the provider
+        sends the merchant back to ``redirect_url``. ``merchant_id`` re-authorizes."""
+        raise ProviderNotSupported(f"{self.label} has no merchant registration through its API.")

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit, parse_qsl
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
@@ -70,7 +70,11 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
             record.msg = redact_text(record.msg)
-        if record.args:
+        if isinstance(record.args, Mapping):  # "%(name)s" style (celery's task log lines)
+            record.args = {
+                k: redact_text(v) if isinstance(v, str) else v for k, v in record.args.items()
+            }
+        elif record.args:
             args = record.args if isinstance(record.args, tuple) else (record.args,)
             record.args = tuple(redact_text(a) if isinstance(a, str) else a for a in args)
         return True
@@ -102,7 +106,7 @@ def parse_retry_after(value: str | None) -> float | None:
 def body_excerpt(response: requests.Response, secrets: Iterable[str] = ()) -> str:
     try:
         text = response.text
-    except Exception:  # noqa: BLE001 - an undecodable body is still an answer
+    except Exception:
         text = repr(response.content[:MAX_EXCERPT])
     text = " ".join(text.split())
     return redact_text(text[:MAX_EXCERPT], secrets)

@@ -43,6 +43,18 @@ def autodiscover() -> None:
                 raise
 
 
+def provider_choices() -> list[tuple[str, str]]:
+    """Known providers: the product's four, plus any other registered service."""
+    known = dict(PROVIDER_CHOICES)
+    for key, cls in _registry.items():
+        known.setdefault(key, getattr(cls, "label", key))
+    return list(known.items())
+
+
+def provider_label(key: str) -> str:
+    return dict(provider_choices()).get(key, key)
+
+
 def get(key: str) -> type[ProviderService] | None:
     return _registry.get(key)
 

@@ -46,6 +46,7 @@ class ShipmentSnapshot:
     carrier: str = ""
     tracking_number: str = ""
     tracking_url: str = ""
+    service: str = ""  # shipping service (e.g. Aliseeks "CAINIAO_STANDARD")
     shipped: bool = True
     delivered: bool = False
     items: dict[str, int] = field(default_factory=dict)  # item external id -> quantity
@@ -94,3 +95,12 @@ class CallRecord:
     duration_ms: int
     outcome: str  # ok | rejected | unavailable | unknown | bad_reply
     message: str = ""
+
+
+# --- merchant registration (Aliseeks) ---
+@dataclass
+class MerchantRegistration:
+    """A provider's answer to "register this merchant": its id and where to send them."""
+
+    merchant_id: str
+    redirect_url: str

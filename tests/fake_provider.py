@@ -6,8 +6,8 @@ from __future__ import annotations
 from providers.base import CredentialField, ProviderService
 from providers.errors import ProviderBadReply
 from providers.http import HttpClient
-from providers.statuses import ItemLifecycle as I  # noqa: N817
-from providers.statuses import Lifecycle as L  # noqa: N817
+from providers.statuses import ItemLifecycle as I
+from providers.statuses import Lifecycle as L
 from providers.statuses import RawStatus, StatusTable
 from providers.types import ItemSnapshot, OrderSnapshot, PlacementResult, ShipmentSnapshot
 

@@ -19,7 +19,7 @@ from merchants.models import ProviderAccount
 from orders import services
 from providers.registry import PROVIDER_CHOICES
 
-DEMO_ADDRESS = {
+DEMO_ADDRESS: dict[str, Any] = {
     "contact_name": "Grace Hopper",
     "contact_email": "grace@example.test",
     "phone_prefix": "+1",

@@ -1,0 +1,96 @@
+"""Shared helpers for the benchmarks in bench/ (run by `make bench`; not tests).
+
+Each benchmark runs once per database: the embedded SQLite (a file under var/bench/) and the
+machine's PostgreSQL (a database `dropdesk_bench`, created if missing) when one answers.
+It prints a small table and one JSON line with its figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/dropdesk_bench")
+
+
+def database_urls() -> dict[str, str]:
+    urls = {"sqlite": f"sqlite:///{ROOT / 'var' / 'bench' / 'bench.sqlite3'}"}
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL.rsplit("/", 1)[0] + "/postgres", connect_timeout=3,
+                             autocommit=True) as conn:
+            name = PG_URL.rsplit("/", 1)[1]
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", [name]).fetchone():
+                conn.execute(f'CREATE DATABASE "{name}"')
+        urls["postgres"] = PG_URL
+    except Exception as exc:
+        print(f"(PostgreSQL skipped: {exc.__class__.__name__}: {exc})")
+    return urls
+
+
+def setup_django(db_url: str) -> None:
+    (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
+    os.environ["DATABASE_URL"] = db_url
+    # production settings minus TLS redirect and the hashed-static manifest (no collectstatic)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.test_settings")
+    os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "false")
+    os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
+    os.environ.setdefault("CACHE_URL", "locmemcache://")
+    os.environ.setdefault("SANDBOX_ENABLED", "true")
+    os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+    os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def report(name: str, db: str, rows: list[tuple[str, Any, Any, str]], figures: dict[str, Any]) -> None:
+    """rows: (metric, dropdesk, ceiling or '', target)."""
+    print(f"\n== {name} [{db}] ==")
+    print(f"{'metric':<38} {'dropdesk':>14} {'ceiling':>14}  target")
+    for metric, ours, ceiling, target in rows:
+        print(f"{metric:<38} {_fmt(ours):>14} {_fmt(ceiling):>14}  {target}")
+    figures = {"benchmark": name, "db": db, "machine": platform.node(),
+               "python": platform.python_version(), "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+               **figures}
+    print("JSON " + json.dumps(figures, sort_keys=True))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)

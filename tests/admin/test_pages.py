@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import pytest
+import responses
+from django.urls import reverse
+
+from merchants import services as merchant_services
+from merchants.models import Merchant, MerchantEvent, ProviderAccount
+from orders import services
+from orders.models import Order, OrderEvent, OrderItem, Shipment
+from tests.factories import OrderFactory
+from tests.fake_provider import BASE_URL
+
+pytestmark = pytest.mark.django_db
+
+MODELS = [ProviderAccount, Merchant, MerchantEvent, Order, OrderItem, Shipment, OrderEvent]
+
+
+@pytest.fixture
+def populated(order, mocked):
+    mocked.add(responses.POST, f"{BASE_URL}/orders", json={"id": "E1", "status": "NEW"})
+    mocked.add(responses.POST, f"{BASE_URL}/orders/E1/shipping", json={})
+    services.order_place(order=order)
+    services.order_ship(order=order, tracking_number="TRACK-1")
+    merchant_services.merchant_revoke(merchant=order.merchant, reason="test")
+    return order
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
+def test_every_changelist_and_change_page_renders(admin_client, populated, model):
+    opts = model._meta
+    response = admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+    assert response.status_code == 200
+    obj = model.objects.first()
+    response = admin_client.get(
+        reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+    )
+    assert response.status_code == 200
+
+
+def test_account_page_never_shows_credentials(admin_client, populated):
+    account = populated.merchant.account
+    html = admin_client.get(reverse("admin:merchants_provideraccount_change", args=[account.pk])).content.decode()
+    assert "sk_test_supersecret_123" not in html
+    assert "api_key" in html  # it says the key is set
+
+
+def test_credentials_are_encrypted_at_rest_and_blank_keeps_them(admin_client, merchant):
+    from django.db import connection
+
+    account = merchant.account
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT credentials FROM merchants_provideraccount WHERE id = %s", [account.pk])
+        stored = cursor.fetchone()[0]
+    assert "supersecret" not in stored
+    url = reverse("admin:merchants_provideraccount_change", args=[account.pk])
+    response = admin_client.post(url, {
+        "provider": "fake", "name": account.name, "environment": "sandbox", "base_url": "",
+        "options": "{}", "is_active": "on", "cred__api_key": "",
+    })
+    assert response.status_code == 302, response.content[:2000]
+    account.refresh_from_db()
+    assert account.credentials == {"api_key": "sk_test_supersecret_123"}
+
+
+def test_order_changelist_query_count_does_not_grow_with_rows(admin_client, merchant, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("admin:orders_order_changelist")
+    OrderFactory.create_batch(3, merchant=merchant)
+    admin_client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        admin_client.get(url)
+    OrderFactory.create_batch(40, merchant=merchant)
+    with CaptureQueriesContext(connection) as many:
+        admin_client.get(url)
+    assert len(few.captured_queries) == len(many.captured_queries)
+
+
+def test_transition_button_runs_through_service(admin_client, order, mocked):
+    mocked.add(responses.POST, f"{BASE_URL}/orders", json={"id": "E9", "status": "NEW"})
+    url = reverse("admin:orders_order_change", args=[order.pk])
+    page = admin_client.get(url).content.decode()
+    assert "Place with provider" in page
+    response = admin_client.post(url, {"_fsm_transition_to": "place", **_order_form(order)})
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.state == "placed" and order.external_id == "E9"
+
+
+def test_readonly_user_sees_no_buttons_and_cannot_transition(client, readonly_user, order, mocked):
+    client.force_login(readonly_user)
+    url = reverse("admin:orders_order_change", args=[order.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "Place with provider" not in page.content.decode()
+    client.post(url, {"_fsm_transition_to": "place", **_order_form(order)})
+    response = client.post(reverse("admin:orders_order_transition", args=[order.pk, "cancel"]), {"reason": "x"})
+    assert response.status_code in (302, 403)
+    order.refresh_from_db()
+    assert order.state == "draft"
+    assert len(mocked.calls) == 0
+
+
+def _order_form(order):
+    data = {"merchant": order.merchant_id, "reference": order.reference, "currency": "EUR",
+            "shipping_total": "0", "provider_options": "{}"}
+    for field in ("contact_name", "contact_email", "phone_prefix", "phone_number", "address_line1",
+                  "address_line2", "city", "region", "postal_code", "country"):
+        data[field] = getattr(order, field)
+    for prefix, count in (("items", order.items.count()), ("shipments", 0), ("events", order.events.count())):
+        data.update({f"{prefix}-TOTAL_FORMS": count, f"{prefix}-INITIAL_FORMS": count,
+                     f"{prefix}-MIN_NUM_FORMS": 0, f"{prefix}-MAX_NUM_FORMS": 1000})
+    for n, item in enumerate(order.items.order_by("pk")):
+        data.update({f"items-{n}-id": item.pk, f"items-{n}-order": order.pk, f"items-{n}-name": item.name,
+                     f"items-{n}-product_id": item.product_id, f"items-{n}-sku": item.sku,
+                     f"items-{n}-quantity": item.quantity, f"items-{n}-unit_price": item.unit_price})
+    for n, event in enumerate(order.events.all()):
+        data[f"events-{n}-id"] = event.pk
+        data[f"events-{n}-order"] = order.pk
+    return data

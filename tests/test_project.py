@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    full_env.update(env)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=full_env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_check_deploy_is_clean_with_production_settings(tmp_path):
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env={
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "a-real-secret-" + "x9Q!" * 12,
+        "DJANGO_ALLOWED_HOSTS": "dropdesk.example.com",
+        "FIELD_ENCRYPTION_KEY": "DbLfUze-fcwTpWjolk5DeAKxxbiVS4csIn7AHsFhgY0=",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+    })
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_check_deploy_refuses_missing_encryption_key(tmp_path):
+    result = _manage("check", "--deploy", env={
+        "DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "a-real-secret-" + "x9Q!" * 12,
+        "DJANGO_ALLOWED_HOSTS": "dropdesk.example.com",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+    })
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEY" in result.stderr + result.stdout
+
+
+def test_graph_transitions_draws_the_order_machines(capsys):
+    call_command("graph_transitions", "orders")
+    dot = capsys.readouterr().out
+    assert "digraph" in dot
+    assert "placement_unknown" in dot and "partially_shipped" in dot
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent(settings):
+    from merchants.models import ProviderAccount
+
+    call_command("seed_demo")
+    count = ProviderAccount.objects.count()
+    call_command("seed_demo")
+    assert ProviderAccount.objects.count() == count >= 4
