@@ -20,7 +20,7 @@ $(STAMP): requirements.lock pyproject.toml
 install: $(STAMP)
 
 run: install
-	@mkdir -p var
+	@mkdir -p var var/broker/queue var/broker/processed
 	DJANGO_DEBUG=true $(BIN)/python manage.py migrate --noinput -v0
 	DJANGO_DEBUG=true $(BIN)/python manage.py seed_demo
 	@DJANGO_DEBUG=true $(BIN)/python manage.py demo_login

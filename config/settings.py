@@ -214,11 +214,13 @@ LOGGING = {
     },
 }
 
-# --- merchant authorization sweep (expire lapsed, flag those expiring within 7 days) ---
+# --- periodic tasks (the DatabaseScheduler copies these into django_celery_beat at start) ---
 CELERY_BEAT_SCHEDULE = {
-    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    # expire lapsed merchant authorizations, flag those expiring within 7 days
     "merchant-authorizations-sweep": {
         "task": "merchants.tasks.merchant_authorizations_sweep_task",
         "schedule": 3600.0,
     },
+    # provider drafts past their expiry (reseller v3) -> expired
+    "orders-drafts-expire": {"task": "orders.tasks.order_drafts_expire_task", "schedule": 900.0},
 }

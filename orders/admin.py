@@ -6,6 +6,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html
 from django_fsm.admin import FSMAdminMixin
 
@@ -14,6 +15,7 @@ from providers.errors import ProviderError
 from . import services
 from .errors import OrderActionRefused
 from .models import TRANSITION_PERMISSION, Order, OrderEvent, OrderItem, Shipment, ShipmentLine
+from .provider_admin import ProviderAdminViews, provider_tools
 
 STATE_COLOURS = {
     "draft": "#6c757d", "placing": "#0d6efd", "placed": "#0d6efd", "in_progress": "#0dcaf0",
@@ -84,11 +86,11 @@ class OrderEventInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(FSMAdminMixin, admin.ModelAdmin):
+class OrderAdmin(ProviderAdminViews, FSMAdminMixin, admin.ModelAdmin):
     fsm_fields = ["state"]
     fsm_forms = {"ship": "orders.forms.OrderShipForm"}  # carrier choices per provider
     list_display = ["reference", "badge", "raw_status", "provider", "merchant", "contact_name",
-                    "total", "currency", "created_at"]
+                    "total", "currency", "draft_days_left", "created_at"]
     list_filter = ["state", "merchant__account__provider", "merchant"]
     list_select_related = ["merchant__account"]
     search_fields = ["reference", "external_id", "contact_name", "contact_email",
@@ -98,7 +100,8 @@ class OrderAdmin(FSMAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     readonly_fields = ["state", "raw_status", "failure_reason", "external_id", "external_ids",
                        "items_total", "total", "ordered_at", "placed_at", "synced_at",
-                       "expires_at", "created_at", "updated_at", "raw_data_pretty"]
+                       "expires_at", "created_at", "updated_at", "raw_data_pretty",
+                       "draft_days_left", "provider_tools_html"]
     fieldsets = [
         (None, {"fields": ["merchant", "reference", "state", "raw_status", "failure_reason",
                            "external_id", "external_ids"]}),
@@ -106,9 +109,9 @@ class OrderAdmin(FSMAdminMixin, admin.ModelAdmin):
                                          "phone_number", "address_line1", "address_line2",
                                          "city", "region", "postal_code", "country"]}),
         ("Money", {"fields": ["currency", "items_total", "shipping_total", "total"]}),
-        ("Provider", {"fields": ["provider_options", "raw_data_pretty"]}),
+        ("Provider", {"fields": ["provider_options", "raw_data_pretty", "provider_tools_html"]}),
         ("Dates", {"fields": ["ordered_at", "placed_at", "synced_at", "expires_at",
-                              "created_at", "updated_at"]}),
+                              "draft_days_left", "created_at", "updated_at"]}),
     ]
     inlines = [OrderItemInline, ShipmentInline, OrderEventInline]
 
@@ -123,6 +126,29 @@ class OrderAdmin(FSMAdminMixin, admin.ModelAdmin):
     @admin.display(description="Raw provider data")
     def raw_data_pretty(self, obj: Order) -> str:
         return pretty_json(obj.raw_data)
+
+    # --- provider-side drafts (reseller v3) ---
+    @admin.display(description="Draft days left", ordering="expires_at")
+    def draft_days_left(self, obj: Order) -> str:
+        if obj.state != "draft" or not obj.expires_at:
+            return "—"
+        seconds = (obj.expires_at - timezone.now()).total_seconds()
+        if seconds <= 0:
+            return "expiring"
+        return f"{int(seconds // 86400)} d {int(seconds % 86400 // 3600)} h"
+
+    @admin.display(description="Provider actions")
+    def provider_tools_html(self, obj: Order) -> str:
+        return provider_tools(obj)
+
+    def get_urls(self) -> list[Any]:
+        return [*self.provider_urls(), *super().get_urls()]
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is OrderItem and form.instance.external_id and form.instance.is_editable:
+            self.save_provider_items(request, form.instance, formset)
+            return
+        super().save_formset(request, form, formset, change)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         fields = tuple(super().get_readonly_fields(request, obj))

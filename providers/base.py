@@ -161,3 +161,37 @@ class ProviderService:
         """Ask the provider for a one-time authorization URL for a merchant; the provider
         sends the merchant back to ``redirect_url``. ``merchant_id`` re-authorizes."""
         raise ProviderNotSupported(f"{self.label} has no merchant registration through its API.")
+    # --- provider-side drafts, execution and extra information (reseller v3) -------------
+    # Additive verbs for providers that build an order step by step at their side.
+    def refusal(self, operation: str) -> str:
+        """Why this account may not run ``operation`` at all (e.g. a read-only edition);
+        empty when it may. Checked by the domain before any call."""
+        return ""
+
+    def create_draft(self, order: Order) -> PlacementResult:
+        """Create the provider-side draft of ``order`` (its id, raw status, expiry)."""
+        raise ProviderNotSupported(f"{self.label} has no provider-side drafts.")
+
+    def add_item(self, order: Order, item: OrderItem) -> str:
+        """Add ``item`` to the order's provider draft; the provider's item id."""
+        raise ProviderNotSupported(f"{self.label} has no provider-side drafts.")
+
+    def remove_item(self, order: Order, item: OrderItem) -> None:
+        raise ProviderNotSupported(f"{self.label} has no provider-side drafts.")
+
+    def poll_execution(self, order: Order) -> PlacementResult:
+        """The execution status of a placed order (raw status, mapped state, message)."""
+        raise ProviderNotSupported(f"{self.label} has no execution status.")
+
+    def custom_fields_get(self, order: Order) -> list[dict[str, Any]]:
+        raise ProviderNotSupported(f"{self.label} has no order custom fields.")
+
+    def custom_fields_set(self, order: Order, values: dict[str, Any]) -> None:
+        raise ProviderNotSupported(f"{self.label} has no order custom fields.")
+
+    def item_characteristics_get(self, order: Order, item: OrderItem) -> list[dict[str, Any]]:
+        raise ProviderNotSupported(f"{self.label} has no item characteristics.")
+
+    def item_characteristics_set(self, order: Order, item: OrderItem,
+                                 values: dict[str, Any]) -> None:
+        raise ProviderNotSupported(f"{self.label} has no item characteristics.")

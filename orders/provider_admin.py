@@ -1,0 +1,200 @@
+"""Admin pages for provider-side drafts and extra information (reseller v3).
+
+Mounted by ``OrderAdmin.get_urls``: create the provider draft, poll the execution now, and
+edit the order's custom fields / an item's characteristics with a form built from what the
+provider's GET returns. Thin: each view calls an ``orders.services`` verb.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
+
+from providers import registry
+from providers.errors import ProviderError
+
+from . import services
+from .errors import OrderActionRefused, OrderValidationError
+from .models import TRANSITION_PERMISSION, Order, OrderItem
+
+
+def values_form(fields: list[dict[str, Any]], *, data: Any = None,
+                read_only: bool = False) -> forms.Form:
+    """A form with one field per provider value (choices → select, otherwise text)."""
+    form = forms.Form(data=data)
+    for spec in fields:
+        name = spec["name"]
+        initial = "" if spec.get("value") is None else str(spec.get("value"))
+        common = {"label": spec.get("label") or name, "initial": initial,
+                  "required": bool(spec.get("required")), "disabled": read_only}
+        if spec.get("choices"):
+            choices = [("", "—")] + [(c, c) for c in spec["choices"]]
+            form.fields[name] = forms.ChoiceField(choices=choices, **common)
+        else:
+            form.fields[name] = forms.CharField(max_length=1000, **common)
+    return form
+
+
+def provider_tools(order: Order) -> str:
+    """Links/buttons for the order page (empty for providers without these verbs)."""
+    if not order.pk:
+        return ""
+    cls = registry.get(order.provider)
+    if cls is None:
+        return ""
+    links: list[tuple[str, str]] = []
+    if cls.supports("create_draft") and order.is_editable and not order.external_id:
+        links.append((reverse("admin:orders_order_provider_draft", args=[order.pk]),
+                      "Create provider draft (then add/remove items there)"))
+    if order.external_id and cls.supports("poll_execution") and order.state in ("placed",
+                                                                                  "in_progress"):
+        links.append((reverse("admin:orders_order_execution_poll", args=[order.pk]),
+                      "Check execution status now"))
+    if order.external_id and cls.supports("custom_fields_get"):
+        links.append((reverse("admin:orders_order_custom_fields", args=[order.pk]),
+                      "Custom fields"))
+    if order.external_id and cls.supports("item_characteristics_get"):
+        for item in order.items.exclude(external_id=""):
+            links.append((reverse("admin:orders_order_item_characteristics",
+                                  args=[order.pk, item.pk]), f"Characteristics: {item}"))
+    if not links:
+        return "—"
+    return format_html("<ul>{}</ul>", format_html_join(
+        "", '<li><a class="button" href="{}">{}</a></li>', links))
+
+
+class ProviderAdminViews:
+    """Mixed into OrderAdmin."""
+
+    def provider_urls(self: Any) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/provider/draft/", wrap(self.provider_draft_view),
+                 name="orders_order_provider_draft"),
+            path("<int:pk>/provider/execution/", wrap(self.execution_poll_view),
+                 name="orders_order_execution_poll"),
+            path("<int:pk>/provider/custom-fields/", wrap(self.custom_fields_view),
+                 name="orders_order_custom_fields"),
+            path("<int:pk>/provider/items/<int:item_pk>/characteristics/",
+                 wrap(self.characteristics_view), name="orders_order_item_characteristics"),
+        ]
+
+    def _back(self, order: Order) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+
+    def _refused(self: Any, request: HttpRequest, exc: Exception) -> None:
+        text = exc.message if isinstance(exc, (OrderActionRefused, OrderValidationError)) else (
+            f"Provider refused: {exc}")
+        self.message_user(request, text, messages.ERROR)
+
+    def provider_draft_view(self: Any, request: HttpRequest, pk: int) -> HttpResponse:
+        order = get_object_or_404(Order, pk=pk)
+        if request.method != "POST":
+            return TemplateResponse(request, "admin/orders/provider_confirm.html", {
+                **self.admin_site.each_context(request), "order": order,
+                "title": "Create the provider draft",
+                "question": "Create this order's draft at the provider now? Its items are "
+                            "added there; later item changes go there too while it is Draft. "
+                            "The provider deletes drafts 7 days after creation."})
+        try:
+            order = services.order_provider_draft_create(order=order, actor=request.user)
+        except (OrderActionRefused, OrderValidationError, ProviderError) as exc:
+            self._refused(request, exc)
+        else:
+            self.message_user(request, f"Provider draft {order.external_id} created.",
+                              messages.SUCCESS)
+        return self._back(order)
+
+    def execution_poll_view(self: Any, request: HttpRequest, pk: int) -> HttpResponse:
+        order = get_object_or_404(Order, pk=pk)
+        try:
+            services.order_execution_poll(order=order, actor=request.user)
+        except ProviderError as exc:
+            self._refused(request, exc)
+        else:
+            order.refresh_from_db()
+            self.message_user(request, f"Execution: {order.raw_status_label or '—'} "
+                              f"({order.get_state_display()}).", messages.INFO)
+        return self._back(order)
+
+    def _values_page(self: Any, request: HttpRequest, order: Order, title: str,
+                     read: Any, write: Any) -> HttpResponse:
+        can_write = request.user.has_perm(TRANSITION_PERMISSION)
+        context = {**self.admin_site.each_context(request), "order": order, "title": title,
+                   "can_write": can_write, "form": None, "error": ""}
+        try:
+            fields = read()
+        except (OrderActionRefused, ProviderError) as exc:
+            context["error"] = getattr(exc, "message", str(exc))
+            return TemplateResponse(request, "admin/orders/provider_values_form.html", context)
+        if request.method == "POST" and can_write:
+            form = values_form(fields, data=request.POST)
+            if form.is_valid():
+                changed = {k: form.cleaned_data[k] for k in form.changed_data}
+                if not changed:
+                    self.message_user(request, "Nothing changed.", messages.INFO)
+                    return self._back(order)
+                try:
+                    write(changed)
+                except (OrderActionRefused, OrderValidationError, ProviderError) as exc:
+                    context["error"] = getattr(exc, "message", str(exc))
+                else:
+                    self.message_user(request, f"{title}: saved at the provider.",
+                                      messages.SUCCESS)
+                    return self._back(order)
+        else:
+            form = values_form(fields, read_only=not can_write)
+        context["form"] = form
+        return TemplateResponse(request, "admin/orders/provider_values_form.html", context)
+
+    def custom_fields_view(self: Any, request: HttpRequest, pk: int) -> HttpResponse:
+        order = get_object_or_404(Order, pk=pk)
+        return self._values_page(
+            request, order, f"Custom fields of {order.reference}",
+            lambda: services.order_custom_fields_get(order=order, actor=request.user),
+            lambda values: services.order_custom_fields_set(order=order, values=values,
+                                                            actor=request.user),
+        )
+
+    def characteristics_view(self: Any, request: HttpRequest, pk: int,
+                             item_pk: int) -> HttpResponse:
+        item = get_object_or_404(OrderItem.objects.select_related("order"), pk=item_pk,
+                                 order_id=pk)
+        return self._values_page(
+            request, item.order, f"Characteristics of {item}",
+            lambda: services.order_item_characteristics_get(item=item, actor=request.user),
+            lambda values: services.order_item_characteristics_set(item=item, values=values,
+                                                                   actor=request.user),
+        )
+
+    def save_provider_items(self: Any, request: HttpRequest, order: Order, formset: Any) -> None:
+        """Item inline of a provider-backed draft: adds and deletes go through the services
+        (so they reach the provider); edits of items already there are refused."""
+        instances = formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            try:
+                services.order_item_remove(item=obj, actor=request.user)
+            except (OrderActionRefused, ProviderError) as exc:
+                self._refused(request, exc)
+        for obj in instances:
+            if obj.pk is None:
+                fields = {f: getattr(obj, f) for f in ("name", "product_id", "sku", "quantity",
+                                                       "unit_price")}
+                try:
+                    services.order_item_add(order=order, actor=request.user, **fields)
+                except (OrderActionRefused, OrderValidationError, ProviderError) as exc:
+                    self._refused(request, exc)
+            elif obj.external_id:
+                self.message_user(
+                    request, f"'{obj}' is at the provider, which cannot change an item: "
+                    "delete it and add it again.", messages.WARNING)
+            else:
+                obj.save()
+

@@ -1,0 +1,149 @@
+"""Admin: days left on drafts, the provider-draft button, custom fields / characteristics
+forms built from what the provider returns (against the sandbox through the wire bridge)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from orders import services
+from tests.factories import MerchantFactory, OrderFactory, OrderItemFactory
+
+from .test_sandbox import _account, bridge
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sandbox(mocked):
+    bridge(mocked)
+    return mocked
+
+
+@pytest.fixture
+def staff(client, operator):
+    client.force_login(operator)
+    return client
+
+
+def test_changelist_shows_draft_days_left(staff, merchant):
+    OrderFactory(merchant=merchant, expires_at=timezone.now() + dt.timedelta(days=3, hours=5))
+    page = staff.get(reverse("admin:orders_order_changelist")).content.decode()
+    assert "Draft days left" in page
+    assert "3 d 4 h" in page or "3 d 5 h" in page
+
+
+def test_operator_creates_provider_draft_from_the_order_page(staff, sandbox):
+    order = OrderFactory(merchant=MerchantFactory(account=_account()))
+    OrderItemFactory(order=order, product_id="P1")
+    change = staff.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    url = reverse("admin:orders_order_provider_draft", args=[order.pk])
+    assert url in change
+    assert staff.get(url).status_code == 200
+    staff.post(url)
+    order.refresh_from_db()
+    assert order.external_id and order.items.get().external_id
+    change = staff.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    assert reverse("admin:orders_order_custom_fields", args=[order.pk]) in change
+    assert "6 d" in change  # days left
+
+
+def test_custom_fields_form_is_built_from_provider_fields_and_saves(staff, sandbox):
+    order = OrderFactory(merchant=MerchantFactory(account=_account()))
+    OrderItemFactory(order=order, product_id="P1")
+    order = services.order_provider_draft_create(order=order)
+    url = reverse("admin:orders_order_custom_fields", args=[order.pk])
+    page = staff.get(url).content.decode()
+    assert 'name="PONumber"' in page and "Delivery notes" in page
+    staff.post(url, {"PONumber": "PO-9", "DeliveryNotes": ""})
+    values = {f["name"]: f["value"] for f in services.order_custom_fields_get(order=order)}
+    assert values == {"PONumber": "PO-9", "DeliveryNotes": ""}
+
+
+def test_characteristics_form_saves(staff, sandbox):
+    order = OrderFactory(merchant=MerchantFactory(account=_account()))
+    item = OrderItemFactory(order=order, product_id="P1")
+    services.order_provider_draft_create(order=order)
+    item.refresh_from_db()
+    url = reverse("admin:orders_order_item_characteristics", args=[order.pk, item.pk])
+    assert 'name="Seats"' in staff.get(url).content.decode()
+    staff.post(url, {"DomainName": "shop.example", "Seats": "3"})
+    values = {v["name"]: v["value"]
+              for v in services.order_item_characteristics_get(item=item)}
+    assert values == {"DomainName": "shop.example", "Seats": "3"}
+
+
+def test_custom_fields_page_is_read_only_for_readonly_user(client, readonly_user, sandbox):
+    client.force_login(readonly_user)
+    order = OrderFactory(merchant=MerchantFactory(account=_account()))
+    OrderItemFactory(order=order, product_id="P1")
+    order = services.order_provider_draft_create(order=order)
+    page = client.get(reverse("admin:orders_order_custom_fields", args=[order.pk]))
+    assert page.status_code == 200
+    assert "Save at the provider" not in page.content.decode()
+
+
+def _form_data(html: str) -> dict[str, str]:
+    """The change form's current values (inputs, selects, textareas) as a browser posts them."""
+    from html.parser import HTMLParser
+
+    data: dict[str, str] = {}
+
+    class Parser(HTMLParser):
+        select: str | None = None
+        textarea: str | None = None
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            name = a.get("name")
+            if tag == "input" and name and a.get("type") not in ("submit", "button", "file"):
+                if a.get("type") == "checkbox":
+                    if "checked" in a:
+                        data[name] = a.get("value") or "on"
+                else:
+                    data[name] = a.get("value") or ""
+            elif tag == "select" and name:
+                self.select = name
+                data.setdefault(name, "")
+            elif tag == "option" and self.select and "selected" in a:
+                data[self.select] = a.get("value") or ""
+            elif tag == "textarea" and name:
+                self.textarea = name
+                data[name] = ""
+
+        def handle_endtag(self, tag):
+            if tag == "select":
+                self.select = None
+            if tag == "textarea":
+                self.textarea = None
+
+        def handle_data(self, text):
+            if self.textarea:
+                data[self.textarea] += text
+
+    Parser().feed(html)
+    return data
+
+
+def test_item_inline_adds_and_deletes_through_the_provider(staff, sandbox):
+    from providers.reseller.models import SandboxOrder
+
+    order = OrderFactory(merchant=MerchantFactory(account=_account()))
+    OrderItemFactory(order=order, product_id="P1", name="First")
+    order = services.order_provider_draft_create(order=order)
+    url = reverse("admin:orders_order_change", args=[order.pk])
+    data = _form_data(staff.get(url).content.decode())
+    first = order.items.get()
+    data.update({"items-0-DELETE": "on", "items-TOTAL_FORMS": "2",
+                 "items-1-name": "Second", "items-1-product_id": "P2", "items-1-sku": "",
+                 "items-1-quantity": "3", "items-1-unit_price": "", "items-1-order": str(order.pk),
+                 "items-1-id": ""})
+    response = staff.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    remote = SandboxOrder.objects.get(pk=int(order.external_id))
+    assert list(remote.items.values_list("product_id", "quantity")) == [("P2", 3)]
+    assert not order.items.filter(pk=first.pk).exists()
+    assert order.items.get().external_id == str(remote.items.get().pk)
