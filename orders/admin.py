@@ -210,6 +210,7 @@ class OrderAdmin(ProviderAdminViews, FSMAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/orders/order/change_list.html"
     change_form_template = "admin/orders/order/change_form.html"
     fsm_transition_form_template = "admin/orders/order/transition_form.html"
+    fsm_forms = {"ship": "orders.forms.OrderShipForm"}  # carrier choices per provider
     list_display = ["reference", "badge", "raw_status", "provider", "merchant", "contact_name",
                     "total_display", "draft_days_left", "age"]
     list_filter = [QuickFilter, "state", ProviderFilter, MerchantFilter]
@@ -674,6 +675,51 @@ class OrderEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# --- item status bulk actions (Tipser: one request per order with all chosen item ids) ---
+def _items_bulk(transition_name: str, label: str):  # type: ignore[no-untyped-def]
+    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+        from collections import defaultdict
+
+        if queryset.model is Order:
+            queryset = OrderItem.objects.filter(order__in=queryset)
+        by_order: dict[int, list[OrderItem]] = defaultdict(list)
+        for item in queryset.select_related("order__merchant__account").order_by("order_id", "id"):
+            by_order[item.order_id].append(item)
+        for items in by_order.values():
+            order = items[0].order
+            if modeladmin.model is Order:  # whole orders: the items that can move
+                from django_fsm import can_proceed
+
+                items = [i for i in items if can_proceed(getattr(i, transition_name))]
+                if not items:
+                    continue
+            try:
+                services.order_items_set_status(order=order, items=items,
+                                                transition_name=transition_name, actor=request.user)
+            except (OrderActionRefused, ProviderError) as exc:
+                modeladmin.message_user(request, f"{order}: {exc}", messages.ERROR)
+            else:
+                modeladmin.message_user(request, f"{order}: {len(items)} item(s) → {label}",
+                                        messages.SUCCESS)
+
+    action.__name__ = f"items_{transition_name}"
+    action.short_description = f"{label} (items, one provider request per order)"  # type: ignore[attr-defined]
+    action.allowed_permissions = ("transition",)  # type: ignore[attr-defined]
+    return action
+
+
+def _has_transition_permission(self: admin.ModelAdmin, request: HttpRequest) -> bool:
+    return request.user.has_perm(TRANSITION_PERMISSION)
+
+
+OrderItemAdmin.has_transition_permission = _has_transition_permission  # type: ignore[attr-defined]
+OrderItemAdmin.actions = [
+    _items_bulk(name, label) for name, label in
+    [("acknowledge", "Acknowledge"), ("hold", "Hold"), ("cancel", "Cancel"),
+     ("mark_returned", "Mark returned")]
+]
 
 
 # --- provider form extensions (brandsdistribution carrier choice, issue 10) ------------------

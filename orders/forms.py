@@ -6,6 +6,8 @@ from typing import Any
 
 from django import forms
 
+from .models import Order
+
 
 class ShipForm(forms.Form):
     carrier = forms.CharField(
@@ -42,3 +44,34 @@ class ReconcileForm(forms.Form):
 
 class NoteForm(forms.Form):
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=4000)
+
+
+# --- ship form with the provider's carrier choices (Tipser) ---
+class OrderShipForm(ShipForm, forms.ModelForm):
+    """ShipForm bound to the order, so the carrier can be a choice of the provider's carriers
+    (e.g. Tipser's markets) where it publishes them; otherwise the free-text field stays."""
+
+    class Meta:
+        model = Order
+        fields: list[str] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from providers import registry
+        from providers.errors import ProviderError
+
+        order = self.instance
+        if order is None or order.pk is None:
+            return
+        try:
+            choices = registry.service_for(order.merchant.account).carrier_choices(order)
+        except ProviderError:
+            choices = None
+        if choices:
+            self.fields["carrier"] = forms.ChoiceField(
+                choices=choices, required=False, initial=choices[0][0],
+                help_text="Carriers the provider knows; 'Other' when yours is not listed.",
+            )
+
+    def _post_clean(self) -> None:
+        """Nothing of the order itself is edited here: skip model validation."""

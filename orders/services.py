@@ -506,11 +506,21 @@ def order_cancel(*, order: Order, actor: Actor = None, reason: str = "") -> Orde
 
 
 def order_hold(*, order: Order, actor: Actor = None) -> Order:
-    return _provider_then_transition(order, "hold", None, actor=actor)
+    call = _provider_verb(order, "hold_order")
+    return _provider_then_transition(order, "hold", call, actor=actor)
 
 
 def order_release(*, order: Order, actor: Actor = None) -> Order:
-    return _provider_then_transition(order, "release", None, actor=actor)
+    call = _provider_verb(order, "release_order")
+    return _provider_then_transition(order, "release", call, actor=actor)
+
+
+def _provider_verb(order: Order, operation: str) -> Callable[[Any], None] | None:
+    """The provider call for an order-level verb, when the provider has one (else local)."""
+    cls = registry.get(order.merchant.account.provider)
+    if cls is None or not cls.supports(operation) or not order.external_id:
+        return None
+    return lambda svc: getattr(svc, operation)(order)
 
 
 def order_complete(*, order: Order, actor: Actor = None) -> Order:
@@ -646,6 +656,12 @@ def order_items_set_status(
             item.raw_status = code or item.raw_status
             item.next_statuses = None
             item.save(update_fields=["raw_status", "next_statuses", "updated_at"])
+        implied = service.order_state_after_items(order, list(order.items.all()))
+        if implied:
+            fresh = _locked(order)
+            if implied != fresh.state and fresh.state not in S.FINAL:
+                _transition(fresh, "sync_state", actor=actor, target=implied,
+                            message=f"{fresh.state} → {implied} (follows its items)")
     return items
 
 

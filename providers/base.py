@@ -54,6 +54,8 @@ OPERATIONS = (
     "cancel_order",
     "push_shipment",
     "set_item_status",
+    "hold_order",
+    "release_order",
 )
 
 
@@ -134,6 +136,23 @@ class ProviderService:
         self, order: Order, items: list[OrderItem], target: str, *, comment: str = ""
     ) -> None:
         raise ProviderNotSupported(f"{self.label} has no item statuses to change.")
+
+    # --- order-level hold (Tipser: a status change for all items) -------------------------
+    def hold_order(self, order: Order) -> None:
+        raise ProviderNotSupported(f"{self.label} has no hold through its API.")
+
+    def release_order(self, order: Order) -> None:
+        raise ProviderNotSupported(f"{self.label} has no hold to release through its API.")
+
+    # --- shipping form helpers -------------------------------------------------------------
+    def carrier_choices(self, order: Order | None = None) -> list[tuple[str, str]] | None:
+        """(value, label) carriers for the ship form; None: free text (no list known)."""
+        return None
+
+    def order_state_after_items(self, order: Order, items: list[OrderItem]) -> str | None:
+        """The canonical order state its items' states imply, for providers whose order
+        state follows its items (Tipser); None: the order state is its own."""
+        return None
 
     # --- merchant registration (Aliseeks) --------------------------------------------------
     def register_merchant(

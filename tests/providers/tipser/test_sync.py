@@ -1,0 +1,216 @@
+"""Incoming sync: every page, idempotent, bulk (constant queries per page), remembers where."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+import responses
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from responses import matchers
+
+from orders import services, snapshots
+from orders.models import Order, OrderEvent, OrderItem, Shipment
+from providers.tipser import mapping
+from tests.factories import AccountFactory, MerchantFactory
+
+from .conftest import API_KEY, ORDERS_URL, wire_order
+
+pytestmark = pytest.mark.django_db
+
+
+def _pages(mocked, orders, *, page_size, from_date=None):
+    """Serve ``orders`` in pages like Tipser does (itemsCount = total)."""
+    pages = [orders[i : i + page_size] for i in range(0, len(orders), page_size)] or [[]]
+    for index, page in enumerate(pages):
+        query = {
+            "apiKey": API_KEY,
+            "states": "0,1,2,3,4,6",
+            "pageSize": str(page_size),
+            "pageIndex": str(index),
+        }
+        if from_date:
+            query["from"] = from_date
+        mocked.add(
+            responses.GET,
+            ORDERS_URL,
+            json={"itemsCount": len(orders), "pageIndex": index, "items": page},
+            match=[matchers.query_param_matcher(query, strict_match=bool(from_date))],
+        )
+    return len(pages)
+
+
+def test_sync_walks_every_page_and_creates_orders_with_items(mocked, account, tipser_merchant):
+    orders = [wire_order(n, items=2) for n in range(5)]
+    _pages(mocked, orders, page_size=2)
+    totals = services.account_sync_incoming(account=account)
+    assert totals["pages"] == 3 and totals["created"] == 5
+    assert [c.request.params["pageIndex"] for c in mocked.calls] == ["0", "1", "2"]
+    assert Order.objects.filter(merchant=tipser_merchant).count() == 5
+    assert OrderItem.objects.filter(order__merchant=tipser_merchant).count() == 10
+    order = Order.objects.get(external_id="ord00003")
+    assert order.reference == "TIP-30003" and order.state == "placed" and order.raw_status == "3"
+    assert order.contact_name == "John Doe" and order.country == "US"
+    assert order.ordered_at == dt.datetime(2026, 11, 20, 10, tzinfo=dt.UTC)
+    item = order.items.first()
+    assert item.next_statuses == ["1", "2", "3", "6"] and item.state == "new"
+    assert order.events.filter(kind=OrderEvent.Kind.SYNC).count() == 1
+
+
+def test_full_last_page_ends_with_an_empty_page(mocked, account, tipser_merchant):
+    _pages(mocked, [wire_order(n) for n in range(4)], page_size=2)
+    mocked.add(
+        responses.GET,
+        ORDERS_URL,
+        json={"itemsCount": 4, "pageIndex": 2, "items": []},
+        match=[matchers.query_param_matcher({"pageIndex": "2"}, strict_match=False)],
+    )
+    totals = services.account_sync_incoming(account=account)
+    assert totals["created"] == 4
+    assert len(mocked.calls) == 2  # itemsCount said 4: no third request needed
+
+
+def test_resync_creates_no_duplicates_and_keeps_local_work(
+    mocked, account, tipser_merchant, operator
+):
+    orders = [wire_order(n) for n in range(3)]
+    _pages(mocked, orders, page_size=2)
+    services.account_sync_incoming(account=account)
+    order = Order.objects.get(external_id="ord00001")
+    services.order_note_add(order=order, text="Customer called", actor=operator)
+    Order.objects.filter(pk=order.pk).update(provider_options={"gift": True})
+    Shipment.objects.create(order=order, carrier="DHL", tracking_number="LOCAL-1")
+
+    # The provider moved one item on; everything else is unchanged.
+    orders[1]["items"][0].update(status=6, nextStatuses=[1, 2, 3])
+    mocked.reset()
+    _pages(mocked, orders, page_size=2)
+    totals = services.account_sync_incoming(
+        account=account, since=timezone.now() - dt.timedelta(days=9)
+    )
+    assert totals == {"pages": 2, "created": 0, "updated": 1, "unchanged": 2}
+    assert Order.objects.filter(merchant=tipser_merchant).count() == 3
+    assert OrderItem.objects.filter(order__merchant=tipser_merchant).count() == 3
+    order.refresh_from_db()
+    assert order.state == "in_progress" and order.provider_options == {"gift": True}
+    assert order.items.get().state == "acknowledged"
+    assert order.shipments.get().tracking_number == "LOCAL-1"
+    assert order.events.filter(kind="note", message="Customer called").exists()
+
+
+def _upsert_queries(account, orders) -> tuple[int, int]:
+    """(queries, bulk operations). SQLite makes Django split one bulk insert/update into
+    chunks of at most 999 parameters; consecutive chunks of one statement count as one
+    operation. PostgreSQL has no such split below our batch sizes: there both are equal."""
+    page = [mapping.parse_order(o) for o in orders]
+    with CaptureQueriesContext(connection) as ctx:
+        snapshots.upsert_page(account=account, page=page)
+    operations, previous = 0, None
+    for query in ctx.captured_queries:
+        sql = query["sql"]
+        match = re.match(r'(INSERT INTO|UPDATE) "(\w+)"', sql)
+        shape = match.group(0) if match else None
+        if shape is None or shape != previous:
+            operations += 1
+        previous = shape
+    return len(ctx.captured_queries), operations
+
+
+@pytest.mark.parametrize("items", [1, 3])
+def test_queries_per_page_do_not_grow_with_page_size(db, items):
+    counts = {}
+    for size in (5, 50):
+        account = AccountFactory(provider="tipser")
+        MerchantFactory(account=account)
+        orders = [wire_order(n, items=items) for n in range(size)]
+        created = _upsert_queries(account, orders)
+        unchanged = _upsert_queries(account, orders)
+        for o in orders:  # every order changes at the provider
+            for i in o["items"]:
+                i.update(status=6, nextStatuses=[1, 2, 3])
+        updated = _upsert_queries(account, orders)
+        counts[size] = (created, unchanged, updated)
+        assert Order.objects.filter(merchant__account=account).count() == size
+        assert (
+            OrderItem.objects.filter(order__merchant__account=account, state="acknowledged").count()
+            == size * items
+        )
+    operations = {size: tuple(c[1] for c in per_size) for size, per_size in counts.items()}
+    assert operations[5] == operations[50], counts
+    if connection.vendor != "sqlite":
+        assert counts[5] == counts[50], counts
+
+
+def test_cursor_remembers_oldest_open_order_for_next_run(mocked, account, tipser_merchant):
+    account.options = {"page_size": 5}
+    account.save()
+    now = timezone.now()
+    old_open = wire_order(1, date=(now - dt.timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+    older_done = wire_order(
+        2, status=2, date=(now - dt.timedelta(days=8)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    )
+    start = (now - dt.timedelta(days=30)).date().isoformat()
+    _pages(mocked, [older_done, old_open], page_size=5, from_date=start)
+    services.account_sync_incoming(account=account)
+    account.refresh_from_db()
+    sync = account.state["sync"]
+    assert sync["next_from"] == (now - dt.timedelta(days=5)).date().isoformat()
+    assert "run" not in sync and sync["last_run"]
+
+    # The next run starts from the oldest order that was still open.
+    mocked.reset()
+    _pages(mocked, [old_open], page_size=5, from_date=sync["next_from"])
+    services.account_sync_incoming(account=account)
+    assert mocked.calls[0].request.params["from"] == sync["next_from"]
+
+
+def test_cursor_without_open_orders_starts_from_last_run_minus_margin(
+    mocked, account, tipser_merchant
+):
+    _pages(mocked, [wire_order(1, status=3)], page_size=2)
+    services.account_sync_incoming(account=account)
+    account.refresh_from_db()
+    assert (
+        account.state["sync"]["next_from"]
+        == (timezone.now() - dt.timedelta(days=1)).date().isoformat()
+    )
+
+
+def test_interrupted_sync_resumes_at_the_page_it_reached(mocked, account, tipser_merchant):
+    orders = [wire_order(n) for n in range(5)]
+    mocked.add(
+        responses.GET,
+        ORDERS_URL,
+        json={"itemsCount": 5, "pageIndex": 0, "items": orders[:2]},
+        match=[matchers.query_param_matcher({"pageIndex": "0"}, strict_match=False)],
+    )
+    mocked.add(
+        responses.GET,
+        ORDERS_URL,
+        status=503,
+        match=[matchers.query_param_matcher({"pageIndex": "1"}, strict_match=False)],
+    )
+    from providers.errors import ProviderUnavailable
+
+    with pytest.raises(ProviderUnavailable):
+        services.account_sync_incoming(account=account)
+    account.refresh_from_db()
+    assert account.state["sync"]["run"]["page_index"] == 1
+    mocked.reset()
+    _pages(mocked, orders, page_size=2)
+    mocked.calls.reset()
+    services.account_sync_incoming(account=account)
+    assert [c.request.params["pageIndex"] for c in mocked.calls] == ["1", "2"]
+    assert Order.objects.filter(merchant=tipser_merchant).count() == 5
+
+
+def test_garbage_page_fails_the_sync_without_writing(mocked, account, tipser_merchant):
+    from providers.errors import ProviderBadReply
+
+    mocked.add(responses.GET, ORDERS_URL, json={"orders": []})
+    with pytest.raises(ProviderBadReply):
+        services.account_sync_incoming(account=account)
+    assert not Order.objects.filter(merchant=tipser_merchant).exists()
