@@ -112,6 +112,40 @@ class OrderAdmin(FSMAdminMixin, admin.ModelAdmin):
                               "created_at", "updated_at"]}),
     ]
     inlines = [OrderItemInline, ShipmentInline, OrderEventInline]
+    actions = ["place_selected", "sync_selected"]
+
+    # --- bulk actions (issue 6): queue work for the worker and return at once ----------------
+    @admin.action(description="Place selected orders (in the background)")
+    def place_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        if not request.user.has_perm(TRANSITION_PERMISSION):
+            self.message_user(request, "You do not have permission to place orders.",
+                              messages.ERROR)
+            return
+        queued, skipped = [], []
+        for order in queryset.select_related("merchant__account").order_by("pk"):
+            try:
+                services.order_place_enqueue(order=order, actor=request.user)
+            except OrderActionRefused as exc:
+                skipped.append(f"{order.reference} ({exc.message})")
+            else:
+                queued.append(order.reference)
+        if queued:
+            self.message_user(request, f"Queued {len(queued)} order(s) for placement: "
+                              + ", ".join(queued) + ". They move on their own; refresh to see.",
+                              messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"Skipped {len(skipped)}: " + "; ".join(skipped),
+                              messages.WARNING)
+
+    @admin.action(description="Sync selected orders from the provider now")
+    def sync_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        for order in queryset.select_related("merchant__account").order_by("pk"):
+            try:
+                note = services.order_sync_now(order=order, actor=request.user)
+            except OrderActionRefused as exc:
+                self.message_user(request, f"{order.reference}: {exc.message}", messages.WARNING)
+            else:
+                self.message_user(request, note, messages.SUCCESS)
 
     @admin.display(description="State", ordering="state")
     def badge(self, obj: Order) -> str:

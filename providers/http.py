@@ -23,6 +23,7 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit, parse_qsl
 import requests
 from django.conf import settings
 
+from . import ratelimit
 from .errors import (
     ProviderError,
     ProviderOutcomeUnknown,
@@ -70,7 +71,11 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
             record.msg = redact_text(record.msg)
-        if record.args:
+        if isinstance(record.args, Mapping):  # "%(name)s" style (celery's task log lines)
+            record.args = {
+                k: redact_text(v) if isinstance(v, str) else v for k, v in record.args.items()
+            }
+        elif record.args:
             args = record.args if isinstance(record.args, tuple) else (record.args,)
             record.args = tuple(redact_text(a) if isinstance(a, str) else a for a in args)
         return True
@@ -172,6 +177,7 @@ class HttpClient:
         auth: Any = None,
     ) -> requests.Response:
         url = urljoin(self.base_url, path.lstrip("/"))
+        ratelimit.acquire()  # the account's shared limiter; raises before sending when busy
         all_params = {**self.params, **(params or {})}
         all_headers = {**self.headers, **(headers or {})}
         started = time.monotonic()
