@@ -692,7 +692,8 @@ def order_stale_placing_sweep(
     from django.conf import settings
 
     now = now or timezone.now()
-    older_than = older_than or dt.timedelta(minutes=settings.ORDER_PLACING_STALE_MINUTES)
+    if older_than is None:
+        older_than = dt.timedelta(minutes=settings.ORDER_PLACING_STALE_MINUTES)
     cutoff = now - older_than
     pks = list(
         Order.objects.filter(state=S.PLACING, updated_at__lte=cutoff)

@@ -1,0 +1,32 @@
+"""Entry point of the real worker the integration tests start: the project's Celery app,
+plus the test-only fake provider (registered in this process too) and the test's queue.
+
+    python -m tests.reliability.worker_boot <queue>
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import django
+
+
+def main() -> None:
+    queue = sys.argv[1]
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.test_settings")
+    django.setup()
+    from config.celery import app
+    from providers import registry
+    from tests.fake_provider import FakeService
+
+    registry.register(FakeService)
+    app.conf.task_default_queue = queue
+    app.conf.broker_transport_options = {"visibility_timeout": 3}
+    app.worker_main(["worker", "-l", "info", "-P", "threads", "-c", "2", "-Q", queue,
+                     "--without-gossip", "--without-mingle", "--without-heartbeat",
+                     "-n", f"dd-test-{queue}@%h"])
+
+
+if __name__ == "__main__":
+    main()
