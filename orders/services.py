@@ -676,7 +676,8 @@ def order_drafts_expire(*, now: dt.datetime | None = None) -> dict[str, int]:
             if order.state != S.DRAFT or not order.expires_at or order.expires_at > now:
                 continue
             _transition(order, "expire",
-                        message=f"Expired: the draft was not placed by {order.expires_at:%Y-%m-%d %H:%M} UTC")
+                        message="Expired: the draft was not placed by "
+                        f"{order.expires_at:%Y-%m-%d %H:%M} UTC")
             counts["expired"] += 1
     return counts
 
@@ -806,7 +807,9 @@ def order_place_enqueue(*, order: Order, actor: Actor = None) -> str:
     return f"{order.reference}: queued"
 
 
-def order_placement_retry_noted(*, order: Order, attempt: int, tries: int, countdown: float) -> None:
+def order_placement_retry_noted(
+    *, order: Order, attempt: int, tries: int, countdown: float
+) -> None:
     """Timeline note: a placement that met an unavailable provider is retried later."""
     event_add(order=order, kind=OrderEvent.Kind.NOTE,
               message=f"Provider unavailable (try {attempt} of {tries}); retrying automatically "

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit, parse_qsl
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
@@ -107,7 +107,7 @@ def parse_retry_after(value: str | None) -> float | None:
 def body_excerpt(response: requests.Response, secrets: Iterable[str] = ()) -> str:
     try:
         text = response.text
-    except Exception:  # noqa: BLE001 - an undecodable body is still an answer
+    except Exception:
         text = repr(response.content[:MAX_EXCERPT])
     text = " ".join(text.split())
     return redact_text(text[:MAX_EXCERPT], secrets)

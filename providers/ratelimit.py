@@ -146,7 +146,7 @@ def acquire(scope: RateScope | None = None) -> float:
     if redis_url():
         try:
             wait = _reserve_redis(scope, max_wait)
-        except Exception as exc:  # noqa: BLE001 - Redis down: fall back, never block the call
+        except Exception as exc:
             logger.warning("rate limiter: Redis unavailable (%s); using the cache",
                            exc.__class__.__name__)
     if wait is None:

@@ -38,7 +38,7 @@ def _race(target, n: int = 2) -> list[object]:
         try:
             barrier.wait()
             results.append(target())
-        except Exception as exc:  # noqa: BLE001 - collected and asserted on
+        except Exception as exc:
             results.append(exc)
         finally:
             connections.close_all()

@@ -17,6 +17,7 @@ import importlib
 import json
 from collections import Counter
 from dataclasses import dataclass
+from http.client import RemoteDisconnected
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,6 @@ import pytest
 import requests
 import responses
 from django.core.cache import cache
-from http.client import RemoteDisconnected
 from urllib3.exceptions import NewConnectionError, ProtocolError
 
 from orders import tasks
@@ -149,7 +149,7 @@ def _events_summary(order: Order) -> str:
         f"{e.operation}:{e.outcome}" for e in order.events.filter(kind="provider_call")
     )
     notes = order.events.filter(kind="note", message__contains="retrying").count()
-    parts = ["→".join(path), ", ".join(f"{k}×{v}" for k, v in sorted(calls.items()))]
+    parts = ["→".join(path), ", ".join(f"{k} x{v}" for k, v in sorted(calls.items()))]
     if notes:
         parts.append(f"{notes} retry note(s)")
     return "; ".join(p for p in parts if p)

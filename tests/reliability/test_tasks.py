@@ -171,7 +171,8 @@ def test_setup_schedules_is_idempotent_and_covers_syncing_accounts(merchant):
     call_command("setup_schedules", stdout=open("/dev/null", "w"))  # noqa: SIM115
     names = set(PeriodicTask.objects.values_list("name", flat=True))
     assert any("sync incoming orders of account #" + str(merchant.account.pk) in n for n in names)
-    assert PeriodicTask.objects.filter(task="orders.tasks.order_stale_placing_sweep_task").count() == 1
+    sweep = "orders.tasks.order_stale_placing_sweep_task"
+    assert PeriodicTask.objects.filter(task=sweep).count() == 1
     task = PeriodicTask.objects.get(task="orders.tasks.account_sync_task")
     assert task.args == f"[{merchant.account.pk}]"
     merchant.account.is_active = False
@@ -208,7 +209,8 @@ def test_admin_bulk_place_queues_on_commit_and_reports_skips(
     assert len(callbacks) == 3
     for callback in callbacks:  # the worker's part
         callback()
-    assert set(Order.objects.filter(pk__in=[o.pk for o in drafts]).values_list("state", flat=True)) == {"placed"}
+    states = Order.objects.filter(pk__in=[o.pk for o in drafts]).values_list("state", flat=True)
+    assert set(states) == {"placed"}
     assert _creates(mocked) == 3
 
 

@@ -59,10 +59,13 @@ def setup_schedules() -> dict[str, int]:
             continue
         name = f"{ACCOUNT_SYNC_PREFIX}{account.pk} ({account.name})"[:200]
         wanted.add(name)
-        minutes = account.options.get("sync_interval_minutes") or settings.ACCOUNT_SYNC_INTERVAL_MINUTES
+        minutes = (account.options.get("sync_interval_minutes")
+                   or settings.ACCOUNT_SYNC_INTERVAL_MINUTES)
         counts["created"] += _ensure(name, "orders.tasks.account_sync_task", int(minutes),
                                      [account.pk])
-    stale = PeriodicTask.objects.filter(name__startswith=ACCOUNT_SYNC_PREFIX).exclude(name__in=wanted)
+    stale = PeriodicTask.objects.filter(name__startswith=ACCOUNT_SYNC_PREFIX).exclude(
+        name__in=wanted
+    )
     counts["removed"] = stale.count()
     stale.delete()
     return counts
