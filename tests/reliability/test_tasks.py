@@ -218,3 +218,14 @@ def test_bulk_place_refused_for_read_only_user(client, readonly_user, order):
     client.force_login(readonly_user)
     with pytest.raises(OrderActionRefused):
         services.order_place_enqueue(order=order, actor=readonly_user)
+
+
+def test_admin_sync_now_on_accounts_is_rate_limited(client, operator, merchant, mocked):
+    mocked.add(responses.GET, f"{BASE_URL}/incoming", json={"pages": 1, "orders": []})
+    client.force_login(operator)
+    url = reverse("admin:merchants_provideraccount_changelist")
+    data = {"action": "sync_now", "_selected_action": [merchant.account.pk]}
+    first = client.post(url, data, follow=True).content.decode()
+    second = client.post(url, data, follow=True).content.decode()
+    assert "Sync of" in first and "queued" in first
+    assert "less than 60 seconds ago" in second
