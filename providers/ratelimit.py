@@ -176,14 +176,13 @@ def scope_for(service: Any) -> RateScope | None:
     if account is None or getattr(account, "pk", None) is None:
         return None
     options = getattr(account, "options", None) or {}
-    rate = options.get("rate_limit")
-    if rate in (None, ""):
-        rate = getattr(service, "rate_limit", None)
-    if rate in (None, ""):
-        rate = getattr(settings, "PROVIDER_DEFAULT_RATE_LIMIT", 0)
+    default = float(getattr(settings, "PROVIDER_DEFAULT_RATE_LIMIT", 0) or 0)
+    raw: Any = options.get("rate_limit")
+    if raw in (None, ""):
+        raw = getattr(service, "rate_limit", None)
     try:
-        rate = float(rate)
+        rate = default if raw in (None, "") else float(raw)
     except (TypeError, ValueError):
-        rate = float(getattr(settings, "PROVIDER_DEFAULT_RATE_LIMIT", 0) or 0)
+        rate = default
     burst = options.get("rate_burst") or getattr(service, "rate_burst", None) or max(1, int(rate))
     return RateScope(key=f"account:{account.pk}", rate=rate, burst=int(burst))
