@@ -23,8 +23,12 @@ def main() -> None:
     registry.register(FakeService)
     app.conf.task_default_queue = queue
     if app.conf.broker_url.startswith("redis"):
-        # redeliver an unacknowledged task of a killed worker after 3 s (default: 1 hour)
-        app.conf.broker_transport_options = {"visibility_timeout": 3}
+        # redeliver an unacknowledged task of a killed worker after 3 s (default: 1 hour),
+        # scanning for such tasks every second (default: every 10th 10 s tick)
+        app.conf.broker_transport_options = {
+            "visibility_timeout": 3, "unacked_restore_interval": 1,
+            "unacked_restore_throttle": 1,
+        }
     app.worker_main(["worker", "-l", "info", "-P", "threads", "-c", "2", "-Q", queue,
                      "--without-gossip", "--without-mingle", "--without-heartbeat",
                      "-n", f"dd-test-{queue}@%h"])
