@@ -181,16 +181,22 @@ SPECTACULAR_SETTINGS = {
 # worker process run beside the web server. Production: redis://… or amqp://….
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
+CELERY_BROKER_FOLDER = Path(env.str("CELERY_BROKER_FOLDER", default=str(VAR_DIR / "broker")))
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
-        "data_folder_in": str(VAR_DIR / "broker" / "queue"),
-        "data_folder_out": str(VAR_DIR / "broker" / "queue"),
-        "processed_folder": str(VAR_DIR / "broker" / "processed"),
+        "data_folder_in": str(CELERY_BROKER_FOLDER / "queue"),
+        "data_folder_out": str(CELERY_BROKER_FOLDER / "queue"),
+        "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),
+        "control_folder": str(CELERY_BROKER_FOLDER / "control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
     else {}
 )
+if CELERY_BROKER_URL.startswith("filesystem"):
+    # the transport needs its folders; web server and worker both create them on start
+    for _folder in ("queue", "processed", "control"):
+        Path(CELERY_BROKER_FOLDER, _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -199,6 +205,29 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# --- background work and reliability (issue 6) ------------------------------------------------
+# Placement retries (ProviderUnavailable only): tries in all, exponential backoff with full
+# jitter from RETRY_BASE_DELAY up to RETRY_MAX_DELAY seconds; a provider's Retry-After wins
+# when longer.
+ORDER_PLACE_MAX_TRIES = env.int("ORDER_PLACE_MAX_TRIES", default=5)
+TASK_RETRY_BASE_DELAY = env.float("TASK_RETRY_BASE_DELAY", default=10.0)
+TASK_RETRY_MAX_DELAY = env.float("TASK_RETRY_MAX_DELAY", default=900.0)
+# An order in `placing` longer than this (a worker died mid-call) → placement_unknown.
+ORDER_PLACING_STALE_MINUTES = env.int("ORDER_PLACING_STALE_MINUTES", default=15)
+# Seconds to wait before looking an unknown placement up at the provider.
+ORDER_RECONCILE_DELAY = env.int("ORDER_RECONCILE_DELAY", default=60)
+# Periodic incoming sync per account (minutes; an account's options["sync_interval_minutes"]
+# overrides) and the operator's "sync now" (at most once per this many seconds per account).
+ACCOUNT_SYNC_INTERVAL_MINUTES = env.int("ACCOUNT_SYNC_INTERVAL_MINUTES", default=15)
+SYNC_NOW_MIN_INTERVAL = env.int("SYNC_NOW_MIN_INTERVAL", default=60)
+# Per-account provider rate limit shared by all workers (calls/second; 0 = unlimited).
+# Redis-backed when RATE_LIMIT_REDIS_URL (or a redis:// CELERY_BROKER_URL) is set, else the
+# Django cache. A call that would wait longer than RATE_LIMIT_MAX_WAIT s is not sent and is
+# retried later.
+PROVIDER_DEFAULT_RATE_LIMIT = env.float("PROVIDER_DEFAULT_RATE_LIMIT", default=5.0)
+RATE_LIMIT_REDIS_URL = env.str("RATE_LIMIT_REDIS_URL", default="")
+RATE_LIMIT_MAX_WAIT = env.float("RATE_LIMIT_MAX_WAIT", default=10.0)
 
 LOGGING = {
     "version": 1,

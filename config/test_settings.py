@@ -17,3 +17,5 @@ FIELD_ENCRYPTION_KEY = ["DbLfUze-fcwTpWjolk5DeAKxxbiVS4csIn7AHsFhgY0="]
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}  # type: ignore[no-redef]
+# The shared per-account limiter stays out of the way of the suite; its own tests set rates.
+PROVIDER_DEFAULT_RATE_LIMIT = 0

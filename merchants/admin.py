@@ -70,7 +70,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     list_filter = ["provider", "environment", "is_active"]
     search_fields = ["name", "base_url"]
     readonly_fields = ["credentials_status", "sync_state", "created_at", "updated_at"]
-    actions = ["check_accounts"]
+    actions = ["check_accounts", "sync_now"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ProviderAccount]:
         from django.db.models import Count
@@ -93,6 +93,20 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         import json
 
         return format_html("<pre>{}</pre>", json.dumps(obj.state, indent=2, default=str))
+
+    @admin.action(description="Sync incoming orders now (at most once a minute per account)",
+                  permissions=["change"])
+    def sync_now(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
+        from orders.errors import OrderActionRefused
+        from orders.services import account_sync_now
+
+        for account in queryset.order_by("pk"):
+            try:
+                note = account_sync_now(account=account, actor=request.user)
+            except OrderActionRefused as exc:
+                self.message_user(request, f"{account}: {exc.message}", messages.WARNING)
+            else:
+                self.message_user(request, note, messages.SUCCESS)
 
     @admin.action(description="Check credentials with a harmless call", permissions=["change"])
     def check_accounts(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:

@@ -1261,6 +1261,13 @@ def bulk_run_item_execute(*, item: BulkRunItem) -> BulkRunItem:
                        tracking_number=str(item.payload.get("tracking_number", "")),
                        carrier=str(item.payload.get("carrier", "")))
     except ProviderUnavailable as exc:
+        if run.action == "place":  # the task's bounded backoff takes over from here
+            from .tasks import order_place_task, retry_countdown
+
+            countdown = retry_countdown(0, exc.retry_after)
+            order_place_task.apply_async((order.pk,), countdown=countdown)
+            return _bulk_finish(item, Out.FAILED, f"provider unavailable: {exc}; retrying "
+                                f"automatically in {countdown:.0f}s")
         return _bulk_finish(item, Out.FAILED, f"provider unavailable: {exc}")
     except OrderValidationError as exc:
         detail = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
@@ -1274,3 +1281,155 @@ def bulk_run_item_execute(*, item: BulkRunItem) -> BulkRunItem:
         return _bulk_finish(item, Out.FAILED, f"internal error ({exc.__class__.__name__})")
     order.refresh_from_db()
     return _bulk_finish(item, Out.DONE, f"now {order.get_state_display()}")
+# --- background work and reliability (issue 6) -----------------------------------------------
+class SyncTooSoon(OrderActionRefused):
+    """The operator asked for a sync again before the per-account interval passed."""
+
+
+def order_stale_placing_sweep(
+    *, now: dt.datetime | None = None, older_than: dt.timedelta | None = None
+) -> list[int]:
+    """Orders stuck in ``placing`` (a worker died mid-call) → ``placement_unknown``.
+
+    The request may have reached the provider, so it is never re-sent: the order waits for a
+    reconcile (automatic where the provider has a lookup). Returns the pks moved.
+    """
+    from django.conf import settings
+
+    now = now or timezone.now()
+    if older_than is None:
+        older_than = dt.timedelta(minutes=settings.ORDER_PLACING_STALE_MINUTES)
+    cutoff = now - older_than
+    pks = list(
+        Order.objects.filter(state=S.PLACING, updated_at__lte=cutoff)
+        .order_by("pk").values_list("pk", flat=True)
+    )
+    moved = []
+    for pk in pks:
+        with transaction.atomic():
+            order = Order.objects.select_for_update(of=("self",)).get(pk=pk)
+            if order.state != S.PLACING or order.updated_at > cutoff:
+                continue
+            reason = (
+                f"Placement did not finish within {int(older_than.total_seconds() // 60)} "
+                "minute(s) (the worker stopped mid-call?). The request may have reached the "
+                "provider: not re-sent; reconcile before retrying."
+            )
+            _transition(order, "placement_outcome_unknown", reason=reason,
+                        message=f"placing → placement unknown: {reason}")
+            moved.append(pk)
+    return moved
+
+
+def order_supports_lookup(order: Order) -> bool:
+    cls = registry.get(order.merchant.account.provider)
+    return bool(cls is not None and cls.supports("reconcile_placement"))
+
+
+def orders_awaiting_reconcile() -> list[int]:
+    """pks of ``placement_unknown`` orders whose provider can look them up."""
+    keys = [k for k, cls in registry.all_services().items() if cls.supports("reconcile_placement")]
+    return list(
+        Order.objects.filter(state=S.PLACEMENT_UNKNOWN, merchant__account__provider__in=keys)
+        .order_by("pk").values_list("pk", flat=True)
+    )
+
+
+def _sync_now_claim(key: str, what: str) -> None:
+    """At most one operator-triggered sync per key and interval (a cache lock, shared by
+    processes when the cache is)."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    interval = int(settings.SYNC_NOW_MIN_INTERVAL)
+    if not cache.add(f"dropdesk:sync-now:{key}", timezone.now().isoformat(), timeout=interval):
+        raise SyncTooSoon(
+            f"{what} was synced less than {interval} seconds ago; try again in a minute.",
+            code="rate_limited",
+        )
+
+
+def account_sync_now(*, account: ProviderAccount, actor: Actor = None) -> str:
+    """An operator's "sync now": enqueue the account's incoming sync, rate-limited per
+    account. Raises ``SyncTooSoon`` (or ``OrderActionRefused`` when the provider sends no
+    orders). Returns a message for the operator."""
+    cls = registry.service_class(account.provider)
+    if not cls.supports("iter_incoming"):
+        raise OrderActionRefused(f"{cls.label} does not send orders to us: nothing to sync.",
+                                 code="not_supported")
+    _sync_now_claim(f"account:{account.pk}", f"Account '{account.name}'")
+    from .tasks import account_sync_task
+
+    account_sync_task.delay_on_commit(account.pk)
+    logger.info("sync now of account %s queued by %s", account.pk, actor)
+    return f"Sync of '{account.name}' queued."
+
+
+def order_sync_now(*, order: Order, actor: Actor = None) -> str:
+    """An operator's "sync now" for one order (read back from the provider), rate-limited
+    per order."""
+    if not order.external_id:
+        raise OrderActionRefused("This order has no provider id yet: nothing to sync.",
+                                 code="not_allowed")
+    _sync_now_claim(f"order:{order.pk}", f"Order {order.reference}")
+    from .tasks import order_sync_task
+
+    order_sync_task.delay_on_commit(order.pk)
+    event_add(order=order, kind=OrderEvent.Kind.SYNC, actor=actor, message="Sync queued")
+    return f"{order.reference}: sync queued."
+
+
+def order_place_enqueue(*, order: Order, actor: Actor = None) -> str:
+    """Queue a placement (bulk place from the admin). Checks what can be checked without the
+    provider; the task claims the order under the row lock, so queuing twice is harmless.
+    Raises ``OrderActionRefused`` with the reason when the order cannot be placed."""
+    order = Order.objects.select_related("merchant__account").get(pk=order.pk)
+    _require_permission(actor)
+    if order.state not in (S.DRAFT, S.FAILED):
+        raise OrderActionRefused(
+            f"it is {order.get_state_display()} (only drafts and failed orders are placed)",
+            code="not_allowed",
+        )
+    if not order.merchant.can_order:
+        raise OrderActionRefused(
+            f"merchant '{order.merchant}' is not authorized "
+            f"({order.merchant.get_auth_state_display()})",
+            code="merchant_not_authorized",
+        )
+    cls = registry.get(order.merchant.account.provider)
+    if cls is None or not cls.places_orders or not cls.supports("place_order"):
+        raise OrderActionRefused("its provider does not take orders from dropdesk",
+                                 code="not_supported")
+    if not can_proceed(order.place):
+        raise OrderActionRefused("the provider does not allow placing it now", code="not_allowed")
+    if not order.items.exists():
+        raise OrderActionRefused("it has no items", code="invalid")
+    from .tasks import order_place_task
+
+    order_place_task.delay_on_commit(order.pk)
+    event_add(order=order, kind=OrderEvent.Kind.NOTE, actor=actor, message="Placement queued")
+    return f"{order.reference}: queued"
+
+
+def order_placement_retry_noted(
+    *, order: Order, attempt: int, tries: int, countdown: float
+) -> None:
+    """Timeline note: a placement that met an unavailable provider is retried later."""
+    event_add(order=order, kind=OrderEvent.Kind.NOTE,
+              message=f"Provider unavailable (try {attempt} of {tries}); retrying automatically "
+              f"in {countdown:.0f}s")
+
+
+def order_placement_gave_up(*, order: Order, tries: int) -> Order:
+    """After the last automatic try: the order stays ``failed`` with a readable reason; the
+    operator's "Place with provider" button retries."""
+    with transaction.atomic():
+        fresh = _locked(order)
+        if fresh.state != S.FAILED:
+            return fresh
+        note = (f" — gave up after {tries} tries; use 'Place with provider' to try again.")
+        if note not in fresh.failure_reason:
+            fresh.failure_reason = (fresh.failure_reason or "Provider unavailable") + note
+            fresh.save(update_fields=["failure_reason", "updated_at"])
+        event_add(order=fresh, kind=OrderEvent.Kind.ERROR, message=fresh.failure_reason)
+    return fresh

@@ -214,7 +214,9 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
     ids = [s.external_id for s in page]
     existing = {
         o.external_id: o
+        # locked, in primary-key order (no deadlock with another sync or a placement)
         for o in Order.objects.filter(merchant=merchant, external_id__in=ids)
+        .order_by("pk").select_for_update(of=("self",))
     }
     new_orders, changed_orders, events = [], [], []
     counts = {"created": 0, "updated": 0, "unchanged": 0}

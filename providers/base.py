@@ -69,6 +69,18 @@ class ProviderService:
     sandbox_prefix: ClassVar[str] = ""  # e.g. "/sandbox/tipser/"
     # Does placement happen at all here (Tipser orders arrive placed)?
     places_orders: ClassVar[bool] = True
+    # Calls per second one account may make (None: settings.PROVIDER_DEFAULT_RATE_LIMIT);
+    # an account's options["rate_limit"] overrides it. See providers/ratelimit.py.
+    rate_limit: ClassVar[float | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Every operation a provider defines runs inside its account's rate-limit scope, so
+        # each HTTP call it makes takes a slot of the shared per-account limiter.
+        for name in OPERATIONS:
+            fn = cls.__dict__.get(name)
+            if callable(fn) and not getattr(fn, "_rate_scoped", False):
+                setattr(cls, name, _rate_scoped(fn))
 
     def __init__(self, account: ProviderAccount, *, recorder: Recorder | None = None) -> None:
         self.account = account
@@ -195,3 +207,40 @@ class ProviderService:
     def item_characteristics_set(self, order: Order, item: OrderItem,
                                  values: dict[str, Any]) -> None:
         raise ProviderNotSupported(f"{self.label} has no item characteristics.")
+
+# --- rate-limit scope (providers/ratelimit.py) -------------------------------------------------
+def _rate_scoped(fn: Any) -> Any:
+    import functools
+    import inspect
+
+    from . import ratelimit
+
+    @functools.wraps(fn)
+    def wrapper(self: ProviderService, *args: Any, **kwargs: Any) -> Any:
+        scope = ratelimit.scope_for(self)
+        token = ratelimit.current_scope.set(scope)
+        try:
+            result = fn(self, *args, **kwargs)
+        finally:
+            ratelimit.current_scope.reset(token)
+        if inspect.isgenerator(result):
+            return _scoped_pages(result, scope)
+        return result
+
+    wrapper._rate_scoped = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _scoped_pages(gen: Any, scope: Any) -> Any:
+    """Run each step of a generator operation (iter_incoming) inside the scope."""
+    from . import ratelimit
+
+    while True:
+        token = ratelimit.current_scope.set(scope)
+        try:
+            page = next(gen)
+        except StopIteration:
+            return
+        finally:
+            ratelimit.current_scope.reset(token)
+        yield page

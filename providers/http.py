@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import requests
 from django.conf import settings
 
+from . import ratelimit
 from .errors import (
     ProviderError,
     ProviderOutcomeUnknown,
@@ -176,6 +177,7 @@ class HttpClient:
         auth: Any = None,
     ) -> requests.Response:
         url = urljoin(self.base_url, path.lstrip("/"))
+        ratelimit.acquire()  # the account's shared limiter; raises before sending when busy
         all_params = {**self.params, **(params or {})}
         all_headers = {**self.headers, **(headers or {})}
         started = time.monotonic()

@@ -44,4 +44,8 @@ FAULT_SPEC = {
     "mock_success": mock_success,
     "create": ("POST", CHECKOUT_URL),
     "create_success_json": {"Id": int(DRAFT_ID), "Status": "Submitted"},
+    # (method, url, reply when the checkout was accepted, reply when it was not)
+    "lookup": ("GET", f"{BASE}/api/orders/{DRAFT_ID}",
+               {"Id": int(DRAFT_ID), "Status": "Submitted"},
+               {"Id": int(DRAFT_ID), "Status": "Draft"}),
 }
