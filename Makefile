@@ -33,7 +33,7 @@ run: install
 
 # The suite twice: on the embedded SQLite, then on the machine's PostgreSQL (a throwaway
 # test database that pytest-django creates and drops).
-test: install test-sqlite test-postgres
+test: install lint test-sqlite test-postgres
 
 test-sqlite: install
 	@echo "== tests on SQLite =="
