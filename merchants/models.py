@@ -161,7 +161,19 @@ class Merchant(ConcurrentTransitionMixin, models.Model):
         self.authorization_expires_at = None
 
 
-class MerchantEvent(models.Model):
+class AppendOnlyModel(models.Model):
+    """History rows: written once, never updated (the timelines of orders and merchants)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ValueError(f"{self._meta.verbose_name_plural} are append-only.")
+        super().save(*args, **kwargs)
+
+
+class MerchantEvent(AppendOnlyModel):
     """Append-only history of a merchant's authorization."""
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="events")
@@ -178,11 +190,6 @@ class MerchantEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.message}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise ValueError("Merchant events are append-only.")
-        super().save(*args, **kwargs)
 
 
 # --- merchant authorization links (Aliseeks "Register Merchant" flow) ---

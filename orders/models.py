@@ -17,7 +17,7 @@ from django.db import models
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
-from merchants.models import Merchant
+from merchants.models import AppendOnlyModel, Merchant
 from providers import registry
 from providers.statuses import ItemLifecycle, Lifecycle, StatusTable
 
@@ -445,7 +445,7 @@ class ShipmentLine(models.Model):
         return f"{self.quantity} × {self.item}"
 
 
-class OrderEvent(models.Model):
+class OrderEvent(AppendOnlyModel):
     """Append-only timeline: transitions, provider calls, syncs, notes."""
 
     class Kind(models.TextChoices):
@@ -477,11 +477,6 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.message}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise ValueError("Order events are append-only.")
-        super().save(*args, **kwargs)
 
 
 # --- admin bulk runs ---------------------------------------------------------------------------

@@ -139,6 +139,17 @@ def _require_draft(order: Order, what: str) -> None:
 
 
 # --- create and edit -------------------------------------------------------------------------
+def _validate(order: Order) -> None:
+    """The model's own validation, as field errors (the state is the FSM's business)."""
+    try:
+        order.full_clean(exclude=["state"])
+    except ValidationError as exc:
+        raise OrderValidationError(
+            "The order is not valid.",
+            fields={k: " ".join(v) for k, v in exc.message_dict.items()},
+        ) from exc
+
+
 @transaction.atomic
 def order_create(
     *,
@@ -156,13 +167,7 @@ def order_create(
         order.reference = reference
     if order.country:
         order.country = order.country.upper()
-    try:
-        order.full_clean(exclude=["state"])
-    except ValidationError as exc:
-        raise OrderValidationError(
-            "The order is not valid.",
-            fields={k: " ".join(v) for k, v in exc.message_dict.items()},
-        ) from exc
+    _validate(order)
     order.save()
     rows = [OrderItem(order=order, **dict(item)) for item in items]
     for index, row in enumerate(rows):
@@ -186,13 +191,7 @@ def order_update(*, order: Order, actor: Actor = None, **fields: Any) -> Order:
         raise OrderValidationError("Unknown fields.", fields={f: "Not editable." for f in unknown})
     for name, value in fields.items():
         setattr(order, name, value)
-    try:
-        order.full_clean(exclude=["state"])
-    except ValidationError as exc:
-        raise OrderValidationError(
-            "The order is not valid.",
-            fields={k: " ".join(v) for k, v in exc.message_dict.items()},
-        ) from exc
+    _validate(order)
     order.save()
     _recalculate_totals(order)
     event_add(order=order, kind=OrderEvent.Kind.NOTE, actor=actor,
