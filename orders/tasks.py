@@ -26,3 +26,10 @@ def order_sync_task(order_pk: int) -> str:
 def account_sync_task(account_pk: int) -> dict[str, int]:
     account = ProviderAccount.objects.get(pk=account_pk)
     return services.account_sync_incoming(account=account)
+
+
+@shared_task
+def idempotency_purge_task() -> int:
+    from .api.idempotency import idempotency_records_purge
+
+    return idempotency_records_purge()
