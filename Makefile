@@ -56,3 +56,7 @@ lock:
 
 clean:
 	rm -rf var staticfiles .pytest_cache .mypy_cache .ruff_cache
+
+# The API against its own OpenAPI schema with many more generated cases than `make test`.
+fuzz: install
+	SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-100} $(BIN)/pytest -q -p no:randomly tests/api/test_schemathesis.py

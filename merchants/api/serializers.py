@@ -5,12 +5,16 @@ from typing import Any
 from rest_framework import serializers
 
 from merchants.models import Merchant, ProviderAccount
-from orders.api.serializers import BoundedPrimaryKeyRelatedField, StrictSerializerMixin
+from orders.api.serializers import (
+    BoundedPrimaryKeyRelatedField,
+    OutputModelSerializer,
+    StrictSerializerMixin,
+)
 from providers import registry
 from providers.registry import PROVIDER_CHOICES
 
 
-class ProviderAccountSerializer(serializers.ModelSerializer):
+class ProviderAccountSerializer(OutputModelSerializer):
     """Credentials are write-only: responses say only which keys are set."""
 
     credentials_set = serializers.SerializerMethodField(
@@ -72,7 +76,7 @@ class ProviderAccountUpdateSerializer(ProviderAccountWriteSerializer):
         return fields
 
 
-class MerchantSerializer(serializers.ModelSerializer):
+class MerchantSerializer(OutputModelSerializer):
     account = serializers.IntegerField(source="account_id", read_only=True)
     provider = serializers.CharField(source="account.provider", read_only=True)
     can_order = serializers.BooleanField(read_only=True)

@@ -65,6 +65,7 @@ class ProviderAccountViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retr
                              viewsets.GenericViewSet):
     """Provider accounts (staff only). Credentials are write-only."""
 
+    lookup_value_regex = "[^/]+"
     permission_classes = [StaffOnly]
     serializer_class = s.ProviderAccountSerializer
     pagination_class = ApiPagination
@@ -81,7 +82,11 @@ class ProviderAccountViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retr
     def create(self, request: Request) -> Response:
         data = s.ProviderAccountWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        account = services.account_create(**data.validated_data)
+        fields = dict(data.validated_data)
+        is_active = fields.pop("is_active", True)
+        account = services.account_create(**fields)
+        if not is_active:
+            account = services.account_update(account=account, is_active=False)
         return Response(s.ProviderAccountSerializer(account).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Change a provider account (credentials merge; blank keeps)",
@@ -101,6 +106,7 @@ class MerchantViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.RetrieveMod
                       viewsets.GenericViewSet):
     """Merchants (scoped tokens see only their own)."""
 
+    lookup_value_regex = "[^/]+"
     permission_classes = [MerchantPermission]
     serializer_class = s.MerchantSerializer
     pagination_class = ApiPagination

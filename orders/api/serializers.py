@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import models
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -49,7 +50,18 @@ class BoundedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
 
 
 # --- output ------------------------------------------------------------------------------------
-class OrderItemSerializer(serializers.ModelSerializer):
+class OutputModelSerializer(serializers.ModelSerializer):
+    """Read-only rendering: e-mail and URL fields may be blank, so they are plain strings in
+    the schema (a blank value would violate ``format: email``/``uri``)."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.EmailField: serializers.CharField,
+        models.URLField: serializers.CharField,
+    }
+
+
+class OrderItemSerializer(OutputModelSerializer):
     shortfall = serializers.IntegerField(read_only=True)
     line_total = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True,
                                           allow_null=True)
@@ -63,7 +75,7 @@ class OrderItemSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ShipmentLineSerializer(serializers.ModelSerializer):
+class ShipmentLineSerializer(OutputModelSerializer):
     item = serializers.IntegerField(source="item_id", read_only=True)
 
     class Meta:
@@ -72,7 +84,7 @@ class ShipmentLineSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ShipmentSerializer(serializers.ModelSerializer):
+class ShipmentSerializer(OutputModelSerializer):
     order = serializers.IntegerField(source="order_id", read_only=True)
     lines = ShipmentLineSerializer(many=True, read_only=True)
 
@@ -84,7 +96,7 @@ class ShipmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OrderEventSerializer(serializers.ModelSerializer):
+class OrderEventSerializer(OutputModelSerializer):
     actor = serializers.SerializerMethodField()
 
     class Meta:
@@ -97,7 +109,7 @@ class OrderEventSerializer(serializers.ModelSerializer):
         return event.actor.get_username() if event.actor_id and event.actor else None
 
 
-class OrderSerializer(serializers.ModelSerializer):
+class OrderSerializer(OutputModelSerializer):
     """An order in lists: no items, shipments or timeline."""
 
     merchant = serializers.IntegerField(source="merchant_id", read_only=True)

@@ -71,6 +71,7 @@ def _transition_action(name: str) -> Any:
 class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
     """Orders (scoped tokens see only their merchants' orders)."""
 
+    lookup_value_regex = "[^/]+"
     permission_classes = [OrderWritePermission]
     pagination_class = ApiPagination
     filter_backends = [DjangoFilterBackend, OrderingFilter]
@@ -156,7 +157,7 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
     transition_cancel = _transition_action("cancel")
 
     @extend_schema(exclude=True)
-    @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[^/.]+)",
+    @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[^/]+)",
             url_name="transition-unknown")
     def transition_unknown(self, request: Request, pk: Any = None, name: str = "") -> Response:
         self.get_object()
@@ -237,7 +238,7 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
                    responses=s.OrderItemSerializer)
     @extend_schema(methods=["DELETE"], summary="Remove an item (draft orders only)",
                    responses={204: OpenApiResponse(description="Removed.")})
-    @action(detail=True, methods=["get", "delete"], url_path=r"items/(?P<item_pk>[^/.]+)",
+    @action(detail=True, methods=["get", "delete"], url_path=r"items/(?P<item_pk>[^/]+)",
             url_name="item-detail")
     def item_detail(self, request: Request, pk: Any = None, item_pk: Any = None) -> Response:
         order = self.get_object()
@@ -280,6 +281,7 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
 class ShipmentViewSet(SafeLookupMixin, viewsets.ReadOnlyModelViewSet):
     """All shipments (scoped tokens: their merchants' only). Create one by shipping an order."""
 
+    lookup_value_regex = "[^/]+"
     serializer_class = s.ShipmentSerializer
     pagination_class = ApiPagination
     filter_backends = [DjangoFilterBackend, OrderingFilter]
