@@ -70,7 +70,10 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
             record.msg = redact_text(record.msg)
-        if record.args:
+        if isinstance(record.args, dict):  # logger.info("%(x)s", {"x": ...}) (celery does)
+            record.args = {k: redact_text(v) if isinstance(v, str) else v
+                           for k, v in record.args.items()}
+        elif record.args:
             args = record.args if isinstance(record.args, tuple) else (record.args,)
             record.args = tuple(redact_text(a) if isinstance(a, str) else a for a in args)
         return True
