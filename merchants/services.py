@@ -161,7 +161,7 @@ def account_update(
             **account.credentials,
             **{k: v for k, v in credentials.items() if v not in (None, "")},
         }
-    account.full_clean()
+    account.full_clean(exclude=["provider"])  # not editable here
     account.save()
     return account
 
