@@ -191,10 +191,9 @@ def integration_create(
     the key is shown once by the caller."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Permission
+    from django.utils.text import slugify
 
     from .models import Integration
-
-    from django.utils.text import slugify
 
     user_model = get_user_model()
     base = f"api-{slugify(name) or 'integration'}"[:140]

@@ -10,7 +10,6 @@ from orders.models import Order, Shipment
 from providers.registry import PROVIDER_CHOICES
 from providers.statuses import Lifecycle
 
-
 MAX_ID = 2**63 - 1
 
 

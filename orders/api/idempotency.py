@@ -98,7 +98,7 @@ def idempotent(func: Callable[..., Response]) -> Callable[..., Response]:
             return func(self, request, *args, **kwargs)
         if not KEY_RE.fullmatch(key):
             raise ApiError(400, "invalid", "Bad Idempotency-Key header.",
-                           fields={HEADER: ["1–255 printable ASCII characters, no spaces."]})
+                           fields={HEADER: ["1-255 printable ASCII characters, no spaces."]})
         record, replay = _claim(request, key, request_digest(request))
         if replay is not None:
             return replay

@@ -17,7 +17,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     location=OpenApiParameter.HEADER,
     required=False,
     description=(
-        "Optional, 1–255 printable ASCII characters. Sending the same key again with the same "
+        "Optional, 1-255 printable ASCII characters. Sending the same key again with the same "
         "request replays the first response (header `Idempotent-Replayed: true`); the same key "
         "with a different request answers 422 `idempotency_key_reused`; while the first "
         "request still runs, 409 `idempotency_in_progress`. Keys are kept for "

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.urls import reverse
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -14,7 +15,6 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from django_filters.rest_framework import DjangoFilterBackend
 from merchants.models import Merchant
 from orders import selectors, services, tasks
 from orders.errors import OrderActionRefused
@@ -82,10 +82,7 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
     queryset = Order.objects.none()
 
     def get_queryset(self) -> QuerySet[Order]:
-        if self.action in ("list",):
-            qs = selectors.order_list()
-        else:
-            qs = _detail_queryset()
+        qs = selectors.order_list() if self.action == "list" else _detail_queryset()
         return scoped(qs, self.request, "merchant_id")
 
     def _merchants(self) -> QuerySet[Merchant]:
