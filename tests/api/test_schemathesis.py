@@ -11,6 +11,8 @@ import os
 import pytest
 import schemathesis
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -35,7 +37,19 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 
 
 @pytest.fixture
-def fuzz_token(db):
+def _keep_test_connection():
+    """Calling the WSGI app directly fires request_started/finished, whose handler would close
+    the test's database connection mid-transaction (Django's test client unhooks it; do the
+    same)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def fuzz_token(db, _keep_test_connection):
     # A real provider key: the schema's provider enum lists the installed providers only.
     merchant = MerchantFactory(pk=1, account__provider="tipser")
     for _ in range(3):
