@@ -183,6 +183,10 @@ REST_FRAMEWORK = {
 API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=25)
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
 API_IDEMPOTENCY_RETENTION_HOURS = env.int("API_IDEMPOTENCY_RETENTION_HOURS", default=24)
+# Periodic jobs (django-celery-beat's DatabaseScheduler installs these entries at start).
+CELERY_BEAT_SCHEDULE = {
+    "api-idempotency-purge": {"task": "orders.tasks.idempotency_purge_task", "schedule": 3600.0},
+}
 SPECTACULAR_SETTINGS = {
     "TITLE": "dropdesk API",
     "DESCRIPTION": "Merchants, orders, items and shipments across dropshipping providers.",

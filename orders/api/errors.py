@@ -149,8 +149,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         code = codes if isinstance(codes, str) else getattr(exc, "default_code", "error")
         body = {"code": str(code), "message": str(detail) if not isinstance(detail, dict | list)
                 else "; ".join(f"{k}: {' '.join(v)}" for k, v in flatten_errors(detail).items())}
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            body["retry_after"] = int(exc.wait)
+        wait = getattr(exc, "wait", None)
+        if isinstance(exc, exceptions.Throttled) and wait is not None:
+            body["retry_after"] = int(wait)
     response.data = {"error": body}
     return response
 

@@ -50,10 +50,11 @@ def request_digest(request: Request) -> str:
 
 def _claim(request: Request, key: str, digest: str) -> tuple[IdempotencyRecord, Response | None]:
     now = timezone.now()
+    user: Any = request.user
     with transaction.atomic():
         record = (
             IdempotencyRecord.objects.select_for_update()
-            .filter(user=request.user, key=key).first()
+            .filter(user=user, key=key).first()
         )
         if record is not None and (
             record.created_at < now - retention()
@@ -65,7 +66,7 @@ def _claim(request: Request, key: str, digest: str) -> tuple[IdempotencyRecord, 
             try:
                 with transaction.atomic():
                     record = IdempotencyRecord.objects.create(
-                        user=request.user, key=key, method=request.method or "",
+                        user=user, key=key, method=request.method or "",
                         path=request.path[:500], request_hash=digest,
                     )
             except IntegrityError as exc:

@@ -181,7 +181,7 @@ class OrderCreateSerializer(OrderWriteSerializer):
     merchant = BoundedPrimaryKeyRelatedField(queryset=Merchant.objects.none())
     reference = serializers.CharField(required=False, max_length=64,
                                       help_text="Our reference; generated when omitted.")
-    items = OrderItemInputSerializer(many=True, required=False, max_length=MAX_ITEMS)
+    items = OrderItemInputSerializer(many=True, required=False, max_length=MAX_ITEMS)  # type: ignore[call-arg]
 
     class Meta(OrderWriteSerializer.Meta):
         fields = ["merchant", "reference", *OrderWriteSerializer.Meta.fields, "items"]
@@ -233,7 +233,7 @@ class ShipPayloadSerializer(StrictSerializerMixin, serializers.Serializer):
     tracking_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
     notify_customer = serializers.BooleanField(required=False, default=True)
     comment = serializers.CharField(required=False, allow_blank=True, max_length=500)
-    items = ShipLineInputSerializer(
+    items = ShipLineInputSerializer(  # type: ignore[call-arg]
         many=True, required=False, max_length=MAX_ITEMS,
         help_text="Items and quantities in this shipment; omitted: everything not yet shipped.",
     )
@@ -284,7 +284,7 @@ def payload_json_schema(serializer_class: type[serializers.Serializer]) -> dict[
 def _field_schema(field: serializers.Field) -> dict[str, Any]:
     if isinstance(field, serializers.ListSerializer):
         child = field.child
-        out: dict[str, Any] = {"type": "array", "items": payload_json_schema(type(child))}
+        out: dict[str, Any] = {"type": "array", "items": payload_json_schema(type(child))}  # type: ignore[arg-type]
     elif isinstance(field, serializers.BooleanField):
         out = {"type": "boolean"}
     elif isinstance(field, serializers.IntegerField):
@@ -310,7 +310,7 @@ def _field_schema(field: serializers.Field) -> dict[str, Any]:
 
 class TransitionSerializer(serializers.Serializer):
     name = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     long_running = serializers.BooleanField(
         help_text="true: answers 202 and runs in the background; poll the order."
     )
