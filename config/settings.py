@@ -197,6 +197,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "OrderStateEnum": "providers.statuses.Lifecycle.CHOICES",
         "ItemStateEnum": "providers.statuses.ItemLifecycle.CHOICES",
+        "TransitionOutcomeEnum": [("done", "done"), ("accepted", "accepted")],
+        "AcceptedEnum": [("accepted", "accepted")],
     },
 }
 

@@ -115,3 +115,14 @@ class MerchantAuthorizeResultSerializer(serializers.Serializer):
     )
     expires_at = serializers.DateTimeField(allow_null=True,
                                            help_text="When the link stops working.")
+
+
+
+class AccountCheckResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    message = serializers.CharField(help_text="What the provider said (never a credential).")
+
+
+class AccountSyncResultSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["accepted"])
+    location = serializers.CharField(help_text="Where the pulled orders appear.")

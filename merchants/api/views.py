@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -21,6 +23,7 @@ from orders.api.errors import ApiError, provider_failure
 from orders.api.idempotency import idempotent
 from orders.api.pagination import ApiPagination
 from orders.api.scoping import SafeLookupMixin, integration_of, merchant_scope, scoped
+from providers import registry
 from providers.errors import ProviderError, ProviderNotSupported
 
 from . import serializers as s
@@ -41,7 +44,7 @@ class StaffOnly(BasePermission):
             return False
         if request.method in SAFE_METHODS:
             return True
-        perm = "add" if request.method == "POST" else "change"
+        perm = "add" if getattr(view, "action", None) == "create" else "change"
         return user.has_perm(f"merchants.{perm}_provideraccount")
 
 
@@ -101,6 +104,37 @@ class ProviderAccountViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retr
         data.is_valid(raise_exception=True)
         account = services.account_update(account=account, **data.validated_data)
         return Response(s.ProviderAccountSerializer(account).data)
+
+
+    @extend_schema(summary="Check the account's credentials with a harmless provider call",
+                   request=None, responses=s.AccountCheckResultSerializer)
+    @action(detail=True, methods=["post"], url_path="check", url_name="check")
+    def check(self, request: Request, pk: Any = None) -> Response:
+        account = self.get_object()
+        try:
+            note = services.account_check(account=account)
+        except ProviderError as exc:
+            raise provider_failure(exc) from exc
+        return Response({"ok": True, "message": str(note or "OK")})
+
+    @extend_schema(
+        summary="Pull the orders the provider sends us (in the background)", request=None,
+        responses={202: s.AccountSyncResultSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="sync", url_name="sync")
+    @idempotent
+    def sync(self, request: Request, pk: Any = None) -> Response:
+        from orders.tasks import account_sync_task
+
+        account = self.get_object()
+        cls = registry.get(account.provider)
+        if cls is None or not cls.supports("iter_incoming"):
+            raise ApiError(409, "not_supported",
+                           "This provider does not send orders to us: nothing to pull.")
+        account_sync_task.delay_on_commit(account.pk)
+        location = reverse("api:order-list") + "?" + urlencode({"provider": account.provider})
+        return Response({"status": "accepted", "location": location},
+                        status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
 
 @extend_schema(tags=["merchants"])

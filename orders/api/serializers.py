@@ -337,3 +337,20 @@ class SyncResultSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["accepted"])
     location = serializers.CharField()
     order = OrderSerializer()
+
+
+
+class ItemStatusInputSerializer(StrictSerializerMixin, serializers.Serializer):
+    transition = serializers.ChoiceField(
+        choices=["acknowledge", "hold", "ship", "cancel", "mark_returned"],
+        help_text="Move these items (one provider request); each must allow it now.",
+    )
+    items = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), min_length=1,
+        max_length=MAX_ITEMS, help_text="Item ids of this order.",
+    )
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class NoteInputSerializer(StrictSerializerMixin, serializers.Serializer):
+    text = serializers.CharField(max_length=4000)

@@ -22,7 +22,7 @@ from orders.models import Order, OrderEvent, OrderItem, Shipment
 from providers.errors import ProviderError
 
 from . import serializers as s
-from .errors import ErrorSerializer, provider_failure
+from .errors import ApiError, ErrorSerializer, provider_failure
 from .filters import OrderFilter, ShipmentFilter
 from .idempotency import idempotent
 from .pagination import ApiPagination
@@ -153,6 +153,8 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
     transition_complete = _transition_action("complete")
     transition_cancel = _transition_action("cancel")
 
+    # Routes are generated in name order: "transition_unknown" sorts after every real name,
+    # so this catch-all only sees names without their own route.
     @extend_schema(exclude=True)
     @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[^/]+)",
             url_name="transition-unknown")
@@ -235,7 +237,7 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
                    responses=s.OrderItemSerializer)
     @extend_schema(methods=["DELETE"], summary="Remove an item (draft orders only)",
                    responses={204: OpenApiResponse(description="Removed.")})
-    @action(detail=True, methods=["get", "delete"], url_path=r"items/(?P<item_pk>[^/]+)",
+    @action(detail=True, methods=["get", "delete"], url_path=r"items/(?P<item_pk>[0-9]+)",
             url_name="item-detail")
     def item_detail(self, request: Request, pk: Any = None, item_pk: Any = None) -> Response:
         order = self.get_object()
@@ -244,6 +246,43 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
             services.order_item_remove(item=item, actor=request.user)  # type: ignore[arg-type]
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(s.OrderItemSerializer(item).data)
+
+    @extend_schema(summary="Change the status of several items (one provider request)",
+                   request=s.ItemStatusInputSerializer,
+                   responses=s.OrderItemSerializer(many=True))
+    @action(detail=True, methods=["post"], url_path="items/status", url_name="items-status")
+    @idempotent
+    def items_status(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        data = s.ItemStatusInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ids = data.validated_data["items"]
+        items = list(order.items.filter(pk__in=ids))
+        missing = sorted(set(ids) - {item.pk for item in items})
+        if missing:
+            raise ApiError(400, "invalid", "Not items of this order.",
+                           fields={"items": [f"No item {pk} in this order." for pk in missing]})
+        try:
+            moved = services.order_items_set_status(
+                order=order, items=items, transition_name=data.validated_data["transition"],
+                actor=request.user, comment=data.validated_data.get("comment", ""),
+            )
+        except ProviderError as exc:
+            order.refresh_from_db()
+            raise provider_failure(exc, order) from exc
+        return Response(s.OrderItemSerializer(moved, many=True).data)
+
+    @extend_schema(summary="Add a note to the order's timeline", request=s.NoteInputSerializer,
+                   responses={201: s.OrderEventSerializer})
+    @action(detail=True, methods=["post"], url_path="notes", url_name="notes")
+    @idempotent
+    def notes(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        data = s.NoteInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        event = services.order_note_add(order=order, text=data.validated_data["text"],
+                                        actor=request.user)
+        return Response(s.OrderEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
     # --- shipments -------------------------------------------------------------------------
     @extend_schema(methods=["GET"], summary="The order's shipments",

@@ -175,3 +175,32 @@ def test_operator_session_can_manage_accounts(operator, merchant):
     client = APIClient()
     client.force_login(operator)
     assert client.get(ACCOUNTS).status_code == 200
+
+
+def test_account_check_calls_the_provider(staff_api, merchant, mocked):
+    # the fake provider has no account check: 409 not_supported, nothing sent
+    response = staff_api.post(f"{ACCOUNTS}{merchant.account_id}/check/", format="json")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "not_supported"
+    assert len(mocked.calls) == 0
+
+
+def test_account_sync_pulls_incoming_orders_in_the_background(
+    staff_api, merchant, mocked, django_capture_on_commit_callbacks
+):
+    import responses as rsps
+
+    from orders.models import Order
+    from tests.fake_provider import BASE_URL
+
+    mocked.add(rsps.GET, f"{BASE_URL}/incoming", json={"pages": 1, "orders": [
+        {"id": "EXT-1", "number": "T-1", "status": "NEW", "items": []}]})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_api.post(f"{ACCOUNTS}{merchant.account_id}/sync/", format="json")
+    assert response.status_code == 202
+    assert response.json()["location"] == "/api/v1/orders/?provider=fake"
+    assert Order.objects.filter(external_id="EXT-1").exists()
+
+
+def test_account_sync_needs_change_permission(api, merchant):
+    assert api.post(f"{ACCOUNTS}{merchant.account_id}/sync/").status_code == 403

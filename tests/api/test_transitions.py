@@ -262,3 +262,51 @@ def test_shipment_push_failure_is_502_with_failure_reason(api, placed, mocked):
                         format="json")
     assert response.status_code == 502
     assert "Shipping push refused" in response.json()["error"]["failure_reason"]
+
+
+# --- item statuses and notes -----------------------------------------------------------------------
+def test_item_status_change_is_one_provider_request(api, placed, mocked):
+    mocked.add(responses.PUT, f"{BASE_URL}/orders/991", json={})
+    placed.items.update(raw_status="0")  # "New": the provider allows acknowledging
+    items = list(placed.items.order_by("pk"))
+    response = api.post(f"/api/v1/orders/{placed.pk}/items/status/",
+                        {"transition": "acknowledge", "items": [i.pk for i in items],
+                         "comment": "on it"}, format="json")
+    assert response.status_code == 200, response.json()
+    assert {row["state"] for row in response.json()} == {"acknowledged"}
+    assert len(mocked.calls) == 1
+    sent = json.loads(mocked.calls[0].request.body)
+    assert sent["status"] == 6 and sent["comment"] == "on it"
+
+
+def test_item_status_refusals(api, placed, merchant, mocked):
+    url = f"/api/v1/orders/{placed.pk}/items/status/"
+    foreign = OrderItemFactory(order=OrderFactory(merchant=merchant))
+    response = api.post(url, {"transition": "hold", "items": [foreign.pk]}, format="json")
+    assert response.status_code == 400
+    assert "items" in response.json()["error"]["fields"]
+    response = api.post(url, {"transition": "explode", "items": []}, format="json")
+    assert set(response.json()["error"]["fields"]) == {"transition", "items"}
+    item = placed.items.first()
+    response = api.post(url, {"transition": "mark_returned", "items": [item.pk]}, format="json")
+    assert response.status_code == 409
+    assert len(mocked.calls) == 0
+
+
+def test_item_status_refused_by_provider_is_409_with_reason(api, placed, mocked):
+    mocked.add(responses.PUT, f"{BASE_URL}/orders/991", json={"message": "locked"}, status=400)
+    placed.items.update(raw_status="0")
+    item = placed.items.first()
+    response = api.post(f"/api/v1/orders/{placed.pk}/items/status/",
+                        {"transition": "cancel", "items": [item.pk]}, format="json")
+    assert response.status_code == 409
+    assert "Item status refused" in response.json()["error"]["failure_reason"]
+
+
+def test_add_a_note(api, order):
+    response = api.post(f"/api/v1/orders/{order.pk}/notes/", {"text": " called the customer "},
+                        format="json")
+    assert response.status_code == 201
+    assert response.json()["message"] == "called the customer"
+    assert response.json()["actor"] == "api-erp"
+    assert api.post(f"/api/v1/orders/{order.pk}/notes/", {}, format="json").status_code == 400
