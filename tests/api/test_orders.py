@@ -279,3 +279,10 @@ def test_json_bodies_are_not_logged_with_secrets(api, order):
     # the API never returns provider credentials, even indirectly through the order
     body = json.dumps(api.get(f"{URL}{order.pk}/").json())
     assert "supersecret" not in body
+
+
+def test_unknown_api_path_is_404_json_for_any_method(operator_api):
+    for method in ("post", "delete", "patch", "put"):
+        response = getattr(operator_api, method)("/api/v1/orders/1/items/x,y/")
+        assert response.status_code == 404, method
+        assert response.json()["error"]["code"] == "not_found"
