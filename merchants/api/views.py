@@ -203,6 +203,8 @@ class MerchantViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.RetrieveMod
             raise ApiError(409, "not_supported", LINK_UNAVAILABLE) from exc
         except ProviderError as exc:
             raise provider_failure(exc) from exc
+        except ValueError as exc:  # the service's own "not for this merchant now"
+            raise ApiError(409, "refused", str(exc) or LINK_UNAVAILABLE) from exc
         if link is None:
             raise ApiError(409, "not_supported", LINK_UNAVAILABLE)
         if isinstance(link, str):

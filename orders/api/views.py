@@ -125,7 +125,9 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
         order = self.get_object()
         serializer = s.OrderWriteSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        order = services.order_update(order=order, actor=request.user, **serializer.validated_data)
+        if serializer.validated_data:
+            order = services.order_update(order=order, actor=request.user,
+                                          **serializer.validated_data)
         return Response(self._detail(order))
 
     # --- transitions -----------------------------------------------------------------------

@@ -286,3 +286,19 @@ def test_unknown_api_path_is_404_json_for_any_method(operator_api):
         response = getattr(operator_api, method)("/api/v1/orders/1/items/x,y/")
         assert response.status_code == 404, method
         assert response.json()["error"]["code"] == "not_found"
+
+
+def test_empty_patch_changes_nothing(api, order):
+    response = api.patch(f"{URL}{order.pk}/", {}, format="json")
+    assert response.status_code == 200
+    assert not order.events.exists()
+
+
+def test_browsable_api_pages_render(operator_api, order):
+    for url in (URL, f"{URL}{order.pk}/", f"{URL}{order.pk}/transitions/",
+                f"{URL}{order.pk}/items/", f"{URL}{order.pk}/shipments/",
+                "/api/v1/merchants/", f"/api/v1/merchants/{order.merchant_id}/",
+                "/api/v1/accounts/", "/api/v1/shipments/"):
+        response = operator_api.get(url, HTTP_ACCEPT="text/html")
+        assert response.status_code == 200, url
+        assert "text/html" in response["Content-Type"]
