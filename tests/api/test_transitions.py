@@ -264,7 +264,7 @@ def test_shipment_push_failure_is_502_with_failure_reason(api, placed, mocked):
     assert "Shipping push refused" in response.json()["error"]["failure_reason"]
 
 
-# --- item statuses and notes -----------------------------------------------------------------------
+# --- item statuses and notes ----------------------------------------------------------------
 def test_item_status_change_is_one_provider_request(api, placed, mocked):
     mocked.add(responses.PUT, f"{BASE_URL}/orders/991", json={})
     placed.items.update(raw_status="0")  # "New": the provider allows acknowledging
