@@ -64,3 +64,6 @@ clean:
 .PHONY: test-e2e
 test-e2e: install
 	$(BIN)/pytest -q -p no:randomly -m e2e tests/e2e
+# The API against its own OpenAPI schema with many more generated cases than `make test`.
+fuzz: install
+	SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-100} $(BIN)/pytest -q -p no:randomly tests/api/test_schemathesis.py

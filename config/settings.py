@@ -161,19 +161,44 @@ if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
 # --- REST API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "merchants.api.authentication.IntegrationTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "orders.api.schema.ApiAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PARSER_CLASSES": ["orders.api.parsers.SafeJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "EXCEPTION_HANDLER": "orders.api.errors.api_exception_handler",
+    # Per token (each integration has its own user) and per client address when anonymous.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.AnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env.str("API_THROTTLE_USER", default="6000/hour"),
+        "anon": env.str("API_THROTTLE_ANON", default="100/hour"),
+    },
 }
+API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=25)
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
+API_IDEMPOTENCY_RETENTION_HOURS = env.int("API_IDEMPOTENCY_RETENTION_HOURS", default=24)
 SPECTACULAR_SETTINGS = {
     "TITLE": "dropdesk API",
     "DESCRIPTION": "Merchants, orders, items and shipments across dropshipping providers.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStateEnum": "providers.statuses.Lifecycle.CHOICES",
+        "ItemStateEnum": "providers.statuses.ItemLifecycle.CHOICES",
+        "TransitionOutcomeEnum": [("done", "done"), ("accepted", "accepted")],
+        "AcceptedEnum": [("accepted", "accepted")],
+    },
 }
 
 # --- Celery ------------------------------------------------------------------------------------
@@ -245,13 +270,5 @@ LOGGING = {
     },
 }
 
-# --- periodic tasks (the DatabaseScheduler copies these into django_celery_beat at start) ---
-CELERY_BEAT_SCHEDULE = {
-    # expire lapsed merchant authorizations, flag those expiring within 7 days
-    "merchant-authorizations-sweep": {
-        "task": "merchants.tasks.merchant_authorizations_sweep_task",
-        "schedule": 3600.0,
-    },
-    # provider drafts past their expiry (reseller v3) -> expired
-    "orders-drafts-expire": {"task": "orders.tasks.order_drafts_expire_task", "schedule": 900.0},
-}
+# Periodic tasks live in the database (django-celery-beat, editable in the admin); they are
+# created by `manage.py setup_schedules` (orders/management/commands/setup_schedules.py).

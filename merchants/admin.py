@@ -17,7 +17,7 @@ from providers import registry
 from providers.errors import ProviderError
 
 from . import services
-from .models import Merchant, MerchantEvent, ProviderAccount
+from .models import Integration, Merchant, MerchantEvent, ProviderAccount
 
 
 def _credential_names() -> dict[str, tuple[str, list[str]]]:
@@ -330,3 +330,48 @@ class AuthorizationRequestAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+# --- REST API integrations ---------------------------------------------------------------------
+@admin.register(Integration)
+class IntegrationAdmin(admin.ModelAdmin):
+    """API clients. Adding one creates its service user and shows its token once."""
+
+    list_display = ["name", "user", "scope", "is_active", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name"]
+    filter_horizontal = ["merchants"]
+    fields = ["name", "merchants", "is_active", "user", "created_at"]
+    readonly_fields = ["user", "created_at"]
+    actions = ["rotate_token"]
+
+    @admin.display(description="Merchants")
+    def scope(self, obj: Integration) -> str:
+        names = [m.name for m in obj.merchants.all()]
+        return ", ".join(names) if names else "all"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Integration]:
+        return super().get_queryset(request).select_related("user").prefetch_related("merchants")
+
+    def save_model(self, request: HttpRequest, obj: Integration, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        integration, key = services.integration_create(
+            name=obj.name, merchants=list(form.cleaned_data.get("merchants") or [])
+        )
+        if not obj.is_active:
+            Integration.objects.filter(pk=integration.pk).update(is_active=False)
+        obj.pk, obj.user, obj.created_at = integration.pk, integration.user, integration.created_at
+        self.message_user(
+            request,
+            f"Token for '{obj.name}' (shown only this once): {key}",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Issue a new token (the old one stops working)")
+    def rotate_token(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
+        for integration in queryset.select_related("user"):
+            key = services.integration_token_rotate(integration=integration)
+            self.message_user(
+                request, f"New token for '{integration.name}' (shown only this once): {key}",
+                messages.WARNING,
+            )

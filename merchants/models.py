@@ -235,3 +235,30 @@ class AuthorizationRequest(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_at <= timezone.now()
+
+
+# --- REST API integrations -------------------------------------------------------------------
+class Integration(models.Model):
+    """An API client (a storefront, an ERP, a script).
+
+    Each integration has its own service user (whose DRF token authenticates it, and whose
+    permissions say what it may change) and may be limited to some merchants: it then sees
+    and touches nothing else.
+    """
+
+    name = models.CharField(max_length=120, unique=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_integration"
+    )
+    merchants = models.ManyToManyField(
+        Merchant, blank=True, related_name="integrations",
+        help_text="Limit the token to these merchants. Empty: all merchants.",
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -384,3 +384,82 @@ def merchant_verify_manual(
         ) from exc
     return merchant_authorize(merchant=merchant, external_id=external_id, actor=actor,
                               how=f"Merchant ID verified: {note}")
+# --- REST API --------------------------------------------------------------------------------
+ACCOUNT_EDITABLE_FIELDS = ("name", "environment", "base_url", "options", "is_active")
+
+
+@transaction.atomic
+def account_update(
+    *, account: ProviderAccount, credentials: Mapping[str, str] | None = None, **fields: Any
+) -> ProviderAccount:
+    """Change an account's settings; new credential values merge (blank keeps the stored)."""
+    unknown = set(fields) - set(ACCOUNT_EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
+    account = ProviderAccount.objects.select_for_update().get(pk=account.pk)
+    for name, value in fields.items():
+        setattr(account, name, value)
+    if credentials:
+        account.credentials = {
+            **account.credentials,
+            **{k: v for k, v in credentials.items() if v not in (None, "")},
+        }
+    account.full_clean(exclude=["provider"])  # not editable here
+    account.save()
+    return account
+
+
+# Permissions an integration's service user gets: read everything it can see, run the
+# order verbs; an unscoped integration may also create and authorize merchants.
+INTEGRATION_PERMISSIONS = (
+    "orders.view_order", "orders.add_order", "orders.change_order", "orders.run_order_transitions",
+    "orders.view_orderitem", "orders.view_shipment", "merchants.view_merchant",
+)
+INTEGRATION_UNSCOPED_PERMISSIONS = ("merchants.add_merchant", "merchants.change_merchant")
+
+
+def integration_token_rotate(*, integration: Any) -> str:
+    """A new token for the integration (the old one stops working). Returns the key."""
+    from rest_framework.authtoken.models import Token
+
+    Token.objects.filter(user=integration.user).delete()
+    return Token.objects.create(user=integration.user).key
+
+
+@transaction.atomic
+def integration_create(
+    *, name: str, merchants: list[Merchant] | None = None, staff: bool = False
+) -> tuple[Any, str]:
+    """Create an API integration with its service user and token. Returns (integration, key);
+    the key is shown once by the caller."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+    from django.utils.text import slugify
+
+    from .models import Integration
+
+    user_model = get_user_model()
+    base = f"api-{slugify(name) or 'integration'}"[:140]
+    username, n = base, 1
+    while user_model.objects.filter(username=username).exists():
+        n += 1
+        username = f"{base}-{n}"
+    user = user_model(username=username, is_staff=staff)
+    user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    user.save()
+    codes = INTEGRATION_PERMISSIONS + (() if merchants else INTEGRATION_UNSCOPED_PERMISSIONS)
+    wanted = {tuple(code.split(".", 1)) for code in codes}
+    perms = [
+        p for p in Permission.objects.select_related("content_type").filter(
+            content_type__app_label__in={app for app, _ in wanted}
+        )
+        if (p.content_type.app_label, p.codename) in wanted
+    ]
+    user.user_permissions.set(perms)
+    integration = Integration(name=name, user=user)
+    integration.full_clean(exclude=["user"])
+    integration.save()
+    if merchants:
+        integration.merchants.set(merchants)
+    return integration, integration_token_rotate(integration=integration)

@@ -1432,3 +1432,37 @@ def order_placement_gave_up(*, order: Order, tries: int) -> Order:
             fresh.save(update_fields=["failure_reason", "updated_at"])
         event_add(order=fresh, kind=OrderEvent.Kind.ERROR, message=fresh.failure_reason)
     return fresh
+# --- REST API --------------------------------------------------------------------------------
+def order_place_check(*, order: Order, actor: Actor = None) -> None:
+    """Refuse now, before queueing a placement, what ``order_place`` would refuse anyway.
+
+    Read-only: the claim itself (and every check again, under the row lock) happens in
+    ``order_place`` when the task runs.
+    """
+    _require_permission(actor)
+    order = Order.objects.select_related("merchant__account").get(pk=order.pk)
+    if order.state not in (S.DRAFT, S.FAILED) or not can_proceed(order.place):
+        raise OrderActionRefused(
+            f"'place' is not allowed now (state: {order.get_state_display()}).",
+            allowed=order_transitions_available(order=order), code="not_allowed",
+        )
+    merchant = order.merchant
+    if not merchant.can_order:
+        raise OrderActionRefused(
+            f"Merchant '{merchant}' is not authorized ({merchant.get_auth_state_display()}); "
+            "authorize it before placing orders.",
+            code="merchant_not_authorized",
+        )
+    service = registry.service_for(merchant.account)
+    if not service.places_orders or not service.supports("place_order"):
+        raise OrderActionRefused(
+            f"{service.label} orders are not placed from dropdesk.", code="not_supported"
+        )
+    if not order.items.exists():
+        raise OrderValidationError("The order has no items.", fields={"items": "Add at least one item."})
+    problems = service.validate_for_placement(order)
+    if problems:
+        raise OrderValidationError(
+            "The order cannot be sent as it is: " + "; ".join(f"{k}: {v}" for k, v in problems.items()),
+            fields=problems,
+        )

@@ -228,3 +228,10 @@ def bulk_run_item_task(item_pk: int) -> str:
 
     item = BulkRunItem.objects.select_related("run__actor").get(pk=item_pk)
     return services.bulk_run_item_execute(item=item).outcome
+
+
+@shared_task
+def idempotency_purge_task() -> int:
+    from .api.idempotency import idempotency_records_purge
+
+    return idempotency_records_purge()

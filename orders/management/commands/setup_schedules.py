@@ -28,6 +28,7 @@ SWEEPS = [
     ("stale placing sweep", "orders.tasks.order_stale_placing_sweep_task", 5),
     ("reconcile unknown placements by lookup", "orders.tasks.orders_reconcile_unknown_task", 10),
     ("merchant authorization sweep", "merchants.tasks.merchant_authorizations_sweep_task", 60),
+    ("purge old API idempotency records", "orders.tasks.idempotency_purge_task", 60),
 ]
 
 

@@ -29,6 +29,9 @@ def test_demo_seed_imports_incoming_sandbox_orders_and_schedules_sync():
     assert all(o.items.exists() and o.contact_name for o in orders)
     account.refresh_from_db()
     assert account.state["sync"]["next_from"]
+    from orders.management.commands.setup_schedules import setup_schedules
+
+    setup_schedules()
     task = PeriodicTask.objects.get(task="orders.tasks.account_sync_task")
-    assert task.args == f"[{account.pk}]"
+    assert task.args == f"[{account.pk}]" and task.interval.every == 1  # every minute
     assert demo.CREDENTIALS["api_key"] not in out.getvalue()

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from merchants.models import Merchant, ProviderAccount
+from orders.api.serializers import (
+    BoundedPrimaryKeyRelatedField,
+    OutputModelSerializer,
+    StrictSerializerMixin,
+)
+from providers import registry
+from providers.registry import PROVIDER_CHOICES
+
+
+class ProviderAccountSerializer(OutputModelSerializer):
+    """Credentials are write-only: responses say only which keys are set."""
+
+    credentials_set = serializers.SerializerMethodField(
+        help_text="Names of the credentials that have a value (never the values)."
+    )
+    credential_fields = serializers.SerializerMethodField(
+        help_text="Credential names this provider uses."
+    )
+
+    class Meta:
+        model = ProviderAccount
+        fields = ["id", "provider", "name", "environment", "base_url", "options", "is_active",
+                  "credentials_set", "credential_fields", "created_at", "updated_at"]
+        read_only_fields = fields
+
+    def get_credentials_set(self, account: ProviderAccount) -> list[str]:
+        return sorted(k for k, v in account.credentials.items() if v)
+
+    def get_credential_fields(self, account: ProviderAccount) -> list[str]:
+        cls = registry.get(account.provider)
+        return [f.name for f in cls.credential_fields] if cls else []
+
+
+class ProviderAccountWriteSerializer(StrictSerializerMixin, serializers.Serializer):
+    provider = serializers.ChoiceField(choices=PROVIDER_CHOICES)
+    name = serializers.CharField(max_length=120)
+    environment = serializers.ChoiceField(choices=ProviderAccount.Environment.choices,
+                                          required=False)
+    base_url = serializers.URLField(required=False, allow_blank=True, max_length=200)
+    options = serializers.DictField(required=False)
+    is_active = serializers.BooleanField(required=False)
+    credentials = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=4000), required=False,
+        write_only=True,
+        help_text="Credential name -> value. Write-only; a blank value keeps the stored one.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        provider = attrs.get("provider") or getattr(self.instance, "provider", None)
+        cls = registry.get(provider) if provider else None
+        creds = attrs.get("credentials") or {}
+        if cls is not None and creds:
+            known = {f.name for f in cls.credential_fields}
+            unknown = sorted(set(creds) - known)
+            if unknown:
+                raise serializers.ValidationError(
+                    {f"credentials.{k}": [f"Not a {cls.label} credential."] for k in unknown}
+                )
+        return attrs
+
+
+class ProviderAccountUpdateSerializer(ProviderAccountWriteSerializer):
+    """Everything but the provider may change."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields.pop("provider")
+        return fields
+
+
+class MerchantSerializer(OutputModelSerializer):
+    account = serializers.IntegerField(source="account_id", read_only=True)
+    provider = serializers.CharField(source="account.provider", read_only=True)
+    can_order = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Merchant
+        fields = ["id", "account", "provider", "external_id", "name", "contact_email",
+                  "auth_state", "can_order", "authorized_at", "authorization_expires_at",
+                  "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class MerchantCreateSerializer(StrictSerializerMixin, serializers.Serializer):
+    account = BoundedPrimaryKeyRelatedField(queryset=ProviderAccount.objects.all())
+    name = serializers.CharField(max_length=200)
+    external_id = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    contact_email = serializers.EmailField(required=False, allow_blank=True)
+
+
+class MerchantAuthorizeSerializer(StrictSerializerMixin, serializers.Serializer):
+    mode = serializers.ChoiceField(
+        choices=["link", "manual"], default="link",
+        help_text="link: a one-time authorization link for the merchant to open (where the "
+        "provider has one); manual: mark the merchant authorized now (operators).",
+    )
+    external_id = serializers.CharField(
+        max_length=120, required=False, allow_blank=True,
+        help_text="manual: the provider's merchant id, when it changes.",
+    )
+
+
+class MerchantAuthorizeResultSerializer(serializers.Serializer):
+    merchant = MerchantSerializer()
+    authorization_url = serializers.CharField(
+        allow_null=True, help_text="mode=link: the one-time link to hand to the merchant."
+    )
+    expires_at = serializers.DateTimeField(allow_null=True,
+                                           help_text="When the link stops working.")
+
+
+
+class AccountCheckResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    message = serializers.CharField(help_text="What the provider said (never a credential).")
+
+
+class AccountSyncResultSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["accepted"])
+    location = serializers.CharField(help_text="Where the pulled orders appear.")

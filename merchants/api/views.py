@@ -1,0 +1,222 @@
+"""Merchants and provider accounts API: thin views over merchants.services."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.urls import reverse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from merchants import services
+from merchants.models import Merchant, ProviderAccount
+from orders.api.errors import ApiError, provider_failure
+from orders.api.idempotency import idempotent
+from orders.api.pagination import ApiPagination
+from orders.api.scoping import SafeLookupMixin, integration_of, merchant_scope, scoped
+from providers import registry
+from providers.errors import ProviderError, ProviderNotSupported
+
+from . import serializers as s
+from .filters import MerchantFilter, ProviderAccountFilter
+
+LINK_UNAVAILABLE = "authorization links are not available for this provider"
+
+
+class StaffOnly(BasePermission):
+    """Provider accounts: staff only, never a merchant-scoped token; changes need the model
+    permissions."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated and user.is_staff):
+            return False
+        if merchant_scope(request) is not None:
+            return False
+        if request.method in SAFE_METHODS:
+            return True
+        perm = "add" if getattr(view, "action", None) == "create" else "change"
+        return user.has_perm(f"merchants.{perm}_provideraccount")
+
+
+class MerchantPermission(BasePermission):
+    message = "You do not have permission to change merchants."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if request.method in SAFE_METHODS:
+            return True
+        if getattr(view, "action", None) == "authorize":
+            return True  # a link for a merchant it can see; by hand: checked in the view
+        if getattr(view, "action", None) == "create":
+            # A merchant-scoped token could not see what it created.
+            return merchant_scope(request) is None and user.has_perm("merchants.add_merchant")
+        return user.has_perm("merchants.change_merchant")
+
+
+@extend_schema(tags=["provider accounts"])
+class ProviderAccountViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                             viewsets.GenericViewSet):
+    """Provider accounts (staff only). Credentials are write-only."""
+
+    lookup_value_regex = "[^/]+"
+    permission_classes = [StaffOnly]
+    serializer_class = s.ProviderAccountSerializer
+    pagination_class = ApiPagination
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = ProviderAccountFilter
+    ordering_fields = ["provider", "name", "created_at", "id"]
+    ordering = ["provider", "name"]
+    queryset = ProviderAccount.objects.all()
+
+    @extend_schema(summary="Create a provider account",
+                   request=s.ProviderAccountWriteSerializer,
+                   responses={201: s.ProviderAccountSerializer})
+    @idempotent
+    def create(self, request: Request) -> Response:
+        data = s.ProviderAccountWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        is_active = fields.pop("is_active", True)
+        account = services.account_create(**fields)
+        if not is_active:
+            account = services.account_update(account=account, is_active=False)
+        return Response(s.ProviderAccountSerializer(account).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Change a provider account (credentials merge; blank keeps)",
+                   request=s.ProviderAccountUpdateSerializer,
+                   responses=s.ProviderAccountSerializer)
+    def partial_update(self, request: Request, pk: Any = None) -> Response:
+        account = self.get_object()
+        data = s.ProviderAccountUpdateSerializer(data=request.data, partial=True,
+                                                 instance=account)
+        data.is_valid(raise_exception=True)
+        account = services.account_update(account=account, **data.validated_data)
+        return Response(s.ProviderAccountSerializer(account).data)
+
+
+    @extend_schema(summary="Check the account's credentials with a harmless provider call",
+                   request=None, responses=s.AccountCheckResultSerializer)
+    @action(detail=True, methods=["post"], url_path="check", url_name="check")
+    def check(self, request: Request, pk: Any = None) -> Response:
+        account = self.get_object()
+        try:
+            note = services.account_check(account=account)
+        except ProviderError as exc:
+            raise provider_failure(exc) from exc
+        return Response({"ok": True, "message": str(note or "OK")})
+
+    @extend_schema(
+        summary="Pull the orders the provider sends us (in the background)", request=None,
+        responses={202: s.AccountSyncResultSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="sync", url_name="sync")
+    @idempotent
+    def sync(self, request: Request, pk: Any = None) -> Response:
+        from orders.tasks import account_sync_task
+
+        account = self.get_object()
+        cls = registry.get(account.provider)
+        if cls is None or not cls.supports("iter_incoming"):
+            raise ApiError(409, "not_supported",
+                           "This provider does not send orders to us: nothing to pull.")
+        account_sync_task.delay_on_commit(account.pk)
+        location = reverse("api:order-list") + "?" + urlencode({"provider": account.provider})
+        return Response({"status": "accepted", "location": location},
+                        status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+
+@extend_schema(tags=["merchants"])
+class MerchantViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                      viewsets.GenericViewSet):
+    """Merchants (scoped tokens see only their own)."""
+
+    lookup_value_regex = "[^/]+"
+    permission_classes = [MerchantPermission]
+    serializer_class = s.MerchantSerializer
+    pagination_class = ApiPagination
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = MerchantFilter
+    ordering_fields = ["name", "created_at", "authorization_expires_at", "id"]
+    ordering = ["name", "id"]
+    queryset = Merchant.objects.none()
+
+    def get_queryset(self) -> QuerySet[Merchant]:
+        return scoped(Merchant.objects.select_related("account"), self.request, "pk")
+
+    @extend_schema(summary="Create a merchant (pending authorization)",
+                   request=s.MerchantCreateSerializer, responses={201: s.MerchantSerializer})
+    @idempotent
+    def create(self, request: Request) -> Response:
+        data = s.MerchantCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        merchant = services.merchant_create(actor=request.user, **data.validated_data)
+        return Response(s.MerchantSerializer(merchant).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Authorize: a one-time link for the merchant, or (operators) mark authorized",
+        request=s.MerchantAuthorizeSerializer, responses={200: s.MerchantAuthorizeResultSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="authorize", url_name="authorize")
+    @idempotent
+    def authorize(self, request: Request, pk: Any = None) -> Response:
+        merchant = self.get_object()
+        data = s.MerchantAuthorizeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        url, expires_at = None, None
+        if data.validated_data["mode"] == "manual":
+            if not request.user.has_perm("merchants.change_merchant") or (
+                integration_of(request) is not None and not request.user.is_staff
+            ):
+                raise ApiError(403, "forbidden",
+                               "Only operators may mark a merchant authorized by hand.")
+            merchant = services.merchant_authorize(
+                merchant=merchant, actor=request.user,
+                external_id=data.validated_data.get("external_id", ""), how="manual, via API",
+            )
+        else:
+            url, expires_at = self._authorization_link(request, merchant)
+            merchant.refresh_from_db()
+        return Response(s.MerchantAuthorizeResultSerializer(
+            {"merchant": merchant, "authorization_url": url, "expires_at": expires_at}
+        ).data)
+
+    def _authorization_link(self, request: Request, merchant: Merchant) -> tuple[Any, Any]:
+        create = getattr(services, "merchant_authorization_link_create", None)
+        if create is None:
+            raise ApiError(409, "not_supported", LINK_UNAVAILABLE)
+        base_url = settings.PUBLIC_BASE_URL or request.build_absolute_uri("/").rstrip("/")
+        try:
+            link = create(merchant=merchant, actor=request.user, base_url=base_url)
+        except (ProviderNotSupported, NotImplementedError) as exc:
+            raise ApiError(409, "not_supported", LINK_UNAVAILABLE) from exc
+        except ProviderError as exc:
+            raise provider_failure(exc) from exc
+        except ValueError as exc:  # the service's own "not for this merchant now"
+            raise ApiError(409, "refused", str(exc) or LINK_UNAVAILABLE) from exc
+        if link is None:
+            raise ApiError(409, "not_supported", LINK_UNAVAILABLE)
+        if isinstance(link, str):
+            return link, None
+        if isinstance(link, dict):
+            return link.get("url"), link.get("expires_at")
+        return getattr(link, "url", None) or str(link), getattr(link, "expires_at", None)
+
+    @extend_schema(summary="Revoke the merchant's authorization", request=None,
+                   responses=s.MerchantSerializer)
+    @action(detail=True, methods=["post"], url_path="revoke", url_name="revoke")
+    @idempotent
+    def revoke(self, request: Request, pk: Any = None) -> Response:
+        merchant = services.merchant_revoke(merchant=self.get_object(), actor=request.user)
+        return Response(s.MerchantSerializer(merchant).data)

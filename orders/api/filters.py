@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters as filters
+from django import forms
+from django.db.models import Exists, OuterRef, QuerySet
+
+from orders.models import Order, Shipment
+from providers.registry import PROVIDER_CHOICES
+from providers.statuses import Lifecycle
+
+MAX_ID = 2**63 - 1
+
+
+class IdFilter(filters.NumberFilter):
+    """An object id: an integer in the database's range (else 400, never an overflow)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class OrderFilter(filters.FilterSet):
+    provider = filters.ChoiceFilter(field_name="merchant__account__provider",
+                                    choices=PROVIDER_CHOICES)
+    merchant = IdFilter(field_name="merchant_id")
+    state = filters.MultipleChoiceFilter(choices=Lifecycle.CHOICES,
+                                         help_text="Repeat for several states.")
+    reference = filters.CharFilter()
+    external_id = filters.CharFilter(method="filter_external_id",
+                                     help_text="The provider's order id (any of them).")
+    tracking_number = filters.CharFilter(method="filter_tracking_number")
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    updated_after = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_before = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="lt")
+
+    class Meta:
+        model = Order
+        fields: list[str] = []
+
+    def filter_external_id(self, queryset: QuerySet[Order], name: str, value: Any) -> Any:
+        return queryset.filter(external_id=value)
+
+    def filter_tracking_number(self, queryset: QuerySet[Order], name: str, value: Any) -> Any:
+        # Exists, not a join: no duplicate rows, no DISTINCT.
+        return queryset.filter(
+            Exists(Shipment.objects.filter(order=OuterRef("pk"), tracking_number=value))
+        )
+
+
+class ShipmentFilter(filters.FilterSet):
+    order = IdFilter(field_name="order_id")
+    merchant = IdFilter(field_name="order__merchant_id")
+    provider = filters.ChoiceFilter(field_name="order__merchant__account__provider",
+                                    choices=PROVIDER_CHOICES)
+    state = filters.ChoiceFilter(choices=Shipment.State.choices)
+    tracking_number = filters.CharFilter()
+    carrier = filters.CharFilter()
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Shipment
+        fields: list[str] = []

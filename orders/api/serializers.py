@@ -1,0 +1,356 @@
+"""Orders API serializers: they parse and render; every write goes through orders.services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from merchants.models import Merchant
+from orders.models import Order, OrderEvent, OrderItem, Shipment, ShipmentLine
+
+MAX_QUANTITY = 100_000
+MAX_ITEMS = 500
+
+
+class StrictSerializerMixin:
+    """Refuse fields the serializer does not know (typos must not pass silently)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        unknown: dict[str, list[str]] = {}
+        if isinstance(data, dict):
+            writable = {name for name, f in self.fields.items() if not f.read_only}  # type: ignore[attr-defined]
+            unknown = {str(k): ["Unknown field."] for k in sorted(set(data) - writable, key=str)}
+        try:
+            value = super().to_internal_value(data)  # type: ignore[misc]
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **unknown}) from exc
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+class BoundedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """Ids beyond the database's integer range are 'does not exist', not an overflow."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or (isinstance(data, int) and not 0 < data < 2**63) or (
+            isinstance(data, str) and data.isdigit() and int(data) >= 2**63
+        ):
+            self.fail("does_not_exist", pk_value=data)
+        if isinstance(data, float) and not data.is_integer():
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+# --- output ------------------------------------------------------------------------------------
+class OutputModelSerializer(serializers.ModelSerializer):
+    """Read-only rendering: e-mail and URL fields may be blank, so they are plain strings in
+    the schema (a blank value would violate ``format: email``/``uri``)."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.EmailField: serializers.CharField,
+        models.URLField: serializers.CharField,
+    }
+
+
+class OrderItemSerializer(OutputModelSerializer):
+    shortfall = serializers.IntegerField(read_only=True)
+    line_total = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True,
+                                          allow_null=True)
+
+    class Meta:
+        model = OrderItem
+        fields = ["id", "external_id", "product_id", "sku", "name", "variant", "quantity",
+                  "confirmed_quantity", "shortfall", "unit_price", "total_price", "tax_amount",
+                  "merchant_price", "line_total", "state", "raw_status", "next_statuses",
+                  "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class ShipmentLineSerializer(OutputModelSerializer):
+    item = serializers.IntegerField(source="item_id", read_only=True)
+
+    class Meta:
+        model = ShipmentLine
+        fields = ["item", "quantity"]
+        read_only_fields = fields
+
+
+class ShipmentSerializer(OutputModelSerializer):
+    order = serializers.IntegerField(source="order_id", read_only=True)
+    lines = ShipmentLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Shipment
+        fields = ["id", "order", "external_id", "carrier", "service", "tracking_number",
+                  "tracking_url", "comment", "notify_customer", "state", "lines", "pushed_at",
+                  "shipped_at", "delivered_at", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class OrderEventSerializer(OutputModelSerializer):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = OrderEvent
+        fields = ["id", "kind", "message", "from_state", "to_state", "operation", "http_status",
+                  "duration_ms", "outcome", "actor", "created_at"]
+        read_only_fields = fields
+
+    def get_actor(self, event: OrderEvent) -> str | None:
+        return event.actor.get_username() if event.actor_id and event.actor else None
+
+
+class OrderSerializer(OutputModelSerializer):
+    """An order in lists: no items, shipments or timeline."""
+
+    merchant = serializers.IntegerField(source="merchant_id", read_only=True)
+    provider = serializers.CharField(source="merchant.account.provider", read_only=True)
+    raw_status_label = serializers.CharField(read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = ["id", "url", "reference", "merchant", "provider", "state", "raw_status",
+                  "raw_status_label", "failure_reason", "external_id", "external_ids",
+                  "contact_name", "contact_email", "phone_prefix", "phone_number",
+                  "address_line1", "address_line2", "city", "region", "postal_code", "country",
+                  "currency", "items_total", "shipping_total", "total", "provider_options",
+                  "ordered_at", "placed_at", "synced_at", "expires_at", "created_at",
+                  "updated_at"]
+        read_only_fields = fields
+
+    def get_url(self, order: Order) -> str:
+        return reverse("api:order-detail", kwargs={"pk": order.pk})
+
+
+class OrderDetailSerializer(OrderSerializer):
+    items = OrderItemSerializer(many=True, read_only=True)
+    shipments = ShipmentSerializer(many=True, read_only=True)
+    timeline = OrderEventSerializer(source="events", many=True, read_only=True)
+
+    class Meta(OrderSerializer.Meta):
+        fields = [*OrderSerializer.Meta.fields, "items", "shipments", "timeline"]
+        read_only_fields = fields
+
+
+# --- input -------------------------------------------------------------------------------------
+class OrderItemInputSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, default=1)
+    variant = serializers.DictField(required=False, help_text="Variant properties.")
+
+    class Meta:
+        model = OrderItem
+        fields = ["product_id", "sku", "name", "variant", "quantity", "unit_price",
+                  "merchant_price"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if not (attrs.get("sku") or attrs.get("product_id")):
+            raise serializers.ValidationError({"sku": ["Give a sku or a product_id."]})
+        return attrs
+
+
+ADDRESS_HELP = "Shipping address field."
+
+
+class OrderWriteSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+    """Order fields an integration sets (all optional on a partial update)."""
+
+    provider_options = serializers.DictField(
+        required=False, help_text="Per-order choices the provider needs (carrier id, …)."
+    )
+
+    class Meta:
+        model = Order
+        fields = ["contact_name", "contact_email", "phone_prefix", "phone_number",
+                  "address_line1", "address_line2", "city", "region", "postal_code", "country",
+                  "currency", "shipping_total", "provider_options"]
+        extra_kwargs = {"shipping_total": {"min_value": 0}}
+
+
+class OrderCreateSerializer(OrderWriteSerializer):
+    merchant = BoundedPrimaryKeyRelatedField(queryset=Merchant.objects.none())
+    reference = serializers.CharField(required=False, max_length=64,
+                                      help_text="Our reference; generated when omitted.")
+    items = OrderItemInputSerializer(many=True, required=False, max_length=MAX_ITEMS)  # type: ignore[call-arg]
+
+    class Meta(OrderWriteSerializer.Meta):
+        fields = ["merchant", "reference", *OrderWriteSerializer.Meta.fields, "items"]
+
+    def __init__(self, *args: Any, merchants: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if merchants is not None:
+            self.fields["merchant"].queryset = merchants  # type: ignore[attr-defined]
+
+    def validate_reference(self, value: str) -> str:
+        if Order.objects.filter(reference=value).exists():
+            raise serializers.ValidationError("An order with this reference exists.")
+        return value
+
+
+# --- transitions ---------------------------------------------------------------------------------
+class EmptyPayloadSerializer(StrictSerializerMixin, serializers.Serializer):
+    """No payload."""
+
+
+class CancelPayloadSerializer(StrictSerializerMixin, serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class ReconcilePayloadSerializer(StrictSerializerMixin, serializers.Serializer):
+    placed = serializers.BooleanField(
+        help_text="true: it was placed at the provider (give external_id); false: it was not."
+    )
+    external_id = serializers.CharField(required=False, allow_blank=True, max_length=120,
+                                        help_text="The provider's order id (when placed).")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if attrs.get("placed") and not attrs.get("external_id", "").strip():
+            raise serializers.ValidationError({"external_id": ["Give the provider's order id."]})
+        return attrs
+
+
+class ShipLineInputSerializer(StrictSerializerMixin, serializers.Serializer):
+    item = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="Item id.")
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+
+class ShipPayloadSerializer(StrictSerializerMixin, serializers.Serializer):
+    carrier = serializers.CharField(required=False, allow_blank=True, max_length=120,
+                                    help_text="Leave empty for 'other' carrier.")
+    service = serializers.CharField(required=False, allow_blank=True, max_length=120)
+    tracking_number = serializers.CharField(max_length=120)
+    tracking_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+    notify_customer = serializers.BooleanField(required=False, default=True)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    items = ShipLineInputSerializer(  # type: ignore[call-arg]
+        many=True, required=False, max_length=MAX_ITEMS,
+        help_text="Items and quantities in this shipment; omitted: everything not yet shipped.",
+    )
+
+    def validate_items(self, value: list[dict[str, int]]) -> list[dict[str, int]]:
+        ids = [line["item"] for line in value]
+        if len(ids) != len(set(ids)):
+            raise serializers.ValidationError("Each item at most once.")
+        return value
+
+    def to_service_kwargs(self) -> dict[str, Any]:
+        data = dict(self.validated_data)
+        lines = data.pop("items", None)
+        if lines:
+            data["items"] = {line["item"]: line["quantity"] for line in lines}
+        return data
+
+
+TRANSITION_PAYLOADS: dict[str, type[serializers.Serializer]] = {
+    "place": EmptyPayloadSerializer,
+    "reconcile": ReconcilePayloadSerializer,
+    "reopen": EmptyPayloadSerializer,
+    "hold": EmptyPayloadSerializer,
+    "release": EmptyPayloadSerializer,
+    "ship": ShipPayloadSerializer,
+    "complete": EmptyPayloadSerializer,
+    "cancel": CancelPayloadSerializer,
+}
+LONG_RUNNING = {"place"}
+
+
+def payload_json_schema(serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+    """A small JSON Schema of a transition payload, for the transitions listing."""
+    serializer = serializer_class()
+    props: dict[str, Any] = {}
+    required: list[str] = []
+    for name, field in serializer.fields.items():
+        props[name] = _field_schema(field)
+        if field.required:
+            required.append(name)
+    schema: dict[str, Any] = {"type": "object", "properties": props,
+                              "additionalProperties": False}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _field_schema(field: serializers.Field) -> dict[str, Any]:
+    if isinstance(field, serializers.ListSerializer):
+        child = field.child
+        out: dict[str, Any] = {"type": "array", "items": payload_json_schema(type(child))}  # type: ignore[arg-type]
+    elif isinstance(field, serializers.BooleanField):
+        out = {"type": "boolean"}
+    elif isinstance(field, serializers.IntegerField):
+        out = {"type": "integer"}
+        if field.min_value is not None:
+            out["minimum"] = field.min_value
+        if field.max_value is not None:
+            out["maximum"] = field.max_value
+    elif isinstance(field, serializers.CharField):
+        out = {"type": "string"}
+        if isinstance(field, serializers.URLField):
+            out["format"] = "uri"
+        if field.max_length is not None:
+            out["maxLength"] = field.max_length
+    else:
+        out = {}
+    if field.help_text:
+        out["description"] = str(field.help_text)
+    if field.default is not serializers.empty:
+        out["default"] = field.default
+    return out
+
+
+class TransitionSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
+    long_running = serializers.BooleanField(
+        help_text="true: answers 202 and runs in the background; poll the order."
+    )
+    url = serializers.CharField(help_text="POST here to run it.")
+    payload = serializers.SerializerMethodField(help_text="JSON Schema of the request body.")
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_payload(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return payload_json_schema(TRANSITION_PAYLOADS[obj["name"]])
+
+
+class TransitionResultSerializer(serializers.Serializer):
+    transition = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=["done", "accepted"],
+        help_text="done: applied; accepted: queued, poll `location` for the outcome.",
+    )
+    location = serializers.CharField(help_text="Where to look for the order's state.")
+    order = OrderDetailSerializer()
+    shipment = ShipmentSerializer(allow_null=True, required=False)
+
+
+class SyncResultSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["accepted"])
+    location = serializers.CharField()
+    order = OrderSerializer()
+
+
+
+class ItemStatusInputSerializer(StrictSerializerMixin, serializers.Serializer):
+    transition = serializers.ChoiceField(
+        choices=["acknowledge", "hold", "ship", "cancel", "mark_returned"],
+        help_text="Move these items (one provider request); each must allow it now.",
+    )
+    items = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), min_length=1,
+        max_length=MAX_ITEMS, help_text="Item ids of this order.",
+    )
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class NoteInputSerializer(StrictSerializerMixin, serializers.Serializer):
+    text = serializers.CharField(max_length=4000)

@@ -1,0 +1,333 @@
+"""Orders API: thin views over orders.services (parse, call the verb, render)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from django.urls import reverse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.filters import OrderingFilter
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from merchants.models import Merchant
+from orders import selectors, services, tasks
+from orders.errors import OrderActionRefused
+from orders.models import Order, OrderEvent, OrderItem, Shipment
+from providers.errors import ProviderError
+
+from . import serializers as s
+from .errors import ApiError, ErrorSerializer, provider_failure
+from .filters import OrderFilter, ShipmentFilter
+from .idempotency import idempotent
+from .pagination import ApiPagination
+from .permissions import OrderWritePermission
+from .scoping import SafeLookupMixin, get_or_404, scoped
+
+
+def _order_location(order: Order) -> str:
+    return reverse("api:order-detail", kwargs={"pk": order.pk})
+
+
+def _detail_queryset() -> QuerySet[Order]:
+    return Order.objects.select_related("merchant__account").prefetch_related(
+        "items",
+        Prefetch("shipments", queryset=Shipment.objects.prefetch_related("lines")),
+        Prefetch("events", queryset=OrderEvent.objects.select_related("actor")),
+    )
+
+
+def _transition_action(name: str) -> Any:
+    payload = s.TRANSITION_PAYLOADS[name]
+    long_running = name in s.LONG_RUNNING
+    responses: dict[Any, Any] = {
+        (202 if long_running else 200): s.TransitionResultSerializer,
+    }
+
+    def run(self: OrderViewSet, request: Request, pk: Any = None) -> Response:
+        return self._run_transition(request, name)
+
+    run.__name__ = f"transition_{name}"
+    run.__doc__ = (
+        f"Run the order's '{name}' transition. Not allowed now: 409 `not_allowed` with the "
+        "transitions that are (`allowed`)."
+        + (" Runs in the background: answers 202 with where to look." if long_running else "")
+    )
+    view = idempotent(run)
+    view = action(detail=True, methods=["post"], url_path=f"transitions/{name}",
+                  url_name=f"transition-{name}")(view)
+    return extend_schema(
+        summary=f"Order transition: {name}", request=payload, responses=responses,
+        tags=["orders"],
+    )(view)
+
+
+@extend_schema(tags=["orders"])
+class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
+    """Orders (scoped tokens see only their merchants' orders)."""
+
+    lookup_value_regex = "[^/]+"
+    permission_classes = [OrderWritePermission]
+    pagination_class = ApiPagination
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = OrderFilter
+    ordering_fields = ["created_at", "updated_at", "reference", "state", "total", "id"]
+    ordering = ["-created_at", "-id"]
+    serializer_class = s.OrderSerializer
+    queryset = Order.objects.none()
+
+    def get_queryset(self) -> QuerySet[Order]:
+        qs = selectors.order_list() if self.action == "list" else _detail_queryset()
+        return scoped(qs, self.request, "merchant_id")
+
+    def _merchants(self) -> QuerySet[Merchant]:
+        return scoped(Merchant.objects.select_related("account"), self.request, "pk")
+
+    def _detail(self, order: Order) -> dict[str, Any]:
+        fresh = _detail_queryset().get(pk=order.pk)
+        return s.OrderDetailSerializer(fresh, context=self.get_serializer_context()).data
+
+    # --- CRUD ------------------------------------------------------------------------------
+    @extend_schema(summary="List orders", responses=s.OrderSerializer(many=True))
+    def list(self, request: Request) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        data = s.OrderSerializer(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)
+
+    @extend_schema(summary="Order with items, shipments and timeline",
+                   responses=s.OrderDetailSerializer)
+    def retrieve(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        return Response(s.OrderDetailSerializer(order, context=self.get_serializer_context()).data)
+
+    @extend_schema(summary="Create a draft order with its address and items",
+                   request=s.OrderCreateSerializer, responses={201: s.OrderDetailSerializer})
+    @idempotent
+    def create(self, request: Request) -> Response:
+        serializer = s.OrderCreateSerializer(data=request.data, merchants=self._merchants())
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        merchant = data.pop("merchant")
+        items = data.pop("items", [])
+        order = services.order_create(merchant=merchant, items=items, actor=request.user, **data)
+        return Response(self._detail(order), status=status.HTTP_201_CREATED,
+                        headers={"Location": _order_location(order)})
+
+    @extend_schema(summary="Change a draft order (address, currency, shipping, options)",
+                   request=s.OrderWriteSerializer, responses=s.OrderDetailSerializer)
+    def partial_update(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        serializer = s.OrderWriteSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        if serializer.validated_data:
+            order = services.order_update(order=order, actor=request.user,
+                                          **serializer.validated_data)
+        return Response(self._detail(order))
+
+    # --- transitions -----------------------------------------------------------------------
+    @extend_schema(summary="Transitions available now, with the payload each needs",
+                   responses=s.TransitionSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="transitions", url_name="transitions")
+    def transitions(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        names = services.order_transitions_available(order=order, user=request.user)
+        labels = {t.name: t.custom.get("label", t.name)
+                  for t in order.get_all_state_transitions()}
+        rows = [
+            {"name": name, "label": labels.get(name, name), "long_running": name in s.LONG_RUNNING,
+             "url": reverse(f"api:order-transition-{name}", kwargs={"pk": order.pk})}
+            for name in names if name in s.TRANSITION_PAYLOADS
+        ]
+        return Response(s.TransitionSerializer(rows, many=True).data)
+
+    transition_place = _transition_action("place")
+    transition_reconcile = _transition_action("reconcile")
+    transition_reopen = _transition_action("reopen")
+    transition_hold = _transition_action("hold")
+    transition_release = _transition_action("release")
+    transition_ship = _transition_action("ship")
+    transition_complete = _transition_action("complete")
+    transition_cancel = _transition_action("cancel")
+
+    # Routes are generated in name order: "transition_unknown" sorts after every real name,
+    # so this catch-all only sees names without their own route.
+    @extend_schema(exclude=True)
+    @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[^/]+)",
+            url_name="transition-unknown")
+    def transition_unknown(self, request: Request, pk: Any = None, name: str = "") -> Response:
+        self.get_object()
+        raise NotFound(f"Unknown transition '{name}'. Known: {', '.join(s.TRANSITION_PAYLOADS)}.")
+
+    def _run_transition(self, request: Request, name: str) -> Response:
+        order = self.get_object()
+        payload = s.TRANSITION_PAYLOADS[name](data=request.data)
+        payload.is_valid(raise_exception=True)
+        location = _order_location(order)
+        if name == "place":
+            services.order_place_check(order=order, actor=request.user)
+            tasks.order_place_task.delay_on_commit(order.pk)
+            return Response(
+                {"transition": name, "status": "accepted", "location": location,
+                 "order": self._detail(order), "shipment": None},
+                status=status.HTTP_202_ACCEPTED, headers={"Location": location},
+            )
+        kwargs = (payload.to_service_kwargs() if isinstance(payload, s.ShipPayloadSerializer)
+                  else dict(payload.validated_data))
+        try:
+            result = services.order_run_transition(order=order, name=name, actor=request.user,
+                                                   payload=kwargs)
+        except ProviderError as exc:
+            order.refresh_from_db()
+            raise provider_failure(exc, order) from exc
+        shipment = result if isinstance(result, Shipment) else None
+        return Response({
+            "transition": name, "status": "done", "location": location,
+            "order": self._detail(order),
+            "shipment": s.ShipmentSerializer(
+                Shipment.objects.prefetch_related("lines").get(pk=shipment.pk)
+            ).data if shipment else None,
+        })
+
+    @extend_schema(summary="Refresh the order from its provider (in the background)",
+                   request=None, responses={202: s.SyncResultSerializer})
+    @action(detail=True, methods=["post"], url_path="sync", url_name="sync")
+    @idempotent
+    def sync(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        if not order.external_id:
+            raise OrderActionRefused(
+                "This order has no provider id yet: nothing to sync.", code="not_allowed",
+                allowed=services.order_transitions_available(order=order, user=request.user),
+            )
+        tasks.order_sync_task.delay_on_commit(order.pk)
+        location = _order_location(order)
+        return Response(
+            {"status": "accepted", "location": location,
+             "order": s.OrderSerializer(order, context=self.get_serializer_context()).data},
+            status=status.HTTP_202_ACCEPTED, headers={"Location": location},
+        )
+
+    # --- items -----------------------------------------------------------------------------
+    @extend_schema(methods=["GET"], summary="The order's items",
+                   responses=s.OrderItemSerializer(many=True))
+    @extend_schema(methods=["POST"], summary="Add an item (draft orders only)",
+                   request=s.OrderItemInputSerializer, responses={201: s.OrderItemSerializer})
+    @action(detail=True, methods=["get", "post"], url_path="items", url_name="items")
+    def items(self, request: Request, pk: Any = None) -> Response:
+        if request.method == "POST":
+            return self._item_add(request)
+        order = self.get_object()
+        return Response(s.OrderItemSerializer(order.items.all(), many=True).data)
+
+    @idempotent
+    def _item_add(self, request: Request) -> Response:
+        order = self.get_object()
+        serializer = s.OrderItemInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        item = services.order_item_add(order=order, actor=request.user, **serializer.validated_data)
+        return Response(s.OrderItemSerializer(item).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(parameters=[OpenApiParameter("item_pk", int, OpenApiParameter.PATH,
+                                                description="Item id.")])
+    @extend_schema(methods=["GET"], summary="One item of the order",
+                   responses=s.OrderItemSerializer)
+    @extend_schema(methods=["DELETE"], summary="Remove an item (draft orders only)",
+                   responses={204: OpenApiResponse(description="Removed.")})
+    @action(detail=True, methods=["get", "delete"], url_path=r"items/(?P<item_pk>[0-9]+)",
+            url_name="item-detail")
+    def item_detail(self, request: Request, pk: Any = None, item_pk: Any = None) -> Response:
+        order = self.get_object()
+        item = get_or_404(OrderItem.objects.filter(order=order), item_pk)
+        if request.method == "DELETE":
+            services.order_item_remove(item=item, actor=request.user)  # type: ignore[arg-type]
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(s.OrderItemSerializer(item).data)
+
+    @extend_schema(summary="Change the status of several items (one provider request)",
+                   request=s.ItemStatusInputSerializer,
+                   responses=s.OrderItemSerializer(many=True))
+    @action(detail=True, methods=["post"], url_path="items/status", url_name="items-status")
+    @idempotent
+    def items_status(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        data = s.ItemStatusInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ids = data.validated_data["items"]
+        items = list(order.items.filter(pk__in=ids))
+        missing = sorted(set(ids) - {item.pk for item in items})
+        if missing:
+            raise ApiError(400, "invalid", "Not items of this order.",
+                           fields={"items": [f"No item {pk} in this order." for pk in missing]})
+        try:
+            moved = services.order_items_set_status(
+                order=order, items=items, transition_name=data.validated_data["transition"],
+                actor=request.user, comment=data.validated_data.get("comment", ""),
+            )
+        except ProviderError as exc:
+            order.refresh_from_db()
+            raise provider_failure(exc, order) from exc
+        return Response(s.OrderItemSerializer(moved, many=True).data)
+
+    @extend_schema(summary="Add a note to the order's timeline", request=s.NoteInputSerializer,
+                   responses={201: s.OrderEventSerializer})
+    @action(detail=True, methods=["post"], url_path="notes", url_name="notes")
+    @idempotent
+    def notes(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        data = s.NoteInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        event = services.order_note_add(order=order, text=data.validated_data["text"],
+                                        actor=request.user)
+        return Response(s.OrderEventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+    # --- shipments -------------------------------------------------------------------------
+    @extend_schema(methods=["GET"], summary="The order's shipments",
+                   responses=s.ShipmentSerializer(many=True))
+    @extend_schema(methods=["POST"], summary="Ship: record a shipment (the 'ship' transition)",
+                   request=s.ShipPayloadSerializer,
+                   responses={201: s.ShipmentSerializer, 409: ErrorSerializer})
+    @action(detail=True, methods=["get", "post"], url_path="shipments", url_name="shipments")
+    def shipments(self, request: Request, pk: Any = None) -> Response:
+        if request.method == "POST":
+            return self._ship(request)
+        order = self.get_object()
+        return Response(s.ShipmentSerializer(
+            order.shipments.prefetch_related("lines"), many=True).data)
+
+    @idempotent
+    def _ship(self, request: Request) -> Response:
+        order = self.get_object()
+        payload = s.ShipPayloadSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            shipment = services.order_ship(order=order, actor=request.user,
+                                           **payload.to_service_kwargs())
+        except ProviderError as exc:
+            order.refresh_from_db()
+            raise provider_failure(exc, order) from exc
+        shipment = Shipment.objects.prefetch_related("lines").get(pk=shipment.pk)
+        return Response(s.ShipmentSerializer(shipment).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["shipments"])
+class ShipmentViewSet(SafeLookupMixin, viewsets.ReadOnlyModelViewSet):
+    """All shipments (scoped tokens: their merchants' only). Create one by shipping an order."""
+
+    lookup_value_regex = "[^/]+"
+    serializer_class = s.ShipmentSerializer
+    pagination_class = ApiPagination
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = ShipmentFilter
+    ordering_fields = ["created_at", "updated_at", "id"]
+    ordering = ["-created_at", "-id"]
+    queryset = Shipment.objects.none()
+
+    def get_queryset(self) -> QuerySet[Shipment]:
+        qs = Shipment.objects.prefetch_related("lines")
+        return scoped(qs, self.request, "order__merchant_id")

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from merchants.services import integration_create
+from tests.factories import MerchantFactory, OrderFactory, OrderItemFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def token_client(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def integration(db):
+    """An unscoped integration token (all merchants)."""
+    integration, key = integration_create(name="erp")
+    integration.key = key
+    return integration
+
+
+@pytest.fixture
+def api(integration) -> APIClient:
+    return token_client(integration.key)
+
+
+@pytest.fixture
+def staff_api(db) -> APIClient:
+    integration, key = integration_create(name="staff-script", staff=True)
+    from django.contrib.auth.models import Permission
+
+    integration.user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["add_provideraccount", "change_provideraccount"])
+    )
+    return token_client(key)
+
+
+@pytest.fixture
+def operator_api(operator) -> APIClient:
+    client = APIClient()
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
+def other_merchant(db):
+    return MerchantFactory(name="Other shop")
+
+
+@pytest.fixture
+def other_order(other_merchant):
+    order = OrderFactory(merchant=other_merchant)
+    OrderItemFactory(order=order)
+    return order
+
+
+@pytest.fixture
+def scoped_api(merchant) -> APIClient:
+    """A token limited to ``merchant``."""
+    _integration, key = integration_create(name="shop-a", merchants=[merchant])
+    return token_client(key)
