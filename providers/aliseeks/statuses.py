@@ -26,12 +26,12 @@ SEPARATOR = "/"
 ORDER_STATUSES = {
     AWAITING_PAYMENT: RawStatus(
         AWAITING_PAYMENT, "Placed — awaiting the merchant's payment on AliExpress", L.PLACED,
-        next=("place_order_success", "wait_seller_send_goods", "order_completed"),
+        awaiting_payment=True, next=("place_order_success", "wait_seller_send_goods", "order_completed"),
     ),
     # inferred (AliExpress PLACE_ORDER_SUCCESS: created, not paid yet)
     "place_order_success": RawStatus(
         "place_order_success", "Placed — awaiting the merchant's payment on AliExpress", L.PLACED,
-        next=("wait_seller_send_goods", "order_completed"),
+        awaiting_payment=True, next=("wait_seller_send_goods", "order_completed"),
     ),
     # inferred (AliExpress WAIT_SELLER_SEND_GOODS: paid, the store prepares it)
     "wait_seller_send_goods": RawStatus(
@@ -97,6 +97,11 @@ class AliseeksStatusTable(StatusTable):
 
     def order_allows(self, action: str, *, raw_status: str = "", target: str | None = None) -> bool:
         return super().order_allows(action, raw_status=split(raw_status)[0], target=target)
+
+    def awaiting_payment_codes(self) -> list[str]:
+        """Stored raw values are ``status`` or ``status/shippingStatus``: list both forms."""
+        codes = super().awaiting_payment_codes()
+        return [*codes, *(f"{c}{SEPARATOR}{s}" for c in codes for s in SHIPPING_STATUSES)]
 
 
 STATUSES = AliseeksStatusTable(

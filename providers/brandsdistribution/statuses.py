@@ -25,7 +25,7 @@ STATUSES = StatusTable(
     provider="brandsdistribution",
     order_statuses={
         PENDING: RawStatus(PENDING, "Pending", L.PLACED),
-        MONEY_WAITING: RawStatus(MONEY_WAITING, "Money waiting", L.PLACED),
+        MONEY_WAITING: RawStatus(MONEY_WAITING, "Money waiting", L.PLACED, awaiting_payment=True),
         TO_DISPATCH: RawStatus(TO_DISPATCH, "To dispatch", L.IN_PROGRESS),
         DISPATCHED: RawStatus(DISPATCHED, "Dispatched", L.SHIPPED, final=True),
         BOOKED: RawStatus(BOOKED, "Booked (created by the API)", L.PLACED),

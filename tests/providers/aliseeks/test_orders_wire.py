@@ -365,3 +365,23 @@ def test_sync_error_reply_names_the_field(mocked):
     assert "orderId: order not found (NotFound)" in str(err.value)
     order.refresh_from_db()
     assert order.state == "placed"
+
+
+@pytest.mark.django_db
+def test_placed_and_synced_unpaid_orders_show_in_the_awaiting_payment_tab():
+    from orders.models import Order
+    from orders.selectors import order_tab_counts
+
+    placed = make_order()
+    placed.sync_state(target="placed")
+    placed.raw_status = "awaiting_payment"  # right after placement
+    placed.save()
+    synced = make_order()
+    synced.sync_state(target="placed")
+    synced.raw_status = "place_order_success"  # as read back by a sync, nothing shipped yet
+    synced.save()
+    paid = make_order()
+    paid.sync_state(target="in_progress")
+    paid.raw_status = "wait_seller_send_goods"
+    paid.save()
+    assert order_tab_counts(Order.objects.all())["awaiting_payment"] == 2
