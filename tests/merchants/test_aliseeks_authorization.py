@@ -301,9 +301,33 @@ def test_query_strings_cannot_redirect_anywhere_else(client, sandbox, pending, q
 
 
 def test_pages_ask_browsers_not_to_leak_the_state(client, sandbox, pending):
-    page = client.get(_path(_link(pending)))
-    assert page["Referrer-Policy"] == "no-referrer"
+    link = _link(pending)
+    page = client.get(_path(link))
+    # only our own origin may see the URL (its form posts back to us, see the next test)
+    assert page["Referrer-Policy"] == "same-origin"
     assert "no-cache" in page["Cache-Control"] or "max-age=0" in page["Cache-Control"]
+    start = client.post(_path(link))
+    assert start["Referrer-Policy"] == "no-referrer"  # the hop to the provider
+    landing = client.get(_path(client.post(_path(start["Location"]),
+                                           {"decision": "allow"})["Location"]))
+    assert landing.status_code == 200 and landing["Referrer-Policy"] == "no-referrer"
+
+
+def test_connect_form_passes_the_csrf_check_a_browser_makes(sandbox, pending):
+    """Regression: under "no-referrer" a browser posts the form with `Origin: null` and the
+    CSRF check refused it (403). The page now lets the browser send its real origin."""
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    link = _link(pending)
+    page = browser.get(_path(link))
+    assert page["Referrer-Policy"] not in ("no-referrer", "")
+    token = browser.cookies["csrftoken"].value
+    start = browser.post(_path(link), {"csrfmiddlewaretoken": token},
+                         HTTP_ORIGIN="http://testserver")
+    assert start.status_code == 302
+    assert start["Location"] == AuthorizationRequest.objects.get(
+        merchant=pending).provider_redirect_url
 
 
 # --- manual Merchant ID (single merchant per account) ----------------------------------------
