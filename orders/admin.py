@@ -204,8 +204,37 @@ CSV_COLUMNS = [
 ]
 
 
+class TransitionAfterCommitMixin:
+    """Run a transition button's service call after the admin's form transaction committed.
+
+    Django's change form saves inside ``transaction.atomic``; django-fsm's ``response_change``
+    runs the transition inside it too, so the provider call happened with the write lock held
+    and the `placing` claim uncommitted — on SQLite the demo sandboxes (served by this same
+    process) then could not write and the call failed (order left placement_unknown).
+    The form is still saved atomically; the transition runs once that block is closed.
+    """
+
+    def response_change(self, request: HttpRequest, obj: Any) -> Any:
+        if (request.POST.get(self.fsm_post_param)  # type: ignore[attr-defined]
+                and not getattr(request, "_dd_run_transition_now", False)):
+            request._dd_transition_obj = obj  # type: ignore[attr-defined]
+            return None  # changeform_view finishes it after the commit
+        return super().response_change(request, obj)  # type: ignore[misc]
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
+                        form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
+        response = super().changeform_view(  # type: ignore[misc]
+            request, object_id, form_url, extra_context)
+        obj = getattr(request, "_dd_transition_obj", None)
+        if response is None and obj is not None:
+            request._dd_run_transition_now = True  # type: ignore[attr-defined]
+            return self.response_change(request, obj)
+        return response
+
+
 @admin.register(Order)
-class OrderAdmin(ProviderAdminViews, FSMAdminMixin, admin.ModelAdmin):
+class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
+                 admin.ModelAdmin):
     fsm_fields = ["state"]
     change_list_template = "admin/orders/order/change_list.html"
     change_form_template = "admin/orders/order/change_form.html"
@@ -607,7 +636,7 @@ class OrderAdmin(ProviderAdminViews, FSMAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(OrderItem)
-class OrderItemAdmin(FSMAdminMixin, admin.ModelAdmin):
+class OrderItemAdmin(TransitionAfterCommitMixin, FSMAdminMixin, admin.ModelAdmin):
     fsm_fields = ["state"]
     list_display = ["__str__", "order", "sku", "quantity", "confirmed_quantity", "state",
                     "raw_status"]
