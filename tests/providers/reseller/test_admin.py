@@ -150,7 +150,7 @@ def test_item_inline_adds_and_deletes_through_the_provider(staff, sandbox):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_item_inline_calls_the_provider_after_the_form_transaction_committed(client, operator,
+def test_item_inline_calls_the_provider_after_the_form_transaction_committed(admin_client,
                                                                               mocked):
     """Regression: the inline's provider calls ran inside the admin's form transaction; with
     the sandbox served by the same process on SQLite they failed ('database is locked')."""
@@ -168,7 +168,7 @@ def test_item_inline_calls_the_provider_after_the_form_transaction_committed(cli
             return inner(request)
 
         registered.callback = recording
-    client.force_login(operator)
+    client = admin_client
     order = OrderFactory(merchant=MerchantFactory(account=_account()))
     OrderItemFactory(order=order, product_id="P1", name="First")
     order = services.order_provider_draft_create(order=order)
