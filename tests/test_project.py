@@ -57,3 +57,17 @@ def test_seed_demo_is_idempotent(settings):
     count = ProviderAccount.objects.count()
     call_command("seed_demo")
     assert ProviderAccount.objects.count() == count >= 4
+
+
+@pytest.mark.django_db
+def test_seed_demo_again_on_another_port_repoints_the_demo_sandbox_accounts(settings):
+    """Regression: a second `make run PORT=8001` kept the accounts on the first run's port,
+    so every sandbox call was refused."""
+    from merchants.models import ProviderAccount
+
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+    call_command("seed_demo")
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:8001"
+    call_command("seed_demo")
+    urls = set(ProviderAccount.objects.values_list("base_url", flat=True))
+    assert urls and all(u.startswith("http://127.0.0.1:8001/sandbox/") for u in urls), urls
