@@ -71,3 +71,20 @@ def test_seed_demo_again_on_another_port_repoints_the_demo_sandbox_accounts(sett
     call_command("seed_demo")
     urls = set(ProviderAccount.objects.values_list("base_url", flat=True))
     assert urls and all(u.startswith("http://127.0.0.1:8001/sandbox/") for u in urls), urls
+
+
+@pytest.mark.django_db
+def test_demo_login_creates_admin_and_a_read_only_viewer(settings, client):
+    import importlib
+
+    from django.apps import apps as django_apps
+    from django.contrib.auth import get_user_model
+
+    importlib.import_module("orders.migrations.0002_groups").create_groups(django_apps, None)
+    settings.DEBUG = True
+    call_command("demo_login")
+    viewer = get_user_model().objects.get(username="viewer")
+    assert viewer.is_staff and not viewer.is_superuser
+    assert list(viewer.groups.values_list("name", flat=True)) == ["Read-only"]
+    assert client.login(username="viewer", password="viewer")
+    assert client.login(username="admin", password="admin")
