@@ -245,13 +245,9 @@ LOGGING = {
     },
 }
 
-# --- periodic tasks (the DatabaseScheduler copies these into django_celery_beat at start) ---
-CELERY_BEAT_SCHEDULE = {
-    # expire lapsed merchant authorizations, flag those expiring within 7 days
-    "merchant-authorizations-sweep": {
-        "task": "merchants.tasks.merchant_authorizations_sweep_task",
-        "schedule": 3600.0,
-    },
-    # provider drafts past their expiry (reseller v3) -> expired
-    "orders-drafts-expire": {"task": "orders.tasks.order_drafts_expire_task", "schedule": 900.0},
-}
+# --- periodic tasks ---
+# All of them (sweeps: merchant authorizations, expired drafts, stale placings, unknown
+# placements; per-account incoming sync) are rows in django-celery-beat made by
+# `manage.py setup_schedules` (editable in the admin). Entries here would be copied in by the
+# DatabaseScheduler as a second copy of the same task, so none are listed.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}

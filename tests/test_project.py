@@ -88,3 +88,20 @@ def test_demo_login_creates_admin_and_a_read_only_viewer(settings, client):
     assert list(viewer.groups.values_list("name", flat=True)) == ["Read-only"]
     assert client.login(username="viewer", password="viewer")
     assert client.login(username="admin", password="admin")
+
+
+@pytest.mark.django_db
+def test_demo_schedules_have_one_periodic_task_per_job(settings):
+    """Regression: settings' CELERY_BEAT_SCHEDULE and the Tipser demo each added a second copy
+    of tasks that setup_schedules makes (sweeps ran twice, Tipser synced on two schedules)."""
+    from collections import Counter
+
+    from django_celery_beat.models import PeriodicTask
+
+    from orders.management.commands.setup_schedules import setup_schedules
+
+    assert settings.CELERY_BEAT_SCHEDULE == {}
+    call_command("seed_demo")
+    setup_schedules()
+    jobs = Counter((t.task, t.args) for t in PeriodicTask.objects.all())
+    assert jobs and max(jobs.values()) == 1, jobs

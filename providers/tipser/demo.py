@@ -16,8 +16,10 @@ from .models import SandboxMerchant
 from .sandbox import orders_generate, render_order
 
 CREDENTIALS = {"api_key": "demo-tipser-apikey-0001"}
-OPTIONS = {"page_size": 20}
 SYNC_EVERY_SECONDS = 60
+# `manage.py setup_schedules` (run by `make run` after seed_demo) creates the account's sync
+# task from this option — one schedule, not a second one of our own.
+OPTIONS = {"page_size": 20, "sync_interval_minutes": SYNC_EVERY_SECONDS // 60}
 
 
 def seed(*, account: ProviderAccount, stdout: Any) -> None:
@@ -40,27 +42,9 @@ def seed(*, account: ProviderAccount, stdout: Any) -> None:
     oldest = min(o.order_date for o in orders).date().isoformat()
     account.state = {**account.state, "sync": {"next_from": oldest}}
     account.save(update_fields=["state", "updated_at"])
-    _schedule_sync(account)
     stdout.write(
         f"    Tipser: {len(orders)} incoming sandbox orders imported; more at "
         "/sandbox/tipser/control/ (apiKey: see providers/tipser/demo.py), "
         f"synced every {SYNC_EVERY_SECONDS}s by the worker"
     )
 
-
-def _schedule_sync(account: ProviderAccount) -> None:
-    try:
-        from django_celery_beat.models import IntervalSchedule, PeriodicTask
-    except ImportError:  # pragma: no cover - beat is part of the stack
-        return
-    every, _ = IntervalSchedule.objects.get_or_create(
-        every=SYNC_EVERY_SECONDS, period=IntervalSchedule.SECONDS
-    )
-    PeriodicTask.objects.update_or_create(
-        name=f"Sync incoming orders: {account.name}",
-        defaults={
-            "interval": every,
-            "task": "orders.tasks.account_sync_task",
-            "args": json.dumps([account.pk]),
-        },
-    )

@@ -371,9 +371,14 @@ def test_manual_merchant_id_already_used_by_another_merchant_is_refused_without_
     assert len(mocked.calls) == 0
 
 
-def test_sweep_is_scheduled_with_celery_beat(settings):
-    entry = settings.CELERY_BEAT_SCHEDULE["merchant-authorizations-sweep"]
-    assert entry["task"] == "merchants.tasks.merchant_authorizations_sweep_task"
+def test_sweep_is_scheduled_with_celery_beat():
+    from django_celery_beat.models import PeriodicTask
+
+    from orders.management.commands.setup_schedules import setup_schedules
+
+    setup_schedules()
+    assert PeriodicTask.objects.filter(
+        task="merchants.tasks.merchant_authorizations_sweep_task", enabled=True).count() == 1
 
 
 def test_a_newer_link_replaces_the_older_unused_one(client, sandbox, pending):
