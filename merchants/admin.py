@@ -199,7 +199,8 @@ class MerchantAdmin(FSMAdminMixin, admin.ModelAdmin):
         context["can_send_authorization_link"] = bool(
             _authorization_link_service() and self.has_change_permission(request)
             and merchant is not None
-            and registry.service_for(merchant.account).supports("register_merchant")
+            and registry.service_for(merchant.account).supports(  # type: ignore[attr-defined]
+                "register_merchant")
         )
         return super().change_view(request, object_id, form_url, extra_context=context)
 

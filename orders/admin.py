@@ -230,7 +230,8 @@ class TransitionAfterCommitMixin:
 
     def changeform_view(self, request: HttpRequest, object_id: str | None = None,
                         form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
-        request._dd_after_commit = queue = []  # type: ignore[attr-defined]
+        queue: list[Any] = []
+        request._dd_after_commit = queue  # type: ignore[attr-defined]
         try:
             response = super().changeform_view(  # type: ignore[misc]
                 request, object_id, form_url, extra_context)
