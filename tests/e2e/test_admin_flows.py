@@ -216,16 +216,15 @@ def test_operator_authorizes_merchant_through_sandbox_landing_pages(
         tab.goto(url)
         expect(tab.locator("h1")).to_contain_text("Allow dropdesk to place your Aliseeks")
         assert "Pending Beads Shop" in tab.inner_text("body")
-        shot_tab = tab.screenshot
-        shot_tab(path=str(_screenshot("11-merchant-connect-page")), full_page=True)
+        tab.screenshot(path=str(_screenshot("11-merchant-connect-page")), full_page=True)
         tab.click("button[type=submit], input[type=submit]")
         tab.wait_for_url(re.compile(r".*/sandbox/aliseeks/authorize/.+"))
         expect(tab.locator("h1")).to_contain_text("Aliseeks sandbox")
-        shot_tab(path=str(_screenshot("12-sandbox-authorize-page")), full_page=True)
+        tab.screenshot(path=str(_screenshot("12-sandbox-authorize-page")), full_page=True)
         tab.click("button.allow")
         tab.wait_for_url(re.compile(r".*/merchants/authorization/return/.+"))
         expect(tab.locator("h1")).to_contain_text("Pending Beads Shop is authorized")
-        shot_tab(path=str(_screenshot("13-merchant-landing-page")), full_page=True)
+        tab.screenshot(path=str(_screenshot("13-merchant-landing-page")), full_page=True)
     finally:
         merchant_view.close()
 
