@@ -25,7 +25,7 @@ run: install
 	DJANGO_DEBUG=true $(BIN)/python manage.py seed_demo
 	DJANGO_DEBUG=true $(BIN)/python manage.py setup_schedules
 	@DJANGO_DEBUG=true $(BIN)/python manage.py demo_login
-	@echo "Worker: celery (embedded filesystem broker under var/broker). Ctrl-C stops both."
+	@echo "Worker: celery (embedded filesystem broker under var/broker; log: var/worker.log). Ctrl-C stops both."
 	@trap 'kill 0' EXIT INT TERM; \
 	  DJANGO_DEBUG=true $(BIN)/celery -A config worker -B -l info -P threads -c 4 \
 	    --schedule var/celerybeat-schedule >var/worker.log 2>&1 & \

@@ -195,8 +195,12 @@ class MerchantAdmin(FSMAdminMixin, admin.ModelAdmin):
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
         context = dict(extra_context or {})
+        merchant = self.get_object(request, object_id)
         context["can_send_authorization_link"] = bool(
             _authorization_link_service() and self.has_change_permission(request)
+            and merchant is not None
+            and registry.service_for(merchant.account).supports(  # type: ignore[attr-defined]
+                "register_merchant")
         )
         return super().change_view(request, object_id, form_url, extra_context=context)
 
@@ -215,9 +219,11 @@ class MerchantAdmin(FSMAdminMixin, admin.ModelAdmin):
         kwargs: dict[str, Any] = {"merchant": merchant}
         if "actor" in inspect.signature(create).parameters:
             kwargs["actor"] = request.user
+        if "base_url" in inspect.signature(create).parameters:
+            kwargs["base_url"] = _public_base(request)
         try:
             result = create(**kwargs)
-        except (ProviderError, ValueError) as exc:
+        except (ProviderError, ValueError, services.MerchantAuthorizationError) as exc:
             self.message_user(request, f"Could not create the link: {exc}", messages.ERROR)
             return redirect("admin:merchants_merchant_change", merchant.pk)
         url = getattr(result, "url", None) or str(result)

@@ -53,12 +53,17 @@ def authorization_connect(request: HttpRequest, state: str) -> HttpResponse:
         auth = merchant_authorization_for_connect(state=state)
     except AuthorizationLinkRefused as exc:
         return _refused(request, exc)
-    return _no_referrer(render(request, "merchants/authorization_connect.html", {
+    response = _no_referrer(render(request, "merchants/authorization_connect.html", {
         "merchant": auth.merchant,
         "provider": auth.merchant.account.get_provider_display(),
         "period_days": AUTHORIZATION_PERIOD.days,
         "expires_at": auth.expires_at,
     }))
+    # This page's form posts back to us: under "no-referrer" browsers send `Origin: null`
+    # with it and Django's CSRF check refuses the POST. "same-origin" still keeps the state
+    # out of every other site's Referer (the redirect to the provider stays "no-referrer").
+    response["Referrer-Policy"] = "same-origin"
+    return response
 
 
 @never_cache

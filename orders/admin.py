@@ -204,8 +204,50 @@ CSV_COLUMNS = [
 ]
 
 
+class TransitionAfterCommitMixin:
+    """Run the change form's provider calls after the admin's form transaction committed.
+
+    Django's change form saves inside ``transaction.atomic``; django-fsm's ``response_change``
+    ran the transition inside it too (and the item inline of a provider-side draft added and
+    removed items there), so the provider call happened with the write lock held and the
+    `placing` claim uncommitted — on SQLite the demo sandboxes (served by this same process)
+    could not write and the call failed. The form is still saved atomically; the provider
+    work is queued with ``run_after_form_commit`` and runs once that block is closed.
+    """
+
+    def run_after_form_commit(self, request: HttpRequest, work: Any) -> None:
+        queue = getattr(request, "_dd_after_commit", None)
+        if queue is None:
+            work()  # not inside the change form: nothing to wait for
+        else:
+            queue.append(work)
+
+    def response_change(self, request: HttpRequest, obj: Any) -> Any:
+        if (request.POST.get(self.fsm_post_param)  # type: ignore[attr-defined]
+                and getattr(request, "_dd_after_commit", None) is not None):
+            return None  # changeform_view runs the transition after the commit
+        return super().response_change(request, obj)  # type: ignore[misc]
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
+                        form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
+        queue: list[Any] = []
+        request._dd_after_commit = queue  # type: ignore[attr-defined]
+        try:
+            response = super().changeform_view(  # type: ignore[misc]
+                request, object_id, form_url, extra_context)
+        finally:
+            request._dd_after_commit = None  # type: ignore[attr-defined]
+        for work in queue:
+            work()
+        if response is None:  # a transition button: the form saved, now the transition
+            obj = self.get_object(request, object_id)  # type: ignore[attr-defined]
+            return self.response_change(request, obj)
+        return response
+
+
 @admin.register(Order)
-class OrderAdmin(ProviderAdminViews, FSMAdminMixin, admin.ModelAdmin):
+class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
+                 admin.ModelAdmin):
     fsm_fields = ["state"]
     change_list_template = "admin/orders/order/change_list.html"
     change_form_template = "admin/orders/order/change_form.html"
@@ -607,7 +649,7 @@ class OrderAdmin(ProviderAdminViews, FSMAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(OrderItem)
-class OrderItemAdmin(FSMAdminMixin, admin.ModelAdmin):
+class OrderItemAdmin(TransitionAfterCommitMixin, FSMAdminMixin, admin.ModelAdmin):
     fsm_fields = ["state"]
     list_display = ["__str__", "order", "sku", "quantity", "confirmed_quantity", "state",
                     "raw_status"]

@@ -178,19 +178,28 @@ class ProviderAdminViews:
         """Item inline of a provider-backed draft: adds and deletes go through the services
         (so they reach the provider); edits of items already there are refused."""
         instances = formset.save(commit=False)
-        for obj in formset.deleted_objects:
+        # the provider calls run after the form's transaction (TransitionAfterCommitMixin)
+        later = getattr(self, "run_after_form_commit", lambda request, work: work())
+
+        def remove(obj: Any) -> None:
             try:
                 services.order_item_remove(item=obj, actor=request.user)
             except (OrderActionRefused, ProviderError) as exc:
                 self._refused(request, exc)
+
+        def add(fields: dict[str, Any]) -> None:
+            try:
+                services.order_item_add(order=order, actor=request.user, **fields)
+            except (OrderActionRefused, OrderValidationError, ProviderError) as exc:
+                self._refused(request, exc)
+
+        for obj in formset.deleted_objects:
+            later(request, lambda obj=obj: remove(obj))
         for obj in instances:
             if obj.pk is None:
                 fields = {f: getattr(obj, f) for f in ("name", "product_id", "sku", "quantity",
                                                        "unit_price")}
-                try:
-                    services.order_item_add(order=order, actor=request.user, **fields)
-                except (OrderActionRefused, OrderValidationError, ProviderError) as exc:
-                    self._refused(request, exc)
+                later(request, lambda fields=fields: add(fields))
             elif obj.external_id:
                 self.message_user(
                     request, f"'{obj}' is at the provider, which cannot change an item: "

@@ -26,12 +26,14 @@ SEPARATOR = "/"
 ORDER_STATUSES = {
     AWAITING_PAYMENT: RawStatus(
         AWAITING_PAYMENT, "Placed — awaiting the merchant's payment on AliExpress", L.PLACED,
-        awaiting_payment=True, next=("place_order_success", "wait_seller_send_goods", "order_completed"),
+        next=("place_order_success", "wait_seller_send_goods", "order_completed"),
+        awaiting_payment=True,
     ),
     # inferred (AliExpress PLACE_ORDER_SUCCESS: created, not paid yet)
     "place_order_success": RawStatus(
         "place_order_success", "Placed — awaiting the merchant's payment on AliExpress", L.PLACED,
-        awaiting_payment=True, next=("wait_seller_send_goods", "order_completed"),
+        next=("wait_seller_send_goods", "order_completed"),
+        awaiting_payment=True,
     ),
     # inferred (AliExpress WAIT_SELLER_SEND_GOODS: paid, the store prepares it)
     "wait_seller_send_goods": RawStatus(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.factories import MerchantFactory
+from tests.factories import AccountFactory, MerchantFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,19 +27,22 @@ def test_authorization_link_button_hidden_when_service_missing(operator_client, 
     assert "dd-send-auth-link" not in html
 
 
-def test_authorization_link_button_creates_and_shows_link(operator_client, operator,
-                                                          monkeypatch):
-    from merchants import services
+def test_authorization_link_button_registers_at_the_provider_and_shows_link(
+    operator_client, mocked, settings
+):
+    """Regression: the change page's button called the link service without ``base_url``
+    (a 500). It now registers the merchant at the provider (wire-mocked) with our landing URL
+    under PUBLIC_BASE_URL and shows the one-time connect link."""
+    import json
 
-    merchant = MerchantFactory(authorized=False)
-    calls = []
+    import responses
 
-    def fake_create(*, merchant, actor=None):
-        calls.append((merchant.pk, actor))
-        return "https://dropdesk.test/merchants/authorize/abc"
-
-    monkeypatch.setattr(services, "merchant_authorization_link_create", fake_create,
-                        raising=False)
+    settings.PUBLIC_BASE_URL = "https://desk.example.test"
+    account = AccountFactory(provider="aliseeks", base_url="https://api.aliseeks.test",
+                             credentials={"api_key": "ak_button"})
+    merchant = MerchantFactory(account=account, external_id="", authorized=False)
+    mocked.add(responses.POST, "https://api.aliseeks.test/v1/merchants",
+               json={"merchantId": "BtnShop01", "redirectUrl": "https://provider.test/ok"})
     page = operator_client.get(_change(merchant)).content.decode()
     assert "Send authorization link" in page
 
@@ -47,5 +50,17 @@ def test_authorization_link_button_creates_and_shows_link(operator_client, opera
         reverse("admin:merchants_merchant_authorization_link", args=[merchant.pk]), follow=True
     )
 
-    assert calls == [(merchant.pk, operator)]
-    assert "https://dropdesk.test/merchants/authorize/abc" in response.content.decode()
+    assert response.status_code == 200
+    body = json.loads(mocked.calls[0].request.body)
+    assert body["redirectUrl"].startswith(
+        "https://desk.example.test/merchants/authorization/return/")
+    html = response.content.decode()
+    assert 'class="dd-auth-link"' in html
+    assert "https://desk.example.test/merchants/connect/" in html
+    merchant.refresh_from_db()
+    assert merchant.external_id == "BtnShop01"
+
+
+def test_authorization_link_button_hidden_for_providers_without_links(operator_client, merchant):
+    html = operator_client.get(_change(merchant)).content.decode()  # the fake provider
+    assert "dd-send-auth-link" not in html

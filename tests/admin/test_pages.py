@@ -120,3 +120,34 @@ def _order_form(order):
         data[f"events-{n}-id"] = event.pk
         data[f"events-{n}-order"] = order.pk
     return data
+
+
+@pytest.mark.django_db(transaction=True)
+def test_transition_button_calls_the_provider_after_the_form_transaction_committed(
+    admin_client, order, mocked
+):
+    """Regression: the order page's 'Place with provider' ran inside the admin's form
+    transaction, so the provider call held the database write lock (the demo sandboxes,
+    served by the same process on SQLite, then failed with 'database is locked')."""
+    import json
+
+    from django.db import connection
+
+    seen = {}
+
+    def create(request):
+        seen["in_transaction"] = connection.in_atomic_block
+        seen["committed_state"] = Order.objects.get(pk=order.pk).state
+        return 200, {}, json.dumps({"id": "E10", "status": "NEW"})
+
+    mocked.add_callback(responses.POST, f"{BASE_URL}/orders", callback=create,
+                        content_type="application/json")
+    url = reverse("admin:orders_order_change", args=[order.pk])
+    response = admin_client.post(url, {"_fsm_transition_to": "place", "contact_name": "Edited",
+                                       **{k: v for k, v in _order_form(order).items()
+                                          if k != "contact_name"}})
+    assert response.status_code == 302
+    assert seen == {"in_transaction": False, "committed_state": "placing"}
+    order.refresh_from_db()
+    assert order.state == "placed" and order.external_id == "E10"
+    assert order.contact_name == "Edited"  # the form is still saved with the button

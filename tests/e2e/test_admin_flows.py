@@ -179,12 +179,69 @@ def test_readonly_user_sees_no_buttons_in_the_browser(live_server, page, shot,
     shot("07-readonly-order-page")
 
 
-@pytest.mark.skip(reason="Authorizing a merchant through the sandbox landing pages is added "
-                         "after the Aliseeks branch (merchant authorization links and landing "
-                         "pages) merges.")
-def test_operator_authorizes_merchant_through_sandbox_landing_pages():
-    """Placeholder: merchant page → 'Send authorization link' → open the link → sandbox
-    provider consent page → back on our landing page → merchant shows Authorized, N days left."""
+def test_operator_authorizes_merchant_through_sandbox_landing_pages(
+    live_server, page, shot, operator_login, settings
+):
+    """Merchant page → 'Send authorization link' → the merchant opens the link (a browser
+    without our login) → our connect page → the Aliseeks sandbox's authorization page →
+    Allow → our landing page → the merchant shows Authorized with 29–30 days left.
+
+    No mock: the account's base URL is the sandbox under live_server, so the provider call
+    (POST /v1/merchants) goes over loopback to the same server."""
+    from merchants.models import Merchant
+    from tests.factories import AccountFactory
+
+    settings.PUBLIC_BASE_URL = live_server.url
+    account = AccountFactory(provider="aliseeks", name="Aliseeks e2e",
+                             base_url=live_server.url + "/sandbox/aliseeks/",
+                             credentials={"api_key": "ak_e2e_sandbox"})
+    merchant = MerchantFactory(account=account, name="Pending Beads Shop", external_id="",
+                               authorized=False)
+
+    _login(page, live_server, *operator_login)
+    page.goto(f"{live_server.url}/admin/merchants/merchant/{merchant.pk}/change/")
+    assert "Pending authorization" in page.locator(".dd-auth").inner_text()
+    page.click("button.dd-send-auth-link")
+    link = page.locator("ul.messagelist a.dd-auth-link")
+    expect(link).to_be_visible()
+    url = link.get_attribute("href")
+    assert url.startswith(f"{live_server.url}/merchants/connect/")
+    shot("10-authorization-link-sent")
+
+    # the merchant opens the link in their own browser (no dropdesk session)
+    merchant_view = page.context.browser.new_context(viewport={"width": 1000, "height": 700})
+    try:
+        tab = merchant_view.new_page()
+        tab.set_default_timeout(15000)
+        tab.goto(url)
+        expect(tab.locator("h1")).to_contain_text("Allow dropdesk to place your Aliseeks")
+        assert "Pending Beads Shop" in tab.inner_text("body")
+        tab.screenshot(path=str(_screenshot("11-merchant-connect-page")), full_page=True)
+        tab.click("button[type=submit], input[type=submit]")
+        tab.wait_for_url(re.compile(r".*/sandbox/aliseeks/authorize/.+"))
+        expect(tab.locator("h1")).to_contain_text("Aliseeks sandbox")
+        tab.screenshot(path=str(_screenshot("12-sandbox-authorize-page")), full_page=True)
+        tab.click("button.allow")
+        tab.wait_for_url(re.compile(r".*/merchants/authorization/return/.+"))
+        expect(tab.locator("h1")).to_contain_text("Pending Beads Shop is authorized")
+        tab.screenshot(path=str(_screenshot("13-merchant-landing-page")), full_page=True)
+    finally:
+        merchant_view.close()
+
+    merchant.refresh_from_db()
+    assert merchant.auth_state == Merchant.AuthState.AUTHORIZED
+    assert merchant.external_id  # the provider's merchantId, kept from the registration
+    page.reload()
+    assert "Authorized" in page.locator(".dd-auth").inner_text()
+    assert page.locator(".field-days_left_display .readonly").inner_text().strip() in ("29", "30")
+    shot("14-merchant-authorized")
+
+
+def _screenshot(name: str):
+    from tests.e2e.conftest import SCREENSHOTS
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / f"{name}.png"
 
 
 def test_progress_block_updates_until_the_worker_finishes(live_server, page, shot,

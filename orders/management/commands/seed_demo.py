@@ -40,10 +40,27 @@ class Command(BaseCommand):
         for key, label in PROVIDER_CHOICES:
             name = f"{label} demo"
             if ProviderAccount.objects.filter(provider=key, name=name).exists():
-                self.stdout.write(f"  {name}: exists")
+                moved = self._repoint_sandbox(key, f"{base}/sandbox/{key}/")
+                self.stdout.write(f"  {name}: exists" + (
+                    f" (sandbox base URL now {base}/sandbox/{key}/)" if moved else ""))
                 continue
             with transaction.atomic():
                 self._seed_provider(key, name, f"{base}/sandbox/{key}/")
+
+    @staticmethod
+    def _repoint_sandbox(key: str, base_url: str) -> int:
+        """Demo accounts follow PUBLIC_BASE_URL (`make run PORT=…` on another port): their
+        sandbox base URL is this server's, else every provider call is refused."""
+        moved = 0
+        suffix = f"/sandbox/{key}/"
+        for account in ProviderAccount.objects.filter(
+            provider=key, environment=ProviderAccount.Environment.SANDBOX,
+            base_url__endswith=suffix,
+        ).exclude(base_url=base_url):
+            account.base_url = base_url
+            account.save(update_fields=["base_url", "updated_at"])
+            moved += 1
+        return moved
 
     def _seed_provider(self, key: str, name: str, base_url: str) -> None:
         try:

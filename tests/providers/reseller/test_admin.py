@@ -147,3 +147,40 @@ def test_item_inline_adds_and_deletes_through_the_provider(staff, sandbox):
     assert list(remote.items.values_list("product_id", "quantity")) == [("P2", 3)]
     assert not order.items.filter(pk=first.pk).exists()
     assert order.items.get().external_id == str(remote.items.get().pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_item_inline_calls_the_provider_after_the_form_transaction_committed(admin_client,
+                                                                              mocked):
+    """Regression: the inline's provider calls ran inside the admin's form transaction; with
+    the sandbox served by the same process on SQLite they failed ('database is locked')."""
+    from django.db import connection
+
+    from providers.reseller.models import SandboxOrder
+
+    bridge(mocked)
+    in_transaction = []
+    for registered in mocked.registered():
+        inner = registered.callback
+
+        def recording(request, inner=inner):
+            in_transaction.append((request.method, connection.in_atomic_block))
+            return inner(request)
+
+        registered.callback = recording
+    client = admin_client
+    order = OrderFactory(merchant=MerchantFactory(account=_account()))
+    OrderItemFactory(order=order, product_id="P1", name="First")
+    order = services.order_provider_draft_create(order=order)
+    in_transaction.clear()
+    url = reverse("admin:orders_order_change", args=[order.pk])
+    data = _form_data(client.get(url).content.decode())
+    data.update({"items-0-DELETE": "on", "items-TOTAL_FORMS": "2",
+                 "items-1-name": "Second", "items-1-product_id": "P2", "items-1-sku": "",
+                 "items-1-quantity": "3", "items-1-unit_price": "", "items-1-order": str(order.pk),
+                 "items-1-id": ""})
+    response = client.post(url, data)
+    assert response.status_code == 302
+    assert in_transaction and not any(atomic for _, atomic in in_transaction), in_transaction
+    remote = SandboxOrder.objects.get(pk=int(order.external_id))
+    assert list(remote.items.values_list("product_id", "quantity")) == [("P2", 3)]

@@ -29,9 +29,11 @@ def test_demo_seed_imports_incoming_sandbox_orders_and_schedules_sync():
     assert all(o.items.exists() and o.contact_name for o in orders)
     account.refresh_from_db()
     assert account.state["sync"]["next_from"]
+    # one sync schedule per account, made by setup_schedules from the account's option
     from orders.management.commands.setup_schedules import setup_schedules
 
     setup_schedules()
     task = PeriodicTask.objects.get(task="orders.tasks.account_sync_task")
-    assert task.args == f"[{account.pk}]" and task.interval.every == 1  # every minute
+    assert task.args == f"[{account.pk}]"
+    assert (task.interval.every, task.interval.period) == (1, "minutes")
     assert demo.CREDENTIALS["api_key"] not in out.getvalue()
