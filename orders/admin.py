@@ -486,6 +486,8 @@ class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
             order = Order.objects.select_related("merchant__account").filter(
                 pk=int(object_id)).first()
             context["ack_count"] = len(self._acknowledgeable_items(order)) if order else 0
+            provider = registry.get(order.merchant.account.provider) if order else None
+            context["can_lookup"] = bool(provider and provider.supports("reconcile_placement"))
         context["can_run"] = self.has_run_transitions_permission(request)
         context["note_form"] = NoteForm()
         return super().change_view(request, object_id, form_url, extra_context=context)

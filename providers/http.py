@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import email.utils
+import html
 import logging
 import re
 import threading
@@ -104,11 +105,16 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+_TAGS = re.compile(r"<(script|style)[^>]*>.*?</\1>|<[^>]+>", re.S | re.I)
+
+
 def body_excerpt(response: requests.Response, secrets: Iterable[str] = ()) -> str:
     try:
         text = response.text
     except Exception:
         text = repr(response.content[:MAX_EXCERPT])
+    if "html" in response.headers.get("Content-Type", "").lower() or text.lstrip()[:1] == "<":
+        text = html.unescape(_TAGS.sub(" ", text))  # an HTML error page: its words, not markup
     text = " ".join(text.split())
     return redact_text(text[:MAX_EXCERPT], secrets)
 

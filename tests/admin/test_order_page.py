@@ -140,3 +140,13 @@ def test_acknowledge_button_acknowledges_all_allowed_items_in_one_call(operator_
     assert set(order.items.values_list("state", flat=True)) == {"acknowledged"}
     assert len(mocked.calls) == 1
     assert "dd-ack-items" not in operator_client.get(_change(order)).content.decode()
+
+
+def test_lookup_button_only_where_the_provider_can_look_orders_up(operator_client, order, merchant):
+    set_state(order, "placement_unknown")
+    assert "Look it up at the provider" in operator_client.get(_change(order)).content.decode()
+    merchant.account.provider = "aliseeks"  # no lookup by our reference: the operator reconciles
+    merchant.account.save()
+    html = operator_client.get(_change(order)).content.decode()
+    assert "Look it up at the provider" not in html
+    assert "Reconcile placement" in html

@@ -127,3 +127,14 @@ def test_reconcile_by_lookup_not_found_goes_back_to_draft(mocked, order):
     services.order_reconcile_from_provider(order=order)
     order.refresh_from_db()
     assert order.state == "draft"
+
+
+def test_html_error_page_becomes_readable_text(mocked, order):
+    mocked.add(responses.POST, CREATE, status=400, content_type="text/html",
+               body="<html><head><style>p{}</style></head><body><h1>Bad Request</h1>"
+                    "<p>SKU &amp; quantity invalid</p></body></html>")
+    services.order_place(order=order)
+    order.refresh_from_db()
+    assert order.state == "failed"
+    assert "Bad Request SKU & quantity invalid" in order.failure_reason
+    assert "<" not in order.failure_reason
