@@ -233,6 +233,42 @@ def order_note_add(*, order: Order, text: str, actor: Actor = None) -> OrderEven
 
 
 # --- placement -------------------------------------------------------------------------------
+def _placement_precheck(order: Order, *, recorder: Any = None) -> Any:
+    """Everything that refuses a placement before any provider call; the provider service.
+
+    One list of rules for the placement itself (under the row lock), the API's check before
+    it answers 202, and the admin's queueing.
+    """
+    if order.state not in (S.DRAFT, S.FAILED) or not can_proceed(order.place):
+        raise OrderActionRefused(
+            f"Only a draft or failed order can be placed, when its provider allows it (this one "
+            f"is {order.get_state_display()}).",
+            allowed=order_transitions_available(order=order), code="not_allowed",
+        )
+    merchant = order.merchant
+    if not merchant.can_order:
+        raise OrderActionRefused(
+            f"Merchant '{merchant}' is not authorized ({merchant.get_auth_state_display()}); "
+            "authorize it before placing orders.",
+            code="merchant_not_authorized",
+        )
+    service = registry.service_for(merchant.account, recorder=recorder)
+    if not service.places_orders or not service.supports("place_order"):
+        raise OrderActionRefused(
+            f"{service.label} orders are not placed from dropdesk.", code="not_supported"
+        )
+    if not order.items.exists():
+        raise OrderValidationError("The order has no items.", fields={"items": "Add at least one item."})
+    problems = service.validate_for_placement(order)
+    if problems:
+        raise OrderValidationError(
+            "The order cannot be sent as it is: "
+            + "; ".join(f"{k}: {v}" for k, v in problems.items()),
+            fields=problems,
+        )
+    return service
+
+
 def order_place(*, order: Order, actor: Actor = None) -> Order:
     """Send a draft (or failed) order to its provider, exactly once.
 
@@ -246,32 +282,7 @@ def order_place(*, order: Order, actor: Actor = None) -> Order:
     _provider_draft_prepare(order, actor=actor)  # provider-side drafts: build it there first
     with transaction.atomic():
         order = _locked(order)
-        if order.state not in (S.DRAFT, S.FAILED):
-            raise OrderActionRefused(
-                f"Only a draft or failed order can be placed (this one is {order.get_state_display()}).",
-                code="not_allowed",
-            )
-        merchant = order.merchant
-        if not merchant.can_order:
-            raise OrderActionRefused(
-                f"Merchant '{merchant}' is not authorized ({merchant.get_auth_state_display()}); "
-                "authorize it before placing orders.",
-                code="merchant_not_authorized",
-            )
-        service = registry.service_for(merchant.account, recorder=CallRecorder(order))
-        if not service.places_orders or not service.supports("place_order"):
-            raise OrderActionRefused(
-                f"{service.label} orders are not placed from dropdesk.", code="not_supported"
-            )
-        if not order.items.exists():
-            raise OrderValidationError("The order has no items.", fields={"items": "Add at least one item."})
-        problems = service.validate_for_placement(order)
-        if problems:
-            raise OrderValidationError(
-                "The order cannot be sent as it is: "
-                + "; ".join(f"{k}: {v}" for k, v in problems.items()),
-                fields=problems,
-            )
+        service = _placement_precheck(order, recorder=CallRecorder(order))
         _transition(order, "place", actor=actor)
 
     try:
@@ -1384,25 +1395,7 @@ def order_place_enqueue(*, order: Order, actor: Actor = None) -> str:
     Raises ``OrderActionRefused`` with the reason when the order cannot be placed."""
     order = Order.objects.select_related("merchant__account").get(pk=order.pk)
     _require_permission(actor)
-    if order.state not in (S.DRAFT, S.FAILED):
-        raise OrderActionRefused(
-            f"it is {order.get_state_display()} (only drafts and failed orders are placed)",
-            code="not_allowed",
-        )
-    if not order.merchant.can_order:
-        raise OrderActionRefused(
-            f"merchant '{order.merchant}' is not authorized "
-            f"({order.merchant.get_auth_state_display()})",
-            code="merchant_not_authorized",
-        )
-    cls = registry.get(order.merchant.account.provider)
-    if cls is None or not cls.places_orders or not cls.supports("place_order"):
-        raise OrderActionRefused("its provider does not take orders from dropdesk",
-                                 code="not_supported")
-    if not can_proceed(order.place):
-        raise OrderActionRefused("the provider does not allow placing it now", code="not_allowed")
-    if not order.items.exists():
-        raise OrderActionRefused("it has no items", code="invalid")
+    _placement_precheck(order)
     from .tasks import order_place_task
 
     order_place_task.delay_on_commit(order.pk)
@@ -1441,28 +1434,5 @@ def order_place_check(*, order: Order, actor: Actor = None) -> None:
     """
     _require_permission(actor)
     order = Order.objects.select_related("merchant__account").get(pk=order.pk)
-    if order.state not in (S.DRAFT, S.FAILED) or not can_proceed(order.place):
-        raise OrderActionRefused(
-            f"'place' is not allowed now (state: {order.get_state_display()}).",
-            allowed=order_transitions_available(order=order), code="not_allowed",
-        )
-    merchant = order.merchant
-    if not merchant.can_order:
-        raise OrderActionRefused(
-            f"Merchant '{merchant}' is not authorized ({merchant.get_auth_state_display()}); "
-            "authorize it before placing orders.",
-            code="merchant_not_authorized",
-        )
-    service = registry.service_for(merchant.account)
-    if not service.places_orders or not service.supports("place_order"):
-        raise OrderActionRefused(
-            f"{service.label} orders are not placed from dropdesk.", code="not_supported"
-        )
-    if not order.items.exists():
-        raise OrderValidationError("The order has no items.", fields={"items": "Add at least one item."})
-    problems = service.validate_for_placement(order)
-    if problems:
-        raise OrderValidationError(
-            "The order cannot be sent as it is: " + "; ".join(f"{k}: {v}" for k, v in problems.items()),
-            fields=problems,
-        )
+    _placement_precheck(order)
+
