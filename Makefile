@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/dropdesk
-export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
+PUBLIC_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: install run test test-sqlite test-postgres lint typecheck bench fuzz lock clean
 
@@ -19,6 +19,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
+run: export PUBLIC_BASE_URL ?= $(PUBLIC_URL)
 run: install
 	@mkdir -p var var/broker/queue var/broker/processed
 	DJANGO_DEBUG=true $(BIN)/python manage.py migrate --noinput -v0

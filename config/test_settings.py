@@ -13,6 +13,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 SANDBOX_ENABLED = True
+PUBLIC_BASE_URL = ""  # links are built from the test request, whatever the environment says
 FIELD_ENCRYPTION_KEY = ["DbLfUze-fcwTpWjolk5DeAKxxbiVS4csIn7AHsFhgY0="]
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
