@@ -213,11 +213,13 @@ class OrderAdmin(ProviderAdminViews, FSMAdminMixin, admin.ModelAdmin):
     fsm_forms = {"ship": "orders.forms.OrderShipForm"}  # carrier choices per provider
     list_display = ["reference", "badge", "raw_status", "provider", "merchant", "contact_name",
                     "total_display", "draft_days_left", "age"]
-    list_filter = [QuickFilter, "state", ProviderFilter, MerchantFilter]
+    # A date list filter, not date_hierarchy: the hierarchy runs a DISTINCT month-trunc and a
+    # MIN/MAX over every order on each page view (0.5 s at 100k orders on SQLite; bench/).
+    list_filter = [QuickFilter, "state", ProviderFilter, MerchantFilter,
+                   ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["merchant__account"]
     search_fields = ["reference", "external_id", "contact_name", "contact_email",
                      "shipments__tracking_number", "merchant__name"]
-    date_hierarchy = "created_at"
     list_per_page = 50
     show_full_result_count = False
     actions = ["place_selected", "sync_selected", "cancel_selected", "acknowledge_selected",
