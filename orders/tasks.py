@@ -228,3 +228,9 @@ def bulk_run_item_task(item_pk: int) -> str:
 
     item = BulkRunItem.objects.select_related("run__actor").get(pk=item_pk)
     return services.bulk_run_item_execute(item=item).outcome
+
+
+# --- bench: one message for a big bulk run (services.bulk_run_enqueue) ---
+@shared_task(acks_late=True)
+def bulk_run_dispatch_task(run_pk: int) -> int:
+    return services.bulk_run_dispatch(run_pk=run_pk)
