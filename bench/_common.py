@@ -49,7 +49,7 @@ def setup_django(db_url: str) -> None:
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     os.environ["DATABASE_URL"] = db_url
     # production settings minus TLS redirect and the hashed-static manifest (no collectstatic)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench_settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "_settings")
     os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "false")
     os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
     os.environ.setdefault("CACHE_URL", "locmemcache://")
@@ -117,7 +117,7 @@ def run_per_database(file: str) -> None:
 def server_env(db_url: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
-        "DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "bench_settings",
+        "DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "_settings",
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "bench")]),
         "CELERY_TASK_ALWAYS_EAGER": "false", "SANDBOX_ENABLED": "true",
         "DJANGO_ALLOWED_HOSTS": "testserver,127.0.0.1,localhost", "DJANGO_LOG_LEVEL": "WARNING",

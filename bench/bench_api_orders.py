@@ -3,7 +3,7 @@
 dropdesk: the REST API (token auth, a DRF token of a superuser) served by
 ``manage.py runserver --noreload`` (threaded); requests/s from CLIENTS concurrent clients over
 DURATION seconds, pages 1..PAGES round robin. Ceiling, same server, same rows, same pages: a bare
-Django view returning ``JsonResponse`` of ``.values()`` (bench/bench_urls.py).
+Django view returning ``JsonResponse`` of ``.values()`` (bench/_urls.py).
 Target: ≥ 50 % of the ceiling. When the API is not installed (404) the benchmark says so and
 is skipped.
 """

@@ -1186,7 +1186,6 @@ def bulk_run_start(
 ) -> BulkRun:
     """Check every order, record the ones that cannot run now as skipped (with why), and
     queue one task per runnable order once the transaction commits."""
-    from . import tasks  # tasks import services
 
     if action not in BULK_ACTIONS:
         raise OrderActionRefused(f"Unknown bulk action '{action}'.", code="unknown")

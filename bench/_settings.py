@@ -3,5 +3,5 @@ hashed static files) with the bench URLconf (the product's URLs plus the ceiling
 
 from config.test_settings import *  # noqa: F403
 
-ROOT_URLCONF = "bench_urls"
+ROOT_URLCONF = "_urls"
 DEBUG = False
