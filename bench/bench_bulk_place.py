@@ -118,7 +118,7 @@ def run(db: str, url: str) -> None:
     ensure_stock()
     SandboxStock.objects.filter(stock_id=int(STOCK_ID)).update(available=10**9)
     user, _ = get_user_model().objects.get_or_create(
-        username="bench-admin", defaults={"is_staff": True, "is_superuser": True})
+        username="bench-bulk", defaults={"is_staff": True, "is_superuser": True})
     with Server(url, **broker_env(broker)) as server:
         base_url = server.url + "/sandbox/brandsdistribution"
         account, _ = ProviderAccount.objects.get_or_create(
@@ -134,7 +134,9 @@ def run(db: str, url: str) -> None:
                 merchant = merchant_services.merchant_create(account=account, name=name,
                                                              external_id=name.replace(" ", "-"))
                 merchant_services.merchant_authorize(merchant=merchant, how="bench")
-            Order.objects.filter(merchant=merchant, state="draft").delete()  # an interrupted run's
+            # the previous run's orders: the data set stays the same size from run to run
+            BulkRunItem.objects.filter(order__merchant=merchant).delete()
+            Order.objects.filter(merchant=merchant).delete()
             merchants.append(merchant)
         pks = drafts(merchants[0], "BULK")
         ceiling_pks = drafts(merchants[1], "BULKC")
