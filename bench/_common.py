@@ -177,3 +177,15 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def analyze() -> None:
+    """Fresh planner statistics (the sync and bulk benchmarks insert and delete tens of
+    thousands of rows per run): measure the steady state, not a table full of dead rows."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("VACUUM ANALYZE orders_order, orders_orderitem")
+        elif connection.vendor == "sqlite":
+            cursor.execute("ANALYZE")

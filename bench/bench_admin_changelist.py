@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from _common import percentile, report, run_per_database, setup_django, timed
+from _common import analyze, percentile, report, run_per_database, setup_django, timed
 
 N_ORDERS = 100_000
 REPEAT = 30
@@ -26,6 +26,7 @@ def run(db: str, url: str) -> None:
     from orders.models import Order
 
     ensure_orders(N_ORDERS)
+    analyze()
     user, _ = get_user_model().objects.get_or_create(
         username="bench-admin", defaults={"is_staff": True, "is_superuser": True})
     client = Client()

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-from _common import Server, report, run_per_database, setup_django
+from _common import Server, analyze, report, run_per_database, setup_django
 
 N_ORDERS = 100_000
 CLIENTS = 4
@@ -66,6 +66,7 @@ def run(db: str, url: str) -> None:
     from rest_framework.authtoken.models import Token
 
     ensure_orders(N_ORDERS)
+    analyze()
     user, _ = get_user_model().objects.get_or_create(
         username="bench-api", defaults={"is_staff": True, "is_superuser": True})
     token, _ = Token.objects.get_or_create(user=user)
