@@ -20,10 +20,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/dropdesk_bench")
+# Data is created once and reused across runs (SQLite file here, PostgreSQL database above).
+BENCH_DIR = Path(os.environ.get("BENCH_DIR", str(ROOT / "var" / "bench")))
 
 
 def database_urls() -> dict[str, str]:
-    urls = {"sqlite": f"sqlite:///{ROOT / 'var' / 'bench' / 'bench.sqlite3'}"}
+    urls = {"sqlite": f"sqlite:///{BENCH_DIR / 'bench.sqlite3'}"}
+    only = os.environ.get("BENCH_DB", "")  # "sqlite" or "postgres": run on one only
+    if only == "sqlite":
+        return urls
     try:
         import psycopg
 
@@ -35,14 +40,16 @@ def database_urls() -> dict[str, str]:
         urls["postgres"] = PG_URL
     except Exception as exc:
         print(f"(PostgreSQL skipped: {exc.__class__.__name__}: {exc})")
+    if only == "postgres":
+        urls.pop("sqlite")
     return urls
 
 
 def setup_django(db_url: str) -> None:
-    (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
     os.environ["DATABASE_URL"] = db_url
     # production settings minus TLS redirect and the hashed-static manifest (no collectstatic)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.test_settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "_settings")
     os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "false")
     os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
     os.environ.setdefault("CACHE_URL", "locmemcache://")
@@ -94,3 +101,91 @@ def _fmt(value: Any) -> str:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def run_per_database(file: str) -> None:
+    """Run the benchmark script ``file`` once per database, each in a fresh interpreter."""
+    import subprocess
+
+    if len(sys.argv) == 3:
+        return
+    for db, url in database_urls().items():
+        subprocess.run([sys.executable, file, db, url], cwd=ROOT / "bench", check=False)
+    sys.exit(0)
+
+
+def server_env(db_url: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "_settings",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "bench")]),
+        "CELERY_TASK_ALWAYS_EAGER": "false", "SANDBOX_ENABLED": "true",
+        "DJANGO_ALLOWED_HOSTS": "testserver,127.0.0.1,localhost", "DJANGO_LOG_LEVEL": "WARNING",
+        "CACHE_URL": os.environ.get("CACHE_URL", "locmemcache://"),
+    })
+    env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """``manage.py runserver --noreload`` (threaded) on loopback against the bench database."""
+
+    def __init__(self, db_url: str, **env: str) -> None:
+        import subprocess
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(BENCH_DIR / f"server-{self.port}.log", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "runserver", "--noreload", "--skip-checks",
+             f"127.0.0.1:{self.port}"],
+            cwd=ROOT, env=server_env(db_url, **env), stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        import requests
+
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                requests.get(self.url + "/admin/login/", timeout=1)
+                return
+            except requests.RequestException:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"bench server did not start; see {self.log.name}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except Exception:
+                self.proc.kill()
+        self.log.close()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def analyze() -> None:
+    """Fresh planner statistics (the sync and bulk benchmarks insert and delete tens of
+    thousands of rows per run): measure the steady state, not a table full of dead rows."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("VACUUM ANALYZE orders_order, orders_orderitem")
+        elif connection.vendor == "sqlite":
+            cursor.execute("ANALYZE")

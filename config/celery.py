@@ -13,7 +13,11 @@ app.autodiscover_tasks()
 @app.on_configure.connect
 def _make_broker_folders(sender: Celery, **kwargs: object) -> None:
     """The embedded filesystem broker needs its folders before the first message."""
-    options = sender.conf.broker_transport_options or {}
+    # Django's settings, not sender.conf: reading the conf while it is being configured
+    # recursed (RecursionError logged by every process that configured the app).
+    from django.conf import settings
+
+    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}
     for key in ("data_folder_in", "data_folder_out", "processed_folder"):
         if options.get(key):
             Path(options[key]).mkdir(parents=True, exist_ok=True)

@@ -111,6 +111,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
         indexes = [
             models.Index(fields=["state", "-created_at"], name="order_state_created"),
             models.Index(fields=["merchant", "state"], name="order_merchant_state"),
+            # the list's default order (admin changelist, API): no sort of the whole table
+            models.Index(fields=["-created_at", "-id"], name="order_created_id"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -320,6 +322,12 @@ class OrderItem(ConcurrentTransitionMixin, models.Model):
 
     class Meta:
         ordering = ["order_id", "id"]
+        indexes = [
+            # the "Short quantity" tab reads only items with a confirmed quantity
+            models.Index(fields=["order", "confirmed_quantity", "quantity"],
+                         condition=models.Q(confirmed_quantity__isnull=False),
+                         name="item_confirmed_qty"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.name or self.sku or self.product_id}"

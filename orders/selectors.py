@@ -86,8 +86,19 @@ def order_tabs(*, now: dt.datetime | None = None) -> dict[str, tuple[str, Q]]:
 def order_tab_counts(
     queryset: QuerySet[Order], *, now: dt.datetime | None = None
 ) -> dict[str, int]:
-    """Counts of every tab over ``queryset``, in one query."""
+    """Counts of every tab over ``queryset``, in three cheap queries (not one aggregate over
+    every order: 50-60 ms at 100k orders, see bench/RESULTS.md): a plain COUNT for "All",
+    one aggregate over the open states the state tabs look at (index on state), and the
+    short-quantity count from the items that have a confirmed quantity (partial index)."""
     tabs = order_tabs(now=now)
+    queryset = queryset.order_by()
+    _label, short = tabs.pop("short_quantity")
     aggregates = {key: Count("pk", filter=cond) for key, (_label, cond) in tabs.items()}
-    aggregates["all"] = Count("pk")
-    return queryset.order_by().aggregate(**aggregates)
+    counts: dict[str, int] = queryset.filter(state__in=TAB_STATES).aggregate(**aggregates)
+    counts["short_quantity"] = queryset.filter(short).count()
+    counts["all"] = queryset.count()
+    return counts
+
+
+# Every tab except "Short quantity" only ever matches orders in one of these states.
+TAB_STATES = (*NEEDS_ACTION, Lifecycle.PLACED, Lifecycle.IN_PROGRESS, Lifecycle.DRAFT)

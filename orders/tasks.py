@@ -235,3 +235,7 @@ def idempotency_purge_task() -> int:
     from .api.idempotency import idempotency_records_purge
 
     return idempotency_records_purge()
+# --- bench: one message for a big bulk run (services.bulk_run_enqueue) ---
+@shared_task(acks_late=True)
+def bulk_run_dispatch_task(run_pk: int) -> int:
+    return services.bulk_run_dispatch(run_pk=run_pk)

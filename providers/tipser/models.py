@@ -35,6 +35,8 @@ class SandboxOrder(models.Model):
     class Meta:
         ordering = ["order_date", "id"]
         verbose_name = "Tipser sandbox order"
+        # the order list pages by (merchant, order date): no scan of other merchants' documents
+        indexes = [models.Index(fields=["merchant", "order_date", "id"], name="tipser_sbx_merchant_date")]
 
     def __str__(self) -> str:
         return str(self.data.get("orderNumber") or self.order_id)

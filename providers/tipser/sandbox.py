@@ -250,15 +250,23 @@ def order_list(request: HttpRequest) -> JsonResponse:
     qs = SandboxOrder.objects.filter(merchant=merchant, order_date__gte=_day_start(start))
     if end is not None:
         qs = qs.filter(order_date__lt=_day_start(end + dt.timedelta(days=1)))
-    matching = [
-        o
-        for o in qs.order_by("order_date", "id")
-        if any(int(i.get("status", 0)) in states for i in o.data.get("items", []))
-    ]
-    page = matching[index * size : (index + 1) * size]
+    qs = qs.order_by("order_date", "id")
+    if states >= _ALL_CODES:
+        # Every item status asked for (the usual sync): page in the database, not in Python
+        # (reading every matching order for each page made a 10k-order sync quadratic).
+        count = qs.count()
+        page = list(qs[index * size : (index + 1) * size])
+    else:
+        matching = [
+            o for o in qs if any(int(i.get("status", 0)) in states for i in o.data.get("items", []))
+        ]
+        count, page = len(matching), matching[index * size : (index + 1) * size]
     return JsonResponse(
-        {"itemsCount": len(matching), "pageIndex": index, "items": [render_order(o) for o in page]}
+        {"itemsCount": count, "pageIndex": index, "items": [render_order(o) for o in page]}
     )
+
+
+_ALL_CODES = {int(code) for code in STATUSES.item_statuses}
 
 
 def _find(merchant: SandboxMerchant, order_id: str) -> SandboxOrder | None:

@@ -1,0 +1,208 @@
+"""Bulk place 1,000 orders from the admin (the ``place_selected`` action) through a real worker.
+
+dropdesk: the admin action's request time (it creates a BulkRun and enqueues one task per
+order on commit), then orders/s until every order of the run is placed by a real
+``celery worker`` subprocess (threads pool) talking to the Brandsdistribution sandbox served by
+``manage.py runserver --noreload`` on loopback, against the same database.
+Ceiling, same run, same sandbox: a raw loop (one ``requests.Session``) of the same create-order
+calls (the same documents, under other keys).
+Broker: Redis (BENCH_BROKER_URL, default redis://127.0.0.1:6379/14) when it answers, else the
+embedded filesystem broker under the bench folder.
+Targets: request ≤ 1 s; worker orders/s ≥ 80 % of the raw loop.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from _common import BENCH_DIR, ROOT, Server, report, run_per_database, server_env, setup_django
+
+N_ORDERS = 1_000
+STOCK_ID = "1578"
+API_KEY, PASSWORD = "demo-bd-json", "demo-bd-password"  # a sandbox user (providers/brandsdistribution/sandbox.py)
+WORKERS = 4
+
+
+def broker_url() -> str:
+    url = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
+    if url.startswith("redis"):
+        try:
+            import redis
+
+            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+            return url
+        except Exception as exc:
+            print(f"(Redis {url} unavailable: {exc}; using the filesystem broker)")
+    return "filesystem://"
+
+
+def broker_env(url: str) -> dict[str, str]:
+    env = {"CELERY_BROKER_URL": url}
+    if url.startswith("filesystem"):
+        env["CELERY_BROKER_FOLDER"] = str(BENCH_DIR / f"broker-{os.getpid()}")
+    return env
+
+
+def drafts(merchant, prefix: str) -> list[int]:  # type: ignore[no-untyped-def]
+    from django.utils import timezone
+
+    from orders.models import Order, OrderItem
+
+    orders = Order.objects.bulk_create([
+        Order(merchant=merchant, reference=f"{prefix}-{os.getpid()}-{int(time.time())}-{k:04d}",
+              contact_name="ACME srl", contact_email="acme@example.test", phone_prefix="+39",
+              phone_number="0112838474", address_line1="Via Roma 1", city="Torino", region="TO",
+              postal_code="10100", country="IT", currency="EUR", ordered_at=timezone.now(),
+              provider_options={"autoConfirm": True})
+        for k in range(N_ORDERS)
+    ])
+    OrderItem.objects.bulk_create([
+        OrderItem(order_id=o.pk, sku=STOCK_ID, product_id=STOCK_ID, name="T-shirt Sand, M",
+                  quantity=1, unit_price="14.50") for o in orders
+    ])
+    return [o.pk for o in orders]
+
+
+def raw_loop(base_url: str, orders, threads: int = 1) -> float:  # type: ignore[no-untyped-def]
+    """Seconds for the same create calls: one after the other on one session, or split over
+    ``threads`` sessions (the worker's concurrency)."""
+    import requests
+
+    from providers.brandsdistribution import mapping
+    from providers.brandsdistribution.client import ORDER_CREATE_PATH
+
+    bodies = []
+    for order in orders:
+        doc = mapping.order_document(order, list(order.items.all()))
+        doc["key"] = f"CEIL{threads}-" + doc["key"]
+        bodies.append(mapping.order_body(doc, mapping.JSON))
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+
+    def send(chunk: list[bytes]) -> None:
+        session = requests.Session()
+        session.auth = (API_KEY, PASSWORD)
+        for body in chunk:
+            response = session.post(base_url.rstrip("/") + ORDER_CREATE_PATH, data=body,
+                                    headers=headers, timeout=30)
+            assert response.status_code == 200, (response.status_code, response.text[:300])
+
+    start = time.perf_counter()
+    if threads == 1:
+        send(bodies)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(send, [bodies[k::threads] for k in range(threads)]))
+    return time.perf_counter() - start
+
+
+def run(db: str, url: str) -> None:
+    broker = broker_url()
+    os.environ.update(broker_env(broker))
+    setup_django(url)
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from merchants import services as merchant_services
+    from merchants.models import Merchant, ProviderAccount
+    from orders.models import BulkRun, BulkRunItem, Order
+    from providers.brandsdistribution.models import SandboxStock
+    from providers.brandsdistribution.sandbox import ensure_stock
+
+    ensure_stock()
+    SandboxStock.objects.filter(stock_id=int(STOCK_ID)).update(available=10**9)
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-bulk", defaults={"is_staff": True, "is_superuser": True})
+    with Server(url, **broker_env(broker)) as server:
+        base_url = server.url + "/sandbox/brandsdistribution"
+        account, _ = ProviderAccount.objects.get_or_create(
+            provider="brandsdistribution", name="bench-bulk", defaults={"environment": "sandbox"})
+        account.base_url = base_url
+        account.credentials = {"api_key": API_KEY, "password": PASSWORD}
+        account.options = {"wire_format": "json", "reserve_first": False}
+        account.save()
+        merchants = []
+        for name in ("bench bulk", "bench bulk ceiling"):
+            merchant = Merchant.objects.filter(account=account, name=name).first()
+            if merchant is None:
+                merchant = merchant_services.merchant_create(account=account, name=name,
+                                                             external_id=name.replace(" ", "-"))
+                merchant_services.merchant_authorize(merchant=merchant, how="bench")
+            # the previous run's orders: the data set stays the same size from run to run
+            BulkRunItem.objects.filter(order__merchant=merchant).delete()
+            Order.objects.filter(merchant=merchant).delete()
+            merchants.append(merchant)
+        pks = drafts(merchants[0], "BULK")
+        ceiling_pks = drafts(merchants[1], "BULKC")
+        # What an operator does: filter the list, "select all", run the action (select_across;
+        # 1,000 ticked boxes would exceed DATA_UPLOAD_MAX_NUMBER_FIELDS).
+        changelist = f"/admin/orders/order/?merchant={merchants[0].pk}&state__exact=draft"
+
+        log = open(BENCH_DIR / "worker.log", "w")  # noqa: SIM115
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads", "-c", str(WORKERS),
+             "-l", "warning", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=server_env(url, **broker_env(broker)), stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            time.sleep(4)  # the worker connects to the broker
+            client = Client()
+            client.force_login(user)
+            client.get(changelist)
+            with CaptureQueriesContext(connection) as ctx:
+                start = time.perf_counter()
+                response = client.post(changelist, {
+                    "action": "place_selected", "index": 0, "select_across": "1",
+                    "_selected_action": [str(pks[0])]})
+                request_s = time.perf_counter() - start
+            assert response.status_code == 302, (response.status_code, response.content[:500])
+            run_ = BulkRun.objects.filter(actor=user).order_by("-id").first()
+            deadline = time.time() + 300
+            while time.time() < deadline:
+                if not BulkRunItem.objects.filter(run=run_, outcome=BulkRunItem.Outcome.QUEUED).exists():
+                    break
+                time.sleep(0.2)
+            worker_s = time.perf_counter() - start
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+            log.close()
+        outcomes = {o: BulkRunItem.objects.filter(run=run_, outcome=o).count()
+                    for o in BulkRunItem.Outcome.values}
+        placed = Order.objects.filter(pk__in=pks, state="placed").count()
+        ceiling_orders = list(Order.objects.filter(pk__in=ceiling_pks).prefetch_related("items")
+                              .select_related("merchant__account"))
+        ceiling_s = raw_loop(base_url, ceiling_orders)
+        parallel_s = raw_loop(base_url, ceiling_orders, threads=WORKERS)
+    ours, ceil, par = placed / worker_s, N_ORDERS / ceiling_s, N_ORDERS / parallel_s
+    ratio = ours / ceil
+    rows = [
+        ("admin action request ms", request_s * 1000, "", "≤ 1,000 ms"),
+        ("admin action queries", len(ctx.captured_queries), "", "—"),
+        ("placed through the worker", placed, N_ORDERS, f"{N_ORDERS} ({outcomes})"),
+        ("orders/s (request to last placed)", ours, ceil, "≥ 80 % of raw loop"),
+        ("ratio to ceiling", f"{ratio:.0%}", "", "≥ 80 %"),
+        (f"raw loop on {WORKERS} threads orders/s", "", par, "(same concurrency as the worker)"),
+        (f"ratio to {WORKERS}-thread raw loop", f"{ours / par:.0%}", "", "—"),
+    ]
+    report("bulk place from admin", db, rows, {
+        "orders": N_ORDERS, "broker": broker.split("://")[0], "worker_threads": WORKERS,
+        "request_ms": round(request_s * 1000, 1), "request_queries": len(ctx.captured_queries),
+        "placed": placed, "outcomes": outcomes, "orders_per_s": round(ours, 1),
+        "ceiling_orders_per_s": round(ceil, 1), "ratio": round(ratio, 3),
+        "parallel_ceiling_orders_per_s": round(par, 1), "parallel_ratio": round(ours / par, 3),
+    })
+
+
+if __name__ == "__main__":
+    run_per_database(__file__)
+    run(sys.argv[1], sys.argv[2])
