@@ -8,16 +8,20 @@ from config.urls import urlpatterns as product_urlpatterns
 
 def ceiling_orders(request: HttpRequest) -> JsonResponse:
     """The least a JSON order list can do: one page of ``.values()`` rows, no auth, no
-    serializer (same page size and order as the API)."""
+    serializer — the same rows, fields, page size and order as the API's list."""
     from orders.models import Order
 
     page = max(1, int(request.GET.get("page", "1") or 1))
     size = 100
     rows = list(
         Order.objects.order_by("-created_at", "-id")
-        .values("id", "reference", "state", "raw_status", "external_id", "contact_name",
-                "contact_email", "country", "currency", "total", "created_at", "placed_at",
-                "merchant_id")[(page - 1) * size: page * size]
+        .values("id", "reference", "merchant_id", "merchant__account__provider", "state",
+                "raw_status", "failure_reason", "external_id", "external_ids", "contact_name",
+                "contact_email", "phone_prefix", "phone_number", "address_line1",
+                "address_line2", "city", "region", "postal_code", "country", "currency",
+                "items_total", "shipping_total", "total", "provider_options", "ordered_at",
+                "placed_at", "synced_at", "expires_at", "created_at", "updated_at")
+        [(page - 1) * size: page * size]
     )
     return JsonResponse({"count": None, "results": rows})
 

@@ -38,7 +38,7 @@ def load(url: str, headers: dict[str, str]) -> tuple[float, float, int]:
         while time.perf_counter() < stop:
             page = page % PAGES + 1
             start = time.perf_counter()
-            response = session.get(url, params={"page": page}, headers=headers, timeout=30)
+            response = session.get(url, params={"page": page, "page_size": 100}, headers=headers, timeout=30)
             response.content  # noqa: B018
             mine.append((time.perf_counter() - start) * 1000)
             if response.status_code != 200:
@@ -73,7 +73,7 @@ def run(db: str, url: str) -> None:
     headers = {"Authorization": f"Token {token.key}"}
     with Server(url) as server:
         api = server.url + "/api/v1/orders/"
-        probe = requests.get(api, headers=headers, timeout=30)
+        probe = requests.get(api, params={"page_size": 100}, headers=headers, timeout=30)
         if probe.status_code != 200:
             why = ("API not installed — skipped (GET /api/v1/orders/ → 404)" if probe.status_code == 404
                    else f"API answered {probe.status_code} — skipped: {probe.text[:200]}")

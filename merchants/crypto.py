@@ -42,8 +42,15 @@ def encrypt_json(value: Any) -> str:
 
 
 def decrypt_json(token: str) -> Any:
+    # A fresh object every time (callers may change it); the decryption itself is cached, as a
+    # list of 100 orders joined to one account would otherwise decrypt the same token 100 times.
+    return json.loads(_decrypt(token, tuple(_keys())))
+
+
+@lru_cache(maxsize=512)
+def _decrypt(token: str, keys: tuple[bytes, ...]) -> bytes:
     try:
-        return json.loads(fernet().decrypt(token.encode()))
+        return _fernet(keys).decrypt(token.encode())
     except InvalidToken as exc:
         raise ImproperlyConfigured(
             "Stored credentials cannot be decrypted with FIELD_ENCRYPTION_KEY "

@@ -128,8 +128,21 @@ class OrderSerializer(OutputModelSerializer):
                   "updated_at"]
         read_only_fields = fields
 
+        @classmethod
+        def fields_from_db(cls) -> list[str]:
+            """Columns a list needs: the model fields shown, and what derived ones read."""
+            computed = {"url", "merchant", "provider", "raw_status_label"}
+            # merchant's auth_state: its FSM (optimistic lock) reads it when a row is built
+            return [*(f for f in cls.fields if f not in computed), "merchant_id",
+                    "merchant__auth_state", "merchant__account__provider"]
+
     def get_url(self, order: Order) -> str:
-        return reverse("api:order-detail", kwargs={"pk": order.pk})
+        # reverse() once per list, not once per row (the list is 100 rows)
+        template = getattr(self, "_url_template", None)
+        if template is None:
+            template = self._url_template = reverse(
+                "api:order-detail", kwargs={"pk": 987654321}).replace("987654321", "{}")
+        return template.format(order.pk)
 
 
 class OrderDetailSerializer(OrderSerializer):

@@ -82,7 +82,10 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
     queryset = Order.objects.none()
 
     def get_queryset(self) -> QuerySet[Order]:
-        qs = selectors.order_list() if self.action == "list" else _detail_queryset()
+        if self.action == "list":  # only the columns the list shows (no raw data, no secrets)
+            qs = selectors.order_list().only(*s.OrderSerializer.Meta.fields_from_db())
+        else:
+            qs = _detail_queryset()
         return scoped(qs, self.request, "merchant_id")
 
     def _merchants(self) -> QuerySet[Merchant]:

@@ -175,3 +175,20 @@ def _request():
     request = RequestFactory().get("/")
     request.user = get_user_model().objects.filter(is_superuser=True).first()
     return request
+
+
+def test_credentials_decrypt_once_per_token_and_survive_key_rotation(settings, merchant):
+    from merchants import crypto
+    from merchants.models import ProviderAccount
+
+    crypto._decrypt.cache_clear()
+    list(ProviderAccount.objects.all())
+    list(ProviderAccount.objects.all())
+    assert crypto._decrypt.cache_info().hits >= 1  # the second read did not decrypt again
+    old_key = settings.FIELD_ENCRYPTION_KEY[0]
+    settings.FIELD_ENCRYPTION_KEY = ["Hd8b4cX2-9rQ0VxH6uY1mN3pW5sT7aZ0kLqJ2eF4gBc=", old_key]
+    account = ProviderAccount.objects.get(pk=merchant.account_id)  # old key still decrypts
+    assert account.credentials == {"api_key": "sk_test_supersecret_123"}
+    account.save()  # re-encrypted with the new first key
+    settings.FIELD_ENCRYPTION_KEY = ["Hd8b4cX2-9rQ0VxH6uY1mN3pW5sT7aZ0kLqJ2eF4gBc="]
+    assert ProviderAccount.objects.get(pk=merchant.account_id).credentials["api_key"].startswith("sk_")
