@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from merchants.models import Merchant
 from orders.models import Order, OrderEvent, OrderItem, Shipment, ShipmentLine
@@ -367,3 +371,79 @@ class ItemStatusInputSerializer(StrictSerializerMixin, serializers.Serializer):
 
 class NoteInputSerializer(StrictSerializerMixin, serializers.Serializer):
     text = serializers.CharField(max_length=4000)
+
+
+# --- the list, rendered from .values() -----------------------------------------------------------
+_COMPUTED = ("url", "merchant", "provider", "raw_status_label")
+_PLAIN = (serializers.CharField, serializers.ChoiceField, serializers.IntegerField,
+          serializers.JSONField, serializers.ReadOnlyField, serializers.BooleanField)
+
+
+def order_list_values(queryset: Any) -> Any:
+    """The columns ``OrderSerializer`` shows, as ``.values()`` rows (what a list page reads).
+
+    No join: the page's COUNT(*) stays a plain count; providers come in one small query per
+    page (``order_list_render``)."""
+    columns = [name for name in OrderSerializer.Meta.fields if name not in _COMPUTED]
+    return queryset.values(*columns, "merchant_id")
+
+
+def _iso_datetime(value: Any) -> str:
+    """DRF's ISO 8601 rendering of an aware datetime (in the current zone, ``Z`` for UTC),
+    without its per-call settings lookups."""
+    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _converter(field: Any) -> Any:
+    if isinstance(field, _PLAIN):
+        return None
+    if (isinstance(field, serializers.DateTimeField) and settings.USE_TZ
+            and getattr(field, "format", api_settings.DATETIME_FORMAT) == ISO_8601):
+        return _iso_datetime
+    return field.to_representation
+
+
+@functools.cache
+def _list_fields() -> tuple[list[str], dict[str, Any]]:
+    fields = OrderSerializer().fields
+    convert = {str(name): _converter(field) for name, field in fields.items()
+               if name not in _COMPUTED}
+    return [str(name) for name in fields], convert
+
+
+def order_list_render(rows: Any) -> list[dict[str, Any]]:
+    """A page of ``order_list_values`` rows exactly as ``OrderSerializer`` renders orders.
+
+    Lists are the API's hot path (100 rows × 33 fields): building model instances and running
+    every DRF field costs several times the query itself. The rows are plain values; DRF's own
+    ``to_representation`` runs only for fields that change a value (decimals, dates).
+    ``tests/api/test_orders.py`` checks the output equals the serializer's.
+    """
+    from orders.models import status_table_for
+
+    rows = list(rows)
+    names, convert = _list_fields()
+    providers = dict(
+        Merchant.objects.filter(pk__in={row["merchant_id"] for row in rows})
+        .values_list("pk", "account__provider")
+    )
+    template = reverse("api:order-detail", kwargs={"pk": 987654321}).replace("987654321", "{}")
+    out = []
+    for row in rows:
+        provider = providers.get(row["merchant_id"], "")
+        item: dict[str, Any] = {}
+        for name in names:
+            if name == "url":
+                item[name] = template.format(row["id"])
+            elif name == "merchant":
+                item[name] = row["merchant_id"]
+            elif name == "provider":
+                item[name] = provider
+            elif name == "raw_status_label":
+                item[name] = status_table_for(provider).order_label(row["raw_status"])
+            else:
+                value, to_repr = row[name], convert[name]
+                item[name] = to_repr(value) if (to_repr is not None and value is not None) else value
+        out.append(item)
+    return out

@@ -99,9 +99,8 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
     @extend_schema(summary="List orders", responses=s.OrderSerializer(many=True))
     def list(self, request: Request) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(queryset)
-        data = s.OrderSerializer(page, many=True, context=self.get_serializer_context()).data
-        return self.get_paginated_response(data)
+        page = self.paginate_queryset(s.order_list_values(queryset))
+        return self.get_paginated_response(s.order_list_render(page or []))
 
     @extend_schema(summary="Order with items, shipments and timeline",
                    responses=s.OrderDetailSerializer)

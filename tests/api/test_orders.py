@@ -302,3 +302,31 @@ def test_browsable_api_pages_render(operator_api, order):
         response = operator_api.get(url, HTTP_ACCEPT="text/html")
         assert response.status_code == 200, url
         assert "text/html" in response["Content-Type"]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Stockholm"])
+def test_list_rows_are_exactly_what_the_order_serializer_renders(api, merchant, rf, settings, zone):
+    """The list renders from .values() for speed; it must not drift from OrderSerializer."""
+    from decimal import Decimal
+
+    settings.TIME_ZONE = zone
+
+    from orders.api import serializers as s
+
+    placed = OrderFactory(merchant=merchant, total=Decimal("12.5"), shipping_total=Decimal("3"),
+                          provider_options={"carrierId": 39, "note": "ü"},
+                          external_ids=["A", "B"], external_id="A", raw_status="NEW",
+                          failure_reason="", placed_at=timezone.now())
+    placed.sync_state(target="placed")
+    placed.save()
+    OrderFactory(merchant=MerchantFactory(), contact_email="", country="", raw_status="",
+                 expires_at=timezone.now() + dt.timedelta(days=7))
+    response = api.get("/api/v1/orders/", {"ordering": "id"})
+    assert response.status_code == 200
+    listed = response.json()["results"]
+    request = rf.get("/api/v1/orders/")
+    expected = json.loads(json.dumps(
+        s.OrderSerializer(Order.objects.order_by("id"), many=True,
+                          context={"request": request}).data, default=str))
+    assert listed == expected
+    assert listed[0]["raw_status_label"] == "New" and listed[0]["total"] == "12.50"
