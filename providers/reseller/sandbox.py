@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import json
 import secrets
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -110,6 +112,23 @@ def _get_order(order_id: int) -> SandboxOrder | None:
     return SandboxOrder.objects.filter(pk=order_id).first()
 
 
+def _order_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Authenticate, load ``order_id`` (404 when unknown), then call ``view(request, token,
+    order)`` — the preamble every order endpoint of the provider shares."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, order_id: int) -> HttpResponse:
+        token = _auth(request)
+        if isinstance(token, JsonResponse):
+            return token
+        order = _get_order(order_id)
+        if order is None:
+            return _error(404, f"Order {order_id} not found.")
+        return view(request, token, order)
+
+    return wrapper
+
+
 def _not_draft(order: SandboxOrder) -> JsonResponse:
     return _error(400, f"Order {order.pk} is not in Draft status (it is {order.status}).")
 
@@ -195,24 +214,14 @@ def orders_view(request: HttpRequest) -> HttpResponse:
     return _error(405, "Method not allowed")
 
 
-def order_view(request: HttpRequest, order_id: int) -> HttpResponse:
-    token = _auth(request)
-    if isinstance(token, JsonResponse):
-        return token
-    order = _get_order(order_id)
-    if order is None:
-        return _error(404, f"Order {order_id} not found.")
+@_order_endpoint
+def order_view(request: HttpRequest, token: SandboxToken, order: SandboxOrder) -> HttpResponse:
     return JsonResponse(_order_json(order, items=True))
 
 
 @csrf_exempt
-def items_view(request: HttpRequest, order_id: int) -> HttpResponse:
-    token = _auth(request)
-    if isinstance(token, JsonResponse):
-        return token
-    order = _get_order(order_id)
-    if order is None:
-        return _error(404, f"Order {order_id} not found.")
+@_order_endpoint
+def items_view(request: HttpRequest, token: SandboxToken, order: SandboxOrder) -> HttpResponse:
     if request.method == "GET":
         return JsonResponse([_item_json(i) for i in order.items.all()], safe=False)
     if request.method != "POST":
@@ -295,15 +304,10 @@ def checkout_view(request: HttpRequest, order_id: int) -> HttpResponse:
     return JsonResponse({"Id": order.pk, "Status": order.status})
 
 
-def execute_status_view(request: HttpRequest, order_id: int) -> HttpResponse:
-    token = _auth(request)
-    if isinstance(token, JsonResponse):
-        return token
-    order = _get_order(order_id)
-    if order is None:
-        return _error(404, f"Order {order_id} not found.")
+@_order_endpoint
+def execute_status_view(request: HttpRequest, token: SandboxToken, order: SandboxOrder) -> HttpResponse:
     if order.status == "Draft":
-        return _error(400, f"Order {order_id} is not confirmed: no execution status.")
+        return _error(400, f"Order {order.pk} is not confirmed: no execution status.")
     if order.status == "Submitted":
         order.execution_polls += 1
         if order.execution_polls >= EXECUTION_POLLS:
@@ -331,13 +335,8 @@ def _values_put(current: list[dict[str, Any]], body: Any) -> list[dict[str, Any]
 
 
 @csrf_exempt
-def custom_fields_view(request: HttpRequest, order_id: int) -> HttpResponse:
-    token = _auth(request)
-    if isinstance(token, JsonResponse):
-        return token
-    order = _get_order(order_id)
-    if order is None:
-        return _error(404, f"Order {order_id} not found.")
+@_order_endpoint
+def custom_fields_view(request: HttpRequest, token: SandboxToken, order: SandboxOrder) -> HttpResponse:
     if request.method == "GET":
         return JsonResponse(order.custom_fields, safe=False)
     if request.method != "PUT":
