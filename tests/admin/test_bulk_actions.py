@@ -195,3 +195,23 @@ def test_bulk_action_over_too_many_orders_is_refused_with_a_message(operator, or
     with pytest.raises(OrderActionRefused, match="at most 0 orders"):
         services.bulk_run_start(action="place", orders=[order], actor=operator)
     assert not BulkRun.objects.exists()
+
+
+def test_bulk_acknowledge_request_queries_do_not_grow_with_orders(operator_client, merchant):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queued(n: int) -> int:
+        orders = []
+        for k in range(n):
+            order = set_state(OrderFactory(merchant=merchant), "placed", external_id=f"Q{n}-{k}",
+                              raw_status="NEW")
+            OrderItemFactory(order=order, raw_status="0")
+            orders.append(order)
+        data = {"action": "acknowledge_selected",
+                helpers.ACTION_CHECKBOX_NAME: [o.pk for o in orders]}
+        with CaptureQueriesContext(connection) as ctx:
+            operator_client.post(reverse("admin:orders_order_changelist"), data)
+        return len(ctx.captured_queries)
+
+    assert queued(2) == queued(12)
