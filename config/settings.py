@@ -246,6 +246,8 @@ ORDER_RECONCILE_DELAY = env.int("ORDER_RECONCILE_DELAY", default=60)
 # overrides) and the operator's "sync now" (at most once per this many seconds per account).
 ACCOUNT_SYNC_INTERVAL_MINUTES = env.int("ACCOUNT_SYNC_INTERVAL_MINUTES", default=15)
 SYNC_NOW_MIN_INTERVAL = env.int("SYNC_NOW_MIN_INTERVAL", default=60)
+# fetch a sync's next page while the current one is written (orders/readahead.py)
+ACCOUNT_SYNC_READ_AHEAD = env.bool("ACCOUNT_SYNC_READ_AHEAD", default=True)
 # Per-account provider rate limit shared by all workers (calls/second; 0 = unlimited).
 # Redis-backed when RATE_LIMIT_REDIS_URL (or a redis:// CELERY_BROKER_URL) is set, else the
 # Django cache. A call that would wait longer than RATE_LIMIT_MAX_WAIT s is not sent and is

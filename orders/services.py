@@ -11,12 +11,15 @@ Rules of the house:
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Sum
@@ -49,6 +52,7 @@ from .models import (
     Shipment,
     ShipmentLine,
 )
+from .readahead import read_ahead
 from .timeline import Actor, CallRecorder, actor_or_none, event_add
 
 logger = logging.getLogger(__name__)
@@ -451,15 +455,19 @@ def account_sync_incoming(
     service = registry.service_for(account)
     cursor: dict[str, Any] = dict(account.state.get("sync", {}))
     totals = {"pages": 0, "created": 0, "updated": 0, "unchanged": 0}
-    for page in service.iter_incoming(since=since, cursor=cursor):
-        counts = snapshots.upsert_page(account=account, page=page)
-        for key, value in counts.items():
-            totals[key] = totals.get(key, 0) + value
-        totals["pages"] += 1
-        ProviderAccount.objects.filter(pk=account.pk).update(
-            state={**account.state, "sync": cursor}
-        )
-        account.state = {**account.state, "sync": cursor}
+    # the next page is fetched while this one is written; each page comes with the cursor as
+    # it stood after that page, so what is saved never runs ahead of what was written
+    pages = read_ahead(service.iter_incoming(since=since, cursor=cursor),
+                       snapshot=lambda: copy.deepcopy(cursor),
+                       enabled=settings.ACCOUNT_SYNC_READ_AHEAD)
+    with contextlib.closing(pages):
+        for page, page_cursor in pages:
+            counts = snapshots.upsert_page(account=account, page=page)
+            for key, value in counts.items():
+                totals[key] = totals.get(key, 0) + value
+            totals["pages"] += 1
+            account.state = {**account.state, "sync": page_cursor}
+            ProviderAccount.objects.filter(pk=account.pk).update(state=account.state)
     cursor["last_run"] = timezone.now().isoformat()
     account.state = {**account.state, "sync": cursor}
     ProviderAccount.objects.filter(pk=account.pk).update(state=account.state)

@@ -14,9 +14,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from config.db.insert import bulk_insert
 from merchants.models import Merchant, ProviderAccount
 from providers.statuses import StatusTable
 from providers.types import AddressData, ItemSnapshot, OrderSnapshot, ShipmentSnapshot
@@ -212,12 +213,14 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
     table = status_table_for(account.provider)
     now = timezone.now()
     ids = [s.external_id for s in page]
-    existing = {
-        o.external_id: o
-        # locked, in primary-key order (no deadlock with another sync or a placement)
-        for o in Order.objects.filter(merchant=merchant, external_id__in=ids)
-        .order_by("pk").select_for_update(of=("self",))
-    }
+    # ``external_id != ""`` lets SQLite use the partial unique index (merchant, external_id)
+    mine = Order.objects.filter(merchant=merchant, external_id__in=ids).exclude(external_id="")
+    if connection.features.has_select_for_update:
+        # locked, in primary-key order (no deadlock with another sync or a placement). Not on
+        # SQLite (one writer at a time): there ORDER BY id made it walk all the merchant's
+        # orders by the merchant index instead — 7 ms a page at 10,000 orders, growing.
+        mine = mine.order_by("pk").select_for_update(of=("self",))
+    existing = {o.external_id: o for o in mine}
     new_orders, changed_orders, events = [], [], []
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     by_external: dict[str, Order] = {}
@@ -258,7 +261,7 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
 
             order.reference = new_reference()
         seen.add(order.reference)
-    Order.objects.bulk_create(new_orders, batch_size=500)
+    bulk_insert(new_orders, batch_size=500)
     if changed_orders:
         Order.objects.bulk_update(changed_orders, ORDER_SYNC_FIELDS, batch_size=500)
     if any(o.pk is None for o in new_orders):  # backends without RETURNING
@@ -289,7 +292,7 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
                 new_items.append(item)
             elif _set(item, values) | _sync_state(item, item_target):
                 changed_items.append(item)
-    OrderItem.objects.bulk_create(new_items, batch_size=1000)
+    bulk_insert(new_items, batch_size=1000)
     if changed_items:
         OrderItem.objects.bulk_update(changed_items, ITEM_SYNC_FIELDS, batch_size=500)
 
@@ -314,7 +317,7 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
                                     tracking_url=ssnap.tracking_url, raw_data=ssnap.raw)
                 _sync_state(shipment, _shipment_state(ssnap))
                 new_shipments.append(shipment)
-        Shipment.objects.bulk_create(new_shipments)
+        bulk_insert(new_shipments)
 
     event_rows = [
         OrderEvent(order_id=o.pk, kind=OrderEvent.Kind.SYNC, to_state=o.state,
@@ -325,5 +328,5 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
                    message=f"Synced: {before} → {o.state}")
         for o, before in events
     ]
-    OrderEvent.objects.bulk_create(event_rows, batch_size=1000)
+    bulk_insert(event_rows, batch_size=1000)
     return counts

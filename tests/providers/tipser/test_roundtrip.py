@@ -21,7 +21,11 @@ KEY = "roundtrip-key-456"
 
 
 @pytest.fixture
-def sandbox(client, mocked):
+def sandbox(client, mocked, settings):
+    # the sandbox runs in this thread, inside the test's transaction: a read-ahead thread
+    # would not see its rows (orders/readahead.py)
+    settings.ACCOUNT_SYNC_READ_AHEAD = False
+
     def forward(request):
         url = urlsplit(request.url)
         response = client.generic(

@@ -214,3 +214,39 @@ def test_garbage_page_fails_the_sync_without_writing(mocked, account, tipser_mer
     with pytest.raises(ProviderBadReply):
         services.account_sync_incoming(account=account)
     assert not Order.objects.filter(merchant=tipser_merchant).exists()
+
+
+def test_a_failed_write_saves_the_cursor_of_the_last_written_page_not_the_page_read_ahead(
+    mocked, account, tipser_merchant, monkeypatch
+):
+    orders = [wire_order(n) for n in range(6)]
+    _pages(mocked, orders, page_size=2)
+    real_upsert = snapshots.upsert_page
+    written: list[int] = []
+
+    def upsert_then_fail_on_the_second_page(**kwargs):  # type: ignore[no-untyped-def]
+        if written:
+            # the third page has been (or is being) read ahead by now: wait until it was asked
+            # for, so the cursor we must not save exists
+            for _ in range(200):
+                if len(mocked.calls) == 3:
+                    break
+                import time
+
+                time.sleep(0.01)
+            assert len(mocked.calls) == 3
+            raise RuntimeError("disk full")
+        written.append(1)
+        return real_upsert(**kwargs)
+
+    monkeypatch.setattr(snapshots, "upsert_page", upsert_then_fail_on_the_second_page)
+    with pytest.raises(RuntimeError, match="disk full"):
+        services.account_sync_incoming(account=account)
+    account.refresh_from_db()
+    assert account.state["sync"]["run"]["page_index"] == 1  # page 0 written, not 2
+    assert Order.objects.filter(merchant=tipser_merchant).count() == 2
+    monkeypatch.setattr(snapshots, "upsert_page", real_upsert)
+    mocked.calls.reset()
+    services.account_sync_incoming(account=account)
+    assert [c.request.params["pageIndex"] for c in mocked.calls] == ["1", "2"]
+    assert Order.objects.filter(merchant=tipser_merchant).count() == 6
