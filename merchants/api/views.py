@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.db.models import QuerySet
 from django.urls import reverse
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -20,6 +19,7 @@ from rest_framework.response import Response
 from merchants import services
 from merchants.models import Merchant, ProviderAccount
 from orders.api.errors import ApiError, provider_failure
+from orders.api.filters import FilterBackend
 from orders.api.idempotency import idempotent
 from orders.api.pagination import ApiPagination
 from orders.api.scoping import SafeLookupMixin, integration_of, merchant_scope, scoped
@@ -74,7 +74,7 @@ class ProviderAccountViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retr
     permission_classes = [StaffOnly]
     serializer_class = s.ProviderAccountSerializer
     pagination_class = ApiPagination
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [FilterBackend, OrderingFilter]
     filterset_class = ProviderAccountFilter
     ordering_fields = ["provider", "name", "created_at", "id"]
     ordering = ["provider", "name"]
@@ -146,7 +146,7 @@ class MerchantViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.RetrieveMod
     permission_classes = [MerchantPermission]
     serializer_class = s.MerchantSerializer
     pagination_class = ApiPagination
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [FilterBackend, OrderingFilter]
     filterset_class = MerchantFilter
     ordering_fields = ["name", "created_at", "authorization_expires_at", "id"]
     ordering = ["name", "id"]

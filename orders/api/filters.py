@@ -5,12 +5,30 @@ from typing import Any
 import django_filters as filters
 from django import forms
 from django.db.models import Exists, OuterRef, QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.request import Request
 
 from orders.models import Order, Shipment
 from providers.registry import PROVIDER_CHOICES
 from providers.statuses import Lifecycle
 
 MAX_ID = 2**63 - 1
+# query parameters that are never a filter: pages, page size, ordering, format
+NOT_FILTERS = frozenset({"page", "page_size", "ordering", "format"})
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter, skipped when the request names no parameter besides paging/ordering.
+
+    Every filter is a no-op without a value, so skipping changes nothing but the cost:
+    django-filter builds a form class and a bound form per request (~3 ms of a 100-row list,
+    issue 8). Any other parameter — a filter, or an unknown one — takes the normal path.
+    """
+
+    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> QuerySet[Any]:
+        if NOT_FILTERS.issuperset(request.query_params.keys()):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
 
 
 class IdFilter(filters.NumberFilter):

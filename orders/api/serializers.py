@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -388,11 +389,31 @@ def order_list_values(queryset: Any) -> Any:
     return queryset.values(*columns, "merchant_id")
 
 
-def _iso_datetime(value: Any) -> str:
+def _iso_datetime(value: Any, zone: Any) -> str:
     """DRF's ISO 8601 rendering of an aware datetime (in the current zone, ``Z`` for UTC),
-    without its per-call settings lookups."""
-    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    without its per-call settings lookups; the zone is looked up once per page."""
+    text = value.astimezone(zone).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _decimal(field: serializers.DecimalField) -> Any:
+    """DRF's decimal rendering; values already at the field's scale (what the database
+    returns) skip its quantize, which changes nothing for them."""
+    slow = field.to_representation
+    as_text = getattr(field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING)
+    if (not as_text or field.localize or field.normalize_output or field.decimal_places is None
+            or field.max_digits is None):
+        return slow
+    exponent, digits = -field.decimal_places, field.max_digits
+
+    def render(value: Any) -> Any:
+        if type(value) is Decimal:
+            _sign, coefficient, exp = value.as_tuple()
+            if exp == exponent and len(coefficient) <= digits:
+                return f"{value:f}"
+        return slow(value)
+
+    return render
 
 
 def _converter(field: Any) -> Any:
@@ -401,6 +422,8 @@ def _converter(field: Any) -> Any:
     if (isinstance(field, serializers.DateTimeField) and settings.USE_TZ
             and getattr(field, "format", api_settings.DATETIME_FORMAT) == ISO_8601):
         return _iso_datetime
+    if isinstance(field, serializers.DecimalField):
+        return _decimal(field)
     return field.to_representation
 
 
@@ -424,6 +447,9 @@ def order_list_render(rows: Any) -> list[dict[str, Any]]:
 
     rows = list(rows)
     names, convert = _list_fields()
+    zone = timezone.get_current_timezone()
+    convert = {name: (functools.partial(_iso_datetime, zone=zone) if fn is _iso_datetime else fn)
+               for name, fn in convert.items()}
     providers = dict(
         Merchant.objects.filter(pk__in={row["merchant_id"] for row in rows})
         .values_list("pk", "account__provider")

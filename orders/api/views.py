@@ -6,7 +6,6 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.urls import reverse
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -23,7 +22,7 @@ from providers.errors import ProviderError
 
 from . import serializers as s
 from .errors import ApiError, ErrorSerializer, provider_failure
-from .filters import OrderFilter, ShipmentFilter
+from .filters import FilterBackend, OrderFilter, ShipmentFilter
 from .idempotency import idempotent
 from .pagination import ApiPagination
 from .permissions import OrderWritePermission
@@ -74,7 +73,7 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
     lookup_value_regex = "[^/]+"
     permission_classes = [OrderWritePermission]
     pagination_class = ApiPagination
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [FilterBackend, OrderingFilter]
     filterset_class = OrderFilter
     ordering_fields = ["created_at", "updated_at", "reference", "state", "total", "id"]
     ordering = ["-created_at", "-id"]
@@ -324,7 +323,7 @@ class ShipmentViewSet(SafeLookupMixin, viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = "[^/]+"
     serializer_class = s.ShipmentSerializer
     pagination_class = ApiPagination
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [FilterBackend, OrderingFilter]
     filterset_class = ShipmentFilter
     ordering_fields = ["created_at", "updated_at", "id"]
     ordering = ["-created_at", "-id"]

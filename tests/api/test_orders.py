@@ -186,7 +186,27 @@ def test_list_filters(api, merchant):
     assert "REF-OLD" not in refs(created_after=since)
     assert refs(created_before=since) == ["REF-OLD"]
     assert len(refs(updated_after=since)) == 4
+    assert refs(state="placed", page_size=50, ordering="reference") == ["REF-B"]
     assert a and b
+
+
+def test_the_filter_form_is_built_only_when_a_filter_is_asked_for(api, merchant, monkeypatch):
+    from orders.api.filters import OrderFilter
+
+    built = []
+    original = OrderFilter.__init__
+
+    def counting_init(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        built.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(OrderFilter, "__init__", counting_init)
+    OrderFactory(merchant=merchant, reference="REF-A")
+    assert api.get(URL, {"page": 1, "page_size": 10, "ordering": "reference"}).status_code == 200
+    assert built == []
+    assert api.get(URL, {"page_size": 10, "reference": "REF-A"}).json()["count"] == 1
+    assert api.get(URL, {"page_size": 10, "unknown": "x"}).status_code == 200
+    assert built == [1, 1]
 
 
 @pytest.mark.parametrize("params", [
