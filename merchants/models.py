@@ -14,6 +14,24 @@ from .fields import EncryptedJSONField
 
 AUTHORIZATION_PERIOD = dt.timedelta(days=30)
 EXPIRY_WARNING = dt.timedelta(days=7)
+_STATE_FIELDS: dict[type, tuple[Any, ...]] = {}
+
+
+class FSMConcurrencyMixin(ConcurrentTransitionMixin):
+    """django-fsm-2's optimistic locking, with its list of state fields computed once per class.
+
+    The library filters every field of the model for FSM fields each time an instance is
+    created (to remember the initial state): ~25 isinstance checks per row, 7 % of writing a
+    synced page (issue 8). The answer depends only on the class.
+    """
+
+    @property
+    def state_fields(self) -> Any:
+        cls = type(self)
+        fields = _STATE_FIELDS.get(cls)
+        if fields is None:
+            fields = _STATE_FIELDS[cls] = tuple(super().state_fields)
+        return fields
 
 
 class ProviderAccount(models.Model):
@@ -69,7 +87,7 @@ class ProviderAccount(models.Model):
         }
 
 
-class Merchant(ConcurrentTransitionMixin, models.Model):
+class Merchant(FSMConcurrencyMixin, models.Model):
     class AuthState(models.TextChoices):
         PENDING = "pending", "Pending authorization"
         AUTHORIZED = "authorized", "Authorized"

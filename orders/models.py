@@ -16,9 +16,9 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
-from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import RETURN_VALUE, FSMField, transition
 
-from merchants.models import AppendOnlyModel, Merchant
+from merchants.models import AppendOnlyModel, FSMConcurrencyMixin, Merchant
 from providers import registry
 from providers.statuses import ItemLifecycle, Lifecycle, StatusTable
 
@@ -66,7 +66,7 @@ def _item_allows(target: str) -> Callable[[Any], bool]:
     return condition
 
 
-class Order(ConcurrentTransitionMixin, models.Model):
+class Order(FSMConcurrencyMixin, models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="orders")
     reference = models.CharField(max_length=64, unique=True, default=new_reference)
     external_id = models.CharField(
@@ -294,7 +294,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
         return self.state
 
 
-class OrderItem(ConcurrentTransitionMixin, models.Model):
+class OrderItem(FSMConcurrencyMixin, models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
     external_id = models.CharField(max_length=120, blank=True, db_index=True)
     product_id = models.CharField(max_length=120, blank=True)
@@ -382,7 +382,7 @@ class OrderItem(ConcurrentTransitionMixin, models.Model):
         return target
 
 
-class Shipment(ConcurrentTransitionMixin, models.Model):
+class Shipment(FSMConcurrencyMixin, models.Model):
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
         SHIPPED = "shipped", "Shipped"

@@ -22,7 +22,7 @@ from merchants.models import Merchant, ProviderAccount
 from providers.statuses import StatusTable
 from providers.types import AddressData, ItemSnapshot, OrderSnapshot, ShipmentSnapshot
 
-from .models import Order, OrderEvent, OrderItem, Shipment, status_table_for
+from .models import Order, OrderEvent, OrderItem, Shipment, new_reference, status_table_for
 
 ORDER_SYNC_FIELDS = [
     "external_ids", "raw_status", "currency", "total", "shipping_total", "items_total",
@@ -229,9 +229,10 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
         order = existing.get(snap.external_id)
         target = _target_state(table, snap)
         if order is None:
-            order = Order(merchant=merchant, external_id=snap.external_id, synced_at=now, **values)
-            if snap.reference:
-                order.reference = f"{account.provider[:3].upper()}-{snap.reference}"[:64]
+            reference = (f"{account.provider[:3].upper()}-{snap.reference}"[:64] if snap.reference
+                         else new_reference())
+            order = Order(merchant=merchant, external_id=snap.external_id, reference=reference,
+                          synced_at=now, **values)
             order.created_at = snap.ordered_at or now
             _sync_state(order, target)
             new_orders.append(order)
@@ -257,8 +258,6 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
     seen: set[str] = set()
     for order in new_orders:
         if order.reference in taken or order.reference in seen:
-            from .models import new_reference
-
             order.reference = new_reference()
         seen.add(order.reference)
     bulk_insert(new_orders, batch_size=500)

@@ -65,6 +65,13 @@ def _converter(field: Field, connection: BaseDatabaseWrapper) -> Converter:
     if kind == "BooleanField":
         return lambda v: v if v is None or type(v) is bool else slow(v)
     if kind == "DateTimeField" and settings.USE_TZ:
+        if connection.vendor == "sqlite" and connection.timezone == dt.UTC:
+            # what SQLite's adapter does (make naive in UTC, str), minus its checks per value
+            return lambda v: (
+                None if v is None
+                else str(v.astimezone(dt.UTC).replace(tzinfo=None))
+                if type(v) is dt.datetime and v.tzinfo is not None else slow(v)
+            )
         adapt = ops.adapt_datetimefield_value
         return lambda v: (
             None if v is None
