@@ -448,28 +448,27 @@ def order_list_render(rows: Any) -> list[dict[str, Any]]:
     rows = list(rows)
     names, convert = _list_fields()
     zone = timezone.get_current_timezone()
-    convert = {name: (functools.partial(_iso_datetime, zone=zone) if fn is _iso_datetime else fn)
-               for name, fn in convert.items()}
     providers = dict(
         Merchant.objects.filter(pk__in={row["merchant_id"] for row in rows})
         .values_list("pk", "account__provider")
     )
     template = reverse("api:order-detail", kwargs={"pk": 987654321}).replace("987654321", "{}")
+    # the computed fields are filled per row below; the others are copied, or converted
+    copied = [name for name in names if name not in _COMPUTED and convert[name] is None]
+    converted = [(name, functools.partial(_iso_datetime, zone=zone) if fn is _iso_datetime else fn)
+                 for name in names if name not in _COMPUTED and (fn := convert[name]) is not None]
+    tables = {provider: status_table_for(provider) for provider in {*providers.values(), ""}}
     out = []
     for row in rows:
         provider = providers.get(row["merchant_id"], "")
-        item: dict[str, Any] = {}
-        for name in names:
-            if name == "url":
-                item[name] = template.format(row["id"])
-            elif name == "merchant":
-                item[name] = row["merchant_id"]
-            elif name == "provider":
-                item[name] = provider
-            elif name == "raw_status_label":
-                item[name] = status_table_for(provider).order_label(row["raw_status"])
-            else:
-                value, to_repr = row[name], convert[name]
-                item[name] = to_repr(value) if (to_repr is not None and value is not None) else value
+        values: dict[str, Any] = {name: row[name] for name in copied}
+        for name, to_repr in converted:
+            value = row[name]
+            values[name] = None if value is None else to_repr(value)
+        values["url"] = template.format(row["id"])
+        values["merchant"] = row["merchant_id"]
+        values["provider"] = provider
+        values["raw_status_label"] = tables[provider].order_label(row["raw_status"])
+        item = {name: values[name] for name in names}  # the serializer's key order
         out.append(item)
     return out
