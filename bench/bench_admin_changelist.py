@@ -36,6 +36,7 @@ def run(db: str, url: str) -> None:
         "tab (needs action)": "/admin/orders/order/?tab=needs_action",
         "filtered (state=failed)": "/admin/orders/order/?state__exact=failed",
         "search (reference)": "/admin/orders/order/?q=BENCH-0004242",
+        "search_text (part of a name)": "/admin/orders/order/?q=Customer%2099999",
         "page 100": "/admin/orders/order/?p=100",
     }
     rows, figures = [], {}
@@ -52,7 +53,8 @@ def run(db: str, url: str) -> None:
         queries = len(ctx.captured_queries)
         samples = timed(lambda p=path: client.get(p).content, REPEAT)
         p50 = percentile(samples, 50)
-        rows.append((f"{label} p50 ms", p50, "", "≤ 150 ms"))
+        target = "(not in the issue)" if label.startswith("search_text") else "≤ 150 ms"
+        rows.append((f"{label} p50 ms", p50, "", target))
         rows.append((f"{label} queries", queries, "", "≤ 12"))
         key = label.split(" ")[0]
         figures[f"{key}_p50_ms"] = round(p50, 1)

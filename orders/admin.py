@@ -263,6 +263,9 @@ class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
     list_select_related = ["merchant__account"]
     search_fields = ["reference", "external_id", "contact_name", "contact_email",
                      "shipments__tracking_number", "merchant__name"]
+    search_help_text = ("An exact reference, provider order id or tracking number shows just that "
+                        "order; other text is looked for inside references, ids, customer names "
+                        "and e-mails, tracking numbers and merchant names.")
     list_per_page = 50
     show_full_result_count = False
     actions = ["place_selected", "sync_selected", "cancel_selected", "acknowledge_selected",
@@ -286,6 +289,18 @@ class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
     ]
     # The timeline is drawn by the change form template (readable, with the note form).
     inlines = [OrderItemInline, ShipmentInline]
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Order], search_term: str
+    ) -> tuple[QuerySet[Order], bool]:
+        """An exact id (reference, provider order id, tracking number) finds its order through
+        an index; only when nothing matches exactly does the search look for the term inside
+        every search field (a scan of all orders: ~200-300 ms at 100k orders, bench/)."""
+        exact = selectors.order_ids_matching_exactly(term=search_term)
+        if exact:
+            return queryset.filter(pk__in=exact), False
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        return found, may_have_duplicates  # type: ignore[return-value]
 
     @admin.display(description="State", ordering="state")
     def badge(self, obj: Order) -> str:

@@ -9,7 +9,7 @@ from django.utils import timezone
 from providers import registry
 from providers.statuses import Lifecycle
 
-from .models import Order, OrderEvent, OrderItem
+from .models import Order, OrderEvent, OrderItem, Shipment
 
 NEEDS_ACTION = (Lifecycle.FAILED, Lifecycle.PLACEMENT_UNKNOWN)
 
@@ -25,6 +25,23 @@ def order_list(*, merchant_id: int | None = None, provider: str | None = None) -
 
 def order_list_needing_action(*, merchant_id: int | None = None) -> QuerySet[Order]:
     return order_list(merchant_id=merchant_id).filter(state__in=NEEDS_ACTION)
+
+
+def order_ids_matching_exactly(*, term: str) -> list[int]:
+    """Orders whose reference, provider order id or a shipment's tracking number *is* ``term``
+    (references and tracking numbers also in upper case) — one query, through their indexes.
+    Nothing for an empty term or one with spaces (a name, not an id)."""
+    term = term.strip()
+    if not term or len(term) > 120 or any(c.isspace() for c in term):
+        return []
+    variants = sorted({term, term.upper()})
+    ids = (
+        Order.objects.filter(reference__in=variants).order_by().values_list("pk", flat=True)
+        .union(Order.objects.filter(external_id=term).order_by().values_list("pk", flat=True),
+               Shipment.objects.filter(tracking_number__in=variants).order_by()
+               .values_list("order_id", flat=True))
+    )
+    return sorted(ids)
 
 
 def order_detail(*, pk: int) -> Order:

@@ -106,6 +106,27 @@ def test_search_finds_tracking_number_and_customer_email(operator_client, mercha
     assert [o.pk for o in by_email.context["cl"].result_list] == [other.pk]
 
 
+def test_an_exact_id_shows_just_its_order_other_text_searches_inside_fields(operator_client,
+                                                                            merchant):
+    exact = OrderFactory(merchant=merchant, reference="DD-261124-AB12CD", external_id="TIP-77")
+    longer = OrderFactory(merchant=merchant, reference="DD-261124-AB12CDX", contact_name="Zebulon")
+    shipped = OrderFactory(merchant=merchant, reference="DD-261124-000001")
+    Shipment.objects.create(order=shipped, tracking_number="JJD0001")
+
+    def found(term):  # type: ignore[no-untyped-def]
+        response = operator_client.get(URL, {"q": term})
+        assert response.status_code == 200
+        return sorted(o.pk for o in response.context["cl"].result_list)
+
+    assert found("DD-261124-AB12CD") == [exact.pk]  # not the longer reference containing it
+    assert found("dd-261124-ab12cd") == [exact.pk]  # references are upper case; typed lower
+    assert found("TIP-77") == [exact.pk]  # the provider's order id
+    assert found("jjd0001") == [shipped.pk]  # a tracking number
+    assert found("261124-AB12") == sorted([exact.pk, longer.pk])  # a part: inside the fields
+    assert found("Zebulon") == [longer.pk]
+    assert found("  ") == sorted([exact.pk, longer.pk, shipped.pk])
+
+
 def test_merchant_filter_offers_only_the_chosen_providers_merchants(operator_client,
                                                                      fakepay_provider):
     fake = MerchantFactory(name="Fake shop")
