@@ -66,13 +66,12 @@ EDITABLE_FIELDS = (*ADDRESS_FIELDS, "currency", "shipping_total", "provider_opti
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def _locked(order: Order) -> Order:
-    """Re-read the order under a row lock (inside an atomic block)."""
-    return (
-        Order.objects.select_for_update(of=("self",))
-        .select_related("merchant__account")
-        .get(pk=order.pk)
-    )
+def _locked(order: Order, *, items: bool = False) -> Order:
+    """Re-read the order under a row lock (inside an atomic block); with its items if asked."""
+    queryset = Order.objects.select_for_update(of=("self",)).select_related("merchant__account")
+    if items:
+        queryset = queryset.prefetch_related("items")
+    return queryset.get(pk=order.pk)
 
 
 def _transition(
@@ -285,7 +284,8 @@ def order_place(*, order: Order, actor: Actor = None) -> Order:
     """
     _provider_draft_prepare(order, actor=actor)  # provider-side drafts: build it there first
     with transaction.atomic():
-        order = _locked(order)
+        # the items once, read under the lock: the checks and the provider call use them
+        order = _locked(order, items=True)
         service = _placement_precheck(order, recorder=CallRecorder(order))
         _transition(order, "place", actor=actor)
 
@@ -933,6 +933,9 @@ def order_provider_draft_create(*, order: Order, actor: Actor = None) -> Order:
 def _provider_draft_prepare(order: Order, *, actor: Actor) -> None:
     """Before placing with a provider-side-draft provider: refuse a read-only account, create
     the draft if none yet and push the items it lacks (each id recorded as it comes)."""
+    cls = registry.get(order.merchant.account.provider)
+    if cls is not None and not cls.supports("create_draft"):
+        return  # most providers: no provider-side draft, nothing to read
     order = Order.objects.select_related("merchant__account").get(pk=order.pk)
     if order.state not in (S.DRAFT, S.FAILED):
         return  # order_place refuses with its own reason

@@ -38,6 +38,21 @@ def test_place_sends_order_and_records_ids_and_call(mocked, order):
     assert "placing" in transitions and "placed" in transitions
 
 
+def test_a_placement_reads_the_items_once_under_the_lock(mocked, order):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    mocked.add(responses.POST, CREATE, json={"id": 992, "status": "NEW"}, status=200)
+    with CaptureQueriesContext(connection) as ctx:
+        services.order_place(order=order)
+    item_reads = [q["sql"] for q in ctx.captured_queries
+                  if q["sql"].startswith("SELECT") and 'FROM "orders_orderitem"' in q["sql"]]
+    # the checks (items present, provider validation) and the request body share one read
+    assert len(item_reads) == 1, item_reads
+    assert json.loads(mocked.calls[0].request.body)["items"] == [
+        {"sku": "SKU-A", "qty": 2}, {"sku": "SKU-B", "qty": 1}]
+
+
 def test_place_refuses_unauthorized_merchant_without_calling_provider(mocked):
     merchant = MerchantFactory(authorized=False)
     order = OrderFactory(merchant=merchant)
