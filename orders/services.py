@@ -63,6 +63,7 @@ ADDRESS_FIELDS = (
     "address_line2", "city", "region", "postal_code", "country",
 )
 EDITABLE_FIELDS = (*ADDRESS_FIELDS, "currency", "shipping_total", "provider_options")
+SHIP_PUSH_REFUSED = "Shipping push refused"
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -573,9 +574,14 @@ def order_ship(
             allowed=order_transitions_available(order=order), code="not_allowed",
         )
     all_items = {i.pk: i for i in order.items.all()}
+    # A shipment whose push the provider refused (or could not take) stays pending with the
+    # reason; it does not hold its items: shipping them again replaces it.
+    unpushed = list(order.shipments.filter(state=Shipment.State.PENDING, pushed_at__isnull=True,
+                                           raw_data__has_key="push_error"))
     shipped_before = dict(
         ShipmentLine.objects.filter(item__order=order)
         .exclude(shipment__state=Shipment.State.CANCELLED)
+        .exclude(shipment__in=unpushed)
         .values_list("item_id")
         .annotate(q=Sum("quantity"))
     )
@@ -600,6 +606,11 @@ def order_ship(
         ShipmentLine.objects.bulk_create(
             [ShipmentLine(shipment=shipment, item_id=pk, quantity=q) for pk, q in wanted.items()]
         )
+        for old in unpushed:  # their items are being shipped again: replaced by this one
+            if not set(old.lines.values_list("item_id", flat=True)) & set(wanted):
+                continue
+            _transition(old, "cancel", actor=actor,
+                        message=f"Replaced by shipment {shipment} (the provider had not taken it)")
     provider = registry.service_for(order.merchant.account, recorder=CallRecorder(order))
     if provider.supports("push_shipment"):
         try:
@@ -609,7 +620,8 @@ def order_ship(
                 shipment.raw_data = {"push_error": str(exc)}
                 shipment.save(update_fields=["raw_data", "updated_at"])
                 fresh = _locked(order)
-                fresh.failure_reason = f"Shipping push refused: {exc}"
+                fresh.failure_reason = (f"{SHIP_PUSH_REFUSED}: {exc} — correct the shipping data "
+                                        "and use Ship again (this shipment is then replaced).")
                 fresh.save(update_fields=["failure_reason", "updated_at"])
                 event_add(order=fresh, kind=OrderEvent.Kind.ERROR, actor=actor,
                           message=fresh.failure_reason)
@@ -621,6 +633,8 @@ def order_ship(
                     message=f"Shipment {shipment} ({sum(wanted.values())} unit(s))")
         complete = all(remaining[pk] - wanted.get(pk, 0) <= 0 for pk in all_items)
         fresh = _locked(order)
+        if fresh.failure_reason.startswith(SHIP_PUSH_REFUSED):
+            fresh.failure_reason = ""  # an earlier refused push of these items: now settled
         _transition(fresh, "ship", actor=actor, complete=complete,
                     message=f"{'Shipped' if complete else 'Partially shipped'}: {shipment}")
         items_to_mark = [all_items[pk] for pk in wanted if remaining[pk] - wanted[pk] <= 0]

@@ -179,6 +179,40 @@ def test_refused_shipping_push_keeps_order_state_and_records_reason(
     assert len(mocked.calls) == 1  # no status change after a refused shipping post
 
 
+def test_after_a_refused_push_the_operator_ships_again_with_corrected_data(
+    mocked, account, tipser_merchant
+):
+    order = _import(account, wire_order(1, status=6, items=2))
+    refused = mocked.add(
+        responses.POST, f"{ORDERS_URL}/ord00001/shipping", status=400,
+        json={"error": {"id": "IncorrectInputData", "message": "Unknown shipping provider"}},
+        match=[matchers.json_params_matcher({"shippingProvider": "Pigeon"}, strict_match=False)],
+    )
+    with pytest.raises(ProviderRejected):
+        services.order_ship(order=order, carrier="Pigeon", tracking_number="P-1")
+    order.refresh_from_db()
+    assert "correct the shipping data and use Ship again" in order.failure_reason
+    first = order.shipments.get()
+
+    accepted = mocked.add(
+        responses.POST, f"{ORDERS_URL}/ord00001/shipping", json={},
+        match=[matchers.json_params_matcher(
+            {"shippingProvider": "DHL", "trackingNumber": "JD-2",
+             "orderItemsIds": ["ord00001-item0", "ord00001-item1"]}, strict_match=False)],
+    )
+    mocked.add(responses.PUT, f"{ORDERS_URL}/ord00001", json={})
+    second = services.order_ship(order=order, carrier="DHL", tracking_number="JD-2")
+
+    assert (refused.call_count, accepted.call_count) == (1, 1)
+    order.refresh_from_db()
+    first.refresh_from_db()
+    assert order.state == "shipped" and order.failure_reason == ""
+    assert second.state == "shipped" and second.pushed_at is not None
+    assert first.state == "cancelled" and "push_error" in first.raw_data  # kept, with its reason
+    assert sorted(second.lines.values_list("quantity", flat=True)) == [1, 1]
+    assert order.events.filter(message__contains=f"Replaced by shipment {second}").exists()
+
+
 def test_release_right_after_hold_sends_the_live_items(mocked, account, tipser_merchant):
     order = _import(account, wire_order(1, status=0, items=2))
     mocked.add(responses.PUT, f"{ORDERS_URL}/ord00001", json={})
