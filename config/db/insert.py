@@ -8,7 +8,8 @@ built per value — about four times the time the database took to insert the ro
 ``bulk_insert`` does the same work once per *column*: it picks a converter per field (plain
 ``str``/``int``/``bool``/``None`` go through unchanged, aware datetimes and decimals straight to
 the backend's adapter, JSON to its encoder; any other value falls back to the field's own
-``get_db_prep_save``), builds one placeholder row, and runs one ``INSERT … RETURNING`` per
+``get_db_prep_save``; a field class that prepares values its own way — encryption, say —
+always goes through its own methods), builds one placeholder row, and runs one ``INSERT … RETURNING`` per
 batch through Django's cursor (so query logging and ``CaptureQueriesContext`` still see it).
 The parameters are identical to Django's — ``tests/db/test_bulk_insert.py`` compares them
 value by value for every model it is used on, on SQLite and on PostgreSQL.
@@ -29,7 +30,7 @@ from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from django.conf import settings
-from django.db import connections, router
+from django.db import connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import AutoField, Field, Model
 from django.db.models.fields import DateField, DateTimeField
@@ -54,6 +55,8 @@ def _converter(field: Field, connection: BaseDatabaseWrapper) -> Converter:
         return field.get_db_prep_save(value, connection=connection)
 
     kind = field.get_internal_type()
+    if not _prepares_like(field, kind):
+        return slow  # a custom field (encryption, normalising…): always its own methods
     if field.is_relation:
         target = field.target_field  # type: ignore[attr-defined]
         kind = "int" if isinstance(target, AutoField) or target.get_internal_type() in _INTEGER else ""
@@ -89,6 +92,18 @@ def _converter(field: Field, connection: BaseDatabaseWrapper) -> Converter:
         plain = (dict, list, str, int, float, bool)
         return lambda v: None if v is None else adapt_json(v, encoder) if type(v) in plain else slow(v)
     return slow
+
+
+_PREPARE = ("to_python", "get_prep_value", "get_db_prep_value", "get_db_prep_save")
+
+
+def _prepares_like(field: Field, kind: str) -> bool:
+    """Whether the field prepares values exactly as Django's own class of its kind does (the
+    fast paths above reproduce those classes only)."""
+    base = getattr(models, kind, None)
+    if not (isinstance(base, type) and isinstance(field, base)):
+        return False
+    return all(getattr(type(field), name) is getattr(base, name) for name in _PREPARE)
 
 
 def _needs_pre_save(field: Field) -> bool:

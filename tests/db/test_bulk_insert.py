@@ -142,3 +142,18 @@ def test_falls_back_to_bulk_create_when_it_cannot_help(merchant):  # type: ignor
     # an unsaved parent is refused exactly like bulk_create refuses it
     with pytest.raises(ValueError, match="unsaved related object"):
         bulk_insert([OrderItem(order=Order(merchant=merchant))])
+
+
+def test_custom_fields_keep_their_own_preparation():  # type: ignore[no-untyped-def]
+    from django.db import models
+
+    class Shouting(models.CharField):
+        def get_prep_value(self, value):  # type: ignore[no-untyped-def]
+            return str(value).upper()
+
+    plain = insert._converter(models.CharField(max_length=9), connections["default"])
+    custom = insert._converter(Shouting(max_length=9), connections["default"])
+    assert plain("abc") == "abc"
+    assert custom("abc") == "ABC"  # not the str fast path
+    fsm = insert._converter(Order._meta.get_field("state"), connections["default"])
+    assert fsm("placed") == "placed"
