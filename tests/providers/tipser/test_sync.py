@@ -250,3 +250,11 @@ def test_a_failed_write_saves_the_cursor_of_the_last_written_page_not_the_page_r
     services.account_sync_incoming(account=account)
     assert [c.request.params["pageIndex"] for c in mocked.calls] == ["1", "2"]
     assert Order.objects.filter(merchant=tipser_merchant).count() == 6
+
+
+def test_existing_orders_are_looked_up_through_the_unique_index_on_sqlite(tipser_merchant):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's planner (PostgreSQL plans by statistics)")
+    plan = snapshots._existing_orders(tipser_merchant, ["ord00001", "ord00002"]).explain()
+    # not the merchant index, which walks every order of the merchant (7 ms a page at 10k)
+    assert "uniq_order_external_id_per_merchant" in plan, plan
