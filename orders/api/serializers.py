@@ -428,11 +428,16 @@ def _converter(field: Any) -> Any:
 
 
 @functools.cache
-def _list_fields() -> tuple[list[str], dict[str, Any]]:
+def _list_fields() -> tuple[list[str], list[str], list[tuple[str, Any]]]:
+    """The serializer's field names in order; the stored ones copied as they are; the stored
+    ones converted, with their converter (the computed ones are filled per row)."""
     fields = OrderSerializer().fields
+    names = [str(name) for name in fields]
     convert = {str(name): _converter(field) for name, field in fields.items()
                if name not in _COMPUTED}
-    return [str(name) for name in fields], convert
+    copied = [name for name, fn in convert.items() if fn is None]
+    converted = [(name, fn) for name, fn in convert.items() if fn is not None]
+    return names, copied, converted
 
 
 def order_list_render(rows: Any) -> list[dict[str, Any]]:
@@ -446,17 +451,15 @@ def order_list_render(rows: Any) -> list[dict[str, Any]]:
     from orders.models import status_table_for
 
     rows = list(rows)
-    names, convert = _list_fields()
+    names, copied, converters = _list_fields()
     zone = timezone.get_current_timezone()
+    converted = [(name, functools.partial(_iso_datetime, zone=zone) if fn is _iso_datetime else fn)
+                 for name, fn in converters]
     providers = dict(
         Merchant.objects.filter(pk__in={row["merchant_id"] for row in rows})
         .values_list("pk", "account__provider")
     )
     template = reverse("api:order-detail", kwargs={"pk": 987654321}).replace("987654321", "{}")
-    # the computed fields are filled per row below; the others are copied, or converted
-    copied = [name for name in names if name not in _COMPUTED and convert[name] is None]
-    converted = [(name, functools.partial(_iso_datetime, zone=zone) if fn is _iso_datetime else fn)
-                 for name in names if name not in _COMPUTED and (fn := convert[name]) is not None]
     tables = {provider: status_table_for(provider) for provider in {*providers.values(), ""}}
     out = []
     for row in rows:
