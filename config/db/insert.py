@@ -9,8 +9,9 @@ built per value — about four times the time the database took to insert the ro
 ``str``/``int``/``bool``/``None`` go through unchanged, aware datetimes and decimals straight to
 the backend's adapter, JSON to its encoder; any other value falls back to the field's own
 ``get_db_prep_save``; a field class that prepares values its own way — encryption, say —
-always goes through its own methods), builds one placeholder row, and runs one ``INSERT … RETURNING`` per
-batch through Django's cursor (so query logging and ``CaptureQueriesContext`` still see it).
+always goes through its own methods), builds one placeholder row, and runs one
+``INSERT … RETURNING`` per batch through Django's cursor (so query logging and
+``CaptureQueriesContext`` still see it).
 The parameters are identical to Django's — ``tests/db/test_bulk_insert.py`` compares them
 value by value for every model it is used on, on SQLite and on PostgreSQL.
 
