@@ -168,7 +168,7 @@ class SendResult:
 
 
 def _claim(delivery_id: int, now: dt.datetime) -> WebhookDelivery | None:
-    hold = settings.WEBHOOK_CONNECT_TIMEOUT + settings.WEBHOOK_READ_TIMEOUT + 30
+    hold = settings.WEBHOOK_CONNECT_TIMEOUT + settings.WEBHOOK_READ_TIMEOUT + 5  # then sent again
     with transaction.atomic():
         delivery = (
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
@@ -191,7 +191,8 @@ def _claim(delivery_id: int, now: dt.datetime) -> WebhookDelivery | None:
 
 
 def _body(event: WebhookEvent) -> bytes:
-    return json.dumps(event.payload, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+    # sorted keys: the same bytes on every attempt (PostgreSQL jsonb does not keep key order)
+    return json.dumps(event.payload, cls=DjangoJSONEncoder, separators=(",", ":"), sort_keys=True).encode()
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db import transaction
@@ -9,6 +10,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -129,7 +131,14 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     serializer_class = s.EventSerializer
     permission_classes = [WebhookPermission]
     pagination_class = ApiPagination
-    lookup_value_regex = "[0-9a-fA-F-]{36}"
+    lookup_value_regex = "[^/]+"
+
+    def get_object(self) -> WebhookEvent:
+        try:
+            self.kwargs["pk"] = uuid.UUID(str(self.kwargs["pk"]))
+        except ValueError as exc:
+            raise NotFound("No such event.") from exc
+        return super().get_object()
 
     def get_queryset(self) -> QuerySet[WebhookEvent]:
         return selectors.events_for_user(self.request.user)

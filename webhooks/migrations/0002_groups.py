@@ -1,4 +1,5 @@
-"""Operators manage webhooks (view/add/change/delete); Read-only views them."""
+"""Operators manage webhooks (view/add/change, like everything else: no delete); Read-only
+views them."""
 
 from django.db import migrations
 
@@ -14,7 +15,7 @@ def grant(apps, schema_editor):
     Permission = apps.get_model("auth", "Permission")
     perms = list(Permission.objects.filter(content_type__app_label="webhooks"))
     operators, _ = Group.objects.get_or_create(name="Operators")
-    operators.permissions.add(*perms)
+    operators.permissions.add(*[p for p in perms if p.codename.startswith(("view_", "add_", "change_"))])
     readonly, _ = Group.objects.get_or_create(name="Read-only")
     readonly.permissions.add(*[p for p in perms if p.codename.startswith("view_")])
 
