@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orders.api.serializers import OrderDetailSerializer, StrictSerializerMixin
@@ -62,24 +63,6 @@ class DeliverySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EventSerializer(serializers.ModelSerializer):
-    deliveries = serializers.SerializerMethodField()
-
-    class Meta:
-        model = WebhookEvent
-        fields = ["id", "type", "created_at", "order_id", "payload", "deliveries"]
-        read_only_fields = fields
-
-    def get_deliveries(self, event: WebhookEvent) -> Any:
-        visible = self.context.get("subscriptions")
-        rows = [d for d in event.deliveries.all() if visible is None or d.subscription_id in visible]
-        return DeliverySerializer(rows, many=True).data
-
-
-class RedeliveredSerializer(serializers.Serializer):
-    queued = serializers.IntegerField()
-
-
 class WebhookBodySerializer(serializers.Serializer):
     """What a receiver gets (documentation of the POST body, see README)."""
 
@@ -91,6 +74,30 @@ class WebhookBodySerializer(serializers.Serializer):
         "`object` (the API representation of the order, item, shipment or merchant, e.g. "
         "OrderDetail without its timeline), `object_type`, and for changes `from`, `to`, "
         "`action`, `reason`."))
+
+
+class EventSerializer(serializers.ModelSerializer):
+    deliveries = serializers.SerializerMethodField()
+    payload = serializers.SerializerMethodField(help_text="The body sent (null until the first attempt).")
+
+    class Meta:
+        model = WebhookEvent
+        fields = ["id", "type", "created_at", "order_id", "payload", "deliveries"]
+        read_only_fields = fields
+
+    @extend_schema_field(WebhookBodySerializer(allow_null=True))
+    def get_payload(self, event: WebhookEvent) -> Any:
+        return event.payload
+
+    @extend_schema_field(DeliverySerializer(many=True))
+    def get_deliveries(self, event: WebhookEvent) -> Any:
+        visible = self.context.get("subscriptions")
+        rows = [d for d in event.deliveries.all() if visible is None or d.subscription_id in visible]
+        return DeliverySerializer(rows, many=True).data
+
+
+class RedeliveredSerializer(serializers.Serializer):
+    queued = serializers.IntegerField()
 
 
 class WebhookOrderSerializer(OrderDetailSerializer):
