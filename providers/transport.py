@@ -12,7 +12,9 @@ from the outside in — ``MaxRetryError.reason``, exceptions in ``args`` (reques
 urllib3's errors that way, e.g. ``ConnectionError(ReadTimeoutError)`` when a body stalls after
 the headers), then ``__cause__`` and ``__context__`` — and the first exception whose type is
 known decides. Outside-in matters: a refused connect carries an ``OSError`` inside its
-``NewConnectionError``, and the ``NewConnectionError`` is what tells.
+``NewConnectionError``, and the ``NewConnectionError`` is what tells. One exception to
+"type only": an error raised inside the TLS handshake is before sending whatever its type
+(urllib3 reports a handshake that times out as a read timeout); the traceback shows it.
 """
 
 from __future__ import annotations
@@ -67,10 +69,13 @@ _KNOWN: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str, 
 
 def classify_transport_failure(exc: BaseException) -> TransportFailure:
     """Before or after sending? See the module docstring for the rule."""
-    for link in _chain(exc):
+    links = list(_chain(exc))
+    if any(_raised_by_tls_handshake(link) for link in links):
+        # TLS sends no request byte before the handshake completes (urllib3 reports a
+        # handshake that times out as a *read* timeout: the traceback tells)
+        return TransportFailure(True, "the TLS handshake failed")
+    for link in links:
         if isinstance(link, ssl.SSLError):
-            if _during_handshake(link):
-                return TransportFailure(True, "the TLS handshake failed")
             return TransportFailure(False, "the TLS connection broke after the request was sent")
         for types, when, kind in _KNOWN:
             if isinstance(link, types):
@@ -93,13 +98,15 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         stack.extend(reversed([x for x in linked if isinstance(x, BaseException)]))
 
 
-def _during_handshake(error: ssl.SSLError) -> bool:
-    """A certificate that does not verify, or any TLS error raised by the handshake."""
+def _raised_by_tls_handshake(error: BaseException) -> bool:
+    """A certificate that does not verify, or any error raised inside the TLS handshake
+    (``ssl.SSLSocket.do_handshake``: a stable name of the standard library)."""
     if isinstance(error, ssl.SSLCertVerificationError):
         return True
     tb = error.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_name == "do_handshake":
+        if tb.tb_frame.f_code.co_name == "do_handshake" and tb.tb_frame.f_globals.get(
+                "__name__") == "ssl":
             return True
         tb = tb.tb_next
     return False

@@ -13,6 +13,7 @@ the failures that happen before a request is sent.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import socketserver
@@ -34,6 +35,9 @@ FAULTS: dict[str, bool] = {
     "truncated_length": True,  # 200, Content-Length promises more than is sent
     "redirect_307": False,  # 307 to another host
     "redirect_302": False,  # 302 to another host
+    "redirect_301": False,
+    "redirect_303": False,
+    "redirect_308": False,
 }
 DNS_FAILURE_URL = "http://provider-does-not-exist.invalid"
 
@@ -69,16 +73,16 @@ class WireProvider:
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self) -> None:
-                try:
+                # OSError: the client gave up (its timeout) or we reset on purpose
+                with contextlib.suppress(OSError):
                     provider._handle(self.connection, self.rfile)
-                except OSError:
-                    pass  # the client gave up (its timeout) or we reset on purpose
 
         socketserver.ThreadingTCPServer.allow_reuse_address = True
         self.server = socketserver.ThreadingTCPServer((self.host, 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://{self.host}:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                       daemon=True)
 
     def __enter__(self) -> WireProvider:
         self.thread.start()
@@ -92,8 +96,8 @@ class WireProvider:
     # --- one request ---------------------------------------------------------------------
     def _handle(self, conn: socket.socket, rfile: Any) -> None:
         line = rfile.readline(65537).decode("latin-1").strip()
-        if not line:
-            return
+        if line.count(" ") < 2:
+            return  # not HTTP (e.g. a TLS hello): hang up
         method, target, _version = line.split(" ", 2)
         headers: dict[str, str] = {}
         while True:
@@ -148,7 +152,7 @@ class WireProvider:
                          + f"{len(data):x}\r\n".encode() + data[: len(data) // 2])
         elif fault == "truncated_length":
             conn.sendall(self._head(200, len(data) + 100) + data)
-        elif fault in ("redirect_307", "redirect_302"):
+        elif str(fault).startswith("redirect_"):
             status = int(fault[-3:])
             conn.sendall(
                 f"HTTP/1.1 {status} Moved\r\nLocation: {self.redirect_to}\r\n"
@@ -187,10 +191,8 @@ class ConnectTimeoutAddress:
         for _ in range(3):
             filler = socket.socket()
             filler.setblocking(False)
-            try:
+            with contextlib.suppress(BlockingIOError):
                 filler.connect(("127.0.0.1", port))
-            except BlockingIOError:
-                pass
             self.fillers.append(filler)
         time.sleep(0.05)
         return f"http://127.0.0.1:{port}"
