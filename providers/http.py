@@ -175,7 +175,9 @@ class HttpClient:
     ) -> ProviderError:
         status = response.status_code
         message = f"{operation}: HTTP {status}: {self.error_message(response)}"
-        if status == 429 or status in (502, 503) or (status >= 500 and idempotent):
+        # 429 and 503: the provider did not take the request. 502 and the other 5xx on a call
+        # that is not idempotent: a gateway may have lost the reply of a provider that acted.
+        if status in (429, 503) or (status >= 500 and idempotent):
             return ProviderUnavailable(
                 message,
                 http_status=status,
@@ -183,7 +185,7 @@ class HttpClient:
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if status >= 500:
-            # 500/504 on a create: the provider may have acted before failing.
+            # 500/502/504 on a create: the provider may have acted before failing.
             return ProviderOutcomeUnknown(message, http_status=status, operation=operation)
         return ProviderRejected(message, http_status=status, operation=operation)
 
