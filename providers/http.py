@@ -292,10 +292,13 @@ def redirect_error(response: requests.Response, *, operation: str, idempotent: b
     The reason names the status and the target host only (a Location's path or query may
     carry secrets)."""
     status = response.status_code
-    target = urlsplit(urljoin(response.url or "", response.headers.get("Location", "")))
-    host = target.hostname or ""
-    if host and target.port:
-        host = f"{host}:{target.port}"
+    try:
+        target = urlsplit(urljoin(response.url or "", response.headers.get("Location", "")))
+        host = target.hostname or ""
+        if host and target.port:
+            host = f"{host}:{target.port}"
+    except ValueError:  # a Location we cannot parse
+        host = ""
     where = f" to {host}" if host else ""
     message = (f"{operation}: HTTP {status} redirect{where}; provider calls do not follow "
                "redirects (check the account's base URL)")

@@ -15,7 +15,7 @@ import requests
 from urllib3 import exceptions as u3
 
 from providers.errors import ProviderOutcomeUnknown, ProviderRejected, ProviderUnavailable
-from providers.http import HttpClient, ProviderSession
+from providers.http import HttpClient, ProviderSession, redirect_error
 from providers.transport import classify_transport_failure
 from tests.reliability.wire_provider import (
     DNS_FAILURE_URL,
@@ -203,3 +203,19 @@ def test_the_session_refuses_to_follow_even_when_asked():
                                           allow_redirects=True)
     assert response.status_code == 302 and response.history == []
     assert elsewhere.requests == []
+
+
+@pytest.mark.parametrize("location, shown", [
+    ("/v2/orders?apiKey=s3cret", "HTTP 301 redirect to provider.example.test;"),
+    ("https://user:pw@other.example.test:8443/x?token=s3cret", "to other.example.test:8443;"),
+    ("http://[broken:port/x?token=s3cret", "HTTP 301 redirect; provider"),
+    ("", "HTTP 301 redirect to provider.example.test;"),
+])
+def test_a_redirect_reason_names_the_host_only(location, shown):
+    response = requests.Response()
+    response.status_code = 301
+    response.url = "https://provider.example.test/v1/orders?apiKey=s3cret"
+    response.headers["Location"] = location
+    error = redirect_error(response, operation="fetch_order", idempotent=True)
+    assert shown in str(error)
+    assert "s3cret" not in str(error) and "pw" not in str(error) and "?" not in str(error)
