@@ -88,3 +88,26 @@ def test_redirect_to_another_host_sends_it_nothing(fast_timeouts):
     assert "redirect" in order.failure_reason.lower()
     assert "leak-me-123" not in order.failure_reason and "?" not in order.failure_reason
     assert not order.events.filter(kind="note", message__contains="retrying").exists()
+
+
+def test_reseller_draft_create_that_stalls_is_never_sent_twice(fast_timeouts):
+    """The provider-side draft is created before the placement's claim: a stalled reply
+    there must not be re-sent either — neither by the task's retry nor by a second try."""
+    from tests.providers.reseller import fault_spec as reseller_spec
+
+    order = reseller_spec.make_order()
+    Order.objects.filter(pk=order.pk).update(external_id="", external_ids=[], raw_status="")
+    order.items.update(external_id="")
+    token = {"access_token": "wire-token", "token_type": "bearer", "expires_in": 3600}
+    with WireProvider(create=("POST", "/api/orders"), create_reply={"Id": 5001},
+                      routes={("POST", "/oauth/token"): lambda accepted: (200, token)},
+                      fault="stall_body", stall=READ_TIMEOUT * 4) as server:
+        _point_at(order, server.url)
+        tasks.order_place_task.delay(order.pk)
+        tasks.order_place_task.delay(order.pk)  # the operator (or a redelivery) tries again
+
+    assert server.creates_received == 1, "the draft create was sent again"
+    order.refresh_from_db()
+    assert order.state == Lifecycle.DRAFT and not order.external_id
+    assert order.events.filter(message__contains="the provider may have acted").exists()
+    assert order.events.filter(operation="list_orders").exists()  # the 2nd try looked it up
