@@ -33,7 +33,7 @@ from .wire_provider import DNS_FAILURE_URL, FAULTS, ConnectTimeoutAddress, WireP
 
 pytestmark = pytest.mark.django_db
 
-READ_TIMEOUT = 0.3
+READ_TIMEOUT = 0.4
 CONNECT_TIMEOUT = 0.2
 MAX_TRIES = 5
 
@@ -90,10 +90,11 @@ def _server_for(provider_key: str, order: Order, wire: WireFault, mode: str) -> 
         l_method, l_url, if_accepted, if_not = spec["lookup"]
         routes.routes[(l_method, urlsplit(l_url).path)] = lambda accepted: (
             200, if_accepted if accepted else if_not)
+    # trickled headers: 5 lines, each gap well under the read timeout, 1.5x it in all
     return WireProvider(
         create=(method, urlsplit(url).path), create_reply=spec["create_success_json"],
         routes=routes.routes, fault=None if wire.fault in PRE_SEND else wire.fault,
-        times=1 if mode == "once" else None, stall=READ_TIMEOUT * 4, gap=READ_TIMEOUT * 0.4,
+        times=1 if mode == "once" else None, stall=READ_TIMEOUT * 4, gap=READ_TIMEOUT * 0.3,
     )
 
 
