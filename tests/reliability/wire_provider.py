@@ -136,7 +136,7 @@ class WireProvider:
             conn.sendall(self._head(200, len(data)))
             self.stopping.wait(self.stall)
         elif fault in ("trickle_headers_then_stall", "trickle_headers_slow"):
-            head = self._head(200, len(data)).split(b"\r\n")[:-2] + [b"X-Trickle: 1"]
+            head = [*self._head(200, len(data)).split(b"\r\n")[:-2], b"X-Trickle: 1"]
             for head_line in head:
                 conn.sendall(head_line + b"\r\n")
                 self.stopping.wait(self.gap)
