@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_http_methods
 
 from orders.models import TRANSITION_PERMISSION
@@ -126,10 +126,10 @@ class SalesRoutingAdmin(admin.ModelAdmin):
     def suppliers(self, obj: SalesRouting) -> str:
         from .selectors import supplier_orders_of
 
-        return format_html(", ".join(
-            format_html('<a href="{}">{}</a> ({})', reverse("admin:orders_order_change", args=[o.pk]),
-                        o.reference, o.get_state_display())
-            for o in supplier_orders_of(obj.order)) or "—")
+        links = format_html_join(", ", '<a href="{}">{}</a> ({})', (
+            (reverse("admin:orders_order_change", args=[o.pk]), o.reference, o.get_state_display())
+            for o in supplier_orders_of(obj.order)))
+        return links or "—"
 
     @staticmethod
     def _place_after_commit(ids: list[int], request: HttpRequest) -> None:
