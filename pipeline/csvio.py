@@ -21,7 +21,7 @@ from .models import PlaceMode, RouteMode, SupplierOffer
 COLUMNS = ["sales_account", "sales_product_id", "sales_sku", "supplier", "supplier_product_id",
            "supplier_sku", "supplier_variant", "expected_cost", "cost_currency", "priority",
            "route_mode", "place_mode", "is_active"]
-REQUIRED = {"sales_product_id", "supplier", "expected_cost"}
+REQUIRED = {"supplier", "expected_cost"}
 TRUE, FALSE = {"1", "true", "yes", "y"}, {"0", "false", "no", "n"}
 MAX_ROWS = 20_000
 
@@ -64,6 +64,8 @@ def _parse_row(line: int, row: dict[str, str], merchants: dict[str, Merchant],
     for column in sorted(REQUIRED):
         if not get[column]:
             errors.append((line, column, "required"))
+    if not (get["sales_product_id"] or get["sales_sku"]):
+        errors.append((line, "sales_product_id", "give the sales product id, the sales SKU, or both"))
     if get["supplier"]:
         values["supplier"] = merchants.get(get["supplier"])
         if values["supplier"] is None:
@@ -109,7 +111,8 @@ def offers_import(*, text: str) -> ImportResult:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip() for h in (reader.fieldnames or [])]
     unknown = sorted(set(header) - set(COLUMNS))
-    missing = sorted(REQUIRED - set(header))
+    missing = sorted(REQUIRED - set(header)) + (
+        [] if {"sales_product_id", "sales_sku"} & set(header) else ["sales_product_id"])
     if missing or unknown:
         problems = [(1, c, "missing column") for c in missing] + [(1, c, "unknown column") for c in unknown]
         raise OfferImportError(problems)

@@ -51,10 +51,13 @@ class SupplierOffer(models.Model):
         ProviderAccount, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
         help_text="The sales channel account this offer applies to; empty: every one.",
     )
-    sales_product_id = models.CharField("sales product id", max_length=120, db_index=True)
+    sales_product_id = models.CharField(
+        "sales product id", max_length=120, blank=True, db_index=True,
+        help_text="The sales channel's product id; empty: match on the SKU alone.",
+    )
     sales_sku = models.CharField(
         "sales SKU", max_length=120, blank=True, db_index=True,
-        help_text="Only this SKU / variant of the product; empty: the whole product.",
+        help_text="Only this SKU / variant; empty: every SKU of the product.",
     )
     supplier = models.ForeignKey(
         Merchant, on_delete=models.PROTECT, related_name="supplier_offers",
@@ -86,11 +89,19 @@ class SupplierOffer(models.Model):
             models.UniqueConstraint(fields=["sales_product_id", "sales_sku", "supplier", "priority"],
                                     name="offer_unique_choice"),
             models.CheckConstraint(condition=models.Q(expected_cost__gte=0), name="offer_cost_not_negative"),
+            models.CheckConstraint(condition=~models.Q(sales_product_id="", sales_sku=""),
+                                   name="offer_names_a_product_or_sku"),
         ]
 
     def __str__(self) -> str:
-        what = self.sales_product_id + (f" / {self.sales_sku}" if self.sales_sku else "")
+        what = " / ".join(v for v in (self.sales_product_id, self.sales_sku) if v)
         return f"{what} → {self.supplier} (#{self.priority})"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if not (self.sales_product_id or self.sales_sku):
+            raise ValidationError({"sales_product_id": "Give the sales product id, the sales SKU, or both."})
 
 
 class SalesRouting(models.Model):

@@ -36,20 +36,25 @@ def routing_policy(account: ProviderAccount) -> RoutingPolicy | None:
 
 def offers_by_item(items: list[OrderItem], account: ProviderAccount,
                    exclude: dict[int, set[int]] | None = None) -> dict[int, list[SupplierOffer]]:
-    """Active offers for each item, best first: SKU-specific before product-wide, then by
-    priority. ``exclude`` maps item pk → offer pks already tried (and released)."""
+    """Active offers for each item, best first: product and SKU, then SKU alone, then the
+    whole product; then by priority. An offer's empty product id or SKU matches any.
+    ``exclude`` maps item pk → offer pks already tried (and released)."""
     product_ids = {i.product_id for i in items if i.product_id}
+    skus = {i.sku for i in items if i.sku}
     offers = list(
-        SupplierOffer.objects.filter(is_active=True, sales_product_id__in=product_ids)
+        SupplierOffer.objects.filter(is_active=True)
+        .filter(Q(sales_product_id__in=product_ids) | Q(sales_sku__in=skus))
         .filter(Q(sales_account__isnull=True) | Q(sales_account=account))
         .select_related("supplier__account").order_by("priority", "pk")
     )
     found: dict[int, list[SupplierOffer]] = {}
     for item in items:
         tried = (exclude or {}).get(item.pk, set())
-        fitting = [o for o in offers if o.sales_product_id == item.product_id
-                   and (not o.sales_sku or o.sales_sku == item.sku) and o.pk not in tried]
-        found[item.pk] = sorted(fitting, key=lambda o: (not o.sales_sku, o.priority, o.pk))
+        fitting = [o for o in offers if o.pk not in tried
+                   and (not o.sales_product_id or o.sales_product_id == item.product_id)
+                   and (not o.sales_sku or o.sales_sku == item.sku)]
+        found[item.pk] = sorted(fitting, key=lambda o: (not o.sales_sku, not o.sales_product_id,
+                                                        o.priority, o.pk))
     return found
 
 

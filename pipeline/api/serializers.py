@@ -38,6 +38,9 @@ class SupplierOfferSerializer(StrictSerializerMixin, serializers.ModelSerializer
             supplier=merged["supplier"], priority=merged["priority"] or 1)
         if self.instance is not None:
             clash = clash.exclude(pk=self.instance.pk)
+        if not (merged["sales_product_id"] or merged["sales_sku"]):
+            raise serializers.ValidationError(
+                {"sales_product_id": ["Give the sales product id, the sales SKU, or both."]})
         if clash.exists():
             raise serializers.ValidationError({"priority": ["This supplier already has an offer for this "
                                                             "product and SKU at this priority."]})

@@ -42,7 +42,7 @@ def test_a_bad_file_names_every_problem_by_line_and_column_and_imports_nothing(s
     lines = caught.value.lines()
     assert "line 3, supplier: no merchant with id 999999" in lines
     assert "line 3, expected_cost: must not be negative" in lines
-    assert "line 4, sales_product_id: required" in lines
+    assert "line 4, sales_product_id: give the sales product id, the sales SKU, or both" in lines
     assert "line 4, expected_cost: not a number: 'abc'" in lines
     assert "line 4, priority: a whole number from 1" in lines
     assert "line 5, priority: same offer as line 2" in lines

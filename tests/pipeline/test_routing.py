@@ -145,3 +145,21 @@ def test_a_failed_supplier_order_flags_the_sale(account, tipser_merchant, policy
     sale.routing.refresh_from_db()
     assert sale.routing.status == "problem" and "Supplier order" in sale.routing.reason
     assert pipeline_counts()["problem"] == 1
+
+
+def test_an_offer_by_sku_alone_matches_and_a_product_and_sku_offer_wins(
+    account, tipser_merchant, policy, suppliers, mocked, django_capture_on_commit_callbacks
+):
+    a, b = suppliers
+    SupplierOffer.objects.create(sales_sku="SKU-1", supplier=b, expected_cost=Decimal("5"))
+    SupplierOffer.objects.create(sales_product_id="P1", supplier=b, supplier_sku="B-P1", expected_cost=Decimal("5"))
+    SupplierOffer.objects.create(sales_product_id="P1", sales_sku="SKU-1", supplier=a, supplier_sku="A-EXACT",
+                                 expected_cost=Decimal("5"), priority=3)
+    for n in (2, 3):
+        SupplierOffer.objects.create(sales_sku=f"SKU-{n}", supplier=a, supplier_sku=f"A-{n}",
+                                     expected_cost=Decimal("5"))
+    mocked.post(f"{FAKE}/orders", json={"id": "F-1", "status": "NEW"})
+    [sale] = sync(account, [three_item_sale()], django_capture_on_commit_callbacks)
+    links = dict(SupplierLink.objects.values_list("sales_item__sku", "supplier_item__sku"))
+    assert links == {"SKU-1": "A-EXACT", "SKU-2": "A-2", "SKU-3": "A-3"}
+    assert len(supplier_orders_of(sale)) == 1
