@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "providers.reseller",
     "providers.tipser",
     "webhooks",
+    "pipeline",
 ]
 
 MIDDLEWARE = [
