@@ -418,20 +418,30 @@ INTEGRATION_PERMISSIONS = (
 INTEGRATION_UNSCOPED_PERMISSIONS = ("merchants.add_merchant", "merchants.change_merchant")
 
 
-def integration_token_rotate(*, integration: Any) -> str:
-    """A new token for the integration (the old one stops working). Returns the key."""
-    from rest_framework.authtoken.models import Token
+def integration_token_rotate(*, integration: Any, actor: Any = None) -> str:
+    """A new token for the integration (the old one stops working). Returns the key, which
+    is stored only as a hash. A person (``actor``) may only issue it when they hold every
+    permission the integration's service user has (``tokens.TokenRefused`` otherwise)."""
+    from .tokens import api_token_issue
 
-    Token.objects.filter(user=integration.user).delete()
-    return Token.objects.create(user=integration.user).key
+    return api_token_issue(user=integration.user, name=integration.name, actor=actor)
+
+
+def integration_tokens_revoke(*, integration: Any) -> int:
+    """Revoke the integration's token(s): requests with them answer 401 from now on."""
+    from .tokens import api_tokens_revoke
+
+    return api_tokens_revoke(user=integration.user)
 
 
 @transaction.atomic
 def integration_create(
-    *, name: str, merchants: list[Merchant] | None = None, staff: bool = False
+    *, name: str, merchants: list[Merchant] | None = None, staff: bool = False,
+    actor: Any = None,
 ) -> tuple[Any, str]:
     """Create an API integration with its service user and token. Returns (integration, key);
-    the key is shown once by the caller."""
+    the key is shown once by the caller. A person (``actor``) may only create one whose
+    permissions they hold (``tokens.TokenRefused``; nothing is created then)."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Permission
     from django.utils.text import slugify
@@ -462,4 +472,4 @@ def integration_create(
     integration.save()
     if merchants:
         integration.merchants.set(merchants)
-    return integration, integration_token_rotate(integration=integration)
+    return integration, integration_token_rotate(integration=integration, actor=actor)
