@@ -436,3 +436,6 @@ class IntegrationAdmin(admin.ModelAdmin):
             n = services.integration_tokens_revoke(integration=integration)
             self.message_user(request, f"'{integration.name}': {n} token(s) revoked.",
                               messages.SUCCESS if n else messages.INFO)
+
+
+from . import admin_schedules  # noqa: E402,F401  (periodic tasks: permissions on every action)
