@@ -58,8 +58,16 @@ API_PROBE_ITEMS = [{"sku": "PROBE", "quantity": 1}]
 
 
 # --- the world: two merchants, objects of each kind ------------------------------------------
+def _poll_execution(self: Any, order: Any) -> Any:
+    """The fake provider gains an execution poll (a real call at the wire) for this test, so
+    the execution-poll page is reached for a placed order as with the reseller."""
+    self.client.request("GET", f"/orders/{order.external_id}/execution",
+                        operation="execution_status", idempotent=True)
+    raise AssertionError("the fake provider has no execution to report")
+
+
 @pytest.fixture
-def world(db, django_user_model) -> dict[str, Any]:
+def world(db, django_user_model, monkeypatch) -> dict[str, Any]:
     from django_celery_beat.models import (
         ClockedSchedule,
         CrontabSchedule,
@@ -70,6 +78,9 @@ def world(db, django_user_model) -> dict[str, Any]:
 
     from providers.brandsdistribution import models as bd
 
+    from tests.fake_provider import FakeService
+
+    monkeypatch.setattr(FakeService, "poll_execution", _poll_execution, raising=False)
     groups_migration.create_groups(django_apps, None)
     mine = MerchantFactory(name="Mine")
     other = MerchantFactory(name="Other")
@@ -217,26 +228,29 @@ def _admin_urls() -> Iterator[tuple[str | None, str]]:
         yield from _filled(pattern.name, route, model)
 
 
-def _filled(name: str | None, route: str, model: type) -> Iterator[tuple[str | None, str]]:
-    obj = model._base_manager.order_by("pk").first()
-    assert obj is not None or "<" not in route, (
-        f"the world has no {model._meta.label} for {route}: add one")
-    values: dict[str, list[str]] = {}
-    for param in re.findall(r"<(?:\w+:)?(\w+)>", route):
-        if param in ("object_id", "pk", "id"):
-            values[param] = [str(obj.pk)]
-        elif param == "item_pk":
-            values[param] = [str(OrderItem.objects.filter(order=obj).first().pk)]
-        elif param == "transition_name":
-            values[param] = _transition_names(model)
-        else:
-            raise AssertionError(f"admin URL {route}: teach this test to fill <{param}>")
-    combos: list[dict[str, str]] = [{}]
-    for param, options in values.items():
-        combos = [{**c, param: v} for c in combos for v in options]
-    for combo in combos:
-        url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m, c=combo: c[m.group(1)], route)
-        yield name, "/admin/" + url
+def _filled(name: str | None, route: str, model: Any) -> Iterator[tuple[str | None, str]]:
+    if "<" not in route:
+        yield name, "/admin/" + route
+        return
+    objs = list(model._base_manager.order_by("pk")[:2])  # e.g. a draft and a placed order
+    assert objs, f"the world has no {model._meta.label} for {route}: add one"
+    for obj in objs:
+        values: dict[str, list[str]] = {}
+        for param in re.findall(r"<(?:\w+:)?(\w+)>", route):
+            if param in ("object_id", "pk", "id"):
+                values[param] = [str(obj.pk)]
+            elif param == "item_pk":
+                values[param] = [str(OrderItem.objects.filter(order=obj).first().pk)]
+            elif param == "transition_name":
+                values[param] = _transition_names(model)
+            else:
+                raise AssertionError(f"admin URL {route}: teach this test to fill <{param}>")
+        combos: list[dict[str, str]] = [{}]
+        for param, options in values.items():
+            combos = [{**c, param: v} for c in combos for v in options]
+        for combo in combos:
+            url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m, c=combo: c[m.group(1)], route)
+            yield name, "/admin/" + url
 
 
 def test_readonly_group_is_refused_every_state_changing_admin_url(world, probe):
