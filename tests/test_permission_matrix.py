@@ -77,7 +77,6 @@ def world(db, django_user_model, monkeypatch) -> dict[str, Any]:
     )
 
     from providers.brandsdistribution import models as bd
-
     from tests.fake_provider import FakeService
 
     monkeypatch.setattr(FakeService, "poll_execution", _poll_execution, raising=False)
