@@ -53,7 +53,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "rest_framework.authtoken",  # only for the migration that hashed its plaintext tokens
+    "rest_framework_api_key",  # API tokens stored as hashes (merchants.ApiToken)
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
