@@ -18,6 +18,7 @@ from typing import Any
 import requests
 from django.core.cache import cache
 
+from core.redaction import register_secret
 from providers.errors import ProviderBadReply, ProviderRejected
 from providers.http import HttpClient, Recorder
 
@@ -84,6 +85,7 @@ class ResellerClient(HttpClient):
             cached = cache.get(self.cache_key)
             if cached:
                 self.secrets.append(cached)
+                register_secret(cached)
                 return str(cached)
         response = self.request(
             "POST", TOKEN_PATH, operation="token", idempotent=True,
@@ -103,6 +105,7 @@ class ResellerClient(HttpClient):
         except (TypeError, ValueError):
             lifetime = DEFAULT_TOKEN_LIFETIME
         self.secrets.append(token)
+        register_secret(token)  # masked in every log line and stored text of this process
         cache.set(self.cache_key, token, timeout=max(5, lifetime - TOKEN_MARGIN))
         return token
 
