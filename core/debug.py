@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.utils.safestring import SafeString, mark_safe
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
 from .redaction import redact_data, redact_text
@@ -40,8 +41,9 @@ class SecretsExceptionReporterFilter(SafeExceptionReporterFilter):
 class SecretsExceptionReporter(ExceptionReporter):
     """Django's reporter, its rendered page and text redacted."""
 
-    def get_traceback_html(self) -> str:
-        return redact_text(str(super().get_traceback_html()))
+    def get_traceback_html(self) -> SafeString:
+        # redaction only replaces text with "***": the page stays as safe as Django made it
+        return mark_safe(redact_text(str(super().get_traceback_html())))  # noqa: S308
 
-    def get_traceback_text(self) -> str:
-        return redact_text(str(super().get_traceback_text()))
+    def get_traceback_text(self) -> SafeString:
+        return mark_safe(redact_text(str(super().get_traceback_text())))  # noqa: S308

@@ -23,6 +23,7 @@ compiled pattern is rebuilt only when a new value arrives.
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import threading
@@ -68,7 +69,8 @@ class SecretRegistry:
             text = str(value)
             if len(text) < MIN_SECRET_LENGTH or text in self._values:
                 continue
-            new.update({text, quote(text, safe=""), quote_plus(text)})
+            # as written, in a URL, in a form body, in HTML
+            new.update({text, quote(text, safe=""), quote_plus(text), html.escape(text)})
         if new - self._values:
             with self._lock:
                 self._values |= new
@@ -208,8 +210,9 @@ def load_account_secrets(*, force: bool = False) -> None:
         return
     from merchants.models import ProviderAccount  # late: this module loads before the apps
 
-    for account in ProviderAccount.objects.only("pk", "provider", "credentials"):
-        account.register_secrets()
+    # reading the field registers each value (merchants.fields); unreadable ones are skipped
+    for _account in ProviderAccount.objects.only("pk", "credentials").iterator():
+        pass
     _accounts_loaded = True
 
 

@@ -17,6 +17,7 @@ from providers import registry
 from providers.errors import ProviderError
 
 from . import services
+from .fields import UNREADABLE_MESSAGE
 from .models import Integration, Merchant, MerchantEvent, ProviderAccount
 
 
@@ -84,6 +85,8 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     @admin.display(description="Stored credentials")
     def credentials_status(self, obj: ProviderAccount) -> str:
         masked = obj.masked_credentials()
+        if not obj.credentials_readable:
+            return format_html("<strong>{}</strong>", UNREADABLE_MESSAGE)
         if not masked:
             return "none stored"
         return format_html_join("", "<div><code>{}</code>: {}</div>", masked.items())

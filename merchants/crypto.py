@@ -18,6 +18,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from core.redaction import register_secret
+
 KEY_SETTING = "FIELD_ENCRYPTION_KEY"
 
 
@@ -60,6 +62,7 @@ def _keys() -> list[bytes]:
 
 @lru_cache(maxsize=4)
 def _fernet(keys: tuple[bytes, ...]) -> MultiFernet:
+    register_secret(*(k.decode(errors="replace") for k in keys))  # never shown, never logged
     try:
         return MultiFernet([Fernet(k) for k in keys])
     except (ValueError, binascii.Error) as exc:

@@ -23,11 +23,17 @@ class ProviderAccountSerializer(OutputModelSerializer):
     credential_fields = serializers.SerializerMethodField(
         help_text="Credential names this provider uses."
     )
+    credentials_readable = serializers.BooleanField(
+        read_only=True,
+        help_text="False: the stored credentials cannot be decrypted with the configured key "
+                  "(credentials unreadable — enter them again).",
+    )
 
     class Meta:
         model = ProviderAccount
         fields = ["id", "provider", "name", "environment", "base_url", "options", "is_active",
-                  "credentials_set", "credential_fields", "created_at", "updated_at"]
+                  "credentials_set", "credential_fields", "credentials_readable",
+                  "created_at", "updated_at"]
         read_only_fields = fields
 
     def get_credentials_set(self, account: ProviderAccount) -> list[str]:
