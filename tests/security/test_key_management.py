@@ -8,7 +8,6 @@ from cryptography.fernet import Fernet
 from django.core.checks import Error
 from django.core.management import call_command
 from django.db import connection
-from django.test import override_settings
 from django.urls import path, reverse
 from rest_framework.test import APIClient
 
@@ -207,8 +206,9 @@ def _explode(request):
 urlpatterns = [path("explode/", _explode)]
 
 
-@override_settings(ROOT_URLCONF=__name__, DEBUG=True)
+@pytest.mark.urls(__name__)
 def test_debug_page_shows_no_key_and_no_credential(settings, client):
+    settings.DEBUG = True
     settings.FIELD_ENCRYPTION_KEY = [KEY_A, KEY_B]
     AccountFactory(credentials={"api_key": SECRET})
     client.raise_request_exception = False
