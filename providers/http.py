@@ -84,7 +84,7 @@ def body_excerpt(response: requests.Response, secrets: Iterable[str] = ()) -> st
     if "html" in response.headers.get("Content-Type", "").lower() or text.lstrip()[:1] == "<":
         text = html.unescape(_TAGS.sub(" ", text))  # an HTML error page: its words, not markup
     text = " ".join(text.split())
-    return redact_text(text[:MAX_EXCERPT], secrets)
+    return redact_text(text, secrets)[:MAX_EXCERPT]  # redact, then cut
 
 
 class HttpClient:
@@ -248,7 +248,7 @@ def _sent(exc: requests.exceptions.ConnectionError) -> bool:
 
 
 def _short(exc: Exception) -> str:
-    text = str(exc)
+    text = redact_text(str(exc))  # before cutting: a cut secret would escape the redaction
     return (text[:200] + "…") if len(text) > 200 else text
 
 

@@ -66,7 +66,7 @@ class BrandsdistributionClient(HttpClient):
     # --- error mapping -------------------------------------------------------------------
     def error_message(self, response: requests.Response) -> str:
         text = mapping.error_text(response.content, response.headers.get("Content-Type", ""))
-        text = redact_text(text[:500], self.secrets)
+        text = redact_text(text, self.secrets)[:500]  # redact, then cut
         return text or response.reason or "no reason given"
 
     def error_for(

@@ -77,7 +77,7 @@ class ResellerClient(HttpClient):
         text = " — ".join(parts) if parts else super().error_message(response)
         from providers.http import redact_text
 
-        return redact_text(text[:300], self.secrets)
+        return redact_text(text, self.secrets)[:300]  # redact, then cut
 
     # --- token -----------------------------------------------------------------------------
     def token(self, *, refresh: bool = False) -> str:
