@@ -23,6 +23,7 @@ compiled pattern is rebuilt only when a new value arrives.
 
 from __future__ import annotations
 
+import base64
 import html
 import logging
 import re
@@ -102,6 +103,13 @@ registry = SecretRegistry()
 def register_secret(*values: object) -> None:
     """Mask these values everywhere from now on (credential values, obtained tokens)."""
     registry.add(*values)
+
+
+def register_basic_auth(username: str, password: str) -> None:
+    """The base64 form HTTP Basic sends (a provider may echo the header value alone)."""
+    if username and password:
+        register_secret(base64.b64encode(f"{username}:{password}".encode("latin-1", "replace"))
+                        .decode())
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:

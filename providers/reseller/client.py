@@ -18,7 +18,7 @@ from typing import Any
 import requests
 from django.core.cache import cache
 
-from core.redaction import register_secret
+from core.redaction import register_basic_auth, register_secret
 from providers.errors import ProviderBadReply, ProviderRejected
 from providers.http import HttpClient, Recorder
 
@@ -47,6 +47,7 @@ class ResellerClient(HttpClient):
             secrets=[client_id, client_secret, username, password],
         )
         self._client_auth = (client_id, client_secret)
+        register_basic_auth(client_id, client_secret)
         self._grant = {"grant_type": "password", "username": username, "password": password}
         fingerprint = hashlib.sha256(
             "\0".join([self.base_url, client_id, username, password]).encode()
