@@ -43,15 +43,20 @@ SENSITIVE_PARAMS = {
     "apikey", "api_key", "api-key", "key", "token", "access_token", "refresh_token",
     "password", "passwd", "client_secret", "secret",
 }
-_PATTERNS = [
-    # query strings and form bodies: apiKey=…, &password=…
-    re.compile(rf"(?i)((?<![A-Za-z0-9_])(?:{_NAMES})=)[^&\s'\"<>)]+"),
-    # JSON / Python reprs: "password": "…", 'client_secret': '…'
-    re.compile(rf"(?i)([\"'](?:{_NAMES})[\"']\s*:\s*[\"'])[^\"']+"),
-    # headers: Authorization: Basic …, Bearer …, X-Api-Client-Id: …
-    re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:basic|bearer|token)\s+)[A-Za-z0-9._~+/=-]+"),
-    re.compile(r"(?i)(x-api-client-id['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"),
-]
+# name=value pairs (query strings, form bodies): a cheap scan, the name checked in Python
+_PAIR = re.compile(r"(?<![\w.-])([A-Za-z][\w.-]*=)([^&\s'\"<>)]+)")
+_SECRET_NAME = re.compile(rf"(?:^|[^a-z0-9_])(?:{_NAMES})=$")
+# JSON / Python reprs: "password": "…", 'client_secret': '…'
+_QUOTED = re.compile(rf"(?i)([\"'](?:{_NAMES})[\"']\s*:\s*[\"'])[^\"']+")
+# headers: Authorization: Basic …, Bearer …, X-Api-Client-Id: …
+_AUTHORIZATION = re.compile(
+    r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:basic|bearer|token)\s+)[A-Za-z0-9._~+/=-]+")
+_CLIENT_ID = re.compile(r"(?i)(x-api-client-id['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+")
+
+
+def _mask_pair(match: re.Match[str]) -> str:
+    name = match.group(1)
+    return name + REDACTED if _SECRET_NAME.search(name.lower()) else match.group(0)
 
 
 class SecretRegistry:
@@ -123,8 +128,17 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     pattern = registry.pattern()
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
-    for generic in _PATTERNS:
-        text = generic.sub(rf"\g<1>{REDACTED}", text)
+    # the generic patterns, each only where its marker occurs (this runs for every log record)
+    if "=" in text:
+        text = _PAIR.sub(_mask_pair, text)
+    if ":" in text:
+        if '"' in text or "'" in text:
+            text = _QUOTED.sub(rf"\g<1>{REDACTED}", text)
+        lowered = text.lower()
+        if "authorization" in lowered:
+            text = _AUTHORIZATION.sub(rf"\g<1>{REDACTED}", text)
+        if "x-api-client-id" in lowered:
+            text = _CLIENT_ID.sub(rf"\g<1>{REDACTED}", text)
     return text
 
 
