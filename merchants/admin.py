@@ -17,6 +17,7 @@ from providers import registry
 from providers.errors import ProviderError
 
 from . import services
+from .crypto import key_problems
 from .fields import UNREADABLE_MESSAGE
 from .models import Integration, Merchant, MerchantEvent, ProviderAccount
 
@@ -53,6 +54,15 @@ class ProviderAccountForm(forms.ModelForm):
                 widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
                 help_text=("Used by: " + ", ".join(users) + ". ") + "Leave blank to keep the stored value.",
             )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if key_problems():  # nothing can be stored encrypted until the setting is fixed
+            raise forms.ValidationError(
+                "FIELD_ENCRYPTION_KEY is not a valid Fernet key: this account cannot be saved "
+                "until the setting is fixed (see `manage.py check`)."
+            )
+        return cleaned
 
     def save(self, commit: bool = True) -> ProviderAccount:
         account = super().save(commit=False)

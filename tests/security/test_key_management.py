@@ -222,3 +222,23 @@ def test_debug_page_shows_no_key_and_no_credential(settings, client):
     assert "RuntimeError" in text
     for value in (KEY_A, KEY_B, SECRET):
         assert value not in text
+
+
+def test_a_malformed_key_gives_a_form_error_not_a_500(settings, admin_user, client):
+    settings.FIELD_ENCRYPTION_KEY = [KEY_A]
+    account = AccountFactory(provider="tipser", name="Shop", credentials={"api_key": SECRET},
+                             options={"page_size": 2})
+    settings.FIELD_ENCRYPTION_KEY = ["malformed-key"]
+    client.force_login(admin_user)
+    url = reverse("admin:merchants_provideraccount_change", args=[account.pk])
+    response = client.post(url, {
+        "provider": "tipser", "name": "Shop", "environment": "sandbox", "base_url": "",
+        "options": '{"page_size": 2}', "is_active": "on", "cred__api_key": "new-key-123456",
+    })
+    assert response.status_code == 200
+    assert "FIELD_ENCRYPTION_KEY is not a valid Fernet key" in response.content.decode()
+    api = APIClient()
+    api.force_login(admin_user)
+    reply = api.patch(f"/api/v1/accounts/{account.pk}/",
+                      {"credentials": {"api_key": "new-key-123456"}}, format="json")
+    assert reply.status_code == 400 and "FIELD_ENCRYPTION_KEY" in reply.content.decode()
