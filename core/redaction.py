@@ -60,54 +60,77 @@ def _mask_pair(match: re.Match[str]) -> str:
 
 
 class SecretRegistry:
-    """The known secret values of this process; one compiled pattern over all of them."""
+    """The known secret values of this process; one compiled pattern over all of them.
+
+    Credentials stay for the life of the process. Tokens (``transient``) are renewed every
+    hour or so: only the last ``MAX_TRANSIENT`` are kept, so a worker running for months does
+    not grow a pattern of thousands of expired tokens that every log record is matched against.
+    """
+
+    MAX_TRANSIENT = 256
 
     def __init__(self) -> None:
         self._values: set[str] = set()
+        self._transient: dict[str, None] = {}  # insertion-ordered: the oldest go first
         self._pattern: re.Pattern[str] | None = None
         self._lock = threading.Lock()
 
-    def add(self, *values: object) -> None:
-        new = set()
+    @staticmethod
+    def _forms(values: tuple[object, ...]) -> list[str]:
+        forms: list[str] = []
         for value in values:
             if value is None or isinstance(value, bool):
                 continue
             text = str(value)
-            if len(text) < MIN_SECRET_LENGTH or text in self._values:
-                continue
-            # as written, in a URL, in a form body, in HTML
-            new.update({text, quote(text, safe=""), quote_plus(text), html.escape(text)})
-        if new - self._values:
-            with self._lock:
-                self._values |= new
-                self._pattern = None
+            if len(text) >= MIN_SECRET_LENGTH:
+                # as written, in a URL, in a form body, in HTML
+                forms += [text, quote(text, safe=""), quote_plus(text), html.escape(text)]
+        return forms
+
+    def add(self, *values: object, transient: bool = False) -> None:
+        forms = [f for f in self._forms(values) if f not in self._values]
+        if transient:
+            forms = [f for f in forms if f not in self._transient]
+        if not forms:
+            return
+        with self._lock:
+            if transient:
+                self._transient.update(dict.fromkeys(forms))
+                while len(self._transient) > self.MAX_TRANSIENT:
+                    del self._transient[next(iter(self._transient))]
+            else:
+                self._values.update(forms)
+            self._pattern = None
 
     def __contains__(self, value: str) -> bool:
-        return value in self._values
+        return value in self._values or value in self._transient
 
     def __len__(self) -> int:
-        return len(self._values)
+        return len(self._values) + len(self._transient)
 
     def pattern(self) -> re.Pattern[str] | None:
         pattern = self._pattern
-        if pattern is None and self._values:
+        if pattern is None and (self._values or self._transient):
             with self._lock:
-                ordered = sorted(self._values, key=len, reverse=True)  # longest first
+                known = self._values | set(self._transient)
+                ordered = sorted(known, key=len, reverse=True)  # longest first
                 pattern = self._pattern = re.compile("|".join(map(re.escape, ordered)))
         return pattern
 
     def clear(self) -> None:
         with self._lock:
             self._values = set()
+            self._transient = {}
             self._pattern = None
 
 
 registry = SecretRegistry()
 
 
-def register_secret(*values: object) -> None:
-    """Mask these values everywhere from now on (credential values, obtained tokens)."""
-    registry.add(*values)
+def register_secret(*values: object, transient: bool = False) -> None:
+    """Mask these values everywhere from now on: credential values, and (``transient``)
+    tokens obtained from a provider."""
+    registry.add(*values, transient=transient)
 
 
 def register_basic_auth(username: str, password: str) -> None:

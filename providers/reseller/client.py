@@ -86,7 +86,7 @@ class ResellerClient(HttpClient):
             cached = cache.get(self.cache_key)
             if cached:
                 self.secrets.append(cached)
-                register_secret(cached)
+                register_secret(cached, transient=True)
                 return str(cached)
         response = self.request(
             "POST", TOKEN_PATH, operation="token", idempotent=True,
@@ -106,7 +106,7 @@ class ResellerClient(HttpClient):
         except (TypeError, ValueError):
             lifetime = DEFAULT_TOKEN_LIFETIME
         self.secrets.append(token)
-        register_secret(token)  # masked in every log line and stored text of this process
+        register_secret(token, transient=True)  # masked in all logs and stored text
         cache.set(self.cache_key, token, timeout=max(5, lifetime - TOKEN_MARGIN))
         return token
 

@@ -119,3 +119,13 @@ def test_stored_failure_text_is_redacted_on_save():
     order.save()
     order.refresh_from_db()
     assert order.failure_reason == "refused: ***"
+
+
+def test_tokens_are_kept_only_while_recent():
+    cap = redaction.SecretRegistry.MAX_TRANSIENT
+    registry = redaction.SecretRegistry()
+    registry.add("credential-value-1")
+    for n in range(cap + 10):
+        registry.add(f"token-{n:06d}", transient=True)
+    assert "credential-value-1" in registry and f"token-{cap + 9:06d}" in registry
+    assert "token-000000" not in registry and len(registry) == 1 + cap
