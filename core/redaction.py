@@ -243,6 +243,8 @@ def install_log_redaction() -> None:
 
 
 # --- credentials of provider accounts ---------------------------------------------------------
+# Set by the merchants app (core knows no models): registers every stored credential.
+account_secrets_loader: Callable[[], None] | None = None
 _accounts_loaded = False
 
 
@@ -251,13 +253,9 @@ def load_account_secrets(*, force: bool = False) -> None:
     changed: ``forget_account_secrets`` runs on save). For the display sinks, which may show
     text an older process stored; never called on the logging path."""
     global _accounts_loaded
-    if _accounts_loaded and not force:
+    if (_accounts_loaded and not force) or account_secrets_loader is None:
         return
-    from merchants.models import ProviderAccount  # late: this module loads before the apps
-
-    # reading the field registers each value (merchants.fields); unreadable ones are skipped
-    for _account in ProviderAccount.objects.only("pk", "credentials").iterator():
-        pass
+    account_secrets_loader()
     _accounts_loaded = True
 
 
