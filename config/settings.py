@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "django_fsm",
+    "core",
     "merchants",
     "orders",
     "providers",
@@ -147,6 +148,10 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+
+# Error pages and reports hide credentials, keys and tokens (locals, settings, request, texts).
+DEFAULT_EXCEPTION_REPORTER = "core.debug.SecretsExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "core.debug.SecretsExceptionReporterFilter"
 
 # --- security (production unless DJANGO_DEBUG) ---------------------------------------------
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
@@ -270,10 +275,13 @@ WEBHOOK_GIVE_UP_AFTER = env.int("WEBHOOK_GIVE_UP_AFTER", default=24 * 3600)
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
 WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=DEBUG)
 
+# Every log record is redacted when it is created (core.redaction.install_log_redaction, run by
+# the core app for web and worker processes alike); the filter below is a second net for the
+# handlers configured here.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "providers.http.RedactingFilter"}},
+    "filters": {"redact": {"()": "core.redaction.RedactingFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
