@@ -1,8 +1,9 @@
+"""The order admin: list, change page, bulk actions, CSV, status graphs."""
+
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 from collections import Counter
 from typing import Any
 
@@ -32,218 +33,38 @@ from django.utils.timesince import timesince
 from django_fsm import can_proceed
 from django_fsm.admin import FSMAdminMixin
 
-from merchants.models import Merchant
 from providers import registry
 from providers.errors import ProviderError, ProviderNotSupported
 from providers.graph import status_table_svg
 
-from . import selectors, services
-from .errors import OrderActionRefused
-from .forms import NoteForm
-from .models import (
+from .. import selectors, services
+from ..errors import OrderActionRefused
+from ..forms import NoteForm
+from ..models import (
     TRANSITION_PERMISSION,
     BulkRun,
     BulkRunItem,
     Order,
     OrderEvent,
     OrderItem,
-    Shipment,
-    ShipmentLine,
 )
-from .provider_admin import ProviderAdminViews, provider_tools
-
-STATE_COLOURS = {
-    "draft": "#6c757d", "placing": "#0d6efd", "placed": "#0d6efd", "in_progress": "#0dcaf0",
-    "partially_shipped": "#6f42c1", "shipped": "#198754", "completed": "#146c43",
-    "placement_unknown": "#fd7e14", "failed": "#dc3545", "on_hold": "#ffc107",
-    "cancelled": "#495057", "expired": "#adb5bd",
-}
-
-
-def state_badge(obj: Any) -> str:
-    colour = STATE_COLOURS.get(obj.state, "#6c757d")
-    return format_html(
-        '<span class="dd-badge" style="background:{};color:#fff;padding:2px 6px;'
-        'border-radius:8px;white-space:nowrap">{}</span>',
-        colour, obj.get_state_display(),
-    )
-
-
-def pretty_json(value: Any) -> str:
-    return format_html(
-        '<details><summary>show</summary><pre style="white-space:pre-wrap">{}</pre></details>',
-        json.dumps(value, indent=2, sort_keys=True, default=str),
-    )
-
-
-class OrderItemInline(admin.TabularInline):
-    model = OrderItem
-    extra = 0
-    fields = ["name", "product_id", "sku", "quantity", "confirmed_quantity", "unit_price",
-              "state", "raw_status", "next_statuses"]
-    readonly_fields = ["state", "raw_status", "next_statuses", "confirmed_quantity"]
-    show_change_link = True
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(obj is None or obj.is_editable) and super().has_change_permission(request, obj)
-
-    has_add_permission = has_change_permission  # type: ignore[assignment]
-    has_delete_permission = has_change_permission  # type: ignore[assignment]
-
-
-class ShipmentInline(admin.TabularInline):
-    model = Shipment
-    extra = 0
-    fields = readonly_fields = ("carrier", "tracking_number", "state", "pushed_at", "shipped_at")
-    show_change_link = True
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class OrderEventInline(admin.TabularInline):
-    model = OrderEvent
-    extra = 0
-    can_delete = False
-    fields = readonly_fields = ("created_at", "kind", "message", "operation", "http_status",
-                                "duration_ms", "outcome", "actor")
-    verbose_name_plural = "Timeline"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderEvent]:
-        return super().get_queryset(request).select_related("actor")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ProviderFilter(admin.SimpleListFilter):
-    title = "provider"
-    parameter_name = "provider"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(key, cls.label) for key, cls in sorted(registry.all_services().items())]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
-        if self.value():
-            return queryset.filter(merchant__account__provider=self.value())
-        return queryset
-
-
-class MerchantFilter(admin.SimpleListFilter):
-    """Merchants of the chosen provider only (there may be thousands in all): pick a provider
-    first, or search by merchant name in the search box."""
-
-    title = "merchant (pick a provider first)"
-    parameter_name = "merchant"
-    limit = 100
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        provider = request.GET.get(ProviderFilter.parameter_name)
-        qs = Merchant.objects.order_by("name")
-        if provider:
-            rows = qs.filter(account__provider=provider).values_list("pk", "name")[: self.limit]
-        elif self.value():
-            rows = qs.filter(pk=self.value() if str(self.value()).isdigit() else 0).values_list(
-                "pk", "name"
-            )
-        else:
-            return []
-        return [(str(pk), name) for pk, name in rows]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
-        value = self.value()
-        if value and str(value).isdigit():
-            return queryset.filter(merchant_id=int(value))
-        return queryset
-
-
-class QuickFilter(admin.SimpleListFilter):
-    """The status tabs above the list (also offered in the sidebar)."""
-
-    title = "quick filter"
-    parameter_name = "tab"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(key, label) for key, (label, _q) in selectors.order_tabs().items()]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
-        tabs = selectors.order_tabs()
-        value = self.value()
-        if value and value in tabs:
-            return queryset.filter(tabs[value][1])
-        return queryset
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_safe(value: Any) -> Any:
-    """Keep spreadsheets from running cell text as formulas."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+from ..provider_admin import ProviderAdminViews, provider_tools
+from .common import (
+    CSV_COLUMNS,
+    TransitionAfterCommitMixin,
+    _csv_safe,
+    _Echo,
+    _order_form_extension,
+    pretty_json,
+    state_badge,
+)
+from .filters import MerchantFilter, ProviderFilter, QuickFilter
+from .inlines import OrderItemInline, ShipmentInline
 
 
 class BulkShipForm(forms.Form):
     carrier = forms.CharField(required=False, max_length=120,
                               help_text="Same carrier for all; empty: other carrier.")
-
-
-CSV_COLUMNS = [
-    ("reference", "reference"), ("state", "state"), ("raw_status", "raw_status"),
-    ("provider", "merchant__account__provider"), ("merchant", "merchant__name"),
-    ("external_id", "external_id"), ("contact_name", "contact_name"),
-    ("contact_email", "contact_email"), ("country", "country"), ("currency", "currency"),
-    ("total", "total"), ("created_at", "created_at"), ("placed_at", "placed_at"),
-    ("failure_reason", "failure_reason"),
-]
-
-
-class TransitionAfterCommitMixin:
-    """Run the change form's provider calls after the admin's form transaction committed.
-
-    Django's change form saves inside ``transaction.atomic``; django-fsm's ``response_change``
-    ran the transition inside it too (and the item inline of a provider-side draft added and
-    removed items there), so the provider call happened with the write lock held and the
-    `placing` claim uncommitted — on SQLite the demo sandboxes (served by this same process)
-    could not write and the call failed. The form is still saved atomically; the provider
-    work is queued with ``run_after_form_commit`` and runs once that block is closed.
-    """
-
-    def run_after_form_commit(self, request: HttpRequest, work: Any) -> None:
-        queue = getattr(request, "_dd_after_commit", None)
-        if queue is None:
-            work()  # not inside the change form: nothing to wait for
-        else:
-            queue.append(work)
-
-    def response_change(self, request: HttpRequest, obj: Any) -> Any:
-        if (request.POST.get(self.fsm_post_param)  # type: ignore[attr-defined]
-                and getattr(request, "_dd_after_commit", None) is not None):
-            return None  # changeform_view runs the transition after the commit
-        return super().response_change(request, obj)  # type: ignore[misc]
-
-    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
-                        form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
-        queue: list[Any] = []
-        request._dd_after_commit = queue  # type: ignore[attr-defined]
-        try:
-            response = super().changeform_view(  # type: ignore[misc]
-                request, object_id, form_url, extra_context)
-        finally:
-            request._dd_after_commit = None  # type: ignore[attr-defined]
-        for work in queue:
-            work()
-        if response is None:  # a transition button: the form saved, now the transition
-            obj = self.get_object(request, object_id)  # type: ignore[attr-defined]
-            return self.response_change(request, obj)
-        return response
 
 
 @admin.register(Order)
@@ -691,136 +512,3 @@ class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
             **self.admin_site.each_context(request),
             "opts": self.model._meta, "title": "Provider status graphs", "providers": providers,
         })
-
-
-@admin.register(OrderItem)
-class OrderItemAdmin(TransitionAfterCommitMixin, FSMAdminMixin, admin.ModelAdmin):
-    fsm_fields = ["state"]
-    list_display = ["__str__", "order", "sku", "quantity", "confirmed_quantity", "state",
-                    "raw_status"]
-    list_filter = ["state", "order__merchant__account__provider"]
-    list_select_related = ["order__merchant__account"]
-    search_fields = ["sku", "product_id", "name", "external_id", "order__reference"]
-    readonly_fields = ["order", "state", "raw_status", "next_statuses", "confirmed_quantity",
-                       "external_id", "raw_data"]
-    raw_id_fields = ["order"]
-
-    def _apply_fsm_transition(self, *, obj: Any, transition_name: str,
-                              request: HttpRequest, kwargs: Any = None) -> bool:
-        try:
-            services.order_items_set_status(
-                order=obj.order, items=[obj], transition_name=transition_name,
-                actor=request.user, comment=(kwargs or {}).get("comment", ""),
-            )
-        except (OrderActionRefused, ProviderError) as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-            return False
-        self.message_user(request, f"Item moved: {transition_name}.", messages.SUCCESS)
-        return True
-
-    def _get_fsm_extra_context(self, *, request: HttpRequest, obj: Any) -> Any:
-        if not request.user.has_perm(TRANSITION_PERMISSION):
-            return iter(())
-        return super()._get_fsm_extra_context(request=request, obj=obj)
-
-
-class ShipmentLineInline(admin.TabularInline):
-    model = ShipmentLine
-    extra = 0
-    raw_id_fields = ["item"]
-
-
-@admin.register(Shipment)
-class ShipmentAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "order", "carrier", "tracking_number", "state", "pushed_at",
-                    "created_at"]
-    list_filter = ["state", "carrier", "order__merchant__account__provider"]
-    list_select_related = ["order__merchant__account"]
-    search_fields = ["tracking_number", "order__reference", "carrier"]
-    readonly_fields = ["order", "state", "pushed_at", "shipped_at", "delivered_at", "raw_data"]
-    date_hierarchy = "created_at"
-    inlines = [ShipmentLineInline]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # shipments are created by the order's "Ship" transition
-
-
-@admin.register(OrderEvent)
-class OrderEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "order", "kind", "message", "operation", "http_status",
-                    "duration_ms", "outcome", "actor"]
-    list_filter = ["kind", "outcome"]
-    list_select_related = ["order", "actor"]
-    search_fields = ["order__reference", "message", "operation"]
-    date_hierarchy = "created_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-# --- item status bulk actions (Tipser: one request per order with all chosen item ids) ---
-def _items_bulk(transition_name: str, label: str):  # type: ignore[no-untyped-def]
-    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
-        from collections import defaultdict
-
-        if queryset.model is Order:
-            queryset = OrderItem.objects.filter(order__in=queryset)
-        by_order: dict[int, list[OrderItem]] = defaultdict(list)
-        for item in queryset.select_related("order__merchant__account").order_by("order_id", "id"):
-            by_order[item.order_id].append(item)
-        for items in by_order.values():
-            order = items[0].order
-            if modeladmin.model is Order:  # whole orders: the items that can move
-                from django_fsm import can_proceed
-
-                items = [i for i in items if can_proceed(getattr(i, transition_name))]
-                if not items:
-                    continue
-            try:
-                services.order_items_set_status(order=order, items=items,
-                                                transition_name=transition_name, actor=request.user)
-            except (OrderActionRefused, ProviderError) as exc:
-                modeladmin.message_user(request, f"{order}: {exc}", messages.ERROR)
-            else:
-                modeladmin.message_user(request, f"{order}: {len(items)} item(s) → {label}",
-                                        messages.SUCCESS)
-
-    action.__name__ = f"items_{transition_name}"
-    action.short_description = f"{label} (items, one provider request per order)"  # type: ignore[attr-defined]
-    action.allowed_permissions = ("transition",)  # type: ignore[attr-defined]
-    return action
-
-
-def _has_transition_permission(self: admin.ModelAdmin, request: HttpRequest) -> bool:
-    return request.user.has_perm(TRANSITION_PERMISSION)
-
-
-OrderItemAdmin.has_transition_permission = _has_transition_permission  # type: ignore[attr-defined]
-OrderItemAdmin.actions = [
-    _items_bulk(name, label) for name, label in
-    [("acknowledge", "Acknowledge"), ("hold", "Hold"), ("cancel", "Cancel"),
-     ("mark_returned", "Mark returned")]
-]
-
-
-# --- provider form extensions (brandsdistribution carrier choice, issue 10) ------------------
-# provider key -> object with ``title``, ``field_names`` and ``extend(form_class, order)``
-# returning a form class that adds those (non-model) fields and folds them into the order
-# (e.g. into ``provider_options``). Used on editable (draft) orders only.
-ORDER_FORM_EXTENSIONS: dict[str, Any] = {}
-
-
-def order_form_extension_register(provider: str, extension: Any) -> None:
-    ORDER_FORM_EXTENSIONS[provider] = extension
-
-
-def _order_form_extension(obj: Any) -> Any:
-    if obj is None or not getattr(obj, "is_editable", False):
-        return None
-    return ORDER_FORM_EXTENSIONS.get(obj.merchant.account.provider)
