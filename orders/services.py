@@ -40,7 +40,7 @@ from providers.errors import (
 from providers.statuses import ItemLifecycle, Lifecycle
 from providers.types import OrderSnapshot, PlacementResult
 
-from . import snapshots
+from . import labels, snapshots
 from .errors import OrderActionRefused, OrderValidationError
 from .models import (
     TRANSITION_PERMISSION,
@@ -93,7 +93,7 @@ def _transition(
         method(**kwargs)
     except TransitionNotAllowed as exc:
         raise OrderActionRefused(
-            f"'{name}' is not allowed now (state: {before}).",
+            labels.not_possible(name, before),
             allowed=order_transitions_available(order=order) if isinstance(order, Order) else [],
             code="not_allowed",
         ) from exc
@@ -104,11 +104,11 @@ def _transition(
         else OrderEvent.Kind.ITEM if isinstance(order, OrderItem)
         else OrderEvent.Kind.SHIPMENT
     )
-    label = "" if isinstance(order, Order) else f"{order._meta.verbose_name} {order.pk}: "
+    label = "" if isinstance(order, Order) else f"{str(order._meta.verbose_name).capitalize()} {order}: "
     event_add(
         order=target,
         kind=kind,
-        message=message or f"{label}{before} → {order.state} ({name})",
+        message=message or f"{label}{labels.moved(before, order.state, name)}",
         from_state=before,
         to_state=order.state,
         actor=actor,
@@ -328,7 +328,7 @@ def _placement_finish(order: Order, name: str, *, reason: str, actor: Actor,
     with transaction.atomic():
         fresh = _locked(order)
         _transition(fresh, name, actor=actor, reason=reason,
-                    message=f"{fresh.state} → {name.replace('_', ' ')}: {reason}")
+                    message=f"{labels.action_label(name)}: {reason}")
         if confirmed:  # e.g. a reservation shortfall: requested vs held, for the operator
             _apply_confirmed_quantities(fresh, confirmed, actor=actor)
     order.refresh_from_db()
@@ -494,7 +494,7 @@ def _provider_then_transition(
     _require_permission(actor)
     if not can_proceed(method):
         raise OrderActionRefused(
-            f"'{name}' is not allowed now (state: {order.get_state_display()}).",
+            labels.not_possible(name, order.state),
             allowed=order_transitions_available(order=order), code="not_allowed",
         )
     if call is not None:
@@ -570,7 +570,7 @@ def order_ship(
                                    fields={"tracking_number": "Required."})
     if not can_proceed(order.ship):
         raise OrderActionRefused(
-            f"Shipping is not allowed now (state: {order.get_state_display()}).",
+            labels.not_possible("ship", order.state),
             allowed=order_transitions_available(order=order), code="not_allowed",
         )
     all_items = {i.pk: i for i in order.items.all()}
@@ -693,7 +693,7 @@ def order_items_set_status(
             fresh = _locked(order)
             if implied != fresh.state and fresh.state not in S.FINAL:
                 _transition(fresh, "sync_state", actor=actor, target=implied,
-                            message=f"{fresh.state} → {implied} (follows its items)")
+                            message=f"{labels.moved(fresh.state, implied)} (follows its items)")
     return items
 
 
@@ -724,7 +724,7 @@ def order_run_transition(
     }
     verb = verbs.get(name)
     if verb is None:
-        raise OrderActionRefused(f"Unknown transition '{name}'.", code="unknown")
+        raise OrderActionRefused(f"Unknown action “{name}”.", code="unknown")
     _require_permission(actor)
     return verb(order=order, actor=actor, **payload)
 
@@ -1017,7 +1017,7 @@ def order_execution_poll(*, order: Order, actor: Actor = None) -> bool:
         label = fresh.status_table.order_label(fresh.raw_status)
         if result.state and result.state != fresh.state:
             _transition(fresh, "sync_state", target=result.state, actor=actor,
-                        message=f"Execution status {label}: {order.state} → {result.state}")
+                        message=f"Execution status {label}: {labels.moved(order.state, result.state)}")
         elif raw_changed:
             event_add(order=fresh, kind=OrderEvent.Kind.SYNC, actor=actor,
                       message=f"Execution status {label}")
@@ -1348,7 +1348,7 @@ def order_stale_placing_sweep(
                 "provider: not re-sent; reconcile before retrying."
             )
             _transition(order, "placement_outcome_unknown", reason=reason,
-                        message=f"placing → placement unknown: {reason}")
+                        message=f"{labels.moved(S.PLACING, S.PLACEMENT_UNKNOWN)}: {reason}")
             moved.append(pk)
     return moved
 

@@ -9,6 +9,7 @@ from django.http import (
     HttpRequest,
 )
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy
 
 STATE_COLOURS = {
     "draft": "#6c757d", "placing": "#0d6efd", "placed": "#0d6efd", "in_progress": "#0dcaf0",
@@ -112,3 +113,12 @@ def _order_form_extension(obj: Any) -> Any:
     if obj is None or not getattr(obj, "is_editable", False):
         return None
     return ORDER_FORM_EXTENSIONS.get(obj.merchant.account.provider)
+
+
+class OperatorWordsMixin:
+    """django-fsm-2's admin messages name the method ("FSM transition 'cancel' is not
+    allowed"); these say it in the operator's words (the button's label)."""
+
+    fsm_transition_success_msg = gettext_lazy("Done.")
+    fsm_transition_error_msg = gettext_lazy("That did not work: {error}.")
+    fsm_transition_not_allowed_msg = gettext_lazy("This action is not possible for this order now.")

@@ -10,6 +10,7 @@ from django.http import (
     HttpRequest,
 )
 
+from .. import labels
 from ..models import (
     OrderEvent,
     OrderItem,
@@ -22,9 +23,21 @@ class OrderItemInline(admin.TabularInline):
     model = OrderItem
     extra = 0
     fields = ["name", "product_id", "sku", "quantity", "confirmed_quantity", "unit_price",
-              "state", "raw_status", "next_statuses"]
-    readonly_fields = ["state", "raw_status", "next_statuses", "confirmed_quantity"]
+              "state", "provider_status", "may_become"]
+    readonly_fields = ["state", "provider_status", "may_become", "confirmed_quantity"]
     show_change_link = True
+
+    @admin.display(description="Provider status")
+    def provider_status(self, obj: OrderItem) -> str:
+        if not obj.pk or not obj.raw_status:
+            return "—"
+        return labels.provider_code(obj.order.status_table, obj.raw_status, items=True)
+
+    @admin.display(description="Provider allows next")
+    def may_become(self, obj: OrderItem) -> str:
+        if not obj.pk or obj.next_statuses is None:
+            return "—"
+        return labels.provider_codes(obj.order.status_table, obj.next_statuses)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(obj is None or obj.is_editable) and super().has_change_permission(request, obj)

@@ -13,7 +13,7 @@ from django_fsm.admin import FSMAdminMixin
 
 from providers.errors import ProviderError
 
-from .. import services
+from .. import labels, services
 from ..errors import OrderActionRefused
 from ..models import (
     TRANSITION_PERMISSION,
@@ -21,21 +21,27 @@ from ..models import (
     OrderItem,
 )
 from .common import (
+    OperatorWordsMixin,
     TransitionAfterCommitMixin,
 )
+from .inlines import OrderItemInline
 
 
 @admin.register(OrderItem)
-class OrderItemAdmin(TransitionAfterCommitMixin, FSMAdminMixin, admin.ModelAdmin):
+class OrderItemAdmin(OperatorWordsMixin, TransitionAfterCommitMixin, FSMAdminMixin,
+                     admin.ModelAdmin):
     fsm_fields = ["state"]
     list_display = ["__str__", "order", "sku", "quantity", "confirmed_quantity", "state",
-                    "raw_status"]
+                    "provider_status"]
     list_filter = ["state", "order__merchant__account__provider"]
     list_select_related = ["order__merchant__account"]
     search_fields = ["sku", "product_id", "name", "external_id", "order__reference"]
-    readonly_fields = ["order", "state", "raw_status", "next_statuses", "confirmed_quantity",
+    readonly_fields = ["order", "state", "provider_status", "may_become", "confirmed_quantity",
                        "external_id", "raw_data"]
+    exclude = ["raw_status", "next_statuses"]
     raw_id_fields = ["order"]
+    provider_status = OrderItemInline.provider_status
+    may_become = OrderItemInline.may_become
 
     def _apply_fsm_transition(self, *, obj: Any, transition_name: str,
                               request: HttpRequest, kwargs: Any = None) -> bool:
@@ -47,7 +53,8 @@ class OrderItemAdmin(TransitionAfterCommitMixin, FSMAdminMixin, admin.ModelAdmin
         except (OrderActionRefused, ProviderError) as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return False
-        self.message_user(request, f"Item moved: {transition_name}.", messages.SUCCESS)
+        self.message_user(request, f"Item: {labels.action_label(transition_name)} — done.",
+                          messages.SUCCESS)
         return True
 
     def _get_fsm_extra_context(self, *, request: HttpRequest, obj: Any) -> Any:
@@ -80,7 +87,7 @@ def _items_bulk(transition_name: str, label: str):  # type: ignore[no-untyped-de
             except (OrderActionRefused, ProviderError) as exc:
                 modeladmin.message_user(request, f"{order}: {exc}", messages.ERROR)
             else:
-                modeladmin.message_user(request, f"{order}: {len(items)} item(s) → {label}",
+                modeladmin.message_user(request, f"{order}: {label} — {len(items)} item(s)",
                                         messages.SUCCESS)
 
     action.__name__ = f"items_{transition_name}"
