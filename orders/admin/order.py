@@ -69,6 +69,10 @@ class BulkShipForm(forms.Form):
                               help_text="Same carrier for all; empty: other carrier.")
 
 
+# Parts of "Needs action" the dashboard links to; the tab bar keeps to the broader tabs.
+SIDEBAR_ONLY_TABS = frozenset({"failed", "placement_unknown"})
+
+
 class OrderChangeList(ChangeList):
     """The shown page's items are read in one query, for the provider status column (Tipser
     publishes no order-level status: its items' statuses are shown). Actions never pay it."""
@@ -367,7 +371,8 @@ class OrderAdmin(OperatorWordsMixin, TransitionAfterCommitMixin, ProviderAdminVi
             counts = selectors.order_tab_counts(base)
             current = request.GET.get(QuickFilter.parameter_name, "")
             tabs = []
-            for key, label in [("", "All"), *[(k, v[0]) for k, v in selectors.order_tabs().items()]]:
+            shown = [(k, v[0]) for k, v in selectors.order_tabs().items() if k not in SIDEBAR_ONLY_TABS]
+            for key, label in [("", "All"), *shown]:
                 params = request.GET.copy()
                 params.pop(QuickFilter.parameter_name, None)
                 params.pop("p", None)

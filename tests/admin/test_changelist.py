@@ -44,8 +44,9 @@ def test_tabs_count_each_quick_filter(operator_client, merchant, fakepay_provide
 
     counts = _tabs(operator_client.get(URL))
 
-    assert counts == {"all": 10, "needs_action": 2, "awaiting_payment": 1, "short_quantity": 1,
-                      "expiring_drafts": 1, "unshipped": 1}
+    assert counts == {"all": 10, "needs_action": 3, "awaiting_payment": 1, "short_quantity": 1,
+                      "expiring_drafts": 1, "unshipped": 1,
+                      "to_acknowledge": 0, "to_ship": 0}
 
 
 def test_tab_filters_the_list(operator_client, merchant):
