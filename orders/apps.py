@@ -7,6 +7,7 @@ class OrdersConfig(AppConfig):
 
     # --- bench: thread-safe refresh of FSM-protected fields (orders/fsm_threadsafe.py) ---
     def ready(self) -> None:
-        from . import fsm_threadsafe
+        from . import fsm_threadsafe, shortfall
 
         fsm_threadsafe.install()
+        shortfall.install()

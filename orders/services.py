@@ -698,6 +698,10 @@ def order_items_set_status(
 
 
 # --- the transition catalogue used by the admin and the API ----------------------------------
+# Verbs living in their own modules register here (orders/apps.py: shortfall.install()).
+TRANSITION_VERBS: dict[str, Callable[..., Any]] = {}
+
+
 def order_transitions_available(*, order: Order, user: Any = None) -> list[str]:
     transitions = (
         order.get_available_user_state_transitions(user)  # type: ignore[attr-defined]
@@ -720,7 +724,7 @@ def order_run_transition(
         "ship": order_ship,
         "complete": order_complete,
         "cancel": order_cancel,
-        "accept_shortfall": order_shortfall_accept,
+        **TRANSITION_VERBS,
     }
     verb = verbs.get(name)
     if verb is None:
@@ -1110,57 +1114,7 @@ def order_item_characteristics_set(*, item: OrderItem, values: Mapping[str, Any]
     event_add(order=order, kind=OrderEvent.Kind.ITEM, actor=actor,
               message=f"Characteristics of '{item}' saved at the provider: "
               + ", ".join(sorted(clean)))
-# --- shortfall decisions (brandsdistribution issue 10) ---------------------------------------
-def order_shortfall_accept(*, order: Order, actor: Actor = None) -> Order:
-    """The operator accepts what the provider could hold instead of the quantities asked.
-
-    * The order failed on a reservation shortfall (never sent): each short item's quantity
-      becomes what was held (items with nothing held are removed) and the order goes back to
-      draft, ready to be placed again.
-    * The order was placed with less than asked: the shortfall is recorded as accepted and
-      the order carries on.
-
-    The other branch of the decision is ``order_cancel``.
-    """
-    _require_permission(actor)
-    with transaction.atomic():
-        fresh = _locked(order)
-        if not fresh.has_open_shortfall:
-            raise OrderActionRefused("This order has no shortfall waiting for a decision.",
-                                     code="not_allowed")
-        items = list(fresh.items.all())
-        short = [i for i in items if i.shortfall]
-        summary = "; ".join(f"{i.sku or i.product_id}: {i.confirmed_quantity}/{i.quantity}"
-                            for i in short)
-        decision = {"accepted_at": timezone.now().isoformat(), "items": summary,
-                    "by": getattr(actor, "username", "") or "system"}
-        if fresh.state == S.FAILED and not fresh.external_id:
-            if all(i.confirmed_quantity == 0 for i in short) and len(short) == len(items):
-                raise OrderActionRefused(
-                    "Nothing could be held for this order; cancel it instead.", code="not_allowed"
-                )
-            _transition(fresh, "accept_shortfall", actor=actor,
-                        message=f"Shortfall accepted ({summary}): quantities reduced to what "
-                        "was available; back to draft to place again")
-            for item in short:
-                if item.confirmed_quantity == 0:
-                    item.delete()
-                else:
-                    item.quantity = int(item.confirmed_quantity or 0)
-                    item.confirmed_quantity = None
-                    item.save(update_fields=["quantity", "confirmed_quantity", "updated_at"])
-            history = [*fresh.raw_data.get("shortfall_history", []), decision]
-            fresh.raw_data = {**fresh.raw_data, "shortfall_history": history}
-            fresh.save(update_fields=["raw_data", "updated_at"])
-            _recalculate_totals(fresh)
-        else:
-            _transition(fresh, "accept_shortfall", actor=actor,
-                        message=f"Shortfall accepted ({summary}): the order goes on with the "
-                        "quantities the provider took")
-            fresh.raw_data = {**fresh.raw_data, "shortfall": decision}
-            fresh.save(update_fields=["raw_data", "updated_at"])
-    order.refresh_from_db()
-    return order
+# --- shortfall decisions: orders/shortfall.py (order_shortfall_accept) -----------------------
 # --- admin bulk runs -------------------------------------------------------------------------
 BULK_ACTIONS: dict[str, str] = {
     "place": "Place with provider",
