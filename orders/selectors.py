@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, F, Prefetch, Q, QuerySet
@@ -165,3 +167,73 @@ def order_tab_counts_by_provider(
 
 # Kept for callers of the former name.
 TAB_STATES = OPEN_STATES
+
+
+# --- the order page's decision: what may be done now, and why not the rest ---------------------
+@dataclass(frozen=True)
+class OrderAction:
+    name: str
+    label: str
+    allowed: bool
+    reason: str = ""  # why not, in a few words (empty when allowed)
+    has_form: bool = False
+
+
+# The buttons of the order page, in this order. Situational ones (reconcile, back to draft,
+# accept shortfall) are listed only when they apply.
+PAGE_ACTIONS = ("place", "ship", "hold", "release", "complete", "cancel")
+SITUATIONAL_ACTIONS = ("reconcile", "reopen", "accept_shortfall")
+
+
+def _order_transitions() -> dict[str, list[Any]]:
+    by_name: dict[str, list[Any]] = {}
+    for transition in Order._meta.get_field("state").get_all_transitions(Order):  # type: ignore[attr-defined]
+        if transition.custom.get("admin", True):
+            by_name.setdefault(transition.name, []).append(transition)
+    return by_name
+
+
+def order_actions(*, order: Order, user: Any) -> list[OrderAction]:
+    """Every operator action of the order page: allowed ones first (the buttons), then the
+    others, each with the short reason it is not possible now (state, or the provider's table)."""
+    from . import labels
+
+    available = {t.name for t in order.get_available_user_state_transitions(user)}  # type: ignore[attr-defined]
+    table = order.status_table
+    cls = registry.get(order.provider)
+    provider = cls.label if cls is not None else order.provider
+    actions: list[OrderAction] = []
+    for name, transitions in _order_transitions().items():
+        if name not in PAGE_ACTIONS and name not in SITUATIONAL_ACTIONS:
+            continue
+        label = str(transitions[0].custom.get("label") or labels.action_label(name))
+        has_form = bool(transitions[0].custom.get("form")) or name == "ship"
+        if name in available:
+            actions.append(OrderAction(name, label, True, has_form=has_form))
+            continue
+        if name in SITUATIONAL_ACTIONS:
+            continue
+        sources = {s for t in transitions for s in ([t.source] if isinstance(t.source, str) else t.source)}
+        if name not in table.order_actions and not (name == "cancel" and not order.external_id):
+            reason = f"{provider} has no such step"
+        elif order.state not in sources and "*" not in sources:
+            states = [labels.state_label(s) for s in Lifecycle.ALL if s in sources]
+            reason = "Only when " + " or ".join(states)
+        else:
+            status = labels.order_provider_status(order)
+            reason = f"{provider} does not allow it now (provider status {status})"
+        actions.append(OrderAction(name, label, False, reason))
+    order_key = {n: i for i, n in enumerate((*SITUATIONAL_ACTIONS, *PAGE_ACTIONS))}
+    return sorted(actions, key=lambda a: (not a.allowed, order_key.get(a.name, 99)))
+
+
+# Work the provider is doing for the order right now: the page refreshes itself meanwhile.
+def order_work_running(*, order: Order) -> bool:
+    if order.state == Lifecycle.PLACING:
+        return True
+    cls = registry.get(order.provider)
+    # a provider that executes after placement is polled until the order is final (for at
+    # most ~2 h: services.EXECUTION_POLL_*); the page follows it while it was recently touched
+    return bool(cls is not None and cls.supports("poll_execution") and order.external_id
+                and order.state in (Lifecycle.PLACED, Lifecycle.IN_PROGRESS)
+                and order.updated_at > timezone.now() - dt.timedelta(hours=2))

@@ -3,7 +3,6 @@
 from .common import (
     CSV_COLUMNS,
     ORDER_FORM_EXTENSIONS,
-    STATE_COLOURS,
     TransitionAfterCommitMixin,
     order_form_extension_register,
     pretty_json,
@@ -18,7 +17,6 @@ from .records import OrderEventAdmin, ShipmentAdmin
 __all__ = [
     "CSV_COLUMNS",
     "ORDER_FORM_EXTENSIONS",
-    "STATE_COLOURS",
     "BulkShipForm",
     "MerchantFilter",
     "OrderAdmin",

@@ -11,21 +11,11 @@ from django.http import (
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy
 
-STATE_COLOURS = {
-    "draft": "#6c757d", "placing": "#0d6efd", "placed": "#0d6efd", "in_progress": "#0dcaf0",
-    "partially_shipped": "#6f42c1", "shipped": "#198754", "completed": "#146c43",
-    "placement_unknown": "#fd7e14", "failed": "#dc3545", "on_hold": "#ffc107",
-    "cancelled": "#495057", "expired": "#adb5bd",
-}
-
 
 def state_badge(obj: Any) -> str:
-    colour = STATE_COLOURS.get(obj.state, "#6c757d")
-    return format_html(
-        '<span class="dd-badge" style="background:{};color:#fff;padding:2px 6px;'
-        'border-radius:8px;white-space:nowrap">{}</span>',
-        colour, obj.get_state_display(),
-    )
+    """The state as a badge; its colour comes from static/dropdesk/admin.css (.dd-state-*)."""
+    return format_html('<span class="dd-badge dd-state-{}">{}</span>', obj.state,
+                       obj.get_state_display())
 
 
 def pretty_json(value: Any) -> str:

@@ -46,7 +46,6 @@ from ..models import (
     BulkRun,
     BulkRunItem,
     Order,
-    OrderEvent,
     OrderItem,
 )
 from ..provider_admin import ProviderAdminViews, provider_tools
@@ -61,7 +60,8 @@ from .common import (
     state_badge,
 )
 from .filters import MerchantFilter, ProviderFilter, QuickFilter
-from .inlines import OrderItemInline, ShipmentInline
+from .inlines import OrderItemInline
+from .order_page import OrderPageMixin
 
 
 class BulkShipForm(forms.Form):
@@ -85,7 +85,8 @@ class OrderChangeList(ChangeList):
 
 
 @admin.register(Order)
-class OrderAdmin(OperatorWordsMixin, TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
+class OrderAdmin(OperatorWordsMixin, OrderPageMixin, TransitionAfterCommitMixin, ProviderAdminViews,
+                 FSMAdminMixin,
                  admin.ModelAdmin):
     fsm_fields = ["state"]
     change_list_template = "admin/orders/order/change_list.html"
@@ -108,12 +109,12 @@ class OrderAdmin(OperatorWordsMixin, TransitionAfterCommitMixin, ProviderAdminVi
     show_full_result_count = False
     actions = ["place_selected", "sync_selected", "cancel_selected", "acknowledge_selected",
                "mark_shipped_selected"]
-    readonly_fields = ["state", "raw_status", "failure_reason", "external_id", "external_ids",
+    readonly_fields = ["state", "provider_status", "failure_reason", "external_id", "external_ids",
                        "items_total", "total", "ordered_at", "placed_at", "synced_at",
                        "expires_at", "created_at", "updated_at", "raw_data_pretty",
                        "draft_days_left", "provider_tools_html"]
     fieldsets = [
-        (None, {"fields": ["merchant", "reference", "state", "raw_status", "failure_reason",
+        (None, {"fields": ["merchant", "reference", "state", "provider_status", "failure_reason",
                            "external_id", "external_ids"]}),
         ("Shipping address", {"fields": ["contact_name", "contact_email", "phone_prefix",
                                          "phone_number", "address_line1", "address_line2",
@@ -126,7 +127,7 @@ class OrderAdmin(OperatorWordsMixin, TransitionAfterCommitMixin, ProviderAdminVi
                               "draft_days_left", "created_at", "updated_at"]}),
     ]
     # The timeline is drawn by the change form template (readable, with the note form).
-    inlines = [OrderItemInline, ShipmentInline]
+    inlines = [OrderItemInline]  # shipments: in the page's live region (order_page.py)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Order], search_term: str
@@ -251,6 +252,8 @@ class OrderAdmin(OperatorWordsMixin, TransitionAfterCommitMixin, ProviderAdminVi
         extension = _order_form_extension(obj)
         if extension is not None:
             fieldsets.insert(-2, (extension.title, {"fields": list(extension.field_names)}))
+        if obj is None or provider_tools(obj) in ("", "—"):  # no empty "Provider actions: —"
+            fieldsets = [fs for fs in fieldsets if fs[0] != "Provider actions"]
         return fieldsets
     # --- extra pages -------------------------------------------------------------------------
     def get_urls(self) -> list[URLPattern]:
@@ -268,6 +271,7 @@ class OrderAdmin(OperatorWordsMixin, TransitionAfterCommitMixin, ProviderAdminVi
             path("<path:object_id>/acknowledge-items/", view(self.acknowledge_items_view),
                  name="orders_order_acknowledge_items"),
             *self.provider_urls(),
+            *self.page_urls(),
             *super().get_urls(),
         ]
 
@@ -341,13 +345,9 @@ class OrderAdmin(OperatorWordsMixin, TransitionAfterCommitMixin, ProviderAdminVi
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
         context = dict(extra_context or {})
-        if str(object_id).isdigit():
-            context["timeline"] = list(
-                OrderEvent.objects.filter(order_id=int(object_id)).select_related("actor")
-                .order_by("-created_at", "-id")[:500]
-            )
-            order = Order.objects.select_related("merchant__account").filter(
-                pk=int(object_id)).first()
+        order = self._page_order(object_id)
+        if order is not None:
+            context.update(self.decision_context(request, order))
             context["ack_count"] = len(self._acknowledgeable_items(order)) if order else 0
             provider = registry.get(order.merchant.account.provider) if order else None
             context["can_lookup"] = bool(provider and provider.supports("reconcile_placement"))

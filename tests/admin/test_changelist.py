@@ -144,7 +144,7 @@ def test_merchant_filter_offers_only_the_chosen_providers_merchants(operator_cli
 
 def test_columns_show_badge_provider_merchant_total_and_age(operator_client, order):
     html = operator_client.get(URL).content.decode()
-    assert 'class="dd-badge"' in html
+    assert 'class="dd-badge dd-state-draft"' in html
     assert "Fake" in html and order.merchant.name in html
     assert f"{order.total} EUR" in html
 

@@ -85,3 +85,84 @@ def test_operator_adds_a_provider_account_with_credentials_and_checks_it(
     expect(page.locator("ul.messagelist")).to_contain_text("Credentials work for Tipser EU")
     assert len(mocked.calls) == calls + 1
     shot("21-provider-account-checked")
+
+
+def _set_state(order, state, **fields):
+    from orders.models import Order
+
+    Order.objects.filter(pk=order.pk).update(state=state, **fields)
+    order.refresh_from_db()
+    return order
+
+
+def test_order_page_follows_a_running_placement_without_reloading(live_server, wide, shot, operator):
+    from orders.models import OrderEvent
+    from tests.factories import MerchantFactory, OrderFactory, OrderItemFactory
+
+    page = wide
+    order = OrderFactory(merchant=MerchantFactory(name="Acme Shop"))
+    OrderItemFactory(order=order, sku="SKU-1", quantity=1)
+    _set_state(order, "placing")
+    _login(page, live_server, next_url=f"/admin/orders/order/{order.pk}/change/")
+    expect(page.locator("#dd-state")).to_have_text("Placing")
+    expect(page.locator("#dd-live")).to_have_attribute("data-running", "1")
+    page.evaluate("window.__sameDocument = true")
+    shot("30-order-placing")
+
+    # the worker finishes (what services.order_place's last phase writes)
+    _set_state(order, "placed", external_id="E-42", raw_status="NEW")
+    OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.TRANSITION, from_state="placing",
+                              to_state="placed", message="Placed: provider id(s) E-42")
+
+    expect(page.locator("#dd-state")).to_have_text("Placed", timeout=10000)
+    expect(page.locator("#dd-provider-status")).to_have_text("New (NEW)")
+    expect(page.locator("#dd-timeline-rows")).to_contain_text("Placed: provider id(s) E-42")
+    expect(page.locator("#dd-live")).to_have_attribute("data-running", "0")
+    assert page.evaluate("window.__sameDocument") is True  # no reload happened
+    assert page.locator("#dd-actions button[value=ship]").count() == 1
+    shot("31-order-placed-live")
+
+
+def _short_order(state="placed"):
+    from decimal import Decimal
+
+    from tests.factories import MerchantFactory, OrderFactory, OrderItemFactory
+
+    order = OrderFactory(merchant=MerchantFactory(name="Mug Shop"), shipping_total=Decimal("5.00"))
+    OrderItemFactory(order=order, name="Blue mug", quantity=4, confirmed_quantity=1, unit_price=Decimal("10.00"))
+    OrderItemFactory(order=order, name="Red mug", quantity=2, confirmed_quantity=2, unit_price=Decimal("10.00"))
+    from orders import services
+
+    services._recalculate_totals(order)
+    return _set_state(order, state, external_id=f"E-{order.pk}", raw_status="NEW")
+
+
+def test_operator_resolves_short_quantity_both_ways(live_server, wide, shot, operator, mocked):
+    from tests.fake_provider import BASE_URL
+
+    page = wide
+    accepted, cancelled = _short_order(), _short_order()
+    mocked.add(responses.POST, f"{BASE_URL}/orders/{cancelled.external_id}/cancel", json={})
+    _login(page, live_server, next_url=f"/admin/orders/order/{accepted.pk}/change/")
+    banner = page.locator("#dd-shortfall")
+    expect(banner).to_contain_text("Short quantity")
+    expect(banner).to_contain_text("65.00 EUR")  # total now: 6 × 10 + 5
+    expect(page.locator("#dd-total-if-accepted")).to_have_text("35.00 EUR")
+    assert banner.bounding_box()["y"] < 900  # above the fold at 1440×900
+    shot("40-short-quantity")
+    page.click("#dd-accept-shortfall")
+    page.wait_for_load_state()
+    expect(page.locator("ul.messagelist")).to_contain_text("Accept shortfall — now Placed")
+    assert page.locator("#dd-shortfall").count() == 0
+    accepted.refresh_from_db()
+    assert accepted.total == 35 and sorted(accepted.items.values_list("quantity", flat=True)) == [1, 2]
+
+    page.goto(f"{live_server.url}/admin/orders/order/{cancelled.pk}/change/")
+    page.click("#dd-shortfall-cancel")
+    page.wait_for_selector("#id_reason")
+    page.fill("#id_reason", "Customer does not want a partial order")
+    page.click("input[type=submit][value=Apply]")
+    page.wait_for_load_state()
+    expect(page.locator("#dd-state")).to_have_text("Cancelled")
+    assert page.locator("#dd-shortfall").count() == 0
+    shot("41-short-quantity-cancelled")
