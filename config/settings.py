@@ -45,7 +45,7 @@ PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=30.0)
 ORDERS_UNSHIPPED_AFTER_DAYS = env.int("ORDERS_UNSHIPPED_AFTER_DAYS", default=3)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.admin_site.DropdeskAdminConfig",  # django.contrib.admin with our site (dashboard)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -11,10 +11,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from providers.registry import PROVIDER_CHOICES
 
-admin.site.site_header = "dropdesk"
-admin.site.site_title = "dropdesk"
-admin.site.index_title = "Back office"
-
 
 def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "ok"})

@@ -461,16 +461,22 @@ def account_sync_incoming(
     pages = read_ahead(service.iter_incoming(since=since, cursor=cursor),
                        snapshot=lambda: copy.deepcopy(cursor),
                        enabled=settings.ACCOUNT_SYNC_READ_AHEAD)
-    with contextlib.closing(pages):
-        for page, page_cursor in pages:
-            counts = snapshots.upsert_page(account=account, page=page)
-            for key, value in counts.items():
-                totals[key] = totals.get(key, 0) + value
-            totals["pages"] += 1
-            account.state = {**account.state, "sync": page_cursor}
-            ProviderAccount.objects.filter(pk=account.pk).update(state=account.state)
+    try:
+        with contextlib.closing(pages):
+            for page, page_cursor in pages:
+                counts = snapshots.upsert_page(account=account, page=page)
+                for key, value in counts.items():
+                    totals[key] = totals.get(key, 0) + value
+                totals["pages"] += 1
+                account.state = {**account.state, "sync": page_cursor}
+                ProviderAccount.objects.filter(pk=account.pk).update(state=account.state)
+    except ProviderError as exc:  # the dashboard's sync health shows the last error
+        account.state = {**account.state, "sync_error": {
+            "at": timezone.now().isoformat(), "message": str(exc)[:500]}}
+        ProviderAccount.objects.filter(pk=account.pk).update(state=account.state)
+        raise
     cursor["last_run"] = timezone.now().isoformat()
-    account.state = {**account.state, "sync": cursor}
+    account.state = {**{k: v for k, v in account.state.items() if k != "sync_error"}, "sync": cursor}
     ProviderAccount.objects.filter(pk=account.pk).update(state=account.state)
     return totals
 

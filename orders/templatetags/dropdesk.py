@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 
 from orders import labels
@@ -17,3 +19,8 @@ def state_label(state: str | None) -> str:
 @register.filter
 def action_label(name: str) -> str:
     return labels.action_label(name)
+
+
+@register.filter
+def get_item(mapping: Any, key: str) -> Any:
+    return mapping.get(key) if hasattr(mapping, "get") else None
