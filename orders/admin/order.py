@@ -49,6 +49,7 @@ from ..models import (
     OrderItem,
 )
 from ..provider_admin import ProviderAdminViews, provider_tools
+from .bulk_ship import bulk_ship_rows
 from .common import (
     CSV_COLUMNS,
     OperatorWordsMixin,
@@ -497,20 +498,27 @@ class OrderAdmin(OperatorWordsMixin, OrderPageMixin, TransitionAfterCommitMixin,
                               queryset: QuerySet[Order]) -> HttpResponse | None:
         orders = list(queryset.select_related("merchant__account").order_by("pk")[:200])
         form = BulkShipForm(request.POST if "apply" in request.POST else None)
+        rows = bulk_ship_rows(orders)  # each order with its provider's carriers, as one ship
+        errors = []
         if "apply" in request.POST and form.is_valid():
-            carrier = form.cleaned_data["carrier"]
-            per_order = {
-                o.pk: {"tracking_number": request.POST.get(f"tracking_{o.pk}", "").strip(),
-                       "carrier": carrier}
-                for o in orders
-            }
-            self._start_bulk(request, queryset, "mark_shipped", per_order=per_order)
-            return None
-        rows = [{"order": o, "allowed": can_proceed(o.ship)} for o in orders]
+            per_order = {}
+            for row in rows:
+                order = row["order"]
+                carrier = request.POST.get(f"carrier_{order.pk}", form.cleaned_data["carrier"])
+                if row["carriers"] and carrier not in {v for v, _l in row["carriers"]}:
+                    errors.append(f"{order.reference}: “{carrier}” is not one of "
+                                  f"{order.merchant.account.provider_label}'s carriers.")
+                per_order[order.pk] = {
+                    "tracking_number": request.POST.get(f"tracking_{order.pk}", "").strip(),
+                    "carrier": carrier}
+            if not errors:
+                self._start_bulk(request, queryset, "mark_shipped", per_order=per_order)
+                return None
         return TemplateResponse(request, "admin/orders/order/bulk_ship.html", {
             **self.admin_site.each_context(request),
             "opts": self.model._meta, "title": "Mark orders shipped", "form": form,
-            "rows": rows, "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "rows": rows, "errors": errors, "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "posted": request.POST if "apply" in request.POST else {},
         })
 
     # --- CSV of the filtered list, streamed ------------------------------------------------
