@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections import Counter
 from typing import Any
@@ -51,15 +50,13 @@ from ..models import (
 from ..provider_admin import ProviderAdminViews, provider_tools
 from .bulk_ship import bulk_ship_rows
 from .common import (
-    CSV_COLUMNS,
     OperatorWordsMixin,
     TransitionAfterCommitMixin,
-    _csv_safe,
-    _Echo,
     _order_form_extension,
     pretty_json,
     state_badge,
 )
+from .csv_export import csv_rows
 from .filters import MerchantFilter, ProviderFilter, QuickFilter
 from .inlines import OrderItemInline
 from .order_page import OrderPageMixin
@@ -525,22 +522,22 @@ class OrderAdmin(OperatorWordsMixin, OrderPageMixin, TransitionAfterCommitMixin,
     def export_csv_view(self, request: HttpRequest) -> HttpResponseBase:
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
+        per = request.GET.get("rows", "orders")
+        if per not in ("orders", "items"):
+            return HttpResponseBadRequest("rows must be 'orders' or 'items'.")
+        params = request.GET.copy()  # the list's own filters only
+        params.pop("rows", None)
+        request.GET = params  # type: ignore[assignment]
         try:
             changelist = self.get_changelist_instance(request)
         except IncorrectLookupParameters:
             return HttpResponseBadRequest("Unknown filter in the query string.")
         queryset = changelist.get_queryset(request)
-        rows = queryset.values_list(*[f for _n, f in CSV_COLUMNS]).iterator(chunk_size=2000)
-        writer = csv.writer(_Echo())
-
-        def stream() -> Any:
-            yield writer.writerow([n for n, _f in CSV_COLUMNS])
-            for row in rows:
-                yield writer.writerow([_csv_safe(v) for v in row])
-
         stamp = timezone.now().strftime("%Y%m%d-%H%M")
-        response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="orders-{stamp}.csv"'
+        response = StreamingHttpResponse(csv_rows(queryset, per_item=per == "items"),
+                                         content_type="text/csv; charset=utf-8")
+        name = "order-items" if per == "items" else "orders"
+        response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
         return response
 
     # --- status graphs -----------------------------------------------------------------------
