@@ -545,15 +545,25 @@ class OrderAdmin(OperatorWordsMixin, OrderPageMixin, TransitionAfterCommitMixin,
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
         providers = []
+        order_counts, item_counts = selectors.raw_status_counts()
+        here = self._page_order(request.GET.get("order", ""))
+        here_key = here.provider if here is not None else ""
+        here_items = {i.raw_status for i in here.items.all()} if here is not None else set()
         for key, cls in sorted(registry.all_services().items()):
             table = cls.statuses
             providers.append({
                 "key": key, "label": cls.label, "places_orders": cls.places_orders,
-                "actions": sorted(table.order_actions),
-                "awaiting_payment": table.awaiting_payment_codes(),
-                "order_svg": mark_safe(status_table_svg(table)),  # noqa: S308 - escaped inside
-                "item_svg": mark_safe(status_table_svg(table, items=True))  # noqa: S308
+                "actions": sorted(labels.action_label(a) for a in table.order_actions),
+                "awaiting_payment": [labels.provider_code(table, c)
+                                     for c in table.awaiting_payment_codes()],
+                "order_svg": mark_safe(status_table_svg(  # noqa: S308 - escaped inside
+                    table, counts=order_counts.get(key, {}),
+                    current={here.raw_status} if here is not None and here_key == key else ())),
+                "item_svg": mark_safe(status_table_svg(  # noqa: S308
+                    table, items=True, counts=item_counts.get(key, {}),
+                    current=here_items if here_key == key else ()))
                 if table.item_statuses else "",
+                "current": here if here_key == key else None,
             })
         return TemplateResponse(request, "admin/orders/order/status_graphs.html", {
             **self.admin_site.each_context(request),

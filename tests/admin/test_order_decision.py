@@ -86,3 +86,25 @@ def test_read_only_user_sees_no_buttons(readonly_client, order):
 
 def test_no_empty_provider_actions_section(operator_client, order):
     assert "Provider actions" not in _page(operator_client, order)
+
+
+def test_status_graph_counts_each_status_and_frames_the_order(operator_client, merchant):
+    from tests.factories import OrderFactory
+
+    here = set_state(OrderFactory(merchant=merchant), "placed", external_id="E1", raw_status="NEW")
+    set_state(OrderFactory(merchant=merchant), "placed", external_id="E2", raw_status="NEW")
+    set_state(OrderFactory(merchant=merchant), "in_progress", external_id="E3", raw_status="WORKING")
+    page = operator_client.get(_page_link(operator_client, here)).content.decode()
+    fake = page[page.index('id="provider-fake"'):]
+    fake = fake[:fake.index("</section>")]
+    assert re.search(r'<g class="dd-node dd-current" data-code="NEW" data-state="placed" data-count="2">', fake)
+    assert re.search(r'<g class="dd-node" data-code="WORKING" data-state="in_progress" data-count="1">', fake)
+    assert "NEW · placed · 2" in fake and "this order" in fake
+    assert 'width="100%"' in fake and "viewBox=" in fake  # scales with the page
+    assert f"where <a href=\"{reverse('admin:orders_order_change', args=[here.pk])}\">{here.reference}</a>" in fake
+
+
+def _page_link(client, order) -> str:
+    html = _page(client, order)
+    link = re.search(r'href="([^"]*status-graphs/\?order=\d+)[^"]*" class="dd-graph-link"', html).group(1)
+    return link
