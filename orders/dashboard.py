@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from merchants.models import ProviderAccount
@@ -78,11 +77,19 @@ def orders_per_day(*, now: dt.datetime, days: int = DAYS) -> list[DayBar]:
     today = timezone.localdate(now)
     first = today - dt.timedelta(days=days - 1)
     start = timezone.make_aware(dt.datetime.combine(first, dt.time.min))
-    rows = (Order.objects.filter(created_at__gte=start).order_by()
-            .annotate(day=TruncDate("created_at")).values("day", "state").annotate(n=Count("id")))
+    # one conditional count per day (plain comparisons on the indexed created_at), grouped by
+    # state: no per-row date function (TruncDate on SQLite: 0.7 s at 100k orders, bench/)
+    bounds = [timezone.make_aware(dt.datetime.combine(first + dt.timedelta(days=k), dt.time.min))
+              for k in range(days + 1)]
+    per_state = (Order.objects.filter(created_at__gte=start).order_by().values("state")
+                 .annotate(**{f"d{k}": Count("id", filter=Q(created_at__gte=bounds[k],
+                                                               created_at__lt=bounds[k + 1]))
+                              for k in range(days)}))
     per_day: dict[dt.date, dict[str, int]] = {}
-    for row in rows:
-        per_day.setdefault(row["day"], {})[row["state"]] = row["n"]
+    for row in per_state:
+        for k in range(days):
+            if row[f"d{k}"]:
+                per_day.setdefault(first + dt.timedelta(days=k), {})[row["state"]] = row[f"d{k}"]
     peak = max((sum(v.values()) for v in per_day.values()), default=0) or 1
     bars = []
     for offset in range(days):

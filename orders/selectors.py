@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from merchants.models import Merchant
 from providers import registry
 from providers.statuses import ItemLifecycle, Lifecycle
 
@@ -79,11 +80,13 @@ SHORTFALL_STATES = (Lifecycle.FAILED, Lifecycle.PLACED, Lifecycle.IN_PROGRESS, L
                     Lifecycle.PARTIALLY_SHIPPED, Lifecycle.SHIPPED)
 
 
+# The item-side tabs are conditions on items (with their order's state and provider inside the
+# subquery), so the order side is only "pk IN (…)": an index lookup per order, and "Needs
+# action" ORs one such subquery with an indexed state test (2.4 s → ms at 100k orders, bench/).
 def _short_quantity_q() -> Q:
-    short = OrderItem.objects.filter(
-        confirmed_quantity__isnull=False, confirmed_quantity__lt=F("quantity")
-    ).values("order_id")
-    return Q(pk__in=short, state__in=SHORTFALL_STATES)
+    short = OrderItem.objects.filter(confirmed_quantity__isnull=False,
+                                     confirmed_quantity__lt=F("quantity")).values("order_id")
+    return Q(state__in=SHORTFALL_STATES, pk__in=short)
 
 
 # Orders that come to us (the provider does not place them: Tipser) wait for the operator to
@@ -92,12 +95,15 @@ FULFIL_STATES = (Lifecycle.PLACED, Lifecycle.IN_PROGRESS, Lifecycle.PARTIALLY_SH
 
 
 def _items_waiting_q(item_state: str) -> Q:
+    """Orders of providers that send us orders, still to fulfil, with an item in that state:
+    the order-side tests (indexed state, merchant) first, then an EXISTS per remaining order."""
     keys = [key for key, cls in sorted(registry.all_services().items())
             if not cls.places_orders and cls.statuses.item_code_for(item_state)]
     if not keys:
         return Q(pk__isnull=True)
-    waiting = OrderItem.objects.filter(state=item_state).values("order_id")
-    return Q(merchant__account__provider__in=keys, state__in=FULFIL_STATES, pk__in=waiting)
+    merchants = Merchant.objects.filter(account__provider__in=keys).values("pk")
+    items = OrderItem.objects.filter(state=item_state).values("order_id")
+    return Q(state__in=FULFIL_STATES, merchant__in=merchants, pk__in=items)
 
 
 def unshipped_after_days() -> int:
@@ -115,7 +121,11 @@ def order_tabs(*, now: dt.datetime | None = None) -> dict[str, tuple[str, Q]]:
     to_ship = _items_waiting_q(ItemLifecycle.ACKNOWLEDGED)
     short = _short_quantity_q()
     return {
-        "needs_action": ("Needs action", failed | unknown | to_acknowledge | to_ship | short),
+        # the item-side parts behind one indexed state test (SQLite then reads only those
+        # orders, not every order once per part)
+        "needs_action": ("Needs action", Q(state__in=NEEDS_ACTION) | (
+            Q(state__in=tuple({*FULFIL_STATES, *SHORTFALL_STATES}))
+            & (to_acknowledge | to_ship | short))),
         "to_acknowledge": ("To acknowledge", to_acknowledge),
         "to_ship": ("To ship", to_ship),
         "awaiting_payment": ("Awaiting payment", _awaiting_payment_q()),
