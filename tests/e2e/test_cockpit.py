@@ -209,3 +209,66 @@ def test_dashboard_counts_match_the_lists_and_the_list_fits_1440(live_server, wi
                          " return r.scrollWidth <= r.clientWidth; })()")
     assert page.locator("#result_list th.column-age_cell").is_visible()
     shot("51-order-list")
+
+
+def test_operator_ships_a_tipser_order_with_a_carrier_from_the_list(live_server, wide, shot, operator, mocked):
+    from django.core.cache import cache
+
+    from orders import snapshots
+    from orders.models import Order
+    from providers.tipser import mapping
+    from tests.factories import AccountFactory, MerchantFactory
+    from tests.providers.tipser.conftest import HOST, ORDERS_URL, wire_order
+
+    cache.clear()
+    account = AccountFactory(provider="tipser", name="Tipser EU", base_url=HOST,
+                             credentials={"api_key": "tk_e2e_abcdefghijkl"})
+    MerchantFactory(account=account, name="Tipser shop", external_id="shop-1")
+    snapshots.upsert_page(account=account, page=[mapping.parse_order(wire_order(1, status=6))])
+    order = Order.objects.get(external_id="ord00001")
+    mocked.add(responses.GET, f"{HOST}/v3/markets",
+               json=[{"shippingProviders": [{"name": "PostNord"}, {"name": "UPS"}]}])
+    mocked.add(responses.POST, f"{ORDERS_URL}/ord00001/shipping", json={})
+    mocked.add(responses.PUT, f"{ORDERS_URL}/ord00001", json={})
+
+    page = wide
+    _login(page, live_server, next_url=f"/admin/orders/order/{order.pk}/change/")
+    expect(page.locator("#dd-provider-status")).to_have_text("1× Acknowledged (6)")
+    shot("60-tipser-order-page")
+    page.click("#dd-actions button[value=ship]")
+    page.wait_for_selector("select#id_carrier")
+    page.select_option("select#id_carrier", "PostNord")
+    page.fill("#id_tracking_number", "PN123456789SE")
+    shot("61-ship-with-carrier")
+    page.click("input[type=submit][value=Apply]")
+    page.wait_for_load_state()
+    expect(page.locator("#dd-state")).to_have_text("Shipped")
+    expect(page.locator("#dd-shipments")).to_contain_text("PN123456789SE")
+    post = next(c for c in mocked.calls if c.request.url.split("?")[0].endswith("/shipping"))
+    assert json.loads(post.request.body)["shippingProvider"] == "PostNord"
+
+
+def test_read_only_user_sees_no_buttons_on_dashboard_list_order_and_account(live_server, wide, django_user_model,
+                                                                            transactional_db):
+    import importlib
+
+    from django.contrib.auth.models import Group
+
+    from tests.factories import MerchantFactory, OrderFactory, OrderItemFactory
+
+    importlib.import_module("orders.migrations.0002_groups").create_groups(django_apps, None)
+    user = django_user_model.objects.create_user("rita", password="s3cret-pass", is_staff=True)
+    user.groups.add(Group.objects.get(name="Read-only"))
+    order = _set_state(OrderFactory(merchant=MerchantFactory()), "failed", failure_reason="Rejected")
+    OrderItemFactory(order=order)
+    page = wide
+    _login(page, live_server, "rita", "s3cret-pass")
+    expect(page.locator("#dd-dashboard")).to_be_visible()
+    page.goto(f"{live_server.url}/admin/orders/order/")
+    assert page.locator("select[name=action]").count() == 0
+    page.goto(f"{live_server.url}/admin/orders/order/{order.pk}/change/")
+    assert page.locator("button[name=_fsm_transition_to]").count() == 0
+    assert page.locator("#dd-live button, .dd-note-form, .dd-sync-now").count() == 0
+    expect(page.locator("#dd-live")).to_contain_text("Read-only access")
+    page.goto(f"{live_server.url}/admin/merchants/provideraccount/{order.merchant.account.pk}/change/")
+    assert page.locator("#dd-check-credentials, #dd-save-check, input[type=password]").count() == 0
