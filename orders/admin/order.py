@@ -564,6 +564,7 @@ class OrderAdmin(OperatorWordsMixin, OrderPageMixin, TransitionAfterCommitMixin,
                     current=here_items if here_key == key else ()))
                 if table.item_statuses else "",
                 "current": here if here_key == key else None,
+                "no_order_rule": bool(table.order_statuses) and not table.edges(),
             })
         return TemplateResponse(request, "admin/orders/order/status_graphs.html", {
             **self.admin_site.each_context(request),
