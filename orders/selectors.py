@@ -70,8 +70,9 @@ def _awaiting_payment_q() -> Q:
     q = Q(pk__isnull=True)  # matches nothing when no provider flags such a status
     for key, cls in sorted(registry.all_services().items()):
         codes = cls.statuses.awaiting_payment_codes()
-        if codes:
-            q |= Q(merchant__account__provider=key, raw_status__in=codes)
+        if codes:  # merchants by id (no join of every order to its account)
+            merchants = Merchant.objects.filter(account__provider=key).values("pk")
+            q |= Q(merchant__in=merchants, raw_status__in=codes)
     return Q(state__in=(Lifecycle.PLACED, Lifecycle.IN_PROGRESS)) & q
 
 
@@ -162,16 +163,17 @@ def order_tab_counts(
 def order_tab_counts_by_provider(
     queryset: QuerySet[Order] | None = None, *, now: dt.datetime | None = None
 ) -> dict[str, dict[str, int]]:
-    """provider key -> tab key -> count, in one grouped aggregate query (the dashboard)."""
+    """provider key -> tab key -> count (the dashboard): one aggregate per installed provider
+    over its merchants' orders (the merchant/state index; a GROUP BY over every open order
+    through its account cost twice as much at 100k orders, bench/)."""
     queryset = (Order.objects.all() if queryset is None else queryset).order_by()
     tabs = order_tabs(now=now)
     aggregates = {key: Count("pk", filter=cond) for key, (_label, cond) in tabs.items()}
-    rows = (queryset.filter(state__in=OPEN_STATES)
-            .values("merchant__account__provider").annotate(**aggregates))
     result: dict[str, dict[str, int]] = {}
-    for row in rows:
-        provider = row.pop("merchant__account__provider")
-        result[provider] = row
+    for key in sorted(registry.all_services()):
+        merchants = Merchant.objects.filter(account__provider=key).values("pk")
+        result[key] = queryset.filter(merchant__in=merchants, state__in=OPEN_STATES).aggregate(
+            **aggregates)
     return result
 
 
