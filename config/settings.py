@@ -45,7 +45,7 @@ PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=30.0)
 ORDERS_UNSHIPPED_AFTER_DAYS = env.int("ORDERS_UNSHIPPED_AFTER_DAYS", default=3)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.admin_site.DropdeskAdminConfig",  # django.contrib.admin with our site (dashboard)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "rest_framework_api_key",  # API tokens stored as hashes (merchants.ApiToken)
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our own static files
+    "django_htmx",
     "django_celery_beat",
     "django_fsm",
     "core",
@@ -80,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -136,6 +139,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]  # the admin's stylesheet (static/dropdesk/)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -199,6 +203,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Merchants, orders, items and shipments across dropshipping providers.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "ENUM_NAME_OVERRIDES": {

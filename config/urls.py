@@ -7,13 +7,9 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import URLPattern, URLResolver, include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from providers.registry import PROVIDER_CHOICES
-
-admin.site.site_header = "dropdesk"
-admin.site.site_title = "dropdesk"
-admin.site.index_title = "Back office"
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -36,6 +32,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     *_optional("config.api_urls", "api/v1/"),
     *_optional("merchants.urls", "merchants/"),
 ]

@@ -3,7 +3,6 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -17,66 +16,16 @@ from providers import registry
 from providers.errors import ProviderError
 
 from . import services
-from .crypto import key_problems
+from .account_admin import ProviderAccountFormAdminMixin
 from .fields import UNREADABLE_MESSAGE
+from .forms import ProviderAccountForm
 from .models import Integration, Merchant, MerchantEvent, ProviderAccount
 
 
-def _credential_names() -> dict[str, tuple[str, list[str]]]:
-    """credential name -> (label, providers using it), across installed providers."""
-    names: dict[str, tuple[str, list[str]]] = {}
-    for key, cls in sorted(registry.all_services().items()):
-        for field in cls.credential_fields:
-            label, users = names.get(field.name, (field.label, []))
-            names[field.name] = (label, [*users, key])
-    return names
-
-
-class ProviderAccountForm(forms.ModelForm):
-    """Credentials are write-only: each is a blank password input; blank keeps the stored value."""
-
-    class Meta:
-        model = ProviderAccount
-        fields = ["provider", "name", "environment", "base_url", "options", "is_active"]
-
-    provider = forms.ChoiceField(choices=())
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["provider"].choices = registry.provider_choices()  # type: ignore[attr-defined]
-        provider = self.instance.provider if self.instance.pk else None
-        for name, (label, users) in _credential_names().items():
-            if provider and provider not in users:
-                continue
-            self.fields[f"cred__{name}"] = forms.CharField(
-                label=label,
-                required=False,
-                widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-                help_text=("Used by: " + ", ".join(users) + ". ") + "Leave blank to keep the stored value.",
-            )
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        if key_problems():  # nothing can be stored encrypted until the setting is fixed
-            raise forms.ValidationError(
-                "FIELD_ENCRYPTION_KEY is not a valid Fernet key: this account cannot be saved "
-                "until the setting is fixed (see `manage.py check`)."
-            )
-        return cleaned
-
-    def save(self, commit: bool = True) -> ProviderAccount:
-        account = super().save(commit=False)
-        new = {k[6:]: v for k, v in self.cleaned_data.items() if k.startswith("cred__") and v}
-        if new:
-            account.credentials = {**account.credentials, **new}
-        if commit:
-            account.save()
-        return account
-
-
 @admin.register(ProviderAccount)
-class ProviderAccountAdmin(admin.ModelAdmin):
+class ProviderAccountAdmin(ProviderAccountFormAdminMixin, admin.ModelAdmin):
     form = ProviderAccountForm
+    change_form_template = "admin/merchants/provideraccount/change_form.html"
     list_display = ["name", "provider", "environment", "base_url", "is_active", "merchant_count"]
     list_filter = ["provider", "environment", "is_active"]
     search_fields = ["name", "base_url"]

@@ -1,17 +1,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from merchants.models import Merchant
 from providers import registry
-from providers.statuses import Lifecycle
+from providers.statuses import ItemLifecycle, Lifecycle
 
 from .models import Order, OrderEvent, OrderItem, Shipment
 
 NEEDS_ACTION = (Lifecycle.FAILED, Lifecycle.PLACEMENT_UNKNOWN)
+# Orders still moving (every tab only ever matches orders in one of these states).
+OPEN_STATES = tuple(s for s in Lifecycle.ALL if s not in Lifecycle.FINAL)
 
 
 def order_list(*, merchant_id: int | None = None, provider: str | None = None) -> QuerySet[Order]:
@@ -24,7 +29,8 @@ def order_list(*, merchant_id: int | None = None, provider: str | None = None) -
 
 
 def order_list_needing_action(*, merchant_id: int | None = None) -> QuerySet[Order]:
-    return order_list(merchant_id=merchant_id).filter(state__in=NEEDS_ACTION)
+    """Every order waiting for the operator (the "Needs action" tab and the dashboard)."""
+    return order_list(merchant_id=merchant_id).filter(order_tabs()["needs_action"][1])
 
 
 def order_ids_matching_exactly(*, term: str) -> list[int]:
@@ -56,23 +62,49 @@ def order_detail(*, pk: int) -> Order:
     )
 
 
-# --- admin quick filters (tabs) ----------------------------------------------------------------
-# Each tab is a Q over Order, so the same definition filters the list and feeds the counts
-# (one aggregate query with a conditional Count per tab).
+# --- admin quick filters (tabs), the dashboard's counts ------------------------------------------
+# Each tab is a Q over Order, so the same definition filters the list, feeds the tab counts and
+# the dashboard (one aggregate query with a conditional Count per tab): a count shown is the
+# length of the list its link opens.
 def _awaiting_payment_q() -> Q:
     q = Q(pk__isnull=True)  # matches nothing when no provider flags such a status
     for key, cls in sorted(registry.all_services().items()):
         codes = cls.statuses.awaiting_payment_codes()
-        if codes:
-            q |= Q(merchant__account__provider=key, raw_status__in=codes)
+        if codes:  # merchants by id (no join of every order to its account)
+            merchants = Merchant.objects.filter(account__provider=key).values("pk")
+            q |= Q(merchant__in=merchants, raw_status__in=codes)
     return Q(state__in=(Lifecycle.PLACED, Lifecycle.IN_PROGRESS)) & q
 
 
+# A shortfall waits for a decision while the order may still go on (accept_shortfall's sources).
+SHORTFALL_STATES = (Lifecycle.FAILED, Lifecycle.PLACED, Lifecycle.IN_PROGRESS, Lifecycle.ON_HOLD,
+                    Lifecycle.PARTIALLY_SHIPPED, Lifecycle.SHIPPED)
+
+
+# The item-side tabs are conditions on items (with their order's state and provider inside the
+# subquery), so the order side is only "pk IN (…)": an index lookup per order, and "Needs
+# action" ORs one such subquery with an indexed state test (2.4 s → ms at 100k orders, bench/).
 def _short_quantity_q() -> Q:
-    short = OrderItem.objects.filter(
-        confirmed_quantity__isnull=False, confirmed_quantity__lt=F("quantity")
-    ).values("order_id")
-    return Q(pk__in=short)
+    short = OrderItem.objects.filter(confirmed_quantity__isnull=False,
+                                     confirmed_quantity__lt=F("quantity")).values("order_id")
+    return Q(state__in=SHORTFALL_STATES, pk__in=short)
+
+
+# Orders that come to us (the provider does not place them: Tipser) wait for the operator to
+# acknowledge their new items, then to ship the acknowledged ones.
+FULFIL_STATES = (Lifecycle.PLACED, Lifecycle.IN_PROGRESS, Lifecycle.PARTIALLY_SHIPPED)
+
+
+def _items_waiting_q(item_state: str) -> Q:
+    """Orders of providers that send us orders, still to fulfil, with an item in that state:
+    the order-side tests (indexed state, merchant) first, then an EXISTS per remaining order."""
+    keys = [key for key, cls in sorted(registry.all_services().items())
+            if not cls.places_orders and cls.statuses.item_code_for(item_state)]
+    if not keys:
+        return Q(pk__isnull=True)
+    merchants = Merchant.objects.filter(account__provider__in=keys).values("pk")
+    items = OrderItem.objects.filter(state=item_state).values("order_id")
+    return Q(state__in=FULFIL_STATES, merchant__in=merchants, pk__in=items)
 
 
 def unshipped_after_days() -> int:
@@ -80,13 +112,27 @@ def unshipped_after_days() -> int:
 
 
 def order_tabs(*, now: dt.datetime | None = None) -> dict[str, tuple[str, Q]]:
-    """tab key -> (label, condition)."""
+    """tab key -> (label, condition). "Needs action" is every order waiting for the operator:
+    failed, placement unknown, items to acknowledge or to ship, a shortfall to decide."""
     now = now or timezone.now()
     days = unshipped_after_days()
+    failed = Q(state=Lifecycle.FAILED)
+    unknown = Q(state=Lifecycle.PLACEMENT_UNKNOWN)
+    to_acknowledge = _items_waiting_q(ItemLifecycle.NEW)
+    to_ship = _items_waiting_q(ItemLifecycle.ACKNOWLEDGED)
+    short = _short_quantity_q()
     return {
-        "needs_action": ("Needs action", Q(state__in=NEEDS_ACTION)),
+        # the item-side parts behind one indexed state test (SQLite then reads only those
+        # orders, not every order once per part)
+        "needs_action": ("Needs action", Q(state__in=NEEDS_ACTION) | (
+            Q(state__in=tuple({*FULFIL_STATES, *SHORTFALL_STATES}))
+            & (to_acknowledge | to_ship | short))),
+        "to_acknowledge": ("To acknowledge", to_acknowledge),
+        "to_ship": ("To ship", to_ship),
         "awaiting_payment": ("Awaiting payment", _awaiting_payment_q()),
-        "short_quantity": ("Short quantity", _short_quantity_q()),
+        "short_quantity": ("Short quantity", short),
+        "failed": ("Failed", failed),
+        "placement_unknown": ("Placement unknown", unknown),
         "expiring_drafts": (
             "Expiring drafts",
             Q(state=Lifecycle.DRAFT, expires_at__isnull=False,
@@ -103,19 +149,118 @@ def order_tabs(*, now: dt.datetime | None = None) -> dict[str, tuple[str, Q]]:
 def order_tab_counts(
     queryset: QuerySet[Order], *, now: dt.datetime | None = None
 ) -> dict[str, int]:
-    """Counts of every tab over ``queryset``, in three cheap queries (not one aggregate over
-    every order: 50-60 ms at 100k orders, see bench/RESULTS.md): a plain COUNT for "All",
-    one aggregate over the open states the state tabs look at (index on state), and the
-    short-quantity count from the items that have a confirmed quantity (partial index)."""
+    """Counts of every tab over ``queryset`` in two queries: a plain COUNT for "All" and one
+    aggregate over the open states (index on state) — not one aggregate over every order
+    (50-60 ms at 100k orders, see bench/RESULTS.md)."""
     tabs = order_tabs(now=now)
-    queryset = queryset.order_by()
-    _label, short = tabs.pop("short_quantity")
     aggregates = {key: Count("pk", filter=cond) for key, (_label, cond) in tabs.items()}
-    counts: dict[str, int] = queryset.filter(state__in=TAB_STATES).aggregate(**aggregates)
-    counts["short_quantity"] = queryset.filter(short).count()
+    queryset = queryset.order_by()
+    counts: dict[str, int] = queryset.filter(state__in=OPEN_STATES).aggregate(**aggregates)
     counts["all"] = queryset.count()
     return counts
 
 
-# Every tab except "Short quantity" only ever matches orders in one of these states.
-TAB_STATES = (*NEEDS_ACTION, Lifecycle.PLACED, Lifecycle.IN_PROGRESS, Lifecycle.DRAFT)
+def order_tab_counts_by_provider(
+    queryset: QuerySet[Order] | None = None, *, now: dt.datetime | None = None
+) -> dict[str, dict[str, int]]:
+    """provider key -> tab key -> count (the dashboard): one aggregate per installed provider
+    over its merchants' orders (the merchant/state index; a GROUP BY over every open order
+    through its account cost twice as much at 100k orders, bench/)."""
+    queryset = (Order.objects.all() if queryset is None else queryset).order_by()
+    tabs = order_tabs(now=now)
+    aggregates = {key: Count("pk", filter=cond) for key, (_label, cond) in tabs.items()}
+    result: dict[str, dict[str, int]] = {}
+    for key in sorted(registry.all_services()):
+        merchants = Merchant.objects.filter(account__provider=key).values("pk")
+        result[key] = queryset.filter(merchant__in=merchants, state__in=OPEN_STATES).aggregate(
+            **aggregates)
+    return result
+
+
+# Kept for callers of the former name.
+TAB_STATES = OPEN_STATES
+
+
+def raw_status_counts() -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """provider -> raw status -> number of orders (and of items) now there: two grouped
+    queries, for the status graphs."""
+    orders: dict[str, dict[str, int]] = {}
+    for provider, raw, n in (Order.objects.order_by().values_list("merchant__account__provider", "raw_status")
+                             .annotate(n=Count("id"))):
+        orders.setdefault(provider, {})[raw] = n
+    items: dict[str, dict[str, int]] = {}
+    for provider, raw, n in (OrderItem.objects.order_by()
+                             .values_list("order__merchant__account__provider", "raw_status")
+                             .annotate(n=Count("id"))):
+        items.setdefault(provider, {})[raw] = n
+    return orders, items
+
+
+# --- the order page's decision: what may be done now, and why not the rest ---------------------
+@dataclass(frozen=True)
+class OrderAction:
+    name: str
+    label: str
+    allowed: bool
+    reason: str = ""  # why not, in a few words (empty when allowed)
+    has_form: bool = False
+
+
+# The buttons of the order page, in this order. Situational ones (reconcile, back to draft,
+# accept shortfall) are listed only when they apply.
+PAGE_ACTIONS = ("place", "ship", "hold", "release", "complete", "cancel")
+SITUATIONAL_ACTIONS = ("reconcile", "reopen", "accept_shortfall")
+
+
+def _order_transitions() -> dict[str, list[Any]]:
+    by_name: dict[str, list[Any]] = {}
+    for transition in Order._meta.get_field("state").get_all_transitions(Order):  # type: ignore[attr-defined]
+        if transition.custom.get("admin", True):
+            by_name.setdefault(transition.name, []).append(transition)
+    return by_name
+
+
+def order_actions(*, order: Order, user: Any) -> list[OrderAction]:
+    """Every operator action of the order page: allowed ones first (the buttons), then the
+    others, each with the short reason it is not possible now (state, or the provider's table)."""
+    from . import labels
+
+    available = {t.name for t in order.get_available_user_state_transitions(user)}  # type: ignore[attr-defined]
+    table = order.status_table
+    cls = registry.get(order.provider)
+    provider = cls.label if cls is not None else order.provider
+    actions: list[OrderAction] = []
+    for name, transitions in _order_transitions().items():
+        if name not in PAGE_ACTIONS and name not in SITUATIONAL_ACTIONS:
+            continue
+        label = str(transitions[0].custom.get("label") or labels.action_label(name))
+        has_form = bool(transitions[0].custom.get("form")) or name == "ship"
+        if name in available:
+            actions.append(OrderAction(name, label, True, has_form=has_form))
+            continue
+        if name in SITUATIONAL_ACTIONS:
+            continue
+        sources = {s for t in transitions for s in ([t.source] if isinstance(t.source, str) else t.source)}
+        if name not in table.order_actions and not (name == "cancel" and not order.external_id):
+            reason = f"{provider} has no such step"
+        elif order.state not in sources and "*" not in sources:
+            states = [labels.state_label(s) for s in Lifecycle.ALL if s in sources]
+            reason = "Only when " + " or ".join(states)
+        else:
+            status = labels.order_provider_status(order)
+            reason = f"{provider} does not allow it now (provider status {status})"
+        actions.append(OrderAction(name, label, False, reason))
+    order_key = {n: i for i, n in enumerate((*SITUATIONAL_ACTIONS, *PAGE_ACTIONS))}
+    return sorted(actions, key=lambda a: (not a.allowed, order_key.get(a.name, 99)))
+
+
+# Work the provider is doing for the order right now: the page refreshes itself meanwhile.
+def order_work_running(*, order: Order) -> bool:
+    if order.state == Lifecycle.PLACING:
+        return True
+    cls = registry.get(order.provider)
+    # a provider that executes after placement is polled until the order is final (for at
+    # most ~2 h: services.EXECUTION_POLL_*); the page follows it while it was recently touched
+    return bool(cls is not None and cls.supports("poll_execution") and order.external_id
+                and order.state in (Lifecycle.PLACED, Lifecycle.IN_PROGRESS)
+                and order.updated_at > timezone.now() - dt.timedelta(hours=2))

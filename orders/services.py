@@ -40,7 +40,7 @@ from providers.errors import (
 from providers.statuses import ItemLifecycle, Lifecycle
 from providers.types import OrderSnapshot, PlacementResult
 
-from . import snapshots
+from . import labels, snapshots
 from .errors import OrderActionRefused, OrderValidationError
 from .models import (
     TRANSITION_PERMISSION,
@@ -93,7 +93,7 @@ def _transition(
         method(**kwargs)
     except TransitionNotAllowed as exc:
         raise OrderActionRefused(
-            f"'{name}' is not allowed now (state: {before}).",
+            labels.not_possible(name, before),
             allowed=order_transitions_available(order=order) if isinstance(order, Order) else [],
             code="not_allowed",
         ) from exc
@@ -104,11 +104,11 @@ def _transition(
         else OrderEvent.Kind.ITEM if isinstance(order, OrderItem)
         else OrderEvent.Kind.SHIPMENT
     )
-    label = "" if isinstance(order, Order) else f"{order._meta.verbose_name} {order.pk}: "
+    label = "" if isinstance(order, Order) else f"{str(order._meta.verbose_name).capitalize()} {order}: "
     event_add(
         order=target,
         kind=kind,
-        message=message or f"{label}{before} → {order.state} ({name})",
+        message=message or f"{label}{labels.moved(before, order.state, name)}",
         from_state=before,
         to_state=order.state,
         actor=actor,
@@ -328,7 +328,7 @@ def _placement_finish(order: Order, name: str, *, reason: str, actor: Actor,
     with transaction.atomic():
         fresh = _locked(order)
         _transition(fresh, name, actor=actor, reason=reason,
-                    message=f"{fresh.state} → {name.replace('_', ' ')}: {reason}")
+                    message=f"{labels.action_label(name)}: {reason}")
         if confirmed:  # e.g. a reservation shortfall: requested vs held, for the operator
             _apply_confirmed_quantities(fresh, confirmed, actor=actor)
     order.refresh_from_db()
@@ -461,16 +461,22 @@ def account_sync_incoming(
     pages = read_ahead(service.iter_incoming(since=since, cursor=cursor),
                        snapshot=lambda: copy.deepcopy(cursor),
                        enabled=settings.ACCOUNT_SYNC_READ_AHEAD)
-    with contextlib.closing(pages):
-        for page, page_cursor in pages:
-            counts = snapshots.upsert_page(account=account, page=page)
-            for key, value in counts.items():
-                totals[key] = totals.get(key, 0) + value
-            totals["pages"] += 1
-            account.state = {**account.state, "sync": page_cursor}
-            ProviderAccount.objects.filter(pk=account.pk).update(state=account.state)
+    try:
+        with contextlib.closing(pages):
+            for page, page_cursor in pages:
+                counts = snapshots.upsert_page(account=account, page=page)
+                for key, value in counts.items():
+                    totals[key] = totals.get(key, 0) + value
+                totals["pages"] += 1
+                account.state = {**account.state, "sync": page_cursor}
+                ProviderAccount.objects.filter(pk=account.pk).update(state=account.state)
+    except ProviderError as exc:  # the dashboard's sync health shows the last error
+        account.state = {**account.state, "sync_error": {
+            "at": timezone.now().isoformat(), "message": str(exc)[:500]}}
+        ProviderAccount.objects.filter(pk=account.pk).update(state=account.state)
+        raise
     cursor["last_run"] = timezone.now().isoformat()
-    account.state = {**account.state, "sync": cursor}
+    account.state = {**{k: v for k, v in account.state.items() if k != "sync_error"}, "sync": cursor}
     ProviderAccount.objects.filter(pk=account.pk).update(state=account.state)
     return totals
 
@@ -494,7 +500,7 @@ def _provider_then_transition(
     _require_permission(actor)
     if not can_proceed(method):
         raise OrderActionRefused(
-            f"'{name}' is not allowed now (state: {order.get_state_display()}).",
+            labels.not_possible(name, order.state),
             allowed=order_transitions_available(order=order), code="not_allowed",
         )
     if call is not None:
@@ -570,7 +576,7 @@ def order_ship(
                                    fields={"tracking_number": "Required."})
     if not can_proceed(order.ship):
         raise OrderActionRefused(
-            f"Shipping is not allowed now (state: {order.get_state_display()}).",
+            labels.not_possible("ship", order.state),
             allowed=order_transitions_available(order=order), code="not_allowed",
         )
     all_items = {i.pk: i for i in order.items.all()}
@@ -693,11 +699,15 @@ def order_items_set_status(
             fresh = _locked(order)
             if implied != fresh.state and fresh.state not in S.FINAL:
                 _transition(fresh, "sync_state", actor=actor, target=implied,
-                            message=f"{fresh.state} → {implied} (follows its items)")
+                            message=f"{labels.moved(fresh.state, implied)} (follows its items)")
     return items
 
 
 # --- the transition catalogue used by the admin and the API ----------------------------------
+# Verbs living in their own modules register here (orders/apps.py: shortfall.install()).
+TRANSITION_VERBS: dict[str, Callable[..., Any]] = {}
+
+
 def order_transitions_available(*, order: Order, user: Any = None) -> list[str]:
     transitions = (
         order.get_available_user_state_transitions(user)  # type: ignore[attr-defined]
@@ -720,11 +730,11 @@ def order_run_transition(
         "ship": order_ship,
         "complete": order_complete,
         "cancel": order_cancel,
-        "accept_shortfall": order_shortfall_accept,
+        **TRANSITION_VERBS,
     }
     verb = verbs.get(name)
     if verb is None:
-        raise OrderActionRefused(f"Unknown transition '{name}'.", code="unknown")
+        raise OrderActionRefused(f"Unknown action “{name}”.", code="unknown")
     _require_permission(actor)
     return verb(order=order, actor=actor, **payload)
 
@@ -1017,7 +1027,7 @@ def order_execution_poll(*, order: Order, actor: Actor = None) -> bool:
         label = fresh.status_table.order_label(fresh.raw_status)
         if result.state and result.state != fresh.state:
             _transition(fresh, "sync_state", target=result.state, actor=actor,
-                        message=f"Execution status {label}: {order.state} → {result.state}")
+                        message=f"Execution status {label}: {labels.moved(order.state, result.state)}")
         elif raw_changed:
             event_add(order=fresh, kind=OrderEvent.Kind.SYNC, actor=actor,
                       message=f"Execution status {label}")
@@ -1110,57 +1120,7 @@ def order_item_characteristics_set(*, item: OrderItem, values: Mapping[str, Any]
     event_add(order=order, kind=OrderEvent.Kind.ITEM, actor=actor,
               message=f"Characteristics of '{item}' saved at the provider: "
               + ", ".join(sorted(clean)))
-# --- shortfall decisions (brandsdistribution issue 10) ---------------------------------------
-def order_shortfall_accept(*, order: Order, actor: Actor = None) -> Order:
-    """The operator accepts what the provider could hold instead of the quantities asked.
-
-    * The order failed on a reservation shortfall (never sent): each short item's quantity
-      becomes what was held (items with nothing held are removed) and the order goes back to
-      draft, ready to be placed again.
-    * The order was placed with less than asked: the shortfall is recorded as accepted and
-      the order carries on.
-
-    The other branch of the decision is ``order_cancel``.
-    """
-    _require_permission(actor)
-    with transaction.atomic():
-        fresh = _locked(order)
-        if not fresh.has_open_shortfall:
-            raise OrderActionRefused("This order has no shortfall waiting for a decision.",
-                                     code="not_allowed")
-        items = list(fresh.items.all())
-        short = [i for i in items if i.shortfall]
-        summary = "; ".join(f"{i.sku or i.product_id}: {i.confirmed_quantity}/{i.quantity}"
-                            for i in short)
-        decision = {"accepted_at": timezone.now().isoformat(), "items": summary,
-                    "by": getattr(actor, "username", "") or "system"}
-        if fresh.state == S.FAILED and not fresh.external_id:
-            if all(i.confirmed_quantity == 0 for i in short) and len(short) == len(items):
-                raise OrderActionRefused(
-                    "Nothing could be held for this order; cancel it instead.", code="not_allowed"
-                )
-            _transition(fresh, "accept_shortfall", actor=actor,
-                        message=f"Shortfall accepted ({summary}): quantities reduced to what "
-                        "was available; back to draft to place again")
-            for item in short:
-                if item.confirmed_quantity == 0:
-                    item.delete()
-                else:
-                    item.quantity = int(item.confirmed_quantity or 0)
-                    item.confirmed_quantity = None
-                    item.save(update_fields=["quantity", "confirmed_quantity", "updated_at"])
-            history = [*fresh.raw_data.get("shortfall_history", []), decision]
-            fresh.raw_data = {**fresh.raw_data, "shortfall_history": history}
-            fresh.save(update_fields=["raw_data", "updated_at"])
-            _recalculate_totals(fresh)
-        else:
-            _transition(fresh, "accept_shortfall", actor=actor,
-                        message=f"Shortfall accepted ({summary}): the order goes on with the "
-                        "quantities the provider took")
-            fresh.raw_data = {**fresh.raw_data, "shortfall": decision}
-            fresh.save(update_fields=["raw_data", "updated_at"])
-    order.refresh_from_db()
-    return order
+# --- shortfall decisions: orders/shortfall.py (order_shortfall_accept) -----------------------
 # --- admin bulk runs -------------------------------------------------------------------------
 BULK_ACTIONS: dict[str, str] = {
     "place": "Place with provider",
@@ -1348,7 +1308,7 @@ def order_stale_placing_sweep(
                 "provider: not re-sent; reconcile before retrying."
             )
             _transition(order, "placement_outcome_unknown", reason=reason,
-                        message=f"placing → placement unknown: {reason}")
+                        message=f"{labels.moved(S.PLACING, S.PLACEMENT_UNKNOWN)}: {reason}")
             moved.append(pk)
     return moved
 

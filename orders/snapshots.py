@@ -22,6 +22,7 @@ from merchants.models import Merchant, ProviderAccount
 from providers.statuses import StatusTable
 from providers.types import AddressData, ItemSnapshot, OrderSnapshot, ShipmentSnapshot
 
+from .labels import moved as moved_words
 from .models import Order, OrderEvent, OrderItem, Shipment, new_reference, status_table_for
 from .signals import rows_created, rows_updated
 
@@ -140,7 +141,7 @@ def apply_to_order(order: Order, snap: OrderSnapshot, *, actor: Any = None) -> N
     OrderEvent.objects.create(
         order=order, kind=OrderEvent.Kind.SYNC, actor=actor,
         from_state=before, to_state=order.state,
-        message=(f"Synced: {before} → {order.state}" if moved else "Synced: no state change")
+        message=(f"Synced: {moved_words(before, order.state)}" if moved else "Synced: no state change")
         + (f" (provider status {table.order_label(snap.raw_status)})" if snap.raw_status != "" else ""),
     )
 
@@ -335,7 +336,7 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
         for o in new_orders
     ] + [
         OrderEvent(order_id=o.pk, kind=OrderEvent.Kind.SYNC, from_state=before, to_state=o.state,
-                   message=f"Synced: {before} → {o.state}")
+                   message=f"Synced: {moved_words(before, o.state)}")
         for o, before in events
     ]
     bulk_insert(event_rows, batch_size=1000)

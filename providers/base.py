@@ -43,6 +43,8 @@ class OptionField:
     default: Any
     choices: tuple[tuple[str, str], ...] | None = None
     help_text: str = ""
+    # With choices: several may be picked; stored as the comma-separated codes.
+    multiple: bool = False
 
 
 OPERATIONS = (

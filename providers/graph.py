@@ -10,12 +10,12 @@ through lanes below the boxes.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from xml.sax.saxutils import escape
 
 from .statuses import RawStatus, StatusTable
 
-BOX_W, BOX_H = 170, 46
+BOX_W, BOX_H = 190, 50
 COL_GAP, ROW_GAP = 70, 26
 MARGIN = 30
 
@@ -84,16 +84,24 @@ def _layout(statuses: Mapping[str, RawStatus]) -> tuple[dict[str, int], dict[int
     return layer, columns, back
 
 
-def _box_text(status: RawStatus) -> tuple[str, str]:
-    title = status.label if len(status.label) <= 24 else status.label[:23] + "…"
-    sub = f"{status.code} → {status.state}"
-    if len(sub) > 28:
-        sub = sub[:27] + "…"
+def _box_text(status: RawStatus, count: int | None = None) -> tuple[str, str]:
+    title = status.label if len(status.label) <= 26 else status.label[:25] + "…"
+    state = status.state.replace("_", " ")
+    sub = f"{status.code} · {state}" if status.code != status.label else state
+    if count is not None:
+        sub = f"{sub} · {count}"
+    if len(sub) > 30:
+        sub = sub[:29] + "…"
     return title, sub
 
 
-def status_table_svg(table: StatusTable, *, items: bool = False) -> str:
-    """The table's order (or item) statuses and allowed moves as an inline SVG string."""
+def status_table_svg(table: StatusTable, *, items: bool = False,
+                     counts: Mapping[str, int] | None = None, current: Collection[str] = ()) -> str:
+    """The table's order (or item) statuses and allowed moves as an inline SVG string.
+
+    ``counts``: orders (items) now in each raw status, shown in its box; ``current``: the raw
+    statuses of the order being looked at, framed thick ("you are here"). The drawing scales
+    to its container (viewBox), never wider than its natural size."""
     statuses = table.item_statuses if items else table.order_statuses
     if not statuses:
         return '<p class="dd-graph-empty">No statuses declared.</p>'
@@ -111,8 +119,8 @@ def status_table_svg(table: StatusTable, *, items: bool = False) -> str:
     marker = f"dd-arrow-{table.provider}-{'i' if items else 'o'}"
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="dd-graph" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="dd-graph" width="100%" '
+        f'style="max-width:{width}px;height:auto" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(table.provider)} {"item" if items else "order"} status graph">',
         "<defs>"
         f'<marker id="{marker}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
@@ -149,14 +157,22 @@ def status_table_svg(table: StatusTable, *, items: bool = False) -> str:
     for code, status in statuses.items():
         x, y = pos[code]
         colour = STATE_COLOURS.get(status.state, "#6c757d")
-        title, sub = _box_text(status)
+        title, sub = _box_text(status, None if counts is None else counts.get(code, 0))
         extra = ""
+        here = code in current
+        if here:
+            extra += (f'<rect x="{x - 6}" y="{y - 6}" width="{BOX_W + 12}" height="{BOX_H + 12}" '
+                      'rx="12" fill="none" stroke="#f59e0b" stroke-width="4"/>'
+                      f'<text x="{x + BOX_W / 2}" y="{y - 10}" text-anchor="middle" fill="#b45309" '
+                      'font-family="sans-serif" font-size="11" font-weight="bold">this order</text>')
         if status.final:
             extra += (f'<rect x="{x - 3}" y="{y - 3}" width="{BOX_W + 6}" height="{BOX_H + 6}" '
                       f'rx="10" fill="none" stroke="{colour}" stroke-width="1.5"/>')
         flag = " $" if status.awaiting_payment else ""
         parts.append(
-            f'<g class="dd-node" data-code="{escape(code)}" data-state="{escape(status.state)}">'
+            f'<g class="dd-node{" dd-current" if here else ""}" data-code="{escape(code)}" '
+            f'data-state="{escape(status.state)}"'
+            f'{"" if counts is None else f" data-count={chr(34)}{counts.get(code, 0)}{chr(34)}"}>'
             f"<title>{escape(status.label)} ({escape(code)}): canonical state "
             f"{escape(status.state)}{' — final' if status.final else ''}"
             f"{' — awaiting payment' if status.awaiting_payment else ''}</title>{extra}"

@@ -103,7 +103,7 @@ class StatusTable:
         status = self.order_statuses.get(str(raw))
         if status:
             return status.label
-        return f"unknown ({raw})" if raw not in (None, "") else ""
+        return f"{raw} (undocumented)" if raw not in (None, "") else ""
 
     def order_allows(self, action: str, *, raw_status: str = "", target: str | None = None) -> bool:
         """May ``action`` (moving the order to canonical ``target``) run now?

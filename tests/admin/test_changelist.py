@@ -44,8 +44,9 @@ def test_tabs_count_each_quick_filter(operator_client, merchant, fakepay_provide
 
     counts = _tabs(operator_client.get(URL))
 
-    assert counts == {"all": 10, "needs_action": 2, "awaiting_payment": 1, "short_quantity": 1,
-                      "expiring_drafts": 1, "unshipped": 1}
+    assert counts == {"all": 10, "needs_action": 3, "awaiting_payment": 1, "short_quantity": 1,
+                      "expiring_drafts": 1, "unshipped": 1,
+                      "to_acknowledge": 0, "to_ship": 0}
 
 
 def test_tab_filters_the_list(operator_client, merchant):
@@ -143,7 +144,7 @@ def test_merchant_filter_offers_only_the_chosen_providers_merchants(operator_cli
 
 def test_columns_show_badge_provider_merchant_total_and_age(operator_client, order):
     html = operator_client.get(URL).content.decode()
-    assert 'class="dd-badge"' in html
+    assert 'class="dd-badge dd-state-draft"' in html
     assert "Fake" in html and order.merchant.name in html
     assert f"{order.total} EUR" in html
 
@@ -196,3 +197,29 @@ def test_filtered_changelist_query_count_does_not_grow_with_rows(operator_client
     few = count()
     make(45)
     assert count() == few
+
+
+def test_csv_per_item_has_one_row_per_item_with_tracking_numbers(operator_client, merchant):
+    from orders.models import ShipmentLine
+
+    order = set_state(OrderFactory(merchant=merchant), "partially_shipped", external_id="E5")
+    first = OrderItemFactory(order=order, sku="SKU-A", quantity=2)
+    OrderItemFactory(order=order, sku="SKU-B", quantity=1)
+    shipment = Shipment.objects.create(order=order, carrier="DHL", tracking_number="JJD01")
+    ShipmentLine.objects.create(shipment=shipment, item=first, quantity=2)
+    OrderFactory(merchant=merchant)  # filtered out below
+
+    rows = _csv_rows(operator_client.get(reverse("admin:orders_order_export_csv"),
+                                         {"rows": "items", "state__exact": "partially_shipped"}))
+    header = rows[0]
+    assert header[0] == "reference" and header[-1] == "tracking_numbers"
+    by_sku = {r[header.index("sku")]: r for r in rows[1:]}
+    assert set(by_sku) == {"SKU-A", "SKU-B"}
+    assert by_sku["SKU-A"][-1] == "DHL JJD01" and by_sku["SKU-B"][-1] == ""
+
+    per_order = _csv_rows(operator_client.get(reverse("admin:orders_order_export_csv"),
+                                              {"state__exact": "partially_shipped"}))
+    assert len(per_order) == 2 and per_order[1][-1] == "DHL JJD01"
+    assert operator_client.get(reverse("admin:orders_order_export_csv"), {"rows": "x"}).status_code == 400
+    page = operator_client.get(URL).content.decode()
+    assert "CSV: one row per item" in page and "CSV: one row per order" in page

@@ -26,7 +26,7 @@ def test_order_page_shows_readable_timeline_with_provider_calls(operator_client,
 
     assert 'id="timeline"' in html
     assert "place_order: 200" in html and " ms, ok" in html
-    assert "placing → placed" in html
+    assert "Placing → Placed" in html
     assert "sk_test_supersecret_123" not in html
 
 

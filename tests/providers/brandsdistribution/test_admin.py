@@ -70,7 +70,8 @@ def test_shortfall_order_shows_accept_and_cancel_buttons(mocked, op_client, oper
     services.order_place(order=order, actor=operator)
     page = op_client.get(reverse("admin:orders_order_change", args=[order.pk]))
     assert page.status_code == 200
-    assert b"Accept shortfall (partial quantities)" in page.content
+    assert b'id="dd-accept-shortfall"' in page.content and b"Accept shortfall" in page.content
+    assert b'id="dd-shortfall-cancel"' in page.content and b"Cancel order" in page.content
     assert b"requested 5, locked 3" in page.content
 
 

@@ -12,6 +12,7 @@ from responses import matchers
 from orders import services
 from orders.errors import OrderActionRefused, OrderValidationError
 from orders.models import OrderEvent
+from orders.shortfall import order_shortfall_accept
 from providers.errors import ProviderUnavailable
 
 from .helpers import (
@@ -109,9 +110,11 @@ def test_reply_shortfall_is_visible_and_the_operator_can_accept_it(mocked, opera
     services.order_run_transition(order=order, name="accept_shortfall", actor=operator)
     order.refresh_from_db()
     assert order.state == "placed" and not order.has_open_shortfall
-    assert order.raw_data["shortfall"]["by"] == "operator"
+    assert order.raw_data["shortfall_history"][-1]["by"] == "operator"
+    short.refresh_from_db()
+    assert (short.quantity, short.confirmed_quantity) == (4, None)  # what the provider took
     with pytest.raises(OrderActionRefused):
-        services.order_shortfall_accept(order=order, actor=operator)
+        order_shortfall_accept(order=order, actor=operator)
 
 
 def test_error_429_with_message_fails_the_order_with_that_message(mocked):
@@ -321,7 +324,7 @@ def test_reservation_shortfall_stops_before_sending_and_releases_the_locks(mocke
     available = services.order_transitions_available(order=order, user=operator)
     assert {"accept_shortfall", "cancel"} <= set(available)
 
-    services.order_shortfall_accept(order=order, actor=operator)
+    order_shortfall_accept(order=order, actor=operator)
     order.refresh_from_db()
     assert order.state == "draft" and order.failure_reason == ""
     short.refresh_from_db()
@@ -340,13 +343,15 @@ def test_reservation_shortfall_can_be_cancelled_instead(mocked, operator):
     assert order.state == "cancelled"
 
 
-def test_nothing_held_cannot_be_accepted(mocked, operator):
+def test_accepting_when_nothing_was_held_cancels_the_order(mocked, operator):
     order = make_order(reserve_first=True, items=(("148148", 3),))
     _reservation(mocked, [], [], [])
     mocked.add(responses.POST, RESERVE, json={})
     services.order_place(order=order, actor=operator)
-    with pytest.raises(OrderActionRefused, match="cancel it instead"):
-        services.order_shortfall_accept(order=order, actor=operator)
+    order_shortfall_accept(order=order, actor=operator)
+    order.refresh_from_db()
+    assert order.state == "cancelled"
+    assert "nothing available" in order.events.order_by("-id").first().message
 
 
 def test_unknown_stock_id_at_lock_fails_with_the_message_and_sends_nothing(mocked):

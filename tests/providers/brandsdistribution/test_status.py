@@ -53,7 +53,7 @@ def test_status_codes_map_to_lifecycle_and_unknown_codes_are_data(mocked, code, 
     order.refresh_from_db()
     assert (order.state, order.raw_status) == (state, str(code))
     if code == 9999:
-        assert order.raw_status_label == "unknown (9999)"
+        assert order.raw_status_label == "9999 (undocumented)"
 
 
 def test_sync_in_xml_reads_the_xml_status(mocked):

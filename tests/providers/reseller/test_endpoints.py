@@ -126,7 +126,7 @@ def test_list_orders_asks_the_stage_explicitly_and_maps_rows(mocked, svc):
     assert snaps[0].expires_at == dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)
     assert snaps[1].expires_at is None and snaps[1].total == Decimal("99.00")
     assert snaps[3].raw_status == "Awaiting Provisioning"
-    assert STATUSES.order_label(snaps[3].raw_status) == "unknown (Awaiting Provisioning)"
+    assert STATUSES.order_label(snaps[3].raw_status) == "Awaiting Provisioning (undocumented)"
 
 
 def test_iter_incoming_pages_through_stage_all(mocked, svc, monkeypatch):

@@ -289,7 +289,7 @@ def test_account_sync_imports_all_stages_with_raw_statuses(mocked, rmerchant):
     rows = dict(Order.objects.filter(merchant=rmerchant).values_list("external_id", "state"))
     assert rows == {"5001": "draft", "5002": "completed", "5003": "placed", "5004": "in_progress"}
     unknown = Order.objects.get(external_id="5004")
-    assert unknown.raw_status_label == "unknown (Awaiting Provisioning)"
+    assert unknown.raw_status_label == "Awaiting Provisioning (undocumented)"
     assert Order.objects.get(external_id="5001").expires_at is not None
 
 

@@ -106,3 +106,36 @@ def test_bulk_item_action_needs_the_transition_permission(
         {"action": "items_hold", "_selected_action": ids},
     )
     assert len(mocked.calls) == 0
+
+
+def test_bulk_ship_offers_the_providers_carriers_like_the_single_order_form(
+    client, operator, mocked, tipser_order, django_capture_on_commit_callbacks
+):
+    from django.contrib.admin import helpers
+
+    cache.clear()
+    mocked.add(responses.GET, f"{HOST}/v3/markets",
+               json=[{"shippingProviders": [{"name": "PostNord"}, {"name": "UPS"}]}])
+    client.force_login(operator)
+    url = reverse("admin:orders_order_changelist")
+    base = {"action": "mark_shipped_selected", helpers.ACTION_CHECKBOX_NAME: [tipser_order.pk]}
+    page = client.post(url, base).content.decode()
+    select = page[page.index(f'name="carrier_{tipser_order.pk}"'):]
+    select = select[:select.index("</select>")]
+    assert '<option value="DHL">DHL (customer&#x27;s choice)</option>' in select
+    assert '<option value="PostNord">PostNord</option>' in select
+    assert '<option value="">Other (not listed)</option>' in select
+
+    refused = client.post(url, {**base, "apply": "1", f"carrier_{tipser_order.pk}": "Pigeon",
+                                f"tracking_{tipser_order.pk}": "TRK-9"}).content.decode()
+    assert "“Pigeon” is not one of Tipser&#x27;s carriers." in refused
+
+    mocked.add(responses.POST, f"{ORDERS_URL}/ord00001/shipping", json={})
+    mocked.add(responses.PUT, f"{ORDERS_URL}/ord00001", json={})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, {**base, "apply": "1", f"carrier_{tipser_order.pk}": "PostNord",
+                          f"tracking_{tipser_order.pk}": "TRK-9"})
+    post = next(c for c in mocked.calls if c.request.url.split("?")[0].endswith("/shipping"))
+    assert json.loads(post.request.body)["shippingProvider"] == "PostNord"
+    tipser_order.refresh_from_db()
+    assert tipser_order.shipments.get().carrier == "PostNord"

@@ -1,8 +1,8 @@
+"""The order admin: list, change page, bulk actions, CSV, status graphs."""
+
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import json
 from collections import Counter
 from typing import Any
 
@@ -11,8 +11,9 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import flatten_fieldsets
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, Count, Prefetch, QuerySet, When
+from django.db.models import Case, Count, Prefetch, QuerySet, When, prefetch_related_objects
 from django.http import (
     Http404,
     HttpRequest,
@@ -32,163 +33,33 @@ from django.utils.timesince import timesince
 from django_fsm import can_proceed
 from django_fsm.admin import FSMAdminMixin
 
-from core.redaction import load_account_secrets, redact_text
-from merchants.models import Merchant
 from providers import registry
 from providers.errors import ProviderError, ProviderNotSupported
 from providers.graph import status_table_svg
 
-from . import selectors, services
-from .errors import OrderActionRefused
-from .forms import NoteForm
-from .models import (
+from .. import labels, selectors, services
+from ..errors import OrderActionRefused
+from ..forms import NoteForm
+from ..models import (
     TRANSITION_PERMISSION,
     BulkRun,
     BulkRunItem,
     Order,
-    OrderEvent,
     OrderItem,
-    Shipment,
-    ShipmentLine,
 )
-from .provider_admin import ProviderAdminViews, provider_tools
-
-STATE_COLOURS = {
-    "draft": "#6c757d", "placing": "#0d6efd", "placed": "#0d6efd", "in_progress": "#0dcaf0",
-    "partially_shipped": "#6f42c1", "shipped": "#198754", "completed": "#146c43",
-    "placement_unknown": "#fd7e14", "failed": "#dc3545", "on_hold": "#ffc107",
-    "cancelled": "#495057", "expired": "#adb5bd",
-}
-
-
-def state_badge(obj: Any) -> str:
-    colour = STATE_COLOURS.get(obj.state, "#6c757d")
-    return format_html(
-        '<span class="dd-badge" style="background:{};color:#fff;padding:2px 6px;'
-        'border-radius:8px;white-space:nowrap">{}</span>',
-        colour, obj.get_state_display(),
-    )
-
-
-def pretty_json(value: Any) -> str:
-    return format_html(
-        '<details><summary>show</summary><pre style="white-space:pre-wrap">{}</pre></details>',
-        json.dumps(value, indent=2, sort_keys=True, default=str),
-    )
-
-
-class OrderItemInline(admin.TabularInline):
-    model = OrderItem
-    extra = 0
-    fields = ["name", "product_id", "sku", "quantity", "confirmed_quantity", "unit_price",
-              "state", "raw_status", "next_statuses"]
-    readonly_fields = ["state", "raw_status", "next_statuses", "confirmed_quantity"]
-    show_change_link = True
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(obj is None or obj.is_editable) and super().has_change_permission(request, obj)
-
-    has_add_permission = has_change_permission  # type: ignore[assignment]
-    has_delete_permission = has_change_permission  # type: ignore[assignment]
-
-
-class ShipmentInline(admin.TabularInline):
-    model = Shipment
-    extra = 0
-    fields = readonly_fields = ("carrier", "tracking_number", "state", "pushed_at", "shipped_at")
-    show_change_link = True
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class OrderEventInline(admin.TabularInline):
-    model = OrderEvent
-    extra = 0
-    can_delete = False
-    fields = readonly_fields = ("created_at", "kind", "message", "operation", "http_status",
-                                "duration_ms", "outcome", "actor")
-    verbose_name_plural = "Timeline"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderEvent]:
-        return super().get_queryset(request).select_related("actor")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ProviderFilter(admin.SimpleListFilter):
-    title = "provider"
-    parameter_name = "provider"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(key, cls.label) for key, cls in sorted(registry.all_services().items())]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
-        if self.value():
-            return queryset.filter(merchant__account__provider=self.value())
-        return queryset
-
-
-class MerchantFilter(admin.SimpleListFilter):
-    """Merchants of the chosen provider only (there may be thousands in all): pick a provider
-    first, or search by merchant name in the search box."""
-
-    title = "merchant (pick a provider first)"
-    parameter_name = "merchant"
-    limit = 100
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        provider = request.GET.get(ProviderFilter.parameter_name)
-        qs = Merchant.objects.order_by("name")
-        if provider:
-            rows = qs.filter(account__provider=provider).values_list("pk", "name")[: self.limit]
-        elif self.value():
-            rows = qs.filter(pk=self.value() if str(self.value()).isdigit() else 0).values_list(
-                "pk", "name"
-            )
-        else:
-            return []
-        return [(str(pk), name) for pk, name in rows]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
-        value = self.value()
-        if value and str(value).isdigit():
-            return queryset.filter(merchant_id=int(value))
-        return queryset
-
-
-class QuickFilter(admin.SimpleListFilter):
-    """The status tabs above the list (also offered in the sidebar)."""
-
-    title = "quick filter"
-    parameter_name = "tab"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(key, label) for key, (label, _q) in selectors.order_tabs().items()]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
-        tabs = selectors.order_tabs()
-        value = self.value()
-        if value and value in tabs:
-            return queryset.filter(tabs[value][1])
-        return queryset
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_safe(value: Any) -> Any:
-    """Keep spreadsheets from running cell text as formulas."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+from ..provider_admin import ProviderAdminViews, provider_tools
+from .bulk_ship import bulk_ship_rows
+from .common import (
+    OperatorWordsMixin,
+    TransitionAfterCommitMixin,
+    _order_form_extension,
+    pretty_json,
+    state_badge,
+)
+from .csv_export import csv_rows
+from .filters import MerchantFilter, ProviderFilter, QuickFilter
+from .inlines import OrderItemInline
+from .order_page import OrderPageMixin
 
 
 class BulkShipForm(forms.Form):
@@ -196,67 +67,33 @@ class BulkShipForm(forms.Form):
                               help_text="Same carrier for all; empty: other carrier.")
 
 
-CSV_COLUMNS = [
-    ("reference", "reference"), ("state", "state"), ("raw_status", "raw_status"),
-    ("provider", "merchant__account__provider"), ("merchant", "merchant__name"),
-    ("external_id", "external_id"), ("contact_name", "contact_name"),
-    ("contact_email", "contact_email"), ("country", "country"), ("currency", "currency"),
-    ("total", "total"), ("created_at", "created_at"), ("placed_at", "placed_at"),
-    ("failure_reason", "failure_reason"),
-]
+# Parts of "Needs action" the dashboard links to; the tab bar keeps to the broader tabs.
+SIDEBAR_ONLY_TABS = frozenset({"failed", "placement_unknown"})
 
 
-class TransitionAfterCommitMixin:
-    """Run the change form's provider calls after the admin's form transaction committed.
+class OrderChangeList(ChangeList):
+    """The shown page's items are read in one query, for the provider status column (Tipser
+    publishes no order-level status: its items' statuses are shown). Actions never pay it."""
 
-    Django's change form saves inside ``transaction.atomic``; django-fsm's ``response_change``
-    ran the transition inside it too (and the item inline of a provider-side draft added and
-    removed items there), so the provider call happened with the write lock held and the
-    `placing` claim uncommitted — on SQLite the demo sandboxes (served by this same process)
-    could not write and the call failed. The form is still saved atomically; the provider
-    work is queued with ``run_after_form_commit`` and runs once that block is closed.
-    """
-
-    def run_after_form_commit(self, request: HttpRequest, work: Any) -> None:
-        queue = getattr(request, "_dd_after_commit", None)
-        if queue is None:
-            work()  # not inside the change form: nothing to wait for
-        else:
-            queue.append(work)
-
-    def response_change(self, request: HttpRequest, obj: Any) -> Any:
-        if (request.POST.get(self.fsm_post_param)  # type: ignore[attr-defined]
-                and getattr(request, "_dd_after_commit", None) is not None):
-            return None  # changeform_view runs the transition after the commit
-        return super().response_change(request, obj)  # type: ignore[misc]
-
-    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
-                        form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
-        queue: list[Any] = []
-        request._dd_after_commit = queue  # type: ignore[attr-defined]
-        try:
-            response = super().changeform_view(  # type: ignore[misc]
-                request, object_id, form_url, extra_context)
-        finally:
-            request._dd_after_commit = None  # type: ignore[attr-defined]
-        for work in queue:
-            work()
-        if response is None:  # a transition button: the form saved, now the transition
-            obj = self.get_object(request, object_id)  # type: ignore[attr-defined]
-            return self.response_change(request, obj)
-        return response
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        self.result_list = list(self.result_list)
+        items = OrderItem.objects.only("id", "order_id", "raw_status", "state").order_by()
+        prefetch_related_objects(self.result_list, Prefetch("items", queryset=items))
 
 
 @admin.register(Order)
-class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
+class OrderAdmin(OperatorWordsMixin, OrderPageMixin, TransitionAfterCommitMixin, ProviderAdminViews,
+                 FSMAdminMixin,
                  admin.ModelAdmin):
     fsm_fields = ["state"]
     change_list_template = "admin/orders/order/change_list.html"
     change_form_template = "admin/orders/order/change_form.html"
     fsm_transition_form_template = "admin/orders/order/transition_form.html"
     fsm_forms = {"ship": "orders.forms.OrderShipForm"}  # carrier choices per provider
-    list_display = ["reference", "badge", "raw_status", "provider", "merchant", "contact_name",
-                    "total_display", "draft_days_left", "age"]
+    # Seven columns fit 1440 px beside both sidebars: secondary facts sit under the main one.
+    list_display = ["reference", "badge", "provider_cell", "merchant_cell", "total_display",
+                    "age_cell"]
     # A date list filter, not date_hierarchy: the hierarchy runs a DISTINCT month-trunc and a
     # MIN/MAX over every order on each page view (0.5 s at 100k orders on SQLite; bench/).
     list_filter = [QuickFilter, "state", ProviderFilter, MerchantFilter,
@@ -271,12 +108,12 @@ class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
     show_full_result_count = False
     actions = ["place_selected", "sync_selected", "cancel_selected", "acknowledge_selected",
                "mark_shipped_selected"]
-    readonly_fields = ["state", "raw_status", "failure_reason", "external_id", "external_ids",
+    readonly_fields = ["state", "provider_status", "failure_reason", "external_id", "external_ids",
                        "items_total", "total", "ordered_at", "placed_at", "synced_at",
                        "expires_at", "created_at", "updated_at", "raw_data_pretty",
                        "draft_days_left", "provider_tools_html"]
     fieldsets = [
-        (None, {"fields": ["merchant", "reference", "state", "raw_status", "failure_reason",
+        (None, {"fields": ["merchant", "reference", "state", "provider_status", "failure_reason",
                            "external_id", "external_ids"]}),
         ("Shipping address", {"fields": ["contact_name", "contact_email", "phone_prefix",
                                          "phone_number", "address_line1", "address_line2",
@@ -289,7 +126,7 @@ class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
                               "draft_days_left", "created_at", "updated_at"]}),
     ]
     # The timeline is drawn by the change form template (readable, with the note form).
-    inlines = [OrderItemInline, ShipmentInline]
+    inlines = [OrderItemInline]  # shipments: in the page's live region (order_page.py)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Order], search_term: str
@@ -307,6 +144,13 @@ class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
     def badge(self, obj: Order) -> str:
         return state_badge(obj)
 
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return OrderChangeList
+
+    @admin.display(description="Provider status", ordering="raw_status")
+    def provider_status(self, obj: Order) -> str:
+        return labels.order_provider_status(obj)
+
     @admin.display(description="Provider", ordering="merchant__account__provider")
     def provider(self, obj: Order) -> str:
         cls = registry.get(obj.merchant.account.provider)
@@ -320,6 +164,22 @@ class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
     @admin.display(description="Age", ordering="created_at")
     def age(self, obj: Order) -> str:
         return timesince(obj.created_at).split(",")[0]
+
+    @admin.display(description="Provider", ordering="merchant__account__provider")
+    def provider_cell(self, obj: Order) -> str:
+        return format_html('{}<div class="dd-sub">{}</div>', self.provider(obj),
+                           labels.order_provider_status(obj))
+
+    @admin.display(description="Merchant / customer", ordering="merchant__name")
+    def merchant_cell(self, obj: Order) -> str:
+        return format_html('{}<div class="dd-sub">{}</div>', obj.merchant.name, obj.contact_name)
+
+    @admin.display(description="Age", ordering="created_at")
+    def age_cell(self, obj: Order) -> str:
+        days_left = self.draft_days_left(obj)
+        if days_left == "—":
+            return self.age(obj)
+        return format_html('{}<div class="dd-sub">Draft days left: {}</div>', self.age(obj), days_left)
 
     @admin.display(description="Raw provider data")
     def raw_data_pretty(self, obj: Order) -> str:
@@ -381,7 +241,7 @@ class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
         level = messages.WARNING if obj.failure_reason else messages.SUCCESS
         self.message_user(
             request,
-            f"{obj.reference}: {transition_name} → {obj.get_state_display()}"
+            f"{obj.reference}: {labels.action_label(transition_name)} — now {obj.get_state_display()}"
             + (f" — {obj.failure_reason}" if obj.failure_reason else ""),
             level,
         )
@@ -407,6 +267,8 @@ class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
         extension = _order_form_extension(obj)
         if extension is not None:
             fieldsets.insert(-2, (extension.title, {"fields": list(extension.field_names)}))
+        if obj is None or provider_tools(obj) in ("", "—"):  # no empty "Provider actions: —"
+            fieldsets = [fs for fs in fieldsets if fs[0] != "Provider actions"]
         return fieldsets
     # --- extra pages -------------------------------------------------------------------------
     def get_urls(self) -> list[URLPattern]:
@@ -424,6 +286,7 @@ class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
             path("<path:object_id>/acknowledge-items/", view(self.acknowledge_items_view),
                  name="orders_order_acknowledge_items"),
             *self.provider_urls(),
+            *self.page_urls(),
             *super().get_urls(),
         ]
 
@@ -497,13 +360,9 @@ class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
         context = dict(extra_context or {})
-        if str(object_id).isdigit():
-            context["timeline"] = list(
-                OrderEvent.objects.filter(order_id=int(object_id)).select_related("actor")
-                .order_by("-created_at", "-id")[:500]
-            )
-            order = Order.objects.select_related("merchant__account").filter(
-                pk=int(object_id)).first()
+        order = self._page_order(object_id)
+        if order is not None:
+            context.update(self.decision_context(request, order))
             context["ack_count"] = len(self._acknowledgeable_items(order)) if order else 0
             provider = registry.get(order.merchant.account.provider) if order else None
             context["can_lookup"] = bool(provider and provider.supports("reconcile_placement"))
@@ -527,7 +386,8 @@ class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
             counts = selectors.order_tab_counts(base)
             current = request.GET.get(QuickFilter.parameter_name, "")
             tabs = []
-            for key, label in [("", "All"), *[(k, v[0]) for k, v in selectors.order_tabs().items()]]:
+            shown = [(k, v[0]) for k, v in selectors.order_tabs().items() if k not in SIDEBAR_ONLY_TABS]
+            for key, label in [("", "All"), *shown]:
                 params = request.GET.copy()
                 params.pop(QuickFilter.parameter_name, None)
                 params.pop("p", None)
@@ -635,46 +495,49 @@ class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
                               queryset: QuerySet[Order]) -> HttpResponse | None:
         orders = list(queryset.select_related("merchant__account").order_by("pk")[:200])
         form = BulkShipForm(request.POST if "apply" in request.POST else None)
+        rows = bulk_ship_rows(orders)  # each order with its provider's carriers, as one ship
+        errors = []
         if "apply" in request.POST and form.is_valid():
-            carrier = form.cleaned_data["carrier"]
-            per_order = {
-                o.pk: {"tracking_number": request.POST.get(f"tracking_{o.pk}", "").strip(),
-                       "carrier": carrier}
-                for o in orders
-            }
-            self._start_bulk(request, queryset, "mark_shipped", per_order=per_order)
-            return None
-        rows = [{"order": o, "allowed": can_proceed(o.ship)} for o in orders]
+            per_order = {}
+            for row in rows:
+                order = row["order"]
+                carrier = request.POST.get(f"carrier_{order.pk}", form.cleaned_data["carrier"])
+                if row["carriers"] and carrier not in {v for v, _l in row["carriers"]}:
+                    errors.append(f"{order.reference}: “{carrier}” is not one of "
+                                  f"{order.merchant.account.provider_label}'s carriers.")
+                per_order[order.pk] = {
+                    "tracking_number": request.POST.get(f"tracking_{order.pk}", "").strip(),
+                    "carrier": carrier}
+            if not errors:
+                self._start_bulk(request, queryset, "mark_shipped", per_order=per_order)
+                return None
         return TemplateResponse(request, "admin/orders/order/bulk_ship.html", {
             **self.admin_site.each_context(request),
             "opts": self.model._meta, "title": "Mark orders shipped", "form": form,
-            "rows": rows, "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "rows": rows, "errors": errors, "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "posted": request.POST if "apply" in request.POST else {},
         })
 
     # --- CSV of the filtered list, streamed ------------------------------------------------
     def export_csv_view(self, request: HttpRequest) -> HttpResponseBase:
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
+        per = request.GET.get("rows", "orders")
+        if per not in ("orders", "items"):
+            return HttpResponseBadRequest("rows must be 'orders' or 'items'.")
+        params = request.GET.copy()  # the list's own filters only
+        params.pop("rows", None)
+        request.GET = params  # type: ignore[assignment]
         try:
             changelist = self.get_changelist_instance(request)
         except IncorrectLookupParameters:
             return HttpResponseBadRequest("Unknown filter in the query string.")
         queryset = changelist.get_queryset(request)
-        rows = queryset.values_list(*[f for _n, f in CSV_COLUMNS]).iterator(chunk_size=2000)
-        writer = csv.writer(_Echo())
-        load_account_secrets()  # the free-text column is masked (text an older version stored)
-        free_text = [n for n, _f in CSV_COLUMNS].index("failure_reason")
-
-        def stream() -> Any:
-            yield writer.writerow([n for n, _f in CSV_COLUMNS])
-            for row in rows:
-                cells = list(row)
-                cells[free_text] = redact_text(cells[free_text] or "")
-                yield writer.writerow([_csv_safe(v) for v in cells])
-
         stamp = timezone.now().strftime("%Y%m%d-%H%M")
-        response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="orders-{stamp}.csv"'
+        response = StreamingHttpResponse(csv_rows(queryset, per_item=per == "items"),
+                                         content_type="text/csv; charset=utf-8")
+        name = "order-items" if per == "items" else "orders"
+        response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
         return response
 
     # --- status graphs -----------------------------------------------------------------------
@@ -682,150 +545,28 @@ class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
         providers = []
+        order_counts, item_counts = selectors.raw_status_counts()
+        here = self._page_order(request.GET.get("order", ""))
+        here_key = here.provider if here is not None else ""
+        here_items = {i.raw_status for i in here.items.all()} if here is not None else set()
         for key, cls in sorted(registry.all_services().items()):
             table = cls.statuses
             providers.append({
                 "key": key, "label": cls.label, "places_orders": cls.places_orders,
-                "actions": sorted(table.order_actions),
-                "awaiting_payment": table.awaiting_payment_codes(),
-                "order_svg": mark_safe(status_table_svg(table)),  # noqa: S308 - escaped inside
-                "item_svg": mark_safe(status_table_svg(table, items=True))  # noqa: S308
+                "actions": sorted(labels.action_label(a) for a in table.order_actions),
+                "awaiting_payment": [labels.provider_code(table, c)
+                                     for c in table.awaiting_payment_codes()],
+                "order_svg": mark_safe(status_table_svg(  # noqa: S308 - escaped inside
+                    table, counts=order_counts.get(key, {}),
+                    current={here.raw_status} if here is not None and here_key == key else ())),
+                "item_svg": mark_safe(status_table_svg(  # noqa: S308
+                    table, items=True, counts=item_counts.get(key, {}),
+                    current=here_items if here_key == key else ()))
                 if table.item_statuses else "",
+                "current": here if here_key == key else None,
+                "no_order_rule": bool(table.order_statuses) and not table.edges(),
             })
         return TemplateResponse(request, "admin/orders/order/status_graphs.html", {
             **self.admin_site.each_context(request),
             "opts": self.model._meta, "title": "Provider status graphs", "providers": providers,
         })
-
-
-@admin.register(OrderItem)
-class OrderItemAdmin(TransitionAfterCommitMixin, FSMAdminMixin, admin.ModelAdmin):
-    fsm_fields = ["state"]
-    list_display = ["__str__", "order", "sku", "quantity", "confirmed_quantity", "state",
-                    "raw_status"]
-    list_filter = ["state", "order__merchant__account__provider"]
-    list_select_related = ["order__merchant__account"]
-    search_fields = ["sku", "product_id", "name", "external_id", "order__reference"]
-    readonly_fields = ["order", "state", "raw_status", "next_statuses", "confirmed_quantity",
-                       "external_id", "raw_data"]
-    raw_id_fields = ["order"]
-
-    def _apply_fsm_transition(self, *, obj: Any, transition_name: str,
-                              request: HttpRequest, kwargs: Any = None) -> bool:
-        try:
-            services.order_items_set_status(
-                order=obj.order, items=[obj], transition_name=transition_name,
-                actor=request.user, comment=(kwargs or {}).get("comment", ""),
-            )
-        except (OrderActionRefused, ProviderError) as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-            return False
-        self.message_user(request, f"Item moved: {transition_name}.", messages.SUCCESS)
-        return True
-
-    def _get_fsm_extra_context(self, *, request: HttpRequest, obj: Any) -> Any:
-        if not request.user.has_perm(TRANSITION_PERMISSION):
-            return iter(())
-        return super()._get_fsm_extra_context(request=request, obj=obj)
-
-
-class ShipmentLineInline(admin.TabularInline):
-    model = ShipmentLine
-    extra = 0
-    raw_id_fields = ["item"]
-
-
-@admin.register(Shipment)
-class ShipmentAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "order", "carrier", "tracking_number", "state", "pushed_at",
-                    "created_at"]
-    list_filter = ["state", "carrier", "order__merchant__account__provider"]
-    list_select_related = ["order__merchant__account"]
-    search_fields = ["tracking_number", "order__reference", "carrier"]
-    readonly_fields = ["order", "state", "pushed_at", "shipped_at", "delivered_at", "raw_data"]
-    date_hierarchy = "created_at"
-    inlines = [ShipmentLineInline]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # shipments are created by the order's "Ship" transition
-
-
-@admin.register(OrderEvent)
-class OrderEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "order", "kind", "message", "operation", "http_status",
-                    "duration_ms", "outcome", "actor"]
-    list_filter = ["kind", "outcome"]
-    list_select_related = ["order", "actor"]
-    search_fields = ["order__reference", "message", "operation"]
-    date_hierarchy = "created_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-# --- item status bulk actions (Tipser: one request per order with all chosen item ids) ---
-def _items_bulk(transition_name: str, label: str):  # type: ignore[no-untyped-def]
-    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
-        from collections import defaultdict
-
-        if queryset.model is Order:
-            queryset = OrderItem.objects.filter(order__in=queryset)
-        by_order: dict[int, list[OrderItem]] = defaultdict(list)
-        for item in queryset.select_related("order__merchant__account").order_by("order_id", "id"):
-            by_order[item.order_id].append(item)
-        for items in by_order.values():
-            order = items[0].order
-            if modeladmin.model is Order:  # whole orders: the items that can move
-                from django_fsm import can_proceed
-
-                items = [i for i in items if can_proceed(getattr(i, transition_name))]
-                if not items:
-                    continue
-            try:
-                services.order_items_set_status(order=order, items=items,
-                                                transition_name=transition_name, actor=request.user)
-            except (OrderActionRefused, ProviderError) as exc:
-                modeladmin.message_user(request, f"{order}: {exc}", messages.ERROR)
-            else:
-                modeladmin.message_user(request, f"{order}: {len(items)} item(s) → {label}",
-                                        messages.SUCCESS)
-
-    action.__name__ = f"items_{transition_name}"
-    action.short_description = f"{label} (items, one provider request per order)"  # type: ignore[attr-defined]
-    action.allowed_permissions = ("transition",)  # type: ignore[attr-defined]
-    return action
-
-
-def _has_transition_permission(self: admin.ModelAdmin, request: HttpRequest) -> bool:
-    return request.user.has_perm(TRANSITION_PERMISSION)
-
-
-OrderItemAdmin.has_transition_permission = _has_transition_permission  # type: ignore[attr-defined]
-OrderItemAdmin.actions = [
-    _items_bulk(name, label) for name, label in
-    [("acknowledge", "Acknowledge"), ("hold", "Hold"), ("cancel", "Cancel"),
-     ("mark_returned", "Mark returned")]
-]
-
-
-# --- provider form extensions (brandsdistribution carrier choice, issue 10) ------------------
-# provider key -> object with ``title``, ``field_names`` and ``extend(form_class, order)``
-# returning a form class that adds those (non-model) fields and folds them into the order
-# (e.g. into ``provider_options``). Used on editable (draft) orders only.
-ORDER_FORM_EXTENSIONS: dict[str, Any] = {}
-
-
-def order_form_extension_register(provider: str, extension: Any) -> None:
-    ORDER_FORM_EXTENSIONS[provider] = extension
-
-
-def _order_form_extension(obj: Any) -> Any:
-    if obj is None or not getattr(obj, "is_editable", False):
-        return None
-    return ORDER_FORM_EXTENSIONS.get(obj.merchant.account.provider)

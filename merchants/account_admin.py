@@ -1,0 +1,116 @@
+"""The provider account page: credentials and options as fields, "check credentials" on it.
+
+The form's provider-specific fields are added in ``ProviderAccountForm.__init__``; the admin
+builds the form class from the model fields only and lists those extra fields in its
+fieldsets (Django's ``modelform_factory`` refuses names that are not model fields).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect
+from django.urls import URLPattern, path, reverse
+
+from providers import registry
+from providers.errors import ProviderError
+
+from . import services
+from .forms import CRED_PREFIX, OPT_PREFIX, credential_fields_for, option_fields_for
+from .models import ProviderAccount
+
+CHECK_BUTTON = "_check"
+
+
+class ProviderAccountFormAdminMixin:
+    def _provider_of(self, request: HttpRequest, obj: ProviderAccount | None) -> str | None:
+        if obj is not None:
+            return str(obj.provider)
+        raw = request.POST.get("provider") or request.GET.get("provider")
+        return str(raw) if raw and registry.get(str(raw)) is not None else None
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False,
+                 **kwargs: Any) -> Any:
+        readonly = set(self.get_readonly_fields(request, obj))  # type: ignore[attr-defined]
+        kwargs["fields"] = [f for f in self.form.Meta.fields  # type: ignore[attr-defined]
+                            if f not in readonly]
+        return super().get_form(request, obj, change, **kwargs)  # type: ignore[misc]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        provider = self._provider_of(request, obj)
+        cls = registry.get(provider) if provider else None
+        label = cls.label if cls is not None else "the provider"
+        fieldsets: list[tuple[str | None, dict[str, Any]]] = [
+            (None, {"fields": ["provider", "name", "environment", "base_url", "is_active"]}),
+            (f"Credentials for {label}", {
+                "fields": [CRED_PREFIX + spec.name for spec, _u in credential_fields_for(provider)]
+                + (["credentials_status"] if obj is not None else []),
+                "description": "Write-only: a stored value is never shown again. Leave a box "
+                               "blank to keep what is stored.",
+            }),
+        ]
+        options = [OPT_PREFIX + o.name for o in option_fields_for(provider)]
+        if options:
+            fieldsets.append((f"{label} settings", {"fields": options}))
+        fieldsets.append(("Advanced", {"fields": ["options"], "classes": ["collapse"]}))
+        if obj is not None:
+            fieldsets.append(("Bookkeeping", {"fields": ["sync_state", "created_at", "updated_at"],
+                                              "classes": ["collapse"]}))
+        return fieldsets
+
+    # --- check credentials ---------------------------------------------------------------
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path("<path:object_id>/check/", self.admin_site.admin_view(  # type: ignore[attr-defined]
+                self.check_view), name="merchants_provideraccount_check"),
+            *super().get_urls(),  # type: ignore[misc]
+        ]
+
+    def _check_and_report(self, request: HttpRequest, account: ProviderAccount) -> None:
+        try:
+            note = services.account_check(account=account)
+        except ProviderError as exc:
+            self.message_user(  # type: ignore[attr-defined]
+                request, f"Credentials check failed for {account.name}: {exc}", messages.ERROR)
+        else:
+            self.message_user(  # type: ignore[attr-defined]
+                request, f"Credentials work for {account.name}: {note}", messages.SUCCESS)
+
+    def check_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST only, for users who may change accounts."""
+        if request.method != "POST":
+            raise PermissionDenied("Use the button on the account page.")
+        account = self.get_object(request, object_id)  # type: ignore[attr-defined]
+        if account is None:
+            raise Http404("No such provider account.")
+        if not self.has_change_permission(request, account):  # type: ignore[attr-defined]
+            raise PermissionDenied("Read-only access: you cannot check credentials.")
+        self._check_and_report(request, account)
+        return redirect("admin:merchants_provideraccount_change", account.pk)
+
+    def _after_save(self, request: HttpRequest, obj: ProviderAccount,
+                    response: HttpResponse) -> HttpResponse:
+        if CHECK_BUTTON in request.POST and self.has_change_permission(request, obj):  # type: ignore[attr-defined]
+            self._check_and_report(request, obj)
+            return HttpResponseRedirect(
+                reverse("admin:merchants_provideraccount_change", args=[obj.pk]))
+        return response
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
+        return self._after_save(request, obj, super().response_add(  # type: ignore[misc]
+            request, obj, post_url_continue))
+
+    def response_change(self, request: HttpRequest, obj: Any) -> Any:
+        return self._after_save(request, obj, super().response_change(request, obj))  # type: ignore[misc]
+
+    def render_change_form(self, request: HttpRequest, context: dict[str, Any], add: bool = False,
+                           change: bool = False, form_url: str = "", obj: Any = None) -> Any:
+        context["dd_provider_chosen"] = self._provider_of(request, obj) is not None
+        context["dd_can_check"] = bool(obj is not None and self.has_change_permission(  # type: ignore[attr-defined]
+            request, obj) and registry.get(str(obj.provider)) is not None
+            and registry.get(str(obj.provider)).supports("check_account"))  # type: ignore[union-attr]
+        return super().render_change_form(  # type: ignore[misc]
+            request, context, add=add, change=change, form_url=form_url, obj=obj)
