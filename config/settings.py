@@ -28,6 +28,9 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
 
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=DEBUG)
+# `check --deploy` refuses the embedded SQLite, filesystem broker and file cache unless this
+# install is declared to be one machine (config/checks.py).
+DROPDESK_SINGLE_MACHINE = env.bool("DROPDESK_SINGLE_MACHINE", default=False)
 # Our own public origin, used in links we hand out (merchant authorization) and in the demo
 # accounts' sandbox base URLs. Empty: built from the request.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
@@ -57,7 +60,9 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
+    "health_check",  # /healthz (config/health.py)
     "django_fsm",
+    "config.apps.ConfigConfig",
     "merchants",
     "orders",
     "providers",
@@ -69,6 +74,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -152,6 +158,8 @@ CSRF_COOKIE_SECURE = not DEBUG
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
+# load balancers and probes speak plain HTTP to /healthz
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -230,6 +238,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# workers log through LOGGING below (JSON, redacted), not through Celery's own root handler
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- background work and reliability (issue 6) ------------------------------------------------
 # Placement retries (ProviderUnavailable only): tries in all, exponential backoff with full
@@ -256,13 +266,19 @@ PROVIDER_DEFAULT_RATE_LIMIT = env.float("PROVIDER_DEFAULT_RATE_LIMIT", default=5
 RATE_LIMIT_REDIS_URL = env.str("RATE_LIMIT_REDIS_URL", default="")
 RATE_LIMIT_MAX_WAIT = env.float("RATE_LIMIT_MAX_WAIT", default=10.0)
 
+# json (production default) or plain (the default with DJANGO_DEBUG, i.e. `make run`)
+LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "providers.http.RedactingFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # one JSON object a line with request_id / task_id / order / provider_account
+        "json": {"()": "config.logformat.json_formatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact"]}
     },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -274,3 +290,16 @@ LOGGING = {
 
 # Periodic tasks live in the database (django-celery-beat, editable in the admin); they are
 # created by `manage.py setup_schedules` (orders/management/commands/setup_schedules.py).
+
+# --- error reporting (optional) ----------------------------------------------------------------
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from .sentry import init as _sentry_init
+
+    _sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default=""),
+        release=env.str("SENTRY_RELEASE", default=""),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+        logging_config=LOGGING,
+    )

@@ -4,20 +4,16 @@ import importlib
 
 from django.conf import settings
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.health import HealthView
 from providers.registry import PROVIDER_CHOICES
 
 admin.site.site_header = "dropdesk"
 admin.site.site_title = "dropdesk"
 admin.site.index_title = "Back office"
-
-
-def healthz(request: HttpRequest) -> HttpResponse:
-    return JsonResponse({"status": "ok"})
 
 
 def _optional(module: str, prefix: str) -> list[URLPattern | URLResolver]:
@@ -32,7 +28,7 @@ def _optional(module: str, prefix: str) -> list[URLPattern | URLResolver]:
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", lambda request: redirect("admin:index")),
-    path("healthz", healthz, name="healthz"),
+    path("healthz", HealthView.as_view(), name="healthz"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
