@@ -288,8 +288,9 @@ LOGGING = {
     },
 }
 
-# Periodic tasks live in the database (django-celery-beat, editable in the admin); they are
-# created by `manage.py setup_schedules` (orders/management/commands/setup_schedules.py).
+# Periodic tasks live in the database (django-celery-beat, editable in the admin). Declared in
+# orders/schedules.py, installed by the beat process at start (config/celery.py) and by every
+# account save (merchants/schedules.py); `manage.py setup_schedules` does the same on demand.
 
 # --- error reporting (optional) ----------------------------------------------------------------
 SENTRY_DSN = env.str("SENTRY_DSN", default="")

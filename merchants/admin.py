@@ -18,6 +18,7 @@ from providers.errors import ProviderError
 
 from . import services
 from .models import Integration, Merchant, MerchantEvent, ProviderAccount
+from .schedules import account_schedule_sync
 
 
 def _credential_names() -> dict[str, tuple[str, list[str]]]:
@@ -71,6 +72,10 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     search_fields = ["name", "base_url"]
     readonly_fields = ["credentials_status", "sync_state", "created_at", "updated_at"]
     actions = ["check_accounts", "sync_now"]
+
+    def save_model(self, request: HttpRequest, obj: ProviderAccount, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        account_schedule_sync(account=obj)  # the periodic sync follows interval and activity
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ProviderAccount]:
         from django.db.models import Count
