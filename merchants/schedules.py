@@ -10,6 +10,7 @@ inactive account, or one whose provider has no incoming orders, has none.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.conf import settings
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
@@ -35,9 +36,9 @@ def account_sync_schedule_name(account: ProviderAccount) -> str:
 
 
 def account_sync_minutes(account: ProviderAccount) -> int:
-    raw = (account.options or {}).get("sync_interval_minutes")
+    raw: Any = (account.options or {}).get("sync_interval_minutes")
     try:
-        minutes = int(raw) if raw not in (None, "") else 0
+        minutes = int(raw or 0)
     except (TypeError, ValueError):
         minutes = 0
     return max(1, minutes or int(settings.ACCOUNT_SYNC_INTERVAL_MINUTES))
