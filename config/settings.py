@@ -215,7 +215,10 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_BROKER_FOLDER = Path(env.str("CELERY_BROKER_FOLDER", default=str(VAR_DIR / "broker")))
-CELERY_BROKER_TRANSPORT_OPTIONS = (
+# Production (redis://): a task a killed worker had taken is redelivered after
+# ``visibility_timeout`` seconds (default 3600; keep it above the longest task and countdown).
+# Any transport option can be given as JSON, e.g. {"visibility_timeout": 7200}.
+CELERY_BROKER_TRANSPORT_OPTIONS = env.json("CELERY_BROKER_TRANSPORT_OPTIONS", default={}) or (
     {
         "data_folder_in": str(CELERY_BROKER_FOLDER / "queue"),
         "data_folder_out": str(CELERY_BROKER_FOLDER / "queue"),
@@ -249,7 +252,7 @@ ORDER_PLACE_MAX_TRIES = env.int("ORDER_PLACE_MAX_TRIES", default=5)
 TASK_RETRY_BASE_DELAY = env.float("TASK_RETRY_BASE_DELAY", default=10.0)
 TASK_RETRY_MAX_DELAY = env.float("TASK_RETRY_MAX_DELAY", default=900.0)
 # An order in `placing` longer than this (a worker died mid-call) → placement_unknown.
-ORDER_PLACING_STALE_MINUTES = env.int("ORDER_PLACING_STALE_MINUTES", default=15)
+ORDER_PLACING_STALE_MINUTES = env.float("ORDER_PLACING_STALE_MINUTES", default=15)
 # Seconds to wait before looking an unknown placement up at the provider.
 ORDER_RECONCILE_DELAY = env.int("ORDER_RECONCILE_DELAY", default=60)
 # Periodic incoming sync per account (minutes; an account's options["sync_interval_minutes"]
