@@ -19,5 +19,6 @@ def not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
 urlpatterns = [
     path("", include("merchants.api.urls")),
     path("", include("orders.api.urls")),
+    path("", include("webhooks.api.urls")),
     re_path(r"^(?P<rest>.*)$", not_found),
 ]

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "providers.brandsdistribution",
     "providers.reseller",
     "providers.tipser",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -268,6 +269,17 @@ ACCOUNT_SYNC_READ_AHEAD = env.bool("ACCOUNT_SYNC_READ_AHEAD", default=True)
 PROVIDER_DEFAULT_RATE_LIMIT = env.float("PROVIDER_DEFAULT_RATE_LIMIT", default=5.0)
 RATE_LIMIT_REDIS_URL = env.str("RATE_LIMIT_REDIS_URL", default="")
 RATE_LIMIT_MAX_WAIT = env.float("RATE_LIMIT_MAX_WAIT", default=10.0)
+
+# Outbound webhooks (webhooks/): timeouts of one delivery, backoff of retries (5xx, 429,
+# network errors), when to give up (the subscription is then flagged), how long attempts are
+# kept. Loopback receivers (and plain http to them) only while WEBHOOK_ALLOW_LOOPBACK.
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.0)
+WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
+WEBHOOK_RETRY_BASE_DELAY = env.float("WEBHOOK_RETRY_BASE_DELAY", default=15.0)
+WEBHOOK_RETRY_MAX_DELAY = env.float("WEBHOOK_RETRY_MAX_DELAY", default=3600.0)
+WEBHOOK_GIVE_UP_AFTER = env.int("WEBHOOK_GIVE_UP_AFTER", default=24 * 3600)
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
+WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=DEBUG)
 
 # json (production default) or plain (the default with DJANGO_DEBUG, i.e. `make run`)
 LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="plain" if DEBUG else "json")

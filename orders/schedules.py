@@ -31,6 +31,8 @@ SWEEPS = [
     ("reconcile unknown placements by lookup", "orders.tasks.orders_reconcile_unknown_task", 10),
     ("merchant authorization sweep", "merchants.tasks.merchant_authorizations_sweep_task", 60),
     ("purge old API idempotency records", "orders.tasks.idempotency_purge_task", 60),
+    ("webhook deliveries due", "webhooks.tasks.webhook_deliveries_due_task", 1),
+    ("purge old webhook attempts", "webhooks.tasks.webhook_attempts_purge_task", 24 * 60),
 ]
 
 

@@ -23,6 +23,7 @@ from providers.statuses import StatusTable
 from providers.types import AddressData, ItemSnapshot, OrderSnapshot, ShipmentSnapshot
 
 from .models import Order, OrderEvent, OrderItem, Shipment, new_reference, status_table_for
+from .signals import rows_created, rows_updated
 
 ORDER_SYNC_FIELDS = [
     "external_ids", "raw_status", "currency", "total", "shipping_total", "items_total",
@@ -186,8 +187,10 @@ def _upsert_shipments(order: Order, snaps: list[ShipmentSnapshot]) -> None:
             if changed:
                 update.append(shipment)
     Shipment.objects.bulk_create(create)
+    rows_created.send(sender=Shipment, instances=create)
     if update:
         Shipment.objects.bulk_update(update, SHIPMENT_SYNC_FIELDS)
+        rows_updated.send(sender=Shipment, instances=update)
 
 
 # --- a page of incoming orders, in bulk ------------------------------------------------------
@@ -267,6 +270,7 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
             order.reference = new_reference()
         seen.add(order.reference)
     bulk_insert(new_orders, batch_size=500)
+    rows_created.send(sender=Order, instances=new_orders)
     if changed_orders:
         Order.objects.bulk_update(changed_orders, ORDER_SYNC_FIELDS, batch_size=500)
     if any(o.pk is None for o in new_orders):  # backends without RETURNING
@@ -323,6 +327,7 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
                 _sync_state(shipment, _shipment_state(ssnap))
                 new_shipments.append(shipment)
         bulk_insert(new_shipments)
+        rows_created.send(sender=Shipment, instances=new_shipments)
 
     event_rows = [
         OrderEvent(order_id=o.pk, kind=OrderEvent.Kind.SYNC, to_state=o.state,
