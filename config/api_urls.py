@@ -20,5 +20,6 @@ urlpatterns = [
     path("", include("merchants.api.urls")),
     path("", include("orders.api.urls")),
     path("", include("webhooks.api.urls")),
+    path("", include("pipeline.api.urls")),
     re_path(r"^(?P<rest>.*)$", not_found),
 ]

@@ -56,7 +56,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "rest_framework.authtoken",  # only for the migration that hashed its plaintext tokens
+    "rest_framework_api_key",  # API tokens stored as hashes (merchants.ApiToken)
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
@@ -72,6 +73,7 @@ INSTALLED_APPS = [
     "providers.reseller",
     "providers.tipser",
     "webhooks",
+    "pipeline",
 ]
 
 MIDDLEWARE = [

@@ -342,47 +342,105 @@ class AuthorizationRequestAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 # --- REST API integrations ---------------------------------------------------------------------
+def _unregister_unused_token_admins() -> None:
+    """Tokens are ``merchants.ApiToken`` (hashed): the libraries' own token models are unused
+    (DRF's authtoken table is emptied by the migration that hashed its keys)."""
+    from rest_framework.authtoken.models import TokenProxy
+    from rest_framework_api_key.models import APIKey
+
+    for model in (TokenProxy, APIKey):
+        if admin.site.is_registered(model):
+            admin.site.unregister(model)
+
+
+_unregister_unused_token_admins()
+
+
 @admin.register(Integration)
 class IntegrationAdmin(admin.ModelAdmin):
-    """API clients. Adding one creates its service user and shows its token once."""
+    """API clients. Adding one creates its service user and shows its token once; the token
+    is stored only as a hash."""
 
-    list_display = ["name", "user", "scope", "is_active", "created_at"]
+    list_display = ["name", "user", "scope", "is_active", "token_status", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name"]
     filter_horizontal = ["merchants"]
-    fields = ["name", "merchants", "is_active", "user", "created_at"]
-    readonly_fields = ["user", "created_at"]
-    actions = ["rotate_token"]
+    fields = ["name", "merchants", "is_active", "user", "token_status", "created_at"]
+    readonly_fields = ["user", "token_status", "created_at"]
+    actions = ["rotate_token", "revoke_tokens"]
 
     @admin.display(description="Merchants")
     def scope(self, obj: Integration) -> str:
         names = [m.name for m in obj.merchants.all()]
         return ", ".join(names) if names else "all"
 
+    @admin.display(description="Token")
+    def token_status(self, obj: Integration) -> str:
+        live = [t for t in obj.user.api_tokens.all() if not t.revoked] if obj.pk else []
+        if not live:
+            return "none (revoked or never issued)"
+        token = live[0]
+        used = (f"last used {token.last_used_at:%Y-%m-%d %H:%M} UTC" if token.last_used_at
+                else "never used")
+        return f"{token.prefix}… issued {token.created:%Y-%m-%d %H:%M} UTC, {used}"
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Integration]:
-        return super().get_queryset(request).select_related("user").prefetch_related("merchants")
+        return (super().get_queryset(request).select_related("user")
+                .prefetch_related("merchants", "user__api_tokens"))
 
     def save_model(self, request: HttpRequest, obj: Integration, form: Any, change: bool) -> None:
+        from .tokens import TokenRefused
+
         if change:
             super().save_model(request, obj, form, change)
             return
-        integration, key = services.integration_create(
-            name=obj.name, merchants=list(form.cleaned_data.get("merchants") or [])
-        )
+        try:
+            integration, key = services.integration_create(
+                name=obj.name, merchants=list(form.cleaned_data.get("merchants") or []),
+                actor=request.user,
+            )
+        except TokenRefused as exc:
+            raise PermissionDenied(exc.message) from exc
         if not obj.is_active:
             Integration.objects.filter(pk=integration.pk).update(is_active=False)
         obj.pk, obj.user, obj.created_at = integration.pk, integration.user, integration.created_at
         self.message_user(
             request,
-            f"Token for '{obj.name}' (shown only this once): {key}",
+            f"Token for '{obj.name}' (shown only this once; stored only as a hash): {key}",
             messages.WARNING,
         )
 
-    @admin.action(description="Issue a new token (the old one stops working)")
+    def has_issue_token_permission(self, request: HttpRequest) -> bool:
+        """Issuing a token needs the change permission on integrations; the service also
+        refuses a token with abilities the issuer lacks."""
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    @admin.action(description="Issue a new token (the old one stops working)",
+                  permissions=["issue_token"])
     def rotate_token(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
+        from .tokens import TokenRefused
+
         for integration in queryset.select_related("user"):
-            key = services.integration_token_rotate(integration=integration)
+            try:
+                key = services.integration_token_rotate(integration=integration,
+                                                        actor=request.user)
+            except TokenRefused as exc:
+                self.message_user(request, f"'{integration.name}': no token issued. "
+                                  f"{exc.message}", messages.ERROR)
+                continue
             self.message_user(
-                request, f"New token for '{integration.name}' (shown only this once): {key}",
-                messages.WARNING,
+                request, f"New token for '{integration.name}' (shown only this once; stored "
+                f"only as a hash): {key}", messages.WARNING,
             )
+
+    @admin.action(description="Revoke the token (requests with it are refused)",
+                  permissions=["change"])
+    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
+        for integration in queryset.select_related("user"):
+            n = services.integration_tokens_revoke(integration=integration)
+            self.message_user(request, f"'{integration.name}': {n} token(s) revoked.",
+                              messages.SUCCESS if n else messages.INFO)
+
+
+from . import admin_schedules  # noqa: E402,F401  (periodic tasks: permissions on every action)

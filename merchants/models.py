@@ -280,3 +280,58 @@ class Integration(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- API tokens, hashed at rest (issue 21) ---------------------------------------------------
+from typing import ClassVar  # noqa: E402
+
+from rest_framework_api_key.models import (  # noqa: E402
+    AbstractAPIKey,
+    APIKeyManager,
+)
+
+LEGACY_PREFIX_LENGTH = 8
+
+
+def api_token_prefix(key: str) -> str:
+    """The stored lookup prefix of a presented key: ``<prefix>.<secret>`` keys carry it before
+    the dot; the 40-hex DRF tokens issued before hashing use their first 8 characters."""
+    prefix, dot, _secret = key.partition(".")
+    return prefix if dot else key[:LEGACY_PREFIX_LENGTH]
+
+
+class ApiTokenManager(APIKeyManager):
+    def get_from_key(self, key: str) -> ApiToken:
+        """The live token a presented key belongs to: one indexed query by prefix (with its
+        user and the user's integration), then one hash comparison. ``DoesNotExist`` else."""
+        token = (self.get_usable_keys().select_related("user", "user__api_integration")
+                 .get(prefix=api_token_prefix(key)))
+        if not token.is_valid(key):
+            raise ApiToken.DoesNotExist("Key is not valid.")
+        return token
+
+
+class ApiToken(AbstractAPIKey):
+    """An API token: only its prefix and a hash of the key are stored (djangorestframework-
+    api-key's ``AbstractAPIKey``: ``prefix``, ``hashed_key``, ``revoked``, ``expiry_date``).
+
+    The key is ``<8-char prefix>.<32 random characters>`` (~190 bits). It is hashed with one
+    SHA-512 (the library's ``Sha512ApiKeyHasher``), not a slow password hasher: a slow,
+    salted hash protects *guessable* secrets (people's passwords) against a dictionary attack
+    on a stolen table; a key drawn uniformly from 2^190 values cannot be guessed however fast
+    each guess is, so one fast hash is as safe and keeps authentication at a few µs per
+    request. Never use this hasher for passwords.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="api_tokens")
+    last_used_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Last request with this token (recorded at most once a minute).",
+    )
+
+    objects: ClassVar[ApiTokenManager] = ApiTokenManager()  # type: ignore[assignment]
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API token"
+        verbose_name_plural = "API tokens"

@@ -2,8 +2,9 @@
 
 * ``connect/<state>/``: what is about to happen and one button; the POST uses the link up and
   redirects to the provider's stored one-time URL — never to anything from the request.
-* ``authorization/return/<state>/``: where the provider sends the merchant back. Marks the
-  merchant authorized, or shows why not. Nothing in the query string chooses a destination:
+* ``authorization/return/<state>/``: where the provider sends the merchant back. Confirms
+  the authorization with the provider (a harmless read), then marks the merchant authorized,
+  or shows why not. Nothing in the query string chooses a destination:
   these pages never redirect.
 """
 
@@ -78,6 +79,10 @@ def authorization_return(request: HttpRequest, state: str) -> HttpResponse:
                "provider": auth.merchant.account.get_provider_display()}
     if outcome == "authorized":
         return _no_referrer(render(request, "merchants/authorization_done.html", context))
+    if outcome == "unconfirmed":
+        retry = auth.status == auth.Status.REDIRECTED  # the provider could not be asked
+        return _no_referrer(render(request, "merchants/authorization_unconfirmed.html",
+                                   {**context, "retry": retry}, status=503 if retry else 200))
     if outcome == "cancelled":
         return _no_referrer(render(request, "merchants/authorization_cancelled.html", context))
     return _no_referrer(render(request, "merchants/authorization_failed.html",

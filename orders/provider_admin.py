@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -94,7 +95,14 @@ class ProviderAdminViews:
             f"Provider refused: {exc}")
         self.message_user(request, text, messages.ERROR)
 
+    def _require_operator(self: Any, request: HttpRequest) -> None:
+        """These pages call the provider and may change the order: operators only, for the
+        confirmation page (GET) and the action (POST) alike."""
+        if not request.user.has_perm(TRANSITION_PERMISSION):
+            raise PermissionDenied("Read-only access: you cannot change orders.")
+
     def provider_draft_view(self: Any, request: HttpRequest, pk: int) -> HttpResponse:
+        self._require_operator(request)
         order = get_object_or_404(Order, pk=pk)
         if request.method != "POST":
             return TemplateResponse(request, "admin/orders/provider_confirm.html", {
@@ -113,7 +121,16 @@ class ProviderAdminViews:
         return self._back(order)
 
     def execution_poll_view(self: Any, request: HttpRequest, pk: int) -> HttpResponse:
+        """Ask the provider now (it may move the order): POST only; GET shows what a POST
+        would do and changes nothing."""
+        self._require_operator(request)
         order = get_object_or_404(Order, pk=pk)
+        if request.method != "POST":
+            return TemplateResponse(request, "admin/orders/provider_confirm.html", {
+                **self.admin_site.each_context(request), "order": order,
+                "title": "Check the execution status now",
+                "question": "Ask the provider now how the execution of this order goes? "
+                            "Its answer is applied to the order (state and raw status)."})
         try:
             services.order_execution_poll(order=order, actor=request.user)
         except ProviderError as exc:

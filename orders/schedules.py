@@ -33,6 +33,7 @@ SWEEPS = [
     ("purge old API idempotency records", "orders.tasks.idempotency_purge_task", 60),
     ("webhook deliveries due", "webhooks.tasks.webhook_deliveries_due_task", 1),
     ("purge old webhook attempts", "webhooks.tasks.webhook_attempts_purge_task", 24 * 60),
+    ("order pipeline sweep (route, send tracking back)", "pipeline.tasks.pipeline_sweep_task", 5),
 ]
 
 

@@ -75,6 +75,11 @@ def order_place_task(self, order_pk: int) -> str:  # type: ignore[no-untyped-def
         # already placing/placed (a redelivery or a double click), or not placeable: no call
         logger.info("place task for order %s: nothing to do (%s)", order_pk, exc)
         return Order.objects.get(pk=order_pk).state
+    except ProviderError as exc:
+        # the provider-side draft step failed (recorded on the order); an unknown outcome
+        # there is flagged and looked up by the next try, never re-sent
+        logger.info("place task for order %s: draft step failed (%s)", order_pk, exc)
+        return Order.objects.get(pk=order_pk).state
     if order.state == S.PLACEMENT_UNKNOWN and services.order_supports_lookup(order):
         order_reconcile_task.apply_async((order.pk,), countdown=settings.ORDER_RECONCILE_DELAY)
     return order.state

@@ -4,10 +4,14 @@ Callers decide from the class alone:
 
 * ``ProviderRejected``: the provider said no (4xx with a reason, validation). Never retry;
   show ``message`` to the operator.
-* ``ProviderUnavailable``: nothing happened at the provider (connection refused, 5xx, 429).
+* ``ProviderUnavailable``: nothing happened at the provider (connection refused, 503, 429;
+  any transport failure or 5xx of an idempotent call).
   Safe to retry, after ``retry_after`` seconds when the provider said so.
-* ``ProviderOutcomeUnknown``: the request may have been acted on (timeout or reset after it
-  was sent, on a call that is not idempotent). Never re-send blindly: reconcile.
+* ``ProviderOutcomeUnknown``: the request may have been acted on (any failure after it was
+  sent, a 3xx, or a 5xx other than 503, on a call that is not idempotent). Never re-send
+  blindly: reconcile. "Sent or not" is decided by exception type in
+  ``providers.transport.classify_transport_failure``: only a failure that proves nothing left
+  (refused, DNS, connect timeout, proxy, TLS handshake) is ``ProviderUnavailable``.
 * ``ProviderBadReply``: the provider answered 2xx but with a body we cannot read. For a
   create, that is an unknown outcome too (the order may exist); callers treat it so.
 * ``ProviderNotSupported``: this provider has no such operation.

@@ -5,8 +5,10 @@
 * every call reported to a ``recorder`` (the order's timeline) and the log, with
   credentials redacted,
 * transport and status failures mapped onto ``providers.errors``: the caller says whether the
-  call is idempotent, and that decides whether a timeout after sending is *unavailable*
-  (safe to retry) or *outcome unknown* (never blind-retry).
+  call is idempotent, and that decides whether a failure after sending is *unavailable*
+  (safe to retry) or *outcome unknown* (never blind-retry). Whether the request was sent is
+  decided by exception type (``providers.transport.classify_transport_failure``),
+* redirects are never followed (``ProviderSession``); a 3xx is a failure (``redirect_error``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -31,6 +33,7 @@ from .errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
+from .transport import classify_transport_failure
 from .types import CallRecord
 
 logger = logging.getLogger("providers.http")
@@ -82,13 +85,29 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class ProviderSession(requests.Session):
+    """A session that never follows a redirect, whatever the caller asks: a 3xx is answered
+    to the caller as is, so the body and the credentials (``Authorization``, API-key
+    headers, query parameters) never go to a host the account does not name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headers["User-Agent"] = "dropdesk/1.0"
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        kwargs["allow_redirects"] = False
+        return super().send(request, **kwargs)
+
+    def resolve_redirects(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        return iter(())  # a second guard: there is never a next request to build or send
+
+
 def session_for(base_url: str) -> requests.Session:
     sessions: dict[str, requests.Session] = getattr(_local, "sessions", None) or {}
     _local.sessions = sessions
     session = sessions.get(base_url)
     if session is None:
-        session = sessions[base_url] = requests.Session()
-        session.headers["User-Agent"] = "dropdesk/1.0"
+        session = sessions[base_url] = ProviderSession()
     return session
 
 
@@ -156,7 +175,9 @@ class HttpClient:
     ) -> ProviderError:
         status = response.status_code
         message = f"{operation}: HTTP {status}: {self.error_message(response)}"
-        if status == 429 or status in (502, 503) or (status >= 500 and idempotent):
+        # 429 and 503: the provider did not take the request. 502 and the other 5xx on a call
+        # that is not idempotent: a gateway may have lost the reply of a provider that acted.
+        if status in (429, 503) or (status >= 500 and idempotent):
             return ProviderUnavailable(
                 message,
                 http_status=status,
@@ -164,7 +185,7 @@ class HttpClient:
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if status >= 500:
-            # 500/504 on a create: the provider may have acted before failing.
+            # 500/502/504 on a create: the provider may have acted before failing.
             return ProviderOutcomeUnknown(message, http_status=status, operation=operation)
         return ProviderRejected(message, http_status=status, operation=operation)
 
@@ -202,38 +223,11 @@ class HttpClient:
                     timeout=self.timeout,
                 )
                 response.content  # noqa: B018 - read the whole body inside the error mapping
-            except requests.exceptions.ConnectTimeout as exc:
-                raise ProviderUnavailable(
-                    f"{operation}: could not connect in time ({exc.__class__.__name__})",
-                    operation=operation,
-                ) from exc
-            except requests.exceptions.ConnectionError as exc:
-                if _sent(exc) and not idempotent:
-                    raise ProviderOutcomeUnknown(
-                        f"{operation}: the connection broke after the request was sent; "
-                        "the provider may have acted on it",
-                        operation=operation,
-                    ) from exc
-                raise ProviderUnavailable(
-                    f"{operation}: could not reach the provider ({_short(exc)})",
-                    operation=operation,
-                ) from exc
-            except (requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-                if idempotent:
-                    raise ProviderUnavailable(
-                        f"{operation}: no complete reply in time ({exc.__class__.__name__})",
-                        operation=operation,
-                    ) from exc
-                raise ProviderOutcomeUnknown(
-                    f"{operation}: no complete reply after the request was sent "
-                    f"({exc.__class__.__name__}); the provider may have acted on it",
-                    operation=operation,
-                ) from exc
             except requests.exceptions.RequestException as exc:
-                raise ProviderUnavailable(
-                    f"{operation}: request failed ({_short(exc)})", operation=operation
-                ) from exc
+                raise transport_error(exc, operation=operation, idempotent=idempotent) from exc
             status = response.status_code
+            if 300 <= status < 400:
+                raise redirect_error(response, operation=operation, idempotent=idempotent)
             if status >= 400:
                 raise self.error_for(response, operation=operation, idempotent=idempotent)
         except ProviderError as exc:
@@ -269,19 +263,49 @@ class HttpClient:
             self.recorder(record)
 
 
-def _sent(exc: requests.exceptions.ConnectionError) -> bool:
-    """Did the failure happen after the request bytes went out (a reset mid-reply)?"""
-    text = repr(exc)
-    return any(
-        marker in text
-        for marker in ("RemoteDisconnected", "ConnectionResetError", "Connection aborted",
-                       "IncompleteRead", "ProtocolError")
-    ) and "NewConnectionError" not in text and "ConnectionRefused" not in text
+def transport_error(
+    exc: requests.exceptions.RequestException, *, operation: str, idempotent: bool
+) -> ProviderError:
+    """A failure without a reply, classed by ``classify_transport_failure``: before sending
+    it is *unavailable* (safe to retry); after sending it is *unavailable* for an idempotent
+    call and *outcome unknown* for any other. The reason names the kind of failure only (no
+    URL, no exception text: those can carry credentials)."""
+    failure = classify_transport_failure(exc)
+    if failure.before_sending:
+        return ProviderUnavailable(
+            f"{operation}: could not reach the provider ({failure.kind}); nothing was sent",
+            operation=operation,
+        )
+    if idempotent:
+        return ProviderUnavailable(f"{operation}: no complete reply ({failure.kind})",
+                                   operation=operation)
+    return ProviderOutcomeUnknown(
+        f"{operation}: no complete reply after the request was sent ({failure.kind}); "
+        "the provider may have acted on it",
+        operation=operation,
+    )
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc)
-    return (text[:200] + "…") if len(text) > 200 else text
+def redirect_error(response: requests.Response, *, operation: str, idempotent: bool) -> ProviderError:
+    """A 3xx: never followed, never retryable. Unknown outcome for a call that is not
+    idempotent (the provider may have acted before redirecting); a plain refusal otherwise.
+    The reason names the status and the target host only (a Location's path or query may
+    carry secrets)."""
+    status = response.status_code
+    try:
+        target = urlsplit(urljoin(response.url or "", response.headers.get("Location", "")))
+        host = target.hostname or ""
+        if host and target.port:
+            host = f"{host}:{target.port}"
+    except ValueError:  # a Location we cannot parse
+        host = ""
+    where = f" to {host}" if host else ""
+    message = (f"{operation}: HTTP {status} redirect{where}; provider calls do not follow "
+               "redirects (check the account's base URL)")
+    if not idempotent:
+        return ProviderOutcomeUnknown(message + "; the provider may have acted on the request",
+                                      http_status=status, operation=operation, code="redirect")
+    return ProviderRejected(message, http_status=status, operation=operation, code="redirect")
 
 
 def _outcome(error: ProviderError) -> str:

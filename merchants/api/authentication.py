@@ -5,17 +5,21 @@ from typing import Any
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
+from merchants.models import ApiToken
+from merchants.tokens import api_token_authenticate
+
 
 class IntegrationTokenAuthentication(TokenAuthentication):
-    """``Authorization: Token <key>``: DRF tokens, refusing those of disabled integrations.
+    """``Authorization: Token <key>``: hashed API tokens (``merchants.ApiToken``), refusing
+    revoked or expired ones and those of disabled integrations.
 
-    The token, its user and the user's integration (scope, enabled flag) come in one query."""
+    The token, its user and the user's integration (scope, enabled flag) come in one query by
+    the key's prefix; then one SHA-512 comparison."""
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
-        model: Any = self.get_model()
         try:
-            token = model.objects.select_related("user", "user__api_integration").get(key=key)
-        except model.DoesNotExist:
+            token = api_token_authenticate(key=key)
+        except ApiToken.DoesNotExist:
             raise AuthenticationFailed("Invalid token.") from None
         if not token.user.is_active:
             raise AuthenticationFailed("User inactive or deleted.")

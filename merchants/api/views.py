@@ -57,8 +57,8 @@ class MerchantPermission(BasePermission):
             return False
         if request.method in SAFE_METHODS:
             return True
-        if getattr(view, "action", None) == "authorize":
-            return True  # a link for a merchant it can see; by hand: checked in the view
+        # Authorization links and revoking change the merchant: the change permission
+        # (marking authorized by hand is further limited to operators in the view).
         if getattr(view, "action", None) == "create":
             # A merchant-scoped token could not see what it created.
             return merchant_scope(request) is None and user.has_perm("merchants.add_merchant")

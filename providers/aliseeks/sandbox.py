@@ -208,8 +208,9 @@ def _get_order(request: HttpRequest) -> HttpResponse:
     order_id = request.GET.get("orderId", "")
     if not merchant_id:
         return _errors(422, ("NotNull", "merchantId", "NotNull may not be null"))
-    if not SandboxMerchant.objects.filter(merchant_id=merchant_id).exists():
-        return _unknown_merchant(merchant_id)
+    problem = _merchant_problem(merchant_id)  # unknown or not (or no longer) authorized
+    if problem is not None:
+        return problem
     order = SandboxOrder.objects.filter(order_id=order_id, merchant_id=merchant_id).first()
     if order is None:
         return _errors(404, ("NotFound", "orderId", f"Order {order_id!r} not found"))

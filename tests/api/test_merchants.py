@@ -204,3 +204,28 @@ def test_account_sync_pulls_incoming_orders_in_the_background(
 
 def test_account_sync_needs_change_permission(api, merchant):
     assert api.post(f"{ACCOUNTS}{merchant.account_id}/sync/").status_code == 403
+
+
+# --- issue 21, finding 5: authorization links need the change permission --------------------
+def test_readonly_user_cannot_create_authorization_links(readonly_user, merchant, monkeypatch):
+    calls = []
+    monkeypatch.setattr(merchant_services, "merchant_authorization_link_create",
+                        lambda **kwargs: calls.append(kwargs) or "https://x.test/l",
+                        raising=False)
+    client = APIClient()
+    client.force_login(readonly_user)
+    response = client.post(f"{URL}{merchant.pk}/authorize/", {"mode": "link"}, format="json")
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] in ("forbidden", "permission_denied")
+    assert calls == []
+    assert not merchant.authorization_requests.exists()
+
+
+def test_scoped_token_without_change_permission_cannot_create_links(scoped_api, merchant,
+                                                                     monkeypatch):
+    calls = []
+    monkeypatch.setattr(merchant_services, "merchant_authorization_link_create",
+                        lambda **kwargs: calls.append(kwargs) or "https://x.test/l",
+                        raising=False)
+    response = scoped_api.post(f"{URL}{merchant.pk}/authorize/", format="json")
+    assert response.status_code == 403 and calls == []

@@ -5,6 +5,7 @@ import json
 import pytest
 import requests
 import responses
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from orders import services
 from orders.errors import OrderActionRefused, OrderValidationError
@@ -111,7 +112,11 @@ def test_timeout_after_send_is_placement_unknown_and_never_resent(mocked, order,
 
 
 def test_connection_refused_is_unavailable(mocked, order):
-    mocked.add(responses.POST, CREATE, body=requests.exceptions.ConnectionError("Connection refused"))
+    # as requests raises it: the type (NewConnectionError) says nothing was sent
+    refused = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] "  # type: ignore[arg-type]
+                                 "Connection refused")
+    mocked.add(responses.POST, CREATE, body=requests.exceptions.ConnectionError(
+        MaxRetryError(None, "/orders", reason=refused)))  # type: ignore[arg-type]
     with pytest.raises(ProviderUnavailable):
         services.order_place(order=order)
     order.refresh_from_db()

@@ -25,7 +25,7 @@ import pytest
 import requests
 import responses
 from django.core.cache import cache
-from urllib3.exceptions import NewConnectionError, ProtocolError
+from urllib3.exceptions import NewConnectionError, ProtocolError, ReadTimeoutError
 
 from orders import tasks
 from orders.models import Order
@@ -74,6 +74,14 @@ FAULTS = [
           lambda: requests.exceptions.ConnectionError(ProtocolError(
               "Connection aborted.", RemoteDisconnected("Remote end closed connection"))),
           "unknown"),
+    Fault("body stalled after 200 headers (ConnectionError(ReadTimeoutError))", True, True,
+          lambda: requests.exceptions.ConnectionError(
+              ReadTimeoutError(None, None, "Read timed out.")),  # type: ignore[arg-type]
+          "unknown"),
+    Fault("HTTP 502 (a gateway lost the provider's reply)", True, True,
+          (502, {}, "Bad Gateway"), "unknown"),
+    Fault("HTTP 307 to another host (not followed)", True, False,
+          (307, {"Location": "https://elsewhere.example.test/orders?token=x"}, ""), "unknown"),
     Fault("connection aborted before provider acted", True, False,
           lambda: requests.exceptions.ConnectionError(ProtocolError(
               "Connection aborted.", RemoteDisconnected("Remote end closed connection"))),

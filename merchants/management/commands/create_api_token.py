@@ -1,6 +1,8 @@
 """manage.py create_api_token NAME [--merchant ID ...] [--staff]
 
-Creates an API integration (its own service user and token) and prints the token once.
+Creates an API integration (its own service user and token) and prints the token once. Only a
+hash of the token is stored: it cannot be shown again (issue a new one in the admin, Merchants →
+Integrations → "Issue a new token", which revokes the old one).
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ from merchants.services import integration_create
 
 
 class Command(BaseCommand):
-    help = "Create an API integration and print its token (shown only once)."
+    help = (
+        "Create an API integration and print its token on stdout. The token is shown only "
+        "this once: the database keeps only a hash of it (a lost token cannot be recovered; "
+        "issue a new one in the admin, Merchants > Integrations, which revokes the old one). "
+        "Send it as 'Authorization: Token <key>'. Revoke it there too; the integration's page "
+        "shows when it was last used."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="A name for the integration (unique).")
@@ -38,5 +46,6 @@ class Command(BaseCommand):
             raise CommandError("; ".join(exc.messages)) from exc
         scope = ", ".join(m.name for m in merchants) or "all merchants"
         self.stderr.write(f"Integration '{integration.name}' created ({scope}). "
-                          "Its token (shown once; send it as 'Authorization: Token <key>'):")
+                          "Its token (shown once, stored only as a hash; send it as "
+                          "'Authorization: Token <key>'):")
         self.stdout.write(key)
