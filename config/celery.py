@@ -4,6 +4,12 @@ from pathlib import Path
 from celery import Celery
 from celery.signals import beat_init
 
+from core.redaction import install_log_redaction
+
+# every log record of a worker is redacted, whatever handlers Celery installs (the core app
+# does it too once Django is set up; this covers what a worker logs before that)
+install_log_redaction()
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("dropdesk")

@@ -17,8 +17,20 @@ from typing import Any
 import structlog
 
 
+def _rendered_exception(logger: Any, name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """A traceback the redaction already rendered (``record.exc_text``) is used as it is:
+    rendering ``exc_info`` again would bring back what the redaction removed."""
+    record = event.get("_record")
+    text = getattr(record, "exc_text", None)
+    if text and event.get("exc_info"):
+        event.pop("exc_info")
+        event["exception"] = text
+    return event
+
+
 def json_formatter() -> logging.Formatter:
     pre_chain: list[Any] = [
+        _rendered_exception,
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,

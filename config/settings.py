@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "health_check",  # /healthz (config/health.py)
     "django_fsm",
+    "core",
     "config.apps.ConfigConfig",
     "merchants",
     "orders",
@@ -153,6 +154,10 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+
+# Error pages and reports hide credentials, keys and tokens (locals, settings, request, texts).
+DEFAULT_EXCEPTION_REPORTER = "core.debug.SecretsExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "core.debug.SecretsExceptionReporterFilter"
 
 # --- security (production unless DJANGO_DEBUG) ---------------------------------------------
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
@@ -285,10 +290,13 @@ WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=DEBUG)
 
 # json (production default) or plain (the default with DJANGO_DEBUG, i.e. `make run`)
 LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="plain" if DEBUG else "json")
+# Every log record is redacted when it is created (core.redaction.install_log_redaction, run by
+# the core app for web and worker processes alike); the filter below is a second net for the
+# handlers configured here.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "providers.http.RedactingFilter"}},
+    "filters": {"redact": {"()": "core.redaction.RedactingFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         # one JSON object a line with request_id / task_id / order / provider_account

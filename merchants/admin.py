@@ -17,6 +17,8 @@ from providers import registry
 from providers.errors import ProviderError
 
 from . import services
+from .crypto import key_problems
+from .fields import UNREADABLE_MESSAGE
 from .models import Integration, Merchant, MerchantEvent, ProviderAccount
 from .schedules import account_schedule_sync
 
@@ -54,6 +56,15 @@ class ProviderAccountForm(forms.ModelForm):
                 help_text=("Used by: " + ", ".join(users) + ". ") + "Leave blank to keep the stored value.",
             )
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if key_problems():  # nothing can be stored encrypted until the setting is fixed
+            raise forms.ValidationError(
+                "FIELD_ENCRYPTION_KEY is not a valid Fernet key: this account cannot be saved "
+                "until the setting is fixed (see `manage.py check`)."
+            )
+        return cleaned
+
     def save(self, commit: bool = True) -> ProviderAccount:
         account = super().save(commit=False)
         new = {k[6:]: v for k, v in self.cleaned_data.items() if k.startswith("cred__") and v}
@@ -89,6 +100,8 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     @admin.display(description="Stored credentials")
     def credentials_status(self, obj: ProviderAccount) -> str:
         masked = obj.masked_credentials()
+        if not obj.credentials_readable:
+            return format_html("<strong>{}</strong>", UNREADABLE_MESSAGE)
         if not masked:
             return "none stored"
         return format_html_join("", "<div><code>{}</code>: {}</div>", masked.items())

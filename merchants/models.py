@@ -10,7 +10,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from providers.registry import provider_label
 
-from .fields import EncryptedJSONField
+from .fields import UNREADABLE_MESSAGE, EncryptedJSONField, credentials_unreadable
 
 AUTHORIZATION_PERIOD = dt.timedelta(days=30)
 EXPIRY_WARNING = dt.timedelta(days=7)
@@ -78,13 +78,16 @@ class ProviderAccount(models.Model):
     def get_provider_display(self) -> str:  # the name Django would give a choices field
         return self.provider_label
 
+    @property
+    def credentials_readable(self) -> bool:
+        """False when the stored credentials cannot be decrypted with FIELD_ENCRYPTION_KEY."""
+        return not credentials_unreadable(self.credentials)
+
     def masked_credentials(self) -> dict[str, str]:
-        """Which credentials are set, never their values."""
-        return {
-            key: ("set (…" + str(value)[-2:] + ")" if len(str(value)) >= 12 else "set")
-            for key, value in sorted(self.credentials.items())
-            if value
-        }
+        """Which credentials are set, never any character of their values."""
+        if not self.credentials_readable:
+            return {"all": UNREADABLE_MESSAGE}
+        return {key: "set" for key, value in sorted(self.credentials.items()) if value}
 
 
 class Merchant(FSMConcurrencyMixin, models.Model):

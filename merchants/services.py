@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from providers import registry
 
@@ -52,6 +53,7 @@ def account_create(
 
 
 @transaction.atomic
+@sensitive_variables("credentials", "current")
 def account_credentials_set(
     *, account: ProviderAccount, credentials: Mapping[str, str], replace: bool = False
 ) -> ProviderAccount:

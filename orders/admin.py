@@ -32,6 +32,7 @@ from django.utils.timesince import timesince
 from django_fsm import can_proceed
 from django_fsm.admin import FSMAdminMixin
 
+from core.redaction import load_account_secrets, redact_text
 from merchants.models import Merchant
 from providers import registry
 from providers.errors import ProviderError, ProviderNotSupported
@@ -661,11 +662,15 @@ class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
         queryset = changelist.get_queryset(request)
         rows = queryset.values_list(*[f for _n, f in CSV_COLUMNS]).iterator(chunk_size=2000)
         writer = csv.writer(_Echo())
+        load_account_secrets()  # the free-text column is masked (text an older version stored)
+        free_text = [n for n, _f in CSV_COLUMNS].index("failure_reason")
 
         def stream() -> Any:
             yield writer.writerow([n for n, _f in CSV_COLUMNS])
             for row in rows:
-                yield writer.writerow([_csv_safe(v) for v in row])
+                cells = list(row)
+                cells[free_text] = redact_text(cells[free_text] or "")
+                yield writer.writerow([_csv_safe(v) for v in cells])
 
         stamp = timezone.now().strftime("%Y%m%d-%H%M")
         response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")

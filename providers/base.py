@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 
-from .errors import ProviderNotSupported
+from .errors import ProviderNotSupported, ProviderRejected
 from .http import Recorder
 from .statuses import StatusTable
 from .types import MerchantRegistration, OrderSnapshot, PlacementResult
@@ -92,6 +92,12 @@ class ProviderService:
         return self.account.base_url or getattr(settings, self.base_url_setting, "")
 
     def credential(self, name: str, default: str = "") -> str:
+        if not getattr(self.account, "credentials_readable", True):
+            # the key was changed without keeping the old one: never call with empty values
+            raise ProviderRejected(
+                f"{self.account}: credentials unreadable — enter them again "
+                "(FIELD_ENCRYPTION_KEY does not decrypt them)."
+            )
         return str(self.account.credentials.get(name, default) or default)
 
     @property

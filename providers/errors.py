@@ -19,6 +19,8 @@ Callers decide from the class alone:
 
 from __future__ import annotations
 
+from core.redaction import redact_text
+
 
 class ProviderError(Exception):
     retryable = False
@@ -32,6 +34,9 @@ class ProviderError(Exception):
         code: str = "",
         details: object = None,
     ) -> None:
+        # Redacted at birth: the message reaches failure reasons, timelines, API bodies, admin
+        # pages, the CSV and log lines (Celery's retry lines print the exception's repr).
+        message = redact_text(str(message))
         super().__init__(message)
         self.message = message
         self.http_status = http_status

@@ -21,10 +21,19 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
 from django.conf import settings
+
+# Redaction lives in core.redaction (the one source of truth); re-exported for the clients.
+from core.redaction import (  # noqa: F401
+    REDACTED,
+    SENSITIVE_PARAMS,
+    RedactingFilter,
+    redact_text,
+    redact_url,
+)
 
 from . import ratelimit
 from .errors import (
@@ -39,50 +48,9 @@ from .types import CallRecord
 logger = logging.getLogger("providers.http")
 
 Recorder = Callable[[CallRecord], None]
-REDACTED = "***"
-SENSITIVE_PARAMS = {"apikey", "api_key", "token", "access_token", "password", "client_secret"}
-_LOG_PATTERNS = [
-    re.compile(r"(?i)((?:apiKey|api_key|access_token|token|password|client_secret)=)[^&\s'\"]+"),
-    re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:basic|bearer)\s+)[A-Za-z0-9._~+/=-]+"),
-]
 MAX_EXCERPT = 300
 
 _local = threading.local()
-
-
-def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 3:
-            text = text.replace(secret, REDACTED)
-    for pattern in _LOG_PATTERNS:
-        text = pattern.sub(rf"\g<1>{REDACTED}", text)
-    return text
-
-
-def redact_url(url: str) -> str:
-    parts = urlsplit(url)
-    query = [
-        (k, REDACTED if k.lower() in SENSITIVE_PARAMS else v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-    ]
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*,"), ""))
-
-
-class RedactingFilter(logging.Filter):
-    """Logging filter: scrubs credential-looking values from every record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact_text(record.msg)
-        if isinstance(record.args, Mapping):  # "%(name)s" style (celery's task log lines)
-            record.args = {
-                k: redact_text(v) if isinstance(v, str) else v for k, v in record.args.items()
-            }
-        elif record.args:
-            args = record.args if isinstance(record.args, tuple) else (record.args,)
-            record.args = tuple(redact_text(a) if isinstance(a, str) else a for a in args)
-        return True
 
 
 class ProviderSession(requests.Session):
@@ -135,7 +103,7 @@ def body_excerpt(response: requests.Response, secrets: Iterable[str] = ()) -> st
     if "html" in response.headers.get("Content-Type", "").lower() or text.lstrip()[:1] == "<":
         text = html.unescape(_TAGS.sub(" ", text))  # an HTML error page: its words, not markup
     text = " ".join(text.split())
-    return redact_text(text[:MAX_EXCERPT], secrets)
+    return redact_text(text, secrets)[:MAX_EXCERPT]  # redact, then cut
 
 
 class HttpClient:

@@ -55,6 +55,7 @@ def test_single_machine_accepts_machine_local_defaults_but_not_process_local_one
     assert sorted(p.id for p in refused) == ["dropdesk.E011", "dropdesk.E012"]
 
 
+@pytest.mark.django_db  # another deploy check reads the stored credentials
 def test_check_deploy_command_fails_on_the_test_settings_defaults(settings):
     """The registered check reads the live settings (the suite runs on locmem + memory://)."""
     settings.DEBUG = False

@@ -133,3 +133,12 @@ def test_sentry_scrubber_walks_nested_values():
              "breadcrumbs": ({"message": f"GET /?access_token={SECRET}"},)}
     text = json.dumps(scrub(event, None))
     assert SECRET not in text and '"n": 3' in text
+
+
+def test_json_traceback_is_the_redacted_one(json_log):
+    try:
+        raise RuntimeError(f"provider said password={SECRET}")
+    except RuntimeError:
+        logging.getLogger("boom").exception("placement crashed")
+    [record] = [r for r in json_log() if r["logger"] == "boom"]
+    assert "RuntimeError" in record["exception"] and SECRET not in json.dumps(record)

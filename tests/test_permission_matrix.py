@@ -37,7 +37,9 @@ from rest_framework.test import APIClient
 from merchants.models import AuthorizationRequest, Merchant, MerchantEvent, ProviderAccount
 from merchants.services import integration_create
 from orders.models import Order, OrderEvent, OrderItem, Shipment
+from pipeline.models import RoutingPolicy, SalesRouting, SupplierOffer, TrackingPush
 from tests.factories import MerchantFactory, OrderFactory, OrderItemFactory
+from webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 
 pytestmark = pytest.mark.django_db
 groups_migration = importlib.import_module("orders.migrations.0002_groups")
@@ -101,6 +103,15 @@ def world(db, django_user_model, monkeypatch) -> dict[str, Any]:
     bd.SandboxLock.objects.create(api_key="k", stock_id=1, locked=1)
     bd.SandboxOrder.objects.create(api_key="k", ext_ref="R1")
     _integration, scoped_key = integration_create(name="scoped-to-mine", merchants=[mine])
+    # webhooks and the order pipeline: objects of the other merchant
+    theirs, _ = integration_create(name="other-integration", merchants=[other])
+    subscription = WebhookSubscription.objects.create(integration=theirs, url="https://hooks.example.com/x")
+    event = WebhookEvent.objects.create(type="webhook.test", merchant=other)
+    WebhookDelivery.objects.create(event=event, subscription=subscription)
+    SupplierOffer.objects.create(sales_sku="S-1", supplier=other, expected_cost=1)
+    RoutingPolicy.objects.create(account=other.account)
+    SalesRouting.objects.create(order=placed, status="held")
+    TrackingPush.objects.create(supplier_shipment=shipment, sales_order=placed)
     readonly = django_user_model.objects.create_user("ro", password="pw", is_staff=True)
     readonly.groups.add(Group.objects.get(name="Read-only"))
     root = django_user_model.objects.create_superuser("root", password="pw")
@@ -303,7 +314,8 @@ def _api_url(path: str, callback: Any, merchant: Merchant) -> str:
     model = callback.cls.queryset.model
     names = {f.name for f in model._meta.get_fields()}
     obj = merchant if model is Merchant else None
-    for lookup in ("merchant", "order__merchant", "merchants"):  # how objects name a merchant
+    lookups = ("merchant", "order__merchant", "merchants", "supplier", "integration__merchants")
+    for lookup in lookups:  # how objects name a merchant
         if obj is None and lookup.split("__")[0] in names:
             obj = model._base_manager.filter(**{lookup: merchant}).order_by("pk").first()
 

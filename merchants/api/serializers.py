@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from merchants.crypto import key_problems
 from merchants.models import Merchant, ProviderAccount
 from orders.api.serializers import (
     BoundedPrimaryKeyRelatedField,
@@ -23,11 +24,17 @@ class ProviderAccountSerializer(OutputModelSerializer):
     credential_fields = serializers.SerializerMethodField(
         help_text="Credential names this provider uses."
     )
+    credentials_readable = serializers.BooleanField(
+        read_only=True,
+        help_text="False: the stored credentials cannot be decrypted with the configured key "
+                  "(credentials unreadable — enter them again).",
+    )
 
     class Meta:
         model = ProviderAccount
         fields = ["id", "provider", "name", "environment", "base_url", "options", "is_active",
-                  "credentials_set", "credential_fields", "created_at", "updated_at"]
+                  "credentials_set", "credential_fields", "credentials_readable",
+                  "created_at", "updated_at"]
         read_only_fields = fields
 
     def get_credentials_set(self, account: ProviderAccount) -> list[str]:
@@ -54,6 +61,10 @@ class ProviderAccountWriteSerializer(StrictSerializerMixin, serializers.Serializ
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
+        if key_problems():  # nothing can be stored encrypted until the setting is fixed
+            raise serializers.ValidationError({"credentials": [
+                "FIELD_ENCRYPTION_KEY is not a valid Fernet key: credentials cannot be stored "
+                "until the setting is fixed (see `manage.py check`)."]})
         provider = attrs.get("provider") or getattr(self.instance, "provider", None)
         cls = registry.get(provider) if provider else None
         creds = attrs.get("credentials") or {}

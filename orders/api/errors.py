@@ -25,6 +25,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.redaction import redact_text
 from orders.errors import OrderActionRefused, OrderValidationError
 from providers.errors import (
     ProviderError,
@@ -71,7 +72,7 @@ def provider_failure(exc: ProviderError, order: Any = None) -> ApiError:
     extra: dict[str, Any] = {"provider_error": exc.__class__.__name__}
     if order is not None:
         extra.update(order_id=order.pk, order_state=order.state,
-                     failure_reason=order.failure_reason or str(exc))
+                     failure_reason=redact_text(order.failure_reason or str(exc)))
     if isinstance(exc, ProviderNotSupported):
         return ApiError(409, "not_supported", str(exc), extra=extra)
     if isinstance(exc, ProviderRejected):

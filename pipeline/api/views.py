@@ -28,6 +28,7 @@ class OfferPermissions(DjangoModelPermissions):
 
 
 class SupplierOfferViewSet(SafeLookupMixin, viewsets.ModelViewSet):
+    queryset = SupplierOffer.objects.all()  # narrowed per caller in get_queryset
     serializer_class = s.SupplierOfferSerializer
     permission_classes = [IsAuthenticated, OfferPermissions]
     pagination_class = ApiPagination
@@ -57,6 +58,7 @@ class SalesPipelineViewSet(viewsets.ViewSet):
     """``/pipeline/orders/{order id}/``: where a sales order stands; ``…/route/`` routes it."""
 
     permission_classes = [OrderWritePermission]
+    queryset = Order.objects.all()  # narrowed per caller in _order
 
     def _order(self, request: Request, pk: Any) -> Order:
         return get_or_404(scoped(Order.objects.select_related("merchant__account"), request, "merchant"), pk)  # type: ignore[return-value]

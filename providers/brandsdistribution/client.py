@@ -17,6 +17,7 @@ from urllib.parse import quote
 import requests
 from requests.auth import HTTPBasicAuth
 
+from core.redaction import register_basic_auth
 from providers.errors import ProviderError, ProviderRejected, ProviderUnavailable
 from providers.http import HttpClient, Recorder, parse_retry_after, redact_text
 
@@ -53,6 +54,7 @@ class BrandsdistributionClient(HttpClient):
                 "The account needs both an API key and a password (HTTP Basic).", code="config"
             )
         content_type = mapping.CONTENT_TYPES[wire_format]
+        register_basic_auth(api_key, password)
         super().__init__(
             base_url=base_url,
             recorder=recorder,
@@ -66,7 +68,7 @@ class BrandsdistributionClient(HttpClient):
     # --- error mapping -------------------------------------------------------------------
     def error_message(self, response: requests.Response) -> str:
         text = mapping.error_text(response.content, response.headers.get("Content-Type", ""))
-        text = redact_text(text[:500], self.secrets)
+        text = redact_text(text, self.secrets)[:500]  # redact, then cut
         return text or response.reason or "no reason given"
 
     def error_for(

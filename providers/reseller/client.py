@@ -18,6 +18,7 @@ from typing import Any
 import requests
 from django.core.cache import cache
 
+from core.redaction import register_basic_auth, register_secret
 from providers.errors import ProviderBadReply, ProviderRejected
 from providers.http import HttpClient, Recorder
 
@@ -46,6 +47,7 @@ class ResellerClient(HttpClient):
             secrets=[client_id, client_secret, username, password],
         )
         self._client_auth = (client_id, client_secret)
+        register_basic_auth(client_id, client_secret)
         self._grant = {"grant_type": "password", "username": username, "password": password}
         fingerprint = hashlib.sha256(
             "\0".join([self.base_url, client_id, username, password]).encode()
@@ -76,7 +78,7 @@ class ResellerClient(HttpClient):
         text = " — ".join(parts) if parts else super().error_message(response)
         from providers.http import redact_text
 
-        return redact_text(text[:300], self.secrets)
+        return redact_text(text, self.secrets)[:300]  # redact, then cut
 
     # --- token -----------------------------------------------------------------------------
     def token(self, *, refresh: bool = False) -> str:
@@ -84,6 +86,7 @@ class ResellerClient(HttpClient):
             cached = cache.get(self.cache_key)
             if cached:
                 self.secrets.append(cached)
+                register_secret(cached, transient=True)
                 return str(cached)
         response = self.request(
             "POST", TOKEN_PATH, operation="token", idempotent=True,
@@ -103,6 +106,7 @@ class ResellerClient(HttpClient):
         except (TypeError, ValueError):
             lifetime = DEFAULT_TOKEN_LIFETIME
         self.secrets.append(token)
+        register_secret(token, transient=True)  # masked in all logs and stored text
         cache.set(self.cache_key, token, timeout=max(5, lifetime - TOKEN_MARGIN))
         return token
 

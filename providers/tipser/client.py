@@ -35,7 +35,7 @@ class TipserClient(HttpClient):
             text = str(error.get("message") or "").strip()
             code = str(error.get("id") or "").strip()
             message = f"{text} ({code})" if text and code else (text or code)
-            return redact_text(message[:300], self.secrets)
+            return redact_text(message, self.secrets)[:300]  # redact, then cut
         return super().error_message(response)
 
     def json(self, response: requests.Response, *, operation: str) -> Any:

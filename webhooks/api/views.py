@@ -57,6 +57,7 @@ ERRORS = {400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
 )
 class SubscriptionViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                           mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    queryset = WebhookSubscription.objects.all()  # narrowed per caller in get_queryset
     serializer_class = s.SubscriptionSerializer
     permission_classes = [WebhookPermission]
     pagination_class = ApiPagination
@@ -128,6 +129,7 @@ class SubscriptionViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retriev
     retrieve=extend_schema(responses={200: s.EventSerializer, 404: ErrorSerializer}),
 )
 class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = WebhookEvent.objects.all()  # narrowed per caller in get_queryset
     serializer_class = s.EventSerializer
     permission_classes = [WebhookPermission]
     pagination_class = ApiPagination

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "core"
+    verbose_name = "Core"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from . import redaction
+
+        redaction.install_log_redaction()
+        redaction.register_secret(settings.SECRET_KEY)  # a secret too (debug page, a log line)
