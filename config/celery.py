@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 from celery import Celery
+from celery.signals import beat_init
 
 from core.redaction import install_log_redaction
 
@@ -27,3 +28,16 @@ def _make_broker_folders(sender: Celery, **kwargs: object) -> None:
     for key in ("data_folder_in", "data_folder_out", "processed_folder"):
         if options.get(key):
             Path(options[key]).mkdir(parents=True, exist_ok=True)
+
+
+@beat_init.connect(dispatch_uid="dropdesk-install-schedules")
+def _install_schedules(sender: object = None, **kwargs: object) -> None:
+    """The beat process installs the periodic tasks declared in code (orders/schedules.py)
+    before its first tick: no manual `setup_schedules` step in a deployment."""
+    import logging
+
+    from orders.schedules import schedules_install
+
+    counts = schedules_install()
+    logging.getLogger("dropdesk.schedules").info("periodic tasks installed at beat start: %s",
+                                                 counts)

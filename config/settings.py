@@ -28,6 +28,9 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
 
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=DEBUG)
+# `check --deploy` refuses the embedded SQLite, filesystem broker and file cache unless this
+# install is declared to be one machine (config/checks.py).
+DROPDESK_SINGLE_MACHINE = env.bool("DROPDESK_SINGLE_MACHINE", default=False)
 # Our own public origin, used in links we hand out (merchant authorization) and in the demo
 # accounts' sandbox base URLs. Empty: built from the request.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
@@ -60,8 +63,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our own static files
     "django_htmx",
     "django_celery_beat",
+    "health_check",  # /healthz (config/health.py)
     "django_fsm",
     "core",
+    "config.apps.ConfigConfig",
     "merchants",
     "orders",
     "providers",
@@ -75,6 +80,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -164,6 +170,8 @@ CSRF_COOKIE_SECURE = not DEBUG
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
+# load balancers and probes speak plain HTTP to /healthz
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -222,7 +230,10 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_BROKER_FOLDER = Path(env.str("CELERY_BROKER_FOLDER", default=str(VAR_DIR / "broker")))
-CELERY_BROKER_TRANSPORT_OPTIONS = (
+# Production (redis://): a task a killed worker had taken is redelivered after
+# ``visibility_timeout`` seconds (default 3600; keep it above the longest task and countdown).
+# Any transport option can be given as JSON, e.g. {"visibility_timeout": 7200}.
+CELERY_BROKER_TRANSPORT_OPTIONS = env.json("CELERY_BROKER_TRANSPORT_OPTIONS", default={}) or (
     {
         "data_folder_in": str(CELERY_BROKER_FOLDER / "queue"),
         "data_folder_out": str(CELERY_BROKER_FOLDER / "queue"),
@@ -245,6 +256,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# workers log through LOGGING below (JSON, redacted), not through Celery's own root handler
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- background work and reliability (issue 6) ------------------------------------------------
 # Placement retries (ProviderUnavailable only): tries in all, exponential backoff with full
@@ -254,7 +267,7 @@ ORDER_PLACE_MAX_TRIES = env.int("ORDER_PLACE_MAX_TRIES", default=5)
 TASK_RETRY_BASE_DELAY = env.float("TASK_RETRY_BASE_DELAY", default=10.0)
 TASK_RETRY_MAX_DELAY = env.float("TASK_RETRY_MAX_DELAY", default=900.0)
 # An order in `placing` longer than this (a worker died mid-call) → placement_unknown.
-ORDER_PLACING_STALE_MINUTES = env.int("ORDER_PLACING_STALE_MINUTES", default=15)
+ORDER_PLACING_STALE_MINUTES = env.float("ORDER_PLACING_STALE_MINUTES", default=15)
 # Seconds to wait before looking an unknown placement up at the provider.
 ORDER_RECONCILE_DELAY = env.int("ORDER_RECONCILE_DELAY", default=60)
 # Periodic incoming sync per account (minutes; an account's options["sync_interval_minutes"]
@@ -282,6 +295,8 @@ WEBHOOK_GIVE_UP_AFTER = env.int("WEBHOOK_GIVE_UP_AFTER", default=24 * 3600)
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
 WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=DEBUG)
 
+# json (production default) or plain (the default with DJANGO_DEBUG, i.e. `make run`)
+LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="plain" if DEBUG else "json")
 # Every log record is redacted when it is created (core.redaction.install_log_redaction, run by
 # the core app for web and worker processes alike); the filter below is a second net for the
 # handlers configured here.
@@ -289,9 +304,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "core.redaction.RedactingFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # one JSON object a line with request_id / task_id / order / provider_account
+        "json": {"()": "config.logformat.json_formatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact"]}
     },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -301,5 +320,19 @@ LOGGING = {
     },
 }
 
-# Periodic tasks live in the database (django-celery-beat, editable in the admin); they are
-# created by `manage.py setup_schedules` (orders/management/commands/setup_schedules.py).
+# Periodic tasks live in the database (django-celery-beat, editable in the admin). Declared in
+# orders/schedules.py, installed by the beat process at start (config/celery.py) and by every
+# account save (merchants/schedules.py); `manage.py setup_schedules` does the same on demand.
+
+# --- error reporting (optional) ----------------------------------------------------------------
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from .sentry import init as _sentry_init
+
+    _sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default=""),
+        release=env.str("SENTRY_RELEASE", default=""),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+        logging_config=LOGGING,
+    )

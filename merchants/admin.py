@@ -20,6 +20,7 @@ from .account_admin import ProviderAccountFormAdminMixin
 from .fields import UNREADABLE_MESSAGE
 from .forms import ProviderAccountForm
 from .models import Integration, Merchant, MerchantEvent, ProviderAccount
+from .schedules import account_schedule_sync
 
 
 @admin.register(ProviderAccount)
@@ -31,6 +32,10 @@ class ProviderAccountAdmin(ProviderAccountFormAdminMixin, admin.ModelAdmin):
     search_fields = ["name", "base_url"]
     readonly_fields = ["credentials_status", "sync_state", "created_at", "updated_at"]
     actions = ["check_accounts", "sync_now"]
+
+    def save_model(self, request: HttpRequest, obj: ProviderAccount, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        account_schedule_sync(account=obj)  # the periodic sync follows interval and activity
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ProviderAccount]:
         from django.db.models import Count

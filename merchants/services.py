@@ -13,6 +13,7 @@ from django.views.decorators.debug import sensitive_variables
 from providers import registry
 
 from .models import AUTHORIZATION_PERIOD, EXPIRY_WARNING, Merchant, MerchantEvent, ProviderAccount
+from .schedules import account_schedule_sync
 
 
 def _actor(actor: Any) -> Any:
@@ -47,6 +48,7 @@ def account_create(
         raise ValidationError({"provider": f"Unknown provider '{provider}'."})
     account.full_clean()
     account.save()
+    account_schedule_sync(account=account)  # its periodic incoming sync, if it has one
     return account
 
 
@@ -466,6 +468,7 @@ def account_update(
         }
     account.full_clean(exclude=["provider"])  # not editable here
     account.save()
+    account_schedule_sync(account=account)  # interval, name or activity may have changed
     return account
 
 

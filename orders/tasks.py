@@ -20,6 +20,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
+from config.observability import bind_account, bind_order
 from merchants.models import ProviderAccount
 from providers import registry
 from providers.errors import ProviderError, ProviderNotSupported, ProviderUnavailable
@@ -54,6 +55,7 @@ def order_place_task(self, order_pk: int) -> str:  # type: ignore[no-untyped-def
     order = Order.objects.filter(pk=order_pk).select_related("merchant__account").first()
     if order is None:
         return "missing"
+    bind_order(order)  # log records of this placement carry the order and the account
     attempt = self.request.retries + 1
     if attempt > 1 and order.state != S.FAILED:
         # a retry only continues a failed placement (the operator may have moved it since)
@@ -89,6 +91,7 @@ def order_reconcile_task(self, order_pk: int) -> str:  # type: ignore[no-untyped
     order = Order.objects.filter(pk=order_pk).select_related("merchant__account").first()
     if order is None or order.state != S.PLACEMENT_UNKNOWN:
         return order.state if order else "missing"
+    bind_order(order)
     try:
         order = services.order_reconcile_from_provider(order=order)
     except ProviderNotSupported:
@@ -109,7 +112,8 @@ def order_reconcile_task(self, order_pk: int) -> str:  # type: ignore[no-untyped
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
 def order_sync_task(self, order_pk: int) -> str:  # type: ignore[no-untyped-def]
-    order = Order.objects.get(pk=order_pk)
+    order = Order.objects.select_related("merchant__account").get(pk=order_pk)
+    bind_order(order)
     try:
         return services.order_sync(order=order).state
     except ProviderUnavailable as exc:
@@ -127,6 +131,7 @@ def account_sync_task(self, account_pk: int) -> dict[str, int]:  # type: ignore[
     account = ProviderAccount.objects.get(pk=account_pk)
     if not account.is_active:
         return {}
+    bind_account(account)
     # one sync per account at a time (periodic + "sync now" + redelivery): the cursor is shared
     lock = f"dropdesk:sync-running:account:{account_pk}"
     if not cache.add(lock, self.request.id or "eager", timeout=SYNC_LOCK_SECONDS):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 import responses as responses_lib
 from django.contrib.auth.models import Group, Permission
@@ -8,6 +10,20 @@ from providers import registry
 
 from .factories import MerchantFactory, OrderFactory, OrderItemFactory
 from .fake_provider import FakeService
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):  # type: ignore[no-untyped-def]
+    """Each run its own PostgreSQL test database (``test_<name>_<pid>``, after xdist's
+    ``_gw<n>``): two `make test` on one server do not share, drop or deadlock each other's.
+    SQLite's test database is in memory and stays so."""
+    from django.conf import settings
+
+    for db in settings.DATABASES.values():
+        if "sqlite" in db["ENGINE"]:
+            continue
+        test = db.setdefault("TEST", {})
+        test["NAME"] = f"{test.get('NAME') or 'test_' + db['NAME']}_{os.getpid()}"
 
 
 @pytest.fixture(autouse=True)

@@ -25,7 +25,10 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
         "DJANGO_SECRET_KEY": "a-real-secret-" + "x9Q!" * 12,
         "DJANGO_ALLOWED_HOSTS": "dropdesk.example.com",
         "FIELD_ENCRYPTION_KEY": "DbLfUze-fcwTpWjolk5DeAKxxbiVS4csIn7AHsFhgY0=",
-        "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+        # the real services (check --deploy does not connect to them)
+        "DATABASE_URL": "postgres://dropdesk:pw@db.internal:5432/dropdesk",
+        "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
+        "CACHE_URL": "redis://redis.internal:6379/1",
     })
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
