@@ -23,8 +23,25 @@ def order_list(*, merchant_id: int | None = None, provider: str | None = None) -
     return qs
 
 
+def _unknown_raw_status_q() -> Q:
+    """Open orders whose raw status their provider's table does not know (data-driven: each
+    table's ``known_codes``; tables that publish no order statuses flag nothing)."""
+    q = Q(pk__isnull=True)
+    for key, cls in sorted(registry.all_services().items()):
+        table = cls.statuses
+        if table.unknown_actions is None:
+            continue
+        q |= (Q(merchant__account__provider=key) & ~Q(raw_status="")
+              & ~Q(raw_status__in=table.known_codes()))
+    return ~Q(state__in=Lifecycle.FINAL) & q
+
+
+def _needs_action_q() -> Q:
+    return Q(state__in=NEEDS_ACTION) | _unknown_raw_status_q()
+
+
 def order_list_needing_action(*, merchant_id: int | None = None) -> QuerySet[Order]:
-    return order_list(merchant_id=merchant_id).filter(state__in=NEEDS_ACTION)
+    return order_list(merchant_id=merchant_id).filter(_needs_action_q())
 
 
 def order_ids_matching_exactly(*, term: str) -> list[int]:
@@ -84,7 +101,7 @@ def order_tabs(*, now: dt.datetime | None = None) -> dict[str, tuple[str, Q]]:
     now = now or timezone.now()
     days = unshipped_after_days()
     return {
-        "needs_action": ("Needs action", Q(state__in=NEEDS_ACTION)),
+        "needs_action": ("Needs action", _needs_action_q()),
         "awaiting_payment": ("Awaiting payment", _awaiting_payment_q()),
         "short_quantity": ("Short quantity", _short_quantity_q()),
         "expiring_drafts": (
@@ -117,5 +134,6 @@ def order_tab_counts(
     return counts
 
 
-# Every tab except "Short quantity" only ever matches orders in one of these states.
-TAB_STATES = (*NEEDS_ACTION, Lifecycle.PLACED, Lifecycle.IN_PROGRESS, Lifecycle.DRAFT)
+# Every tab except "Short quantity" only ever matches orders in one of these states (an
+# unknown raw status flags any open state).
+TAB_STATES = tuple(s for s in Lifecycle.ALL if s not in Lifecycle.FINAL)

@@ -239,11 +239,14 @@ _ORDER_RANK = {L.PLACED: 1, L.IN_PROGRESS: 2, L.PARTIALLY_SHIPPED: 3, L.SHIPPED:
                L.COMPLETED: 5}
 
 
-def combined_state(states: list[str]) -> str:
-    """One canonical state for an order AliExpress split into several."""
+def combined_state(states: list[str | None]) -> str | None:
+    """One canonical state for an order AliExpress split into several (None: a sub-order's
+    status is unknown, so the order stays where it is and needs the operator)."""
+    if None in states:
+        return None
     if len(set(states)) == 1:
         return states[0]
-    ranks = [_ORDER_RANK.get(s, 0) for s in states]
+    ranks = [_ORDER_RANK.get(s or "", 0) for s in states]
     if max(ranks) >= _ORDER_RANK[L.PARTIALLY_SHIPPED]:
         return L.PARTIALLY_SHIPPED if min(ranks) < _ORDER_RANK[L.SHIPPED] else L.SHIPPED
     return L.IN_PROGRESS if max(ranks) >= _ORDER_RANK[L.IN_PROGRESS] else L.PLACED
@@ -276,7 +279,7 @@ def snapshot_from(
             stores.append({"order": order_id, **{k: store.get(k) for k in ("id", "name", "url")}})
         shipments.extend(shipments_from(body))
     # the least advanced sub-order's raw value: what still needs to happen
-    raw_status = min(raws, key=lambda r: _ORDER_RANK.get(table.order_state_for(r), 0))
+    raw_status = min(raws, key=lambda r: _ORDER_RANK.get(table.order_state_for(r) or "", 0))
     if len(set(raws)) > 1:
         raw_status = raw_status[:120]
     unique = list({s.external_id: s for s in reversed(shipments)}.values())[::-1]

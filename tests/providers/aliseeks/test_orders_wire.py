@@ -310,16 +310,41 @@ def test_sync_of_a_split_order_reads_every_id_and_combines(mocked):
     assert order.shipments.count() == 2
 
 
-def test_sync_shows_an_unknown_status_as_in_progress_with_the_raw_value(mocked):
+def test_sync_of_an_unknown_status_needs_action_with_the_raw_value_shown(mocked, operator,
+                                                                       client):
+    from orders.selectors import order_list_needing_action
+
     order = _placed(make_order())
     _get(mocked, "101274465122817", {**fixture("get_order_reply.json"),
                                      "status": "risk_control", "shippingStatus": "",
                                      "shipping": []})
     services.order_sync(order=order)
     order.refresh_from_db()
-    assert order.state == "in_progress"
+    assert order.state == "placed"  # not silently moved on to a normal "in progress"
     assert order.raw_status == "risk_control"
-    assert order.raw_status_label == "in progress (risk_control)"
+    assert order.raw_status_label == "unknown status (risk_control) — needs action"
+    assert list(order_list_needing_action()) == [order]
+    client.force_login(operator)
+    page = client.get("/admin/orders/order/", {"tab": "needs_action"}).content.decode()
+    assert order.reference in page
+    detail = client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+    assert "risk_control" in detail
+    # nothing provider-side is offered at an unknown status but reading it again
+    assert not order.status_table.order_allows("place", raw_status=order.raw_status)
+    assert order.status_table.order_allows("sync", raw_status=order.raw_status)
+
+
+def test_sync_of_a_known_status_after_an_unknown_one_leaves_needs_action(mocked):
+    from orders.selectors import order_list_needing_action
+
+    order = _placed(make_order())
+    type(order).objects.filter(pk=order.pk).update(raw_status="risk_control")
+    _get(mocked, "101274465122817", {**fixture("get_order_reply.json"),
+                                     "status": "wait_seller_send_goods", "shippingStatus": "",
+                                     "shipping": []})
+    services.order_sync(order=order)
+    order.refresh_from_db()
+    assert order.state == "in_progress" and not list(order_list_needing_action())
 
 
 def test_sync_unknown_status_with_shipped_shipping_status_is_shipped(mocked):
@@ -328,7 +353,7 @@ def test_sync_unknown_status_with_shipped_shipping_status_is_shipped(mocked):
     services.order_sync(order=order)
     order.refresh_from_db()
     assert order.state == "shipped"
-    assert order.raw_status_label == "in progress (weird) · shipped"
+    assert order.raw_status_label == "unknown status (weird) — needs action · shipped"
 
 
 def test_sync_skips_shipping_entries_without_tracking_number(mocked):

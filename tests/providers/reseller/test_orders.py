@@ -155,6 +155,7 @@ def test_execution_failure_lands_in_failed_with_reason(mocked, provider_draft):
 
 def test_poll_task_retries_after_unavailable_and_stops_at_final(mocked, provider_draft):
     provider_draft.sync_state(target="placed")
+    provider_draft.raw_status = "Submitted"  # checked out: a confirmed order
     provider_draft.save()
     add_token(mocked)
     url = f"{ORDERS}/5001/execute/status"
