@@ -142,6 +142,14 @@ class Order(FSMConcurrencyMixin, models.Model):
     def is_editable(self) -> bool:
         return self.state == S.DRAFT
 
+    @property
+    def supplier_cost(self) -> dict[str, Any]:
+        """What the supplier charges for this order, in the supplier's currency (as its
+        provider reported it; e.g. AliExpress via Aliseeks) — separate from the order's own
+        amounts (``currency``/``items_total``/``shipping_total``/``total``)."""
+        cost = (self.raw_data or {}).get("supplier_cost")
+        return cost if isinstance(cost, dict) else {}
+
     # --- transitions ---------------------------------------------------------------------
     @transition(
         field=state,

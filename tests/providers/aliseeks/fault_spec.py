@@ -50,4 +50,6 @@ FAULT_SPEC = {
     "mock_success": mock_success,
     "create": ("POST", create_url()),
     "create_success_json": fixture("create_order_reply.json"),
+    # documented: 429 is the subscription's call quota — final, never retried
+    "fault_kinds": {"HTTP 429 without Retry-After": "rejected"},
 }
