@@ -352,6 +352,15 @@ class OrderItem(FSMConcurrencyMixin, models.Model):
             return self.total_price
         return self.unit_price * self.quantity if self.unit_price is not None else None
 
+    @property
+    def raw_status_label(self) -> str:
+        """The provider's documented name for the item's raw status, raw code beside."""
+        return self.order.status_table.item_label(self.raw_status)
+
+    @property
+    def next_statuses_labels(self) -> list[str]:
+        return self.order.status_table.item_labels(self.next_statuses)
+
     # Item transitions: pure state changes; each allowed only when the provider allows the
     # target (its per-item nextStatuses, else its table). Provider pushes live in services.
     @transition(field=state, source=[I.NEW, I.ON_HOLD], target=I.ACKNOWLEDGED,

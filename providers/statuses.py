@@ -138,7 +138,11 @@ class StatusTable:
         status = self.order_statuses.get(str(raw))
         if status:
             return status.label
-        return f"unknown ({raw})" if raw not in (None, "") else ""
+        if raw in (None, ""):
+            return ""
+        if not self.order_statuses:  # the provider publishes no order-level names
+            return f"{raw} (order status names not published)"
+        return f"unknown ({raw})"
 
     def actions_at(self, raw_status: object) -> frozenset[str] | None:
         """Order actions the table allows at ``raw_status``; None: no rule published."""
@@ -184,6 +188,16 @@ class StatusTable:
             if status.state == state:
                 return code
         return None
+
+    def item_label(self, raw: object) -> str:
+        """The documented name with the raw code beside it: ``"Shipped (2)"``."""
+        if raw in (None, ""):
+            return ""
+        status = self.item_statuses.get(str(raw))
+        return f"{status.label} ({raw})" if status else f"unknown ({raw})"
+
+    def item_labels(self, codes: Iterable[object] | None) -> list[str]:
+        return [self.item_label(c) for c in (codes or [])]
 
     def item_state_for(self, raw: object) -> str | None:
         status = self.item_statuses.get(str(raw))
