@@ -28,6 +28,8 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from providers.docsamples import sample_json
+
 from . import statuses
 from .models import SandboxLock, SandboxOrder, SandboxStock
 
@@ -38,11 +40,16 @@ STOCK = [
     (1578, "T-shirt Sand, M", 50),
     (1567, "Silk scarf Azure", 0),  # sold out
 ]
+# The Carriers API sample ([{"cost":9.80,"name":"TNT","id":39}]) plus the carrier id 20 the
+# doc's order samples use, in the sample's shape.
 CARRIERS = [
-    {"cost": 9.80, "name": "TNT", "id": 39},
-    {"cost": 7.50, "name": "BRT", "id": 20},
-    {"cost": 14.90, "name": "DHL Express", "id": 41},
+    *sample_json("brandsdistribution", "carriers.json"),
+    {**sample_json("brandsdistribution", "carriers.json")[0], "cost": 7.50, "name": "BRT",
+     "id": 20},
 ]
+# Reply shapes from the doc's samples: the create/reservation reply keys and one status entry.
+MODELS_REPLY = sample_json("brandsdistribution", "order_reply.json")
+STATUS_ENTRY = sample_json("brandsdistribution", "status_by_key.json")["orders"][0]
 # PENDING flow after creation: autoConfirm -> to dispatch -> working on -> ready -> dispatched
 FLOW = [int(statuses.TO_DISPATCH), int(statuses.WORKING_ON), int(statuses.READY),
         int(statuses.DISPATCHED)]
@@ -183,10 +190,16 @@ def _models_xml(order_id: int, models: list[dict[str, int]]) -> ET.Element:
 
 def _reservation(user: str) -> list[dict[str, int]]:
     stock = dict(SandboxStock.objects.values_list("stock_id", "available"))
+    model = MODELS_REPLY["models"][0]  # the documented keys: stock_id, locked, available
     return [
-        {"stock_id": lock.stock_id, "locked": lock.locked, "available": stock.get(lock.stock_id, 0)}
+        {**model, "stock_id": lock.stock_id, "locked": lock.locked,
+         "available": stock.get(lock.stock_id, 0)}
         for lock in SandboxLock.objects.filter(api_key=user, locked__gt=0)
     ]
+
+
+def _models_reply(order_id: int, models: list[dict[str, int]]) -> dict[str, Any]:
+    return {**MODELS_REPLY, "models": models, "order_id": order_id}
 
 
 # --- endpoints -------------------------------------------------------------------------------
@@ -205,7 +218,7 @@ def create_order(request: HttpRequest, user: str) -> HttpResponse:
     # As documented: the models *remaining in the reservation* (not what the order took),
     # ``order_id`` 0 in JSON (the doc's JSON sample) and the id in XML (its XML sample).
     remaining = _reservation(user)
-    return _reply(request, {"models": remaining, "order_id": 0},
+    return _reply(request, _models_reply(0, remaining),
                   _models_xml(created[-1].order_id, remaining))
 
 
@@ -302,13 +315,13 @@ def reserve(request: HttpRequest, user: str) -> HttpResponse:
             stock.save()
             lock.save()
     models_now = _reservation(user)
-    return _reply(request, {"models": models_now, "order_id": 0}, _models_xml(0, models_now))
+    return _reply(request, _models_reply(0, models_now), _models_xml(0, models_now))
 
 
 @_endpoint("GET")
 def reservation(request: HttpRequest, user: str) -> HttpResponse:
     models_now = _reservation(user)
-    return _reply(request, {"models": models_now, "order_id": 0}, _models_xml(0, models_now))
+    return _reply(request, _models_reply(0, models_now), _models_xml(0, models_now))
 
 
 def _advance(order: SandboxOrder, *, steps: int | None = None) -> None:
@@ -332,11 +345,11 @@ def _advance(order: SandboxOrder, *, steps: int | None = None) -> None:
 def _status_entry(order: SandboxOrder) -> dict[str, Any]:
     dispatched = order.status == int(statuses.DISPATCHED)
     return {
+        **STATUS_ENTRY,  # the documented keys, values ours
         "order_id": order.order_id, "ext_ref": order.ext_ref, "status": order.status,
         "tracking_code": order.tracking_code or None, "tracking_url": order.tracking_url or None,
         "carrier_name": order.carrier_name if dispatched else None,
         "last_update": order.last_update.strftime("%Y/%m/%d %H:%M:%S +0000"),
-        "substatus": None,
     }
 
 

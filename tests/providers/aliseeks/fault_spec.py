@@ -8,7 +8,8 @@ from typing import Any
 
 from django.conf import settings
 
-FIXTURES = Path(__file__).parent / "fixtures"
+# the documents' own samples, shared with the sandbox (providers/docsamples.py)
+FIXTURES = Path(__file__).resolve().parents[3] / "providers" / "aliseeks" / "fixtures"
 API_KEY = "ak_live_secret_4242"
 
 
