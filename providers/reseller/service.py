@@ -316,7 +316,11 @@ class ResellerService(ProviderService):
         return f"{self._order_path(order)}/items/{item.external_id}"
 
     def item_characteristics_get(self, order: Order, item: OrderItem) -> list[dict[str, Any]]:
+        """When the characteristics form opens: the item is read back first
+        (``GET …/items/{itemId}``), so a form is never built for an item the provider no
+        longer has."""
         self._guard("item_characteristics_get")
+        self._read_item(order, self._item_path(order, item).rsplit("/", 1)[-1])
         body = self.client.call("GET", f"{self._item_path(order, item)}/characteristics",
                                 operation="item_characteristics_get", idempotent=True)
         return mapping.values_from(body if body is not None else [], "item_characteristics_get")

@@ -230,6 +230,7 @@ def test_custom_fields_get_and_put(mocked, svc, provider_draft):
 def test_characteristics_get_and_put(mocked, svc, provider_draft):
     item = provider_draft.items.get()
     url = f"{ORDERS}/5001/items/7001/characteristics"
+    read = mocked.add(responses.GET, f"{ORDERS}/5001/items/7001", json=fixture("item"))
     mocked.add(responses.GET, url, json=fixture("characteristics"),
                match=[matchers.header_matcher(BEARER)])
     put = mocked.add(responses.PUT, url, status=204, match=[
@@ -239,8 +240,17 @@ def test_characteristics_get_and_put(mocked, svc, provider_draft):
     values = svc.item_characteristics_get(provider_draft, item)
     assert [(v["name"], v["value"]) for v in values] == [("DomainName", "example.test"),
                                                          ("Seats", "5")]
+    assert read.call_count == 1  # the item is read back when its form opens
     svc.item_characteristics_set(provider_draft, item, {"Seats": "7"})
     assert put.call_count == 1
+
+
+def test_characteristics_of_an_item_the_provider_no_longer_has_say_so(mocked, svc,
+                                                                      provider_draft):
+    mocked.add(responses.GET, f"{ORDERS}/5001/items/7001", status=404,
+               json={"message": "Order item 7001 not found"})
+    with pytest.raises(ProviderRejected, match="7001 not found"):
+        svc.item_characteristics_get(provider_draft, provider_draft.items.get())
 
 
 def test_reconcile_finds_checked_out_order_and_ignores_drafts(mocked, svc, provider_draft):

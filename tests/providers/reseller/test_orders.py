@@ -225,6 +225,7 @@ def test_free_edition_may_read_item_characteristics(mocked, free_account):
     add_token(mocked)
     order = OrderFactory(merchant=MerchantFactory(account=free_account), external_id="5001")
     item = OrderItemFactory(order=order, product_id="P1", external_id="7001")
+    add_reads(mocked)
     mocked.add(responses.GET, f"{ORDERS}/5001/items/7001/characteristics",
                json=fixture("characteristics"))
     assert services.order_item_characteristics_get(item=item)
@@ -288,6 +289,7 @@ def test_item_characteristics_verbs(mocked, provider_draft):
     add_token(mocked)
     item = provider_draft.items.get()
     url = f"{ORDERS}/5001/items/7001/characteristics"
+    add_reads(mocked)
     mocked.add(responses.GET, url, json=fixture("characteristics"))
     put = mocked.add(responses.PUT, url, status=204)
     values = services.order_item_characteristics_get(item=item)
