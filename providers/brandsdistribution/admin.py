@@ -122,7 +122,7 @@ class AccountReservationAdmin(admin.ModelAdmin):
     def read_at(self, obj: AccountReservation) -> str:
         return str(((obj.state or {}).get("reservation") or {}).get("read_at", "—"))[:19]
 
-    @admin.action(description="Read the reservation now", permissions=["view"])
+    @admin.action(description="Read the reservation now", permissions=["change"])
     def read_reservation(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for account in queryset:
             result = reservation_read(account)
