@@ -565,3 +565,19 @@ def test_xml_create_refused_after_reservation_unlocks_in_xml(mocked):
     order.refresh_from_db()
     assert order.state == "failed" and "Invalid country code" in order.failure_reason
     assert [op["type"] for op in _xml_ops(mocked)] == ["lock", "unlock"]
+
+
+def test_reply_with_order_id_0_and_no_order_by_key_is_unknown_then_settled_by_lookup(mocked):
+    order = make_order(reference="2357", items=(("1578", 1),))
+    mocked.add(responses.POST, CREATE, body=fixture("order_reply.json"))  # doc sample: id 0
+    mocked.add(responses.GET, status_url("2357"), status=404, body="Order not found")
+    services.order_place(order=order)
+    order.refresh_from_db()
+    assert order.state == "placement_unknown" and order.external_id == ""
+    assert "no order id" in order.failure_reason and "status by key found no order" in (
+        order.failure_reason)
+    mocked.replace(responses.GET, status_url("2357"), body=fixture("status_by_key.json"))
+    services.order_reconcile_from_provider(order=order)
+    order.refresh_from_db()
+    assert (order.state, order.external_id, order.raw_status) == ("placed", "130", "5")
+    assert len(_calls(mocked, "POST", CREATE)) == 1  # never re-sent
