@@ -142,6 +142,14 @@ class Order(FSMConcurrencyMixin, models.Model):
     def is_editable(self) -> bool:
         return self.state == S.DRAFT
 
+    @property
+    def supplier_cost(self) -> dict[str, Any]:
+        """What the supplier charges for this order, in the supplier's currency (as its
+        provider reported it; e.g. AliExpress via Aliseeks) — separate from the order's own
+        amounts (``currency``/``items_total``/``shipping_total``/``total``)."""
+        cost = (self.raw_data or {}).get("supplier_cost")
+        return cost if isinstance(cost, dict) else {}
+
     # --- transitions ---------------------------------------------------------------------
     @transition(
         field=state,
@@ -343,6 +351,15 @@ class OrderItem(FSMConcurrencyMixin, models.Model):
         if self.total_price is not None:
             return self.total_price
         return self.unit_price * self.quantity if self.unit_price is not None else None
+
+    @property
+    def raw_status_label(self) -> str:
+        """The provider's documented name for the item's raw status, raw code beside."""
+        return self.order.status_table.item_label(self.raw_status)
+
+    @property
+    def next_statuses_labels(self) -> list[str]:
+        return self.order.status_table.item_labels(self.next_statuses)
 
     # Item transitions: pure state changes; each allowed only when the provider allows the
     # target (its per-item nextStatuses, else its table). Provider pushes live in services.

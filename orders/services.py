@@ -423,6 +423,10 @@ def order_sync(*, order: Order, actor: Actor = None) -> Order:
     if not order.external_id:
         raise OrderActionRefused("This order has no provider id yet: nothing to sync.",
                                  code="not_allowed")
+    if not order.status_table.order_allows("sync", raw_status=order.raw_status):
+        raise OrderActionRefused(
+            f"The provider's table allows no read of an order in status "
+            f"{order.raw_status_label or order.raw_status!r}.", code="not_allowed")
     service = registry.service_for(order.merchant.account, recorder=CallRecorder(order))
     try:
         snapshot = service.fetch_order(order)
@@ -980,8 +984,9 @@ def _provider_draft_prepare(order: Order, *, actor: Actor) -> None:
 def _execution_poll_schedule(order: Order, service: Any, *, attempt: int = 0) -> None:
     if not service.supports("poll_execution"):
         return
-    order.refresh_from_db(fields=["state"])
-    if order.state in _EXECUTION_FINAL:
+    order.refresh_from_db(fields=["state", "raw_status"])
+    if order.state in _EXECUTION_FINAL or not order.status_table.order_allows(
+            "execution_poll", raw_status=order.raw_status):
         return
     from .tasks import order_execution_poll_task  # tasks import this module
 
@@ -1003,6 +1008,8 @@ def order_execution_poll(*, order: Order, actor: Actor = None) -> bool:
         return True
     if not order.external_id or order.state not in (S.PLACED, S.IN_PROGRESS):
         return True  # nothing to poll (never placed, or an operator moved it)
+    if not order.status_table.order_allows("execution_poll", raw_status=order.raw_status):
+        return False  # e.g. Reseller Pending Approval: not confirmed, no execution to ask about
     service = _service_for_order(order)
     try:
         result = service.poll_execution(order)

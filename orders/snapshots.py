@@ -100,7 +100,7 @@ def _item_values(snap: ItemSnapshot) -> dict[str, Any]:
     return values
 
 
-def _target_state(table: StatusTable, snap: OrderSnapshot) -> str:
+def _target_state(table: StatusTable, snap: OrderSnapshot) -> str | None:
     return snap.state or table.order_state_for(snap.raw_status)
 
 
