@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed, can_proceed
 
@@ -40,7 +40,7 @@ from providers.errors import (
 from providers.statuses import ItemLifecycle, Lifecycle
 from providers.types import OrderSnapshot, PlacementResult
 
-from . import claims, snapshots
+from . import bulkruns, claims, snapshots
 from .errors import OrderActionRefused, OrderValidationError
 from .models import (
     TRANSITION_PERMISSION,
@@ -98,6 +98,8 @@ def _transition(
             code="not_allowed",
         ) from exc
     order.save()
+    if isinstance(order, Order) and order.state != before:  # bulk items follow their order
+        bulkruns.bulk_items_follow(order=order, before=before)
     target: Order = order if isinstance(order, Order) else order.order  # type: ignore[union-attr]
     kind = (
         OrderEvent.Kind.TRANSITION if isinstance(order, Order)
@@ -1378,10 +1380,15 @@ def bulk_run_start(
 
 
 def _bulk_finish(item: BulkRunItem, outcome: str, message: str) -> BulkRunItem:
+    """Record the outcome unless the order's own move settled the item meanwhile
+    (``orders.bulkruns``): that one is as recent as it gets."""
     item.outcome = outcome
     item.message = message[:2000]
     item.finished_at = timezone.now()
-    item.save(update_fields=["outcome", "message", "finished_at"])
+    open_ = Q(outcome=BulkRunItem.Outcome.QUEUED) | Q(payload__follow=True)
+    BulkRunItem.objects.filter(open_, pk=item.pk).update(
+        outcome=item.outcome, message=item.message, finished_at=item.finished_at)
+    item.refresh_from_db()
     return item
 
 
@@ -1424,6 +1431,7 @@ def bulk_run_item_execute(*, item: BulkRunItem) -> BulkRunItem:
 
             countdown = retry_countdown(0, exc.retry_after)
             order_place_task.apply_async((order.pk,), countdown=countdown)
+            bulkruns.bulk_item_keep_following(item)  # the retry's outcome updates it
             return _bulk_finish(item, Out.FAILED, f"provider unavailable: {exc}; retrying "
                                 f"automatically in {countdown:.0f}s")
         return _bulk_finish(item, Out.FAILED, f"provider unavailable: {exc}")
@@ -1431,6 +1439,8 @@ def bulk_run_item_execute(*, item: BulkRunItem) -> BulkRunItem:
         detail = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
         return _bulk_finish(item, Out.FAILED, exc.message + (f" ({detail})" if detail else ""))
     except OrderActionRefused as exc:
+        if run.action == "place" and Order.objects.filter(pk=order.pk, state=S.PLACING).exists():
+            bulkruns.bulk_item_keep_following(item)  # another worker is placing it: follow
         return _bulk_finish(item, Out.SKIPPED, exc.message)
     except ProviderError as exc:
         return _bulk_finish(item, Out.FAILED, f"provider refused: {exc}")
