@@ -38,6 +38,7 @@ from providers.errors import ProviderError, ProviderNotSupported
 from providers.graph import status_table_svg
 
 from . import selectors, services
+from .admin_versions import VersionedChangeFormMixin
 from .errors import OrderActionRefused
 from .forms import NoteForm
 from .models import (
@@ -247,8 +248,8 @@ class TransitionAfterCommitMixin:
 
 
 @admin.register(Order)
-class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
-                 admin.ModelAdmin):
+class OrderAdmin(VersionedChangeFormMixin, TransitionAfterCommitMixin, ProviderAdminViews,
+                 FSMAdminMixin, admin.ModelAdmin):
     fsm_fields = ["state"]
     change_list_template = "admin/orders/order/change_list.html"
     change_form_template = "admin/orders/order/change_form.html"

@@ -348,8 +348,8 @@ class OrderItem(FSMConcurrencyMixin, models.Model):
                          condition=models.Q(confirmed_quantity__isnull=False),
                          name="item_confirmed_qty"),
         ]
-        constraints = money_checks("item", "unit_price", "total_price", "tax_amount",
-                                   "merchant_price")
+        constraints = [*money_checks("item", "unit_price", "total_price", "tax_amount",
+                                     "merchant_price")]
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.name or self.sku or self.product_id}"

@@ -40,7 +40,7 @@ from providers.errors import (
 from providers.statuses import ItemLifecycle, Lifecycle
 from providers.types import OrderSnapshot, PlacementResult
 
-from . import bulkruns, claims, snapshots
+from . import bulkruns, claims, snapshots, versions
 from .errors import OrderActionRefused, OrderValidationError
 from .models import (
     TRANSITION_PERMISSION,
@@ -202,8 +202,12 @@ def order_create(
 
 
 @transaction.atomic
-def order_update(*, order: Order, actor: Actor = None, **fields: Any) -> Order:
+def order_update(*, order: Order, actor: Actor = None, base_version: str | None = None,
+                 **fields: Any) -> Order:
+    """Change a draft's fields. ``base_version`` (``orders.versions``): the version the
+    change was based on; refused (``OrderVersionConflict``) when the order moved since."""
     order = _locked(order)
+    versions.order_version_check(order=order, base=base_version)
     _require_draft(order, "Editing")
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
