@@ -3,6 +3,7 @@ PostgreSQL, provider calls counted at the wire."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -147,3 +148,171 @@ def test_concurrent_order_level_writes_send_one_request(mocked, tipser_order, ve
                     n=4)
     assert put.call_count == 1
     assert sum(isinstance(r, OrderActionRefused) for r in results) == 3
+
+
+# --- the reseller's provider-side drafts: draft, items, checkout, custom fields ---------------
+RESELLER_ORDERS = "https://bss.example.test/api/orders"
+
+
+def _reseller(transactional_db, *, at_provider: bool) -> Order:
+    from tests.factories import OrderFactory, OrderItemFactory
+    from tests.providers.reseller.conftest import BASE, CREDENTIALS
+
+    account = AccountFactory(provider="reseller", base_url=BASE, credentials=dict(CREDENTIALS),
+                             options={"edition": "standard", "account_id": "ACC-1001"})
+    merchant = MerchantFactory(account=account, external_id="ACC-1001")
+    if at_provider:
+        order = OrderFactory(merchant=merchant, external_id="5001", external_ids=["5001"],
+                             raw_status="Draft")
+        OrderItemFactory(order=order, product_id="MS365-BUS", sku="MS365-BUS", quantity=5,
+                         external_id="7001")
+    else:
+        order = OrderFactory(merchant=merchant)
+        OrderItemFactory(order=order, product_id="MS365-BUS", sku="MS365-BUS", quantity=5)
+        OrderItemFactory(order=order, product_id="AZ-PLAN", sku="", quantity=1)
+    return order
+
+
+@pytest.fixture
+def reseller_local_draft(transactional_db):
+    from django.core.cache import cache
+
+    cache.clear()
+    return _reseller(transactional_db, at_provider=False)
+
+
+@pytest.fixture
+def reseller_draft(transactional_db):
+    from django.core.cache import cache
+
+    cache.clear()
+    return _reseller(transactional_db, at_provider=True)
+
+
+def _token(mocked) -> None:  # type: ignore[no-untyped-def]
+    from tests.providers.reseller.conftest import add_token
+
+    add_token(mocked)
+
+
+def _counter():  # type: ignore[no-untyped-def]
+    """A slow provider reply that hands out new ids (so duplicates would be visible)."""
+    lock = threading.Lock()
+    counter = iter(range(7002, 7100))
+
+    def reply(request):  # type: ignore[no-untyped-def]
+        time.sleep(0.2)
+        with lock:
+            return 201, {}, f'{{"Id": {next(counter)}, "Status": "Draft"}}'
+    return reply
+
+
+def test_concurrent_provider_draft_creates_make_one_draft(mocked, reseller_local_draft):
+    from tests.providers.reseller.conftest import fixture
+
+    _token(mocked)
+    create = mocked.add_callback(
+        responses.POST, RESELLER_ORDERS,
+        callback=lambda r: (time.sleep(0.3), (201, {}, json.dumps(fixture("order_draft"))))[1])
+    add = mocked.add_callback(responses.POST, f"{RESELLER_ORDERS}/5001/items",
+                              callback=_counter())
+    results = _race(lambda: services.order_provider_draft_create(
+        order=Order.objects.get(pk=reseller_local_draft.pk)), n=4)
+    assert create.call_count == 1 and add.call_count == 2
+    assert sum(isinstance(r, OrderActionRefused) for r in results) == 3
+    reseller_local_draft.refresh_from_db()
+    assert reseller_local_draft.external_id == "5001"
+
+
+def test_concurrent_item_adds_push_each_item_once_and_refused_ones_leave_no_row(
+    mocked, reseller_draft
+):
+    _token(mocked)
+    add = mocked.add_callback(responses.POST, f"{RESELLER_ORDERS}/5001/items",
+                              callback=_counter())
+    skus = iter(["A", "B", "C", "D"])
+    lock = threading.Lock()
+
+    def add_one() -> object:
+        with lock:
+            sku = next(skus)
+        return services.order_item_add(order=Order.objects.get(pk=reseller_draft.pk),
+                                       product_id=sku, sku=sku, quantity=1)
+
+    results = _race(add_one, n=4)
+    added = [r for r in results if not isinstance(r, Exception)]
+    refused = [r for r in results if isinstance(r, OrderActionRefused)]
+    assert len(added) + len(refused) == 4 and added
+    bodies = [json.loads(c.request.body)["ProductId"] for c in mocked.calls
+              if c.request.url.endswith("/items")]
+    assert len(bodies) == len(set(bodies)) == add.call_count == len(added)  # once each
+    items = reseller_draft.items.exclude(external_id="7001")
+    assert items.count() == len(added)  # no phantom local item for a refused request
+    assert not items.filter(external_id="").exists()
+
+
+def test_concurrent_removals_of_one_item_send_one_delete(mocked, reseller_draft):
+    _token(mocked)
+    delete = mocked.add_callback(responses.DELETE, f"{RESELLER_ORDERS}/5001/items/7001",
+                                 callback=lambda r: (time.sleep(0.3), (204, {}, ""))[1])
+    item = reseller_draft.items.get()
+    results = _race(lambda: services.order_item_remove(item=item), n=4)
+    assert delete.call_count == 1
+    assert sum(isinstance(r, OrderActionRefused) for r in results) == 3
+    assert not reseller_draft.items.exists()
+
+
+def test_concurrent_custom_field_saves_send_once_and_a_repeat_is_not_resent(
+    mocked, reseller_draft
+):
+    _token(mocked)
+    put = mocked.add_callback(responses.PUT, f"{RESELLER_ORDERS}/5001/customfields",
+                              callback=lambda r: (time.sleep(0.3), (200, {}, "[]"))[1])
+    values = {"PONumber": "PO-1"}
+    results = _race(lambda: services.order_custom_fields_set(
+        order=Order.objects.get(pk=reseller_draft.pk), values=values), n=4)
+    assert put.call_count == 1
+    assert sum(isinstance(r, OrderActionRefused) for r in results) == 3
+    with pytest.raises(OrderActionRefused, match="already sent"):
+        services.order_custom_fields_set(order=reseller_draft, values=values)
+    assert put.call_count == 1
+
+
+def test_concurrent_characteristics_saves_send_once(mocked, reseller_draft):
+    _token(mocked)
+    url = f"{RESELLER_ORDERS}/5001/items/7001/characteristics"
+    put = mocked.add_callback(responses.PUT, url,
+                              callback=lambda r: (time.sleep(0.3), (204, {}, ""))[1])
+    item = reseller_draft.items.get()
+    _race(lambda: services.order_item_characteristics_set(item=item, values={"Seats": 9}), n=4)
+    assert put.call_count == 1
+
+
+def test_concurrent_checkouts_send_one_checkout(mocked, reseller_draft):
+    from tests.providers.reseller.conftest import fixture
+
+    _token(mocked)
+    checkout = mocked.add_callback(
+        responses.POST, f"{RESELLER_ORDERS}/5001/checkout",
+        callback=lambda r: (time.sleep(0.3), (200, {}, '{"Id": 5001, "Status": "Submitted"}'))[1])
+    mocked.add(responses.GET, f"{RESELLER_ORDERS}/5001/execute/status",
+               json=fixture("execute_status_executed"))
+    _race(lambda: services.order_place(order=Order.objects.get(pk=reseller_draft.pk)), n=4)
+    assert checkout.call_count == 1
+
+
+def test_a_claim_left_by_a_dead_worker_expires_and_is_recorded(mocked, tipser_order, settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from orders.models import ProviderWrite
+
+    ProviderWrite.objects.create(order=tipser_order, operation="set_item_status",
+                                 label="Item status change (hold)",
+                                 started_at=timezone.now() - dt.timedelta(hours=1))
+    mocked.add(responses.PUT, STATUS, json={})
+    services.order_hold(order=tipser_order)
+    stale = ProviderWrite.objects.get(operation="set_item_status")
+    assert stale.state == "unknown" and "may have acted" in stale.reason
+    assert tipser_order.events.filter(message__contains="Did not finish").exists()
