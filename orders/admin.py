@@ -695,8 +695,10 @@ class OrderAdmin(VersionedChangeFormMixin, TransitionAfterCommitMixin, ProviderA
 
 
 @admin.register(OrderItem)
-class OrderItemAdmin(TransitionAfterCommitMixin, FSMAdminMixin, admin.ModelAdmin):
+class OrderItemAdmin(VersionedChangeFormMixin, TransitionAfterCommitMixin, FSMAdminMixin,
+                     admin.ModelAdmin):
     fsm_fields = ["state"]
+    change_form_template = "admin/orders/orderitem/change_form.html"  # + the base version
     list_display = ["__str__", "order", "sku", "quantity", "confirmed_quantity", "state",
                     "raw_status"]
     list_filter = ["state", "order__merchant__account__provider"]
@@ -732,7 +734,7 @@ class ShipmentLineInline(admin.TabularInline):
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(admin.ModelAdmin):
+class ShipmentAdmin(VersionedChangeFormMixin, admin.ModelAdmin):
     list_display = ["__str__", "order", "carrier", "tracking_number", "state", "pushed_at",
                     "created_at"]
     list_filter = ["state", "carrier", "order__merchant__account__provider"]

@@ -18,21 +18,22 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from .models import Order
-from .versions import order_version, order_version_conflict
+from .versions import object_version, object_version_conflict
 
 ITEM_FIELDS = ("name", "product_id", "sku", "quantity", "unit_price")
 _NOT_RESENT = ("csrfmiddlewaretoken", "_base_version")
 
 
 class VersionConflict(Exception):
-    def __init__(self, order: Order, message: str) -> None:
+    def __init__(self, obj: Any, message: str) -> None:
         super().__init__(message)
-        self.order = order
+        self.obj = obj
         self.message = message
 
 
 class VersionedChangeFormMixin:
-    """For ``OrderAdmin``: the base version on the form, the check on save."""
+    """For the order, item and shipment admins: the base version on the form, the check on
+    save."""
 
     version_conflict_template = "admin/orders/order/version_conflict.html"
 
@@ -42,8 +43,8 @@ class VersionedChangeFormMixin:
         if request.method == "POST" and "_base_version" in request.POST:
             context["base_version"] = request.POST["_base_version"]  # still the user's base
         elif str(object_id).isdigit():
-            order = Order.objects.filter(pk=int(object_id)).first()
-            context["base_version"] = order_version(order) if order is not None else ""
+            obj = self.model.objects.filter(pk=int(object_id)).first()  # type: ignore[attr-defined]
+            context["base_version"] = object_version(obj) if obj is not None else ""
         return super().change_view(  # type: ignore[misc, no-any-return]
             request, object_id, form_url, extra_context=context)
 
@@ -65,26 +66,30 @@ class VersionedChangeFormMixin:
         if getattr(request, "_dd_version_check", False) and str(object_id).isdigit():
             request._dd_version_check = False  # type: ignore[attr-defined]  # once per save
             # inside the change form's transaction: the row stays locked until it commits
-            locked = (Order.objects.select_for_update(of=("self",))
+            model = self.model  # type: ignore[attr-defined]
+            locked = (model.objects.select_for_update(of=("self",))
                       .filter(pk=int(object_id)).first())
             if locked is not None and transaction.get_connection().in_atomic_block:
-                message = order_version_conflict(order=locked,
-                                                 base=request.POST.get("_base_version") or "-")
+                message = object_version_conflict(obj=locked,
+                                                  base=request.POST.get("_base_version") or "-")
                 if message:
                     raise VersionConflict(locked, message)
         return super().get_object(request, object_id, from_field)  # type: ignore[misc]
 
     def version_conflict_response(self, request: HttpRequest,
                                   conflict: VersionConflict) -> HttpResponse:
-        order = Order.objects.select_related("merchant__account").get(pk=conflict.order.pk)
+        model = self.model  # type: ignore[attr-defined]
+        current = model.objects.get(pk=conflict.obj.pk)
+        order = current if isinstance(current, Order) else current.order
+        opts = model._meta
         post = request.POST
         fields = []
         for name in post:
-            if name.startswith(("_", "csrf", "items-", "shipments-")):
+            if name.startswith(("_", "csrf")) or "-" in name:  # inline rows: below
                 continue
             try:
-                label = str(Order._meta.get_field(name).verbose_name)
-                now = getattr(order, name)
+                label = str(opts.get_field(name).verbose_name)
+                now = getattr(current, name)
             except Exception:  # a form-only field (a provider extension)
                 label, now = name.replace("_", " "), ""
             yours = post.get(name, "")
@@ -102,19 +107,21 @@ class VersionedChangeFormMixin:
             row["new"] = not post.get(f"items-{index}-id")
             if any(row[f] for f in ITEM_FIELDS):
                 items.append(row)
+        editable = order.is_editable if isinstance(current, Order) else True
         resend = ([(k, v) for k in post for v in post.getlist(k)
                    if k not in _NOT_RESENT and not k.startswith("_fsmtransition")]
-                  if order.is_editable else [])
+                  if editable else [])
         context = {
             **self.admin_site.each_context(request),  # type: ignore[attr-defined]
-            "opts": Order._meta,
-            "original": order,
-            "title": f"{order.reference}: your changes were not saved",
+            "opts": opts,
+            "original": current,
+            "title": f"{current}: your changes were not saved",
             "message": conflict.message,
             "fields": fields,
             "items": items,
             "resend": resend,
-            "base_version": order_version(order),
-            "change_url": reverse("admin:orders_order_change", args=[order.pk]),
+            "base_version": object_version(current),
+            "change_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_change",
+                                  args=[current.pk]),
         }
         return TemplateResponse(request, self.version_conflict_template, context, status=409)

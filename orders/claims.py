@@ -125,6 +125,11 @@ def provider_write_finish(claim: ProviderWrite, state: str, reason: str = "") ->
         state=claim.state, reason=claim.reason, finished_at=claim.finished_at)
 
 
+def _called_since(claim: ProviderWrite) -> bool:
+    return OrderEvent.objects.filter(order_id=claim.order_id, kind=OrderEvent.Kind.PROVIDER_CALL,
+                                     created_at__gte=claim.started_at).exists()
+
+
 @contextlib.contextmanager
 def provider_write(
     *, order: Order, operation: str, label: str, key: str = "", actor: Actor = None
@@ -141,9 +146,11 @@ def provider_write(
     except ProviderError as exc:
         provider_write_finish(claim, W.REFUSED, str(exc))
         raise
-    except OrderActionRefused:
-        # refused by our own checks under the claim: nothing was sent, nothing stays
-        ProviderWrite.objects.filter(pk=claim.pk).delete()
+    except OrderActionRefused as exc:
+        if _called_since(claim):  # sent, then refused here: keep the record of the write
+            provider_write_finish(claim, W.DONE, f"Sent; then refused here: {exc.message}")
+        else:  # refused by our own checks under the claim: nothing was sent, nothing stays
+            ProviderWrite.objects.filter(pk=claim.pk).delete()
         raise
     except BaseException as exc:
         provider_write_finish(claim, W.UNKNOWN,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 
 from django.db.models import Count, Max
 from django.utils import timezone
@@ -89,6 +90,35 @@ def order_version_conflict(*, order: Order, base: str) -> str:
 
 def _hhmm(value: dt.datetime) -> str:
     return date_format(timezone.localtime(value), "H:i")
+
+
+# --- any other row with a state and ``updated_at`` (an item, a shipment) -------------------
+def object_version(obj: Any) -> str:
+    if isinstance(obj, Order):
+        return order_version(obj)
+    return f"{getattr(obj, 'state', '')}.{_micros(obj.updated_at)}"
+
+
+def object_version_conflict(*, obj: Any, base: str) -> str:
+    """As ``order_version_conflict``, for an order or a row that belongs to one."""
+    if isinstance(obj, Order):
+        return order_version_conflict(order=obj, base=base)
+    if not base or base == object_version(obj):
+        return ""
+    what = str(obj._meta.verbose_name)
+    tail = "while you were editing; your changes were not saved — review them below."
+    try:
+        since = dt.datetime.fromtimestamp(int(base.split(".")[1]) / 1_000_000, tz=dt.UTC)
+    except (IndexError, ValueError):
+        since = obj.updated_at
+    event = (OrderEvent.objects.filter(order_id=obj.order_id, created_at__gt=since)
+             .exclude(kind=OrderEvent.Kind.PROVIDER_CALL).select_related("actor")
+             .order_by("-created_at", "-id").first())
+    state = f" (now {obj.get_state_display()})" if hasattr(obj, "get_state_display") else ""
+    if event is None:
+        return f"This {what} was changed{state} {tail}"
+    return (f"This {what} was changed{state} by {_who(event)} at {_hhmm(event.created_at)} "
+            f"({event.message[:120]}) {tail}")
 
 
 def order_version_check(*, order: Order, base: str | None) -> None:

@@ -121,3 +121,54 @@ def test_a_form_with_errors_keeps_the_operators_base(operator_client, order):
     response = _save(operator_client, order, _form(order, base, country="XX"))
     assert response.status_code == 200
     assert f'name="_base_version" value="{base}"' in response.content.decode()
+
+
+def _base_of(client, url: str) -> str:
+    page = client.get(url).content.decode()
+    match = re.search(r'name="_base_version" value="([^"]+)"', page)
+    assert match, "the change form carries its base version"
+    return match.group(1)
+
+
+def test_the_item_change_form_refuses_a_stale_base(operator_client, order):
+    from orders.models import OrderItem
+
+    item = order.items.order_by("pk").first()
+    url = reverse("admin:orders_orderitem_change", args=[item.pk])
+    base = _base_of(operator_client, url)
+    other = OrderItem.objects.get(pk=item.pk)  # a second operator saves it meanwhile
+    other.name = "Renamed"
+    other.save()
+
+    response = operator_client.post(url, {
+        "_base_version": base, "product_id": item.product_id, "sku": "SKU-CORRECTED",
+        "name": item.name, "variant": "{}", "quantity": str(item.quantity),
+        "unit_price": str(item.unit_price), "total_price": "", "tax_amount": "",
+        "merchant_price": "", "created_at_0": "2026-01-01", "created_at_1": "00:00:00"})
+    assert response.status_code == 409
+    text = response.content.decode()
+    assert "This order item was changed (now New) while you were editing" in text
+    assert "SKU-CORRECTED" in text
+    item.refresh_from_db()
+    assert (item.sku, item.name) == ("SKU-A", "Renamed")
+
+
+def test_the_shipment_change_form_refuses_a_stale_base(operator_client, order):
+    from orders.models import Shipment
+
+    shipment = Shipment.objects.create(order=order, tracking_number="T-1")
+    url = reverse("admin:orders_shipment_change", args=[shipment.pk])
+    base = _base_of(operator_client, url)
+    other = Shipment.objects.get(pk=shipment.pk)  # saved meanwhile
+    other.tracking_number = "T-2"
+    other.save()
+    response = operator_client.post(url, {
+        "_base_version": base, "tracking_number": "T-3", "carrier": "", "service": "",
+        "tracking_url": "", "comment": "", "notify_customer": "on", "external_id": "",
+        "created_at_0": "2026-01-01", "created_at_1": "00:00:00",
+        "lines-TOTAL_FORMS": "0", "lines-INITIAL_FORMS": "0", "lines-MIN_NUM_FORMS": "0",
+        "lines-MAX_NUM_FORMS": "1000"})
+    assert response.status_code == 409
+    assert "T-3" in response.content.decode()
+    shipment.refresh_from_db()
+    assert shipment.tracking_number == "T-2"
