@@ -24,6 +24,7 @@ from providers.statuses import ItemLifecycle, Lifecycle, StatusTable
 
 from .validators import (
     CodeField,
+    at_least_one,
     code_checks,
     money_checks,
     non_negative,
@@ -319,7 +320,7 @@ class OrderItem(FSMConcurrencyMixin, models.Model):
     variant = models.JSONField(
         default=dict, blank=True, help_text="Variant properties (e.g. Aliseeks sku properties)."
     )
-    quantity = models.PositiveIntegerField(default=1)
+    quantity = models.PositiveIntegerField(default=1, validators=[at_least_one])
     confirmed_quantity = models.PositiveIntegerField(
         null=True, blank=True, help_text="What the provider actually took (shortfall when lower)."
     )

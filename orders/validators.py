@@ -24,6 +24,7 @@ from django.db import models
 
 ZERO = Decimal("0")
 non_negative = MinValueValidator(ZERO, message="Must be 0 or more.")
+at_least_one = MinValueValidator(1, message="Must be at least 1.")  # an item's quantity
 
 
 @cache

@@ -15,6 +15,11 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AlterField(
+            model_name='orderitem',
+            name='quantity',
+            field=models.PositiveIntegerField(default=1, validators=[django.core.validators.MinValueValidator(1, message='Must be at least 1.')]),
+        ),
+        migrations.AlterField(
             model_name='order',
             name='country',
             field=orders.validators.CodeField(blank=True, help_text='ISO 3166-1 alpha-2', max_length=2, validators=[orders.validators.validate_country_code]),

@@ -110,7 +110,7 @@ def test_admin_form_refuses_bad_codes_and_negative_prices(client, operator, orde
         "items-TOTAL_FORMS": "1", "items-INITIAL_FORMS": "1", "items-MIN_NUM_FORMS": "0",
         "items-MAX_NUM_FORMS": "1000", "items-0-id": str(item.pk), "items-0-order": str(order.pk),
         "items-0-name": "W", "items-0-product_id": "P", "items-0-sku": "S",
-        "items-0-quantity": "1", "items-0-unit_price": "-9",
+        "items-0-quantity": "0", "items-0-unit_price": "-9",
         "shipments-TOTAL_FORMS": "0", "shipments-INITIAL_FORMS": "0",
         "shipments-MIN_NUM_FORMS": "0", "shipments-MAX_NUM_FORMS": "1000",
     }
@@ -122,6 +122,7 @@ def test_admin_form_refuses_bad_codes_and_negative_prices(client, operator, orde
     assert "XX is not an ISO 3166-1 alpha-2 country code" in text
     assert "is not an ISO 4217 currency code" in text
     assert text.count("Must be 0 or more.") >= 2  # shipping total and the item's price
+    assert "Must be at least 1." in text  # the item's quantity
     order.refresh_from_db()
     assert (order.country, order.currency) == ("GB", "EUR")
 
