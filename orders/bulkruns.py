@@ -7,10 +7,13 @@ follows its order instead: ``_transition`` in ``orders.services`` (the one place
 change) calls ``bulk_items_follow`` whenever an order leaves ``placing`` or
 ``placement_unknown``, in the same transaction, so the item shows the outcome of whichever
 path got there. An item whose outcome is not final yet (placement unknown, an automatic
-retry pending) keeps following (``payload["follow"]``) until the order settles.
+retry pending) keeps following (``payload["follow"]``) until the order settles. An item
+whose task was lost altogether is closed by ``bulk_items_settle_stale`` (the periodic sweep).
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 from django.utils import timezone
 
@@ -63,3 +66,35 @@ def bulk_item_keep_following(item: BulkRunItem) -> None:
     next move out of ``placing`` update it."""
     item.payload = {**(item.payload or {}), "follow": True}
     BulkRunItem.objects.filter(pk=item.pk).update(payload=item.payload)
+
+
+# --- the sweep: an item whose worker never reported -------------------------------------------
+STALE_AFTER = dt.timedelta(hours=6)  # far beyond a big run's queueing (bench: 1,000 in minutes)
+
+
+def bulk_items_settle_stale(*, now: dt.datetime | None = None,
+                            older_than: dt.timedelta = STALE_AFTER) -> int:
+    """Items still queued long after their run started: their task was lost (a worker or the
+    broker died). They are closed with what the order shows now, and are not run any more
+    (their task, delivered late, finds them closed). A place item whose order is ``placing``
+    is left to the stale-placing sweep (its move settles the item). Returns the count."""
+    cutoff = (now or timezone.now()) - older_than
+    items = (BulkRunItem.objects.filter(outcome=Out.QUEUED, run__created_at__lte=cutoff)
+             .select_related("run", "order").order_by("pk"))
+    hours = int(older_than.total_seconds() // 3600)
+    count = 0
+    for item in items:
+        order, action = item.order, item.run.action
+        if action == "place" and order.state == S.PLACING:
+            continue
+        if action == "place" and order.state not in (S.DRAFT, S.FAILED):
+            outcome, message, _follow = _outcome(order)
+        else:
+            outcome = Out.FAILED
+            message = (f"did not run within {hours} h (the worker stopped?); not run any more — "
+                       f"the order is {order.get_state_display()}: run the action again if "
+                       "still wanted")
+        updated = BulkRunItem.objects.filter(pk=item.pk, outcome=Out.QUEUED).update(
+            outcome=outcome, message=message[:2000], finished_at=timezone.now())
+        count += updated
+    return count

@@ -96,3 +96,29 @@ def test_an_automatic_retry_after_unavailable_updates_the_item(
     tasks.order_place_task.apply(args=[item.order_id], retries=1)
     item.refresh_from_db()
     assert (item.outcome, item.message) == ("done", "now Placed")
+
+
+def test_the_periodic_sweep_closes_items_whose_task_was_lost(
+    merchant, operator, client, mocked, django_capture_on_commit_callbacks
+):
+    from tests.admin.conftest import set_state
+
+    run = _run(merchant, operator, 3, django_capture_on_commit_callbacks)
+    BulkRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - dt.timedelta(hours=7))
+    never_ran, placing, placed_elsewhere = (i.order for i in run.items.order_by("pk"))
+    _worker_died_mid_call(placing, minutes_ago=1)  # recent: the placing sweep leaves it
+    set_state(placed_elsewhere, "placed", external_id="E-1")  # e.g. a sync saw it placed
+
+    tasks.order_stale_placing_sweep_task.apply()
+
+    items = {i.order_id: i for i in run.items.all()}
+    assert items[never_ran.pk].outcome == "failed"
+    assert "did not run within 6 h" in items[never_ran.pk].message
+    assert (items[placed_elsewhere.pk].outcome, items[placed_elsewhere.pk].message) == (
+        "done", "now Placed")
+    assert items[placing.pk].outcome == "queued"  # its order's own move will settle it
+    # the lost task, delivered late, does not run the action any more
+    services.bulk_run_item_execute(item=BulkRunItem.objects.get(pk=items[never_ran.pk].pk))
+    assert len(mocked.calls) == 0
+    never_ran.refresh_from_db()
+    assert never_ran.state == "draft"
