@@ -33,7 +33,7 @@ from django.utils.formats import date_format
 from providers.errors import ProviderBadReply, ProviderError, ProviderOutcomeUnknown
 
 from .errors import OrderActionRefused
-from .models import Order, OrderEvent, ProviderWrite
+from .models import Order, OrderEvent, ProviderWrite, Shipment
 from .timeline import Actor, actor_or_none, event_add
 
 W = ProviderWrite.State
@@ -63,6 +63,13 @@ def _settle_stale(order: Order) -> None:
                         "the provider may have acted on it.")
         stale.finished_at = timezone.now()
         stale.save(update_fields=["state", "reason", "finished_at"])
+        if stale.operation == "push_shipment":  # its shipment: replaceable by the next Ship
+            for shipment in Shipment.objects.filter(
+                order_id=order.pk, state=Shipment.State.PENDING, pushed_at__isnull=True,
+            ).exclude(raw_data__has_key="push_error"):
+                shipment.raw_data = {**shipment.raw_data, "push_error": stale.reason,
+                                     "outcome_unknown": True}
+                shipment.save(update_fields=["raw_data", "updated_at"])
         event_add(order=order, kind=OrderEvent.Kind.ERROR,
                   message=f"{stale.label or stale.operation}: {stale.reason}")
 

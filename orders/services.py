@@ -1081,6 +1081,8 @@ def _provider_draft_prepare(order: Order, *, actor: Actor) -> None:
     _refuse_if_not_allowed(service, "place_order")
     if not order.merchant.can_order or not order.items.exists():
         return  # order_place refuses with its own reason
+    if order.external_id and not order.items.filter(external_id="").exists():
+        return  # the provider draft has every item: nothing to send
     with claims.provider_write(order=order, operation="prepare_draft",
                                label="Preparing the provider draft", actor=actor):
         order = Order.objects.select_related("merchant__account").get(pk=order.pk)

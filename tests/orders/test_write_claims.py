@@ -317,3 +317,24 @@ def test_a_claim_left_by_a_dead_worker_expires_and_is_recorded(mocked, tipser_or
     stale = ProviderWrite.objects.get(operation="set_item_status")
     assert stale.state == "unknown" and "may have acted" in stale.reason
     assert tipser_order.events.filter(message__contains="Did not finish").exists()
+
+
+def test_a_shipment_left_in_flight_by_a_dead_worker_can_be_shipped_again(mocked, tipser_order):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from orders.models import ProviderWrite, ShipmentLine
+
+    item = tipser_order.items.order_by("pk").first()
+    ghost = Shipment.objects.create(order=tipser_order, tracking_number="JD-1")
+    ShipmentLine.objects.create(shipment=ghost, item=item, quantity=item.quantity)
+    ProviderWrite.objects.create(order=tipser_order, operation="push_shipment",
+                                 label="Shipment JD-1",
+                                 started_at=timezone.now() - dt.timedelta(hours=1))
+    mocked.add(responses.POST, SHIPPING, json={})
+    mocked.add(responses.PUT, STATUS, json={})
+    shipment = services.order_ship(order=tipser_order, carrier="DHL", tracking_number="JD-1")
+    ghost.refresh_from_db()
+    assert ghost.state == "cancelled" and ghost.raw_data["outcome_unknown"] is True
+    assert shipment.state == "shipped"
