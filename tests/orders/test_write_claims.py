@@ -70,7 +70,17 @@ def tipser_order(transactional_db):
 
 @pytest.fixture
 def api_client(transactional_db):
-    _integration, key = integration_create(name="erp")
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    # after another transactional test's flush the content types were re-created: drop the
+    # cached ones, and grant the transition permission by name
+    ContentType.objects.clear_cache()
+    integration, key = integration_create(name="erp")
+    perm, _ = Permission.objects.get_or_create(
+        codename="run_order_transitions", content_type=ContentType.objects.get_for_model(Order),
+        defaults={"name": "Can run order transitions"})
+    integration.user.user_permissions.add(perm)
 
     def make() -> APIClient:
         client = APIClient()
