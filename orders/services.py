@@ -537,6 +537,7 @@ def _provider_then_transition(
     if call is None:
         with transaction.atomic():
             fresh = _locked(order)
+            claims.refuse_if_busy(fresh)  # e.g. a provider draft being created right now
             _transition(fresh, name, actor=actor, message=message, **kwargs)
         return fresh
     service = registry.service_for(order.merchant.account, recorder=CallRecorder(order))

@@ -348,3 +348,15 @@ def test_a_shipment_left_in_flight_by_a_dead_worker_can_be_shipped_again(mocked,
     ghost.refresh_from_db()
     assert ghost.state == "cancelled" and ghost.raw_data["outcome_unknown"] is True
     assert shipment.state == "shipped"
+
+
+def test_a_local_cancel_waits_for_a_provider_draft_being_created(mocked, reseller_local_draft):
+    from orders.models import ProviderWrite
+
+    ProviderWrite.objects.create(order=reseller_local_draft, operation="create_draft",
+                                 label="Creating the provider draft")
+    with pytest.raises(OrderActionRefused, match="being sent to the provider") as err:
+        services.order_cancel(order=reseller_local_draft)
+    assert err.value.code == "in_progress"
+    reseller_local_draft.refresh_from_db()
+    assert reseller_local_draft.state == "draft"
