@@ -38,6 +38,7 @@ from providers.errors import ProviderError, ProviderNotSupported
 from providers.graph import status_table_svg
 
 from .. import labels, selectors, services
+from ..admin_versions import VersionedChangeFormMixin
 from ..errors import OrderActionRefused
 from ..forms import NoteForm
 from ..models import (
@@ -83,9 +84,8 @@ class OrderChangeList(ChangeList):
 
 
 @admin.register(Order)
-class OrderAdmin(OperatorWordsMixin, OrderPageMixin, TransitionAfterCommitMixin, ProviderAdminViews,
-                 FSMAdminMixin,
-                 admin.ModelAdmin):
+class OrderAdmin(VersionedChangeFormMixin, OperatorWordsMixin, OrderPageMixin, TransitionAfterCommitMixin,
+                 ProviderAdminViews, FSMAdminMixin, admin.ModelAdmin):
     fsm_fields = ["state"]
     change_list_template = "admin/orders/order/change_list.html"
     change_form_template = "admin/orders/order/change_form.html"
