@@ -22,6 +22,16 @@ from merchants.models import AppendOnlyModel, FSMConcurrencyMixin, Merchant
 from providers import registry
 from providers.statuses import ItemLifecycle, Lifecycle, StatusTable
 
+from .validators import (
+    CodeField,
+    at_least_one,
+    code_checks,
+    money_checks,
+    non_negative,
+    validate_country_code,
+    validate_currency_code,
+)
+
 S = Lifecycle
 I = ItemLifecycle  # noqa: E741
 _EMPTY_TABLE = StatusTable(provider="")
@@ -87,12 +97,17 @@ class Order(FSMConcurrencyMixin, models.Model):
     city = models.CharField(max_length=120, blank=True)
     region = models.CharField(max_length=120, blank=True)
     postal_code = models.CharField(max_length=32, blank=True)
-    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
+    country = CodeField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2",
+                        validators=[validate_country_code])
 
-    currency = models.CharField(max_length=3, default="EUR")
-    items_total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
-    shipping_total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
-    total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    currency = CodeField(max_length=3, default="EUR", help_text="ISO 4217",
+                         validators=[validate_currency_code])
+    items_total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"),
+                                      validators=[non_negative])
+    shipping_total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"),
+                                         validators=[non_negative])
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"),
+                                validators=[non_negative])
 
     # per-order choices the provider needs (carrier id, autoConfirm, locale, AccountId, …)
     provider_options = models.JSONField(default=dict, blank=True)
@@ -119,7 +134,9 @@ class Order(FSMConcurrencyMixin, models.Model):
                 fields=["merchant", "external_id"],
                 condition=~models.Q(external_id=""),
                 name="uniq_order_external_id_per_merchant",
-            )
+            ),
+            *money_checks("order", "items_total", "shipping_total", "total"),
+            *code_checks(),
         ]
 
     def __str__(self) -> str:
@@ -141,6 +158,14 @@ class Order(FSMConcurrencyMixin, models.Model):
     @property
     def is_editable(self) -> bool:
         return self.state == S.DRAFT
+
+    @property
+    def supplier_cost(self) -> dict[str, Any]:
+        """What the supplier charges for this order, in the supplier's currency (as its
+        provider reported it; e.g. AliExpress via Aliseeks) — separate from the order's own
+        amounts (``currency``/``items_total``/``shipping_total``/``total``)."""
+        cost = (self.raw_data or {}).get("supplier_cost")
+        return cost if isinstance(cost, dict) else {}
 
     # --- transitions ---------------------------------------------------------------------
     @transition(
@@ -303,14 +328,18 @@ class OrderItem(FSMConcurrencyMixin, models.Model):
     variant = models.JSONField(
         default=dict, blank=True, help_text="Variant properties (e.g. Aliseeks sku properties)."
     )
-    quantity = models.PositiveIntegerField(default=1)
+    quantity = models.PositiveIntegerField(default=1, validators=[at_least_one])
     confirmed_quantity = models.PositiveIntegerField(
         null=True, blank=True, help_text="What the provider actually took (shortfall when lower)."
     )
-    unit_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
-    total_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
-    tax_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
-    merchant_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True,
+                                     validators=[non_negative])
+    total_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True,
+                                      validators=[non_negative])
+    tax_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True,
+                                     validators=[non_negative])
+    merchant_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True,
+                                         validators=[non_negative])
     state = FSMField(default=I.NEW, choices=ItemLifecycle.CHOICES, protected=True, db_index=True)
     raw_status = models.CharField(max_length=64, blank=True)
     next_statuses = models.JSONField(
@@ -328,6 +357,8 @@ class OrderItem(FSMConcurrencyMixin, models.Model):
                          condition=models.Q(confirmed_quantity__isnull=False),
                          name="item_confirmed_qty"),
         ]
+        constraints = [*money_checks("item", "unit_price", "total_price", "tax_amount",
+                                     "merchant_price")]
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.name or self.sku or self.product_id}"
@@ -343,6 +374,15 @@ class OrderItem(FSMConcurrencyMixin, models.Model):
         if self.total_price is not None:
             return self.total_price
         return self.unit_price * self.quantity if self.unit_price is not None else None
+
+    @property
+    def raw_status_label(self) -> str:
+        """The provider's documented name for the item's raw status, raw code beside."""
+        return self.order.status_table.item_label(self.raw_status)
+
+    @property
+    def next_statuses_labels(self) -> list[str]:
+        return self.order.status_table.item_labels(self.next_statuses)
 
     # Item transitions: pure state changes; each allowed only when the provider allows the
     # target (its per-item nextStatuses, else its table). Provider pushes live in services.
@@ -486,6 +526,44 @@ class OrderEvent(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.message}"
+
+
+# --- provider writes: one in flight per order (issue 21) ------------------------------------
+class ProviderWrite(models.Model):
+    """The claim on an order taken before a provider write (a shipping push, an item status,
+    a provider draft, an item add/remove, custom fields…), committed before the call.
+
+    At most one claim per order is ``in_flight`` (a partial unique index): a concurrent
+    request finds it and is answered from it, never sent. ``orders.claims`` takes and settles
+    them."""
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "in_flight", "Being sent"
+        DONE = "done", "Done"
+        REFUSED = "refused", "Refused by the provider"
+        UNKNOWN = "unknown", "Outcome unknown"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="provider_writes")
+    operation = models.CharField(max_length=64)
+    label = models.CharField(max_length=200, blank=True)
+    key = models.CharField(max_length=255, blank=True, help_text="What was asked (the intent).")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.IN_FLIGHT)
+    reason = models.TextField(blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order"], condition=models.Q(state="in_flight"),
+                                    name="uniq_provider_write_in_flight"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label or self.operation} ({self.get_state_display()})"
 
 
 # --- admin bulk runs ---------------------------------------------------------------------------

@@ -28,6 +28,23 @@ def order_list(*, merchant_id: int | None = None, provider: str | None = None) -
     return qs
 
 
+def _unknown_raw_status_q() -> Q:
+    """Open orders whose raw status their provider's table does not know (data-driven: each
+    table's ``known_codes``; tables that publish no order statuses flag nothing)."""
+    q = Q(pk__isnull=True)
+    for key, cls in sorted(registry.all_services().items()):
+        table = cls.statuses
+        if table.unknown_actions is None:
+            continue
+        q |= (Q(merchant__account__provider=key) & ~Q(raw_status="")
+              & ~Q(raw_status__in=table.known_codes()))
+    return ~Q(state__in=Lifecycle.FINAL) & q
+
+
+def _needs_action_q() -> Q:
+    return Q(state__in=NEEDS_ACTION) | _unknown_raw_status_q()
+
+
 def order_list_needing_action(*, merchant_id: int | None = None) -> QuerySet[Order]:
     """Every order waiting for the operator (the "Needs action" tab and the dashboard)."""
     return order_list(merchant_id=merchant_id).filter(order_tabs()["needs_action"][1])
@@ -124,7 +141,7 @@ def order_tabs(*, now: dt.datetime | None = None) -> dict[str, tuple[str, Q]]:
     return {
         # the item-side parts behind one indexed state test (SQLite then reads only those
         # orders, not every order once per part)
-        "needs_action": ("Needs action", Q(state__in=NEEDS_ACTION) | (
+        "needs_action": ("Needs action", _needs_action_q() | (
             Q(state__in=tuple({*FULFIL_STATES, *SHORTFALL_STATES}))
             & (to_acknowledge | to_ship | short))),
         "to_acknowledge": ("To acknowledge", to_acknowledge),

@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed, can_proceed
 
@@ -40,7 +40,7 @@ from providers.errors import (
 from providers.statuses import ItemLifecycle, Lifecycle
 from providers.types import OrderSnapshot, PlacementResult
 
-from . import labels, snapshots
+from . import bulkruns, claims, labels, snapshots, versions
 from .errors import OrderActionRefused, OrderValidationError
 from .models import (
     TRANSITION_PERMISSION,
@@ -98,6 +98,8 @@ def _transition(
             code="not_allowed",
         ) from exc
     order.save()
+    if isinstance(order, Order) and order.state != before:  # bulk items follow their order
+        bulkruns.bulk_items_follow(order=order, before=before)
     target: Order = order if isinstance(order, Order) else order.order  # type: ignore[union-attr]
     kind = (
         OrderEvent.Kind.TRANSITION if isinstance(order, Order)
@@ -154,6 +156,18 @@ def _validate(order: Order) -> None:
         ) from exc
 
 
+def validate_item(item: OrderItem, prefix: str = "") -> None:
+    """An item's own field rules (non-negative prices, …), as field errors."""
+    try:
+        item.full_clean(exclude=["order", "state"], validate_unique=False,
+                        validate_constraints=False)
+    except ValidationError as exc:
+        raise OrderValidationError(
+            "The item is not valid.",
+            fields={f"{prefix}{k}": " ".join(v) for k, v in exc.message_dict.items()},
+        ) from exc
+
+
 @transaction.atomic
 def order_create(
     *,
@@ -179,6 +193,7 @@ def order_create(
             raise OrderValidationError(
                 "Quantity must be at least 1.", fields={f"items[{index}].quantity": "Must be ≥ 1."}
             )
+        validate_item(row, prefix=f"items[{index}].")
     OrderItem.objects.bulk_create(rows)
     _recalculate_totals(order)
     event_add(order=order, kind=OrderEvent.Kind.TRANSITION, message="Order created",
@@ -187,8 +202,12 @@ def order_create(
 
 
 @transaction.atomic
-def order_update(*, order: Order, actor: Actor = None, **fields: Any) -> Order:
+def order_update(*, order: Order, actor: Actor = None, base_version: str | None = None,
+                 **fields: Any) -> Order:
+    """Change a draft's fields. ``base_version`` (``orders.versions``): the version the
+    change was based on; refused (``OrderVersionConflict``) when the order moved since."""
     order = _locked(order)
+    versions.order_version_check(order=order, base=base_version)
     _require_draft(order, "Editing")
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
@@ -203,33 +222,50 @@ def order_update(*, order: Order, actor: Actor = None, **fields: Any) -> Order:
     return order
 
 
+def _claim_if_provider(order: Order, operation: str, label: str, *, actor: Actor,
+                       key: str = "") -> contextlib.AbstractContextManager[Any]:
+    """The provider-write claim when the order's provider has ``operation``; else nothing."""
+    cls = registry.get(order.merchant.account.provider)
+    if cls is None or not cls.supports(operation):
+        return contextlib.nullcontext()
+    return claims.provider_write(order=order, operation=operation, label=label, key=key,
+                                 actor=actor)
+
+
 def order_item_add(*, order: Order, actor: Actor = None, **fields: Any) -> OrderItem:
-    _provider_item_check(order, "add_item")  # provider-side drafts: refused before any change
-    with transaction.atomic():
-        order = _locked(order)
-        _require_draft(order, "Adding items")
-        item = OrderItem(order=order, **fields)
-        if item.quantity < 1:
-            raise OrderValidationError("Quantity must be at least 1.",
-                                       fields={"quantity": "Must be ≥ 1."})
-        item.save()
-        _recalculate_totals(order)
-        event_add(order=order, kind=OrderEvent.Kind.ITEM, actor=actor,
-                  message=f"Item added: {item}")
-    _provider_item_push(item, actor=actor)  # provider-side drafts: add it there too
+    order = Order.objects.select_related("merchant__account").get(pk=order.pk)
+    with _claim_if_provider(order, "add_item", "Adding an item", actor=actor):
+        _provider_item_check(order, "add_item")  # provider-side drafts: refused before a change
+        with transaction.atomic():
+            order = _locked(order)
+            _require_draft(order, "Adding items")
+            item = OrderItem(order=order, **fields)
+            if item.quantity < 1:
+                raise OrderValidationError("Quantity must be at least 1.",
+                                           fields={"quantity": "Must be ≥ 1."})
+            validate_item(item)
+            item.save()
+            _recalculate_totals(order)
+            event_add(order=order, kind=OrderEvent.Kind.ITEM, actor=actor,
+                      message=f"Item added: {item}")
+        _provider_item_push(item, actor=actor)  # provider-side drafts: add it there too
     return item
 
 
 def order_item_remove(*, item: OrderItem, actor: Actor = None) -> None:
-    _provider_item_delete(item, actor=actor)  # provider-side drafts: delete it there first
-    with transaction.atomic():
-        order = _locked(item.order)
-        _require_draft(order, "Removing items")
-        label = str(item)
-        item.delete()
-        _recalculate_totals(order)
-        event_add(order=order, kind=OrderEvent.Kind.ITEM, actor=actor,
-                  message=f"Item removed: {label}")
+    order = Order.objects.select_related("merchant__account").get(pk=item.order_id)
+    with _claim_if_provider(order, "remove_item", f"Removing item '{item}'", actor=actor):
+        if not OrderItem.objects.filter(pk=item.pk).exists():
+            raise OrderActionRefused(f"Item '{item}' was removed meanwhile.", code="not_allowed")
+        _provider_item_delete(item, actor=actor)  # provider-side drafts: delete it there first
+        with transaction.atomic():
+            order = _locked(item.order)
+            _require_draft(order, "Removing items")
+            label = str(item)
+            item.delete()
+            _recalculate_totals(order)
+            event_add(order=order, kind=OrderEvent.Kind.ITEM, actor=actor,
+                      message=f"Item removed: {label}")
 
 
 def order_note_add(*, order: Order, text: str, actor: Actor = None) -> OrderEvent:
@@ -288,6 +324,7 @@ def order_place(*, order: Order, actor: Actor = None) -> Order:
         # the items once, read under the lock: the checks and the provider call use them
         order = _locked(order, items=True)
         service = _placement_precheck(order, recorder=CallRecorder(order))
+        claims.refuse_if_busy(order)  # another provider write on this order is in flight
         _transition(order, "place", actor=actor)
 
     try:
@@ -423,6 +460,10 @@ def order_sync(*, order: Order, actor: Actor = None) -> Order:
     if not order.external_id:
         raise OrderActionRefused("This order has no provider id yet: nothing to sync.",
                                  code="not_allowed")
+    if not order.status_table.order_allows("sync", raw_status=order.raw_status):
+        raise OrderActionRefused(
+            f"The provider's table allows no read of an order in status "
+            f"{order.raw_status_label or order.raw_status!r}.", code="not_allowed")
     service = registry.service_for(order.merchant.account, recorder=CallRecorder(order))
     try:
         snapshot = service.fetch_order(order)
@@ -503,8 +544,21 @@ def _provider_then_transition(
             labels.not_possible(name, order.state),
             allowed=order_transitions_available(order=order), code="not_allowed",
         )
-    if call is not None:
-        service = registry.service_for(order.merchant.account, recorder=CallRecorder(order))
+    if call is None:
+        with transaction.atomic():
+            fresh = _locked(order)
+            claims.refuse_if_busy(fresh)  # e.g. a provider draft being created right now
+            _transition(fresh, name, actor=actor, message=message, **kwargs)
+        return fresh
+    service = registry.service_for(order.merchant.account, recorder=CallRecorder(order))
+    with claims.provider_write(order=order, operation=name, label=name.replace("_", " ").title(),
+                               actor=actor):
+        order = Order.objects.select_related("merchant__account").get(pk=order.pk)
+        if not can_proceed(getattr(order, name)):  # a request that raced this one moved it
+            raise OrderActionRefused(
+                f"'{name}' is not allowed now (state: {order.get_state_display()}).",
+                allowed=order_transitions_available(order=order), code="not_allowed",
+            )
         try:
             call(service)
         except ProviderError as exc:
@@ -515,9 +569,9 @@ def _provider_then_transition(
                 event_add(order=fresh, kind=OrderEvent.Kind.ERROR, actor=actor,
                           message=fresh.failure_reason)
             raise
-    with transaction.atomic():
-        fresh = _locked(order)
-        _transition(fresh, name, actor=actor, message=message, **kwargs)
+        with transaction.atomic():
+            fresh = _locked(order)
+            _transition(fresh, name, actor=actor, message=message, **kwargs)
     return fresh
 
 
@@ -569,21 +623,67 @@ def order_ship(
     comment: str = "",
 ) -> Shipment:
     """Record a shipment (items and quantities; all unshipped items when none given), push it
-    to the provider where it takes shipping information, and move the order on."""
+    to the provider where it takes shipping information, and move the order on.
+
+    The push is claimed (``orders.claims``) before the shipment row is written and the call
+    made: a concurrent or repeated request for the same order is refused (409), never sent."""
     order = Order.objects.select_related("merchant__account").get(pk=order.pk)
-    if not tracking_number.strip():
+    tracking = tracking_number.strip()
+    if not tracking:
         raise OrderValidationError("A tracking number is required.",
                                    fields={"tracking_number": "Required."})
+    _ship_allowed(order)
+    fields = {"carrier": carrier, "service": service, "tracking_number": tracking,
+              "tracking_url": tracking_url, "notify_customer": notify_customer,
+              "comment": comment}
+    provider = registry.service_for(order.merchant.account, recorder=CallRecorder(order))
+    if not provider.supports("push_shipment"):  # local only: one transaction under the lock
+        with transaction.atomic():
+            shipment, plan = _shipment_prepare(order, fields, items, actor=actor)
+            _shipment_settle(order, shipment, plan, actor=actor)
+        return shipment
+    with claims.provider_write(order=order, operation="push_shipment",
+                               label=f"Shipment {tracking}", actor=actor,
+                               key=claims.intent_key(tracking, sorted((items or {}).items()))):
+        with transaction.atomic():
+            shipment, plan = _shipment_prepare(order, fields, items, actor=actor)
+        try:
+            provider.push_shipment(shipment)
+        except ProviderError as exc:
+            _shipment_push_failed(order, shipment, exc, actor=actor)
+            raise
+        shipment.pushed_at = timezone.now()
+        with transaction.atomic():
+            _shipment_settle(order, shipment, plan, actor=actor)
+    return shipment
+
+
+def _ship_allowed(order: Order) -> None:
     if not can_proceed(order.ship):
         raise OrderActionRefused(
             labels.not_possible("ship", order.state),
             allowed=order_transitions_available(order=order), code="not_allowed",
         )
+
+
+def _shipment_prepare(order: Order, fields: Mapping[str, Any], items: Mapping[int, int] | None,
+                      *, actor: Actor) -> tuple[Shipment, dict[str, Any]]:
+    """Under the order's row lock: check again, refuse a shipment already recorded with the
+    same tracking number, write the shipment and its lines (caller's transaction)."""
+    order = _locked(order)
+    _ship_allowed(order)
     all_items = {i.pk: i for i in order.items.all()}
-    # A shipment whose push the provider refused (or could not take) stays pending with the
-    # reason; it does not hold its items: shipping them again replaces it.
+    # A shipment whose push failed with an unknown outcome stays pending with the reason; it
+    # does not hold its items: shipping them again replaces it (the operator was told).
     unpushed = list(order.shipments.filter(state=Shipment.State.PENDING, pushed_at__isnull=True,
                                            raw_data__has_key="push_error"))
+    same = (order.shipments.filter(tracking_number=fields["tracking_number"])
+            .exclude(state=Shipment.State.CANCELLED).exclude(pk__in=[s.pk for s in unpushed])
+            .first())
+    if same is not None:
+        raise OrderActionRefused(
+            f"A shipment with tracking number {same.tracking_number} is already recorded on "
+            f"this order ({same.get_state_display()}); it was not sent again.", code="duplicate")
     shipped_before = dict(
         ShipmentLine.objects.filter(item__order=order)
         .exclude(shipment__state=Shipment.State.CANCELLED)
@@ -603,52 +703,58 @@ def order_ship(
         raise OrderValidationError(
             "Nothing valid to ship.", fields=problems or {"items": "All items are already shipped."}
         )
+    shipment = Shipment.objects.create(order=order, **fields)
+    ShipmentLine.objects.bulk_create(
+        [ShipmentLine(shipment=shipment, item_id=pk, quantity=q) for pk, q in wanted.items()]
+    )
+    for old in unpushed:  # their items are being shipped again: replaced by this one
+        if not set(old.lines.values_list("item_id", flat=True)) & set(wanted):
+            continue
+        _transition(old, "cancel", actor=actor,
+                    message=f"Replaced by shipment {shipment} (the provider had not taken it)")
+    return shipment, {"all_items": all_items, "remaining": remaining, "wanted": wanted}
 
+
+def _shipment_push_failed(order: Order, shipment: Shipment, exc: ProviderError, *,
+                          actor: Actor) -> None:
+    """A refused push cancels its shipment (kept, with the reason); an unknown outcome leaves
+    it pending with the reason (the provider may have it; shipping again replaces it)."""
+    unknown = isinstance(exc, (ProviderOutcomeUnknown, ProviderBadReply))
     with transaction.atomic():
-        shipment = Shipment.objects.create(
-            order=order, carrier=carrier, service=service, tracking_number=tracking_number.strip(),
-            tracking_url=tracking_url, notify_customer=notify_customer, comment=comment,
-        )
-        ShipmentLine.objects.bulk_create(
-            [ShipmentLine(shipment=shipment, item_id=pk, quantity=q) for pk, q in wanted.items()]
-        )
-        for old in unpushed:  # their items are being shipped again: replaced by this one
-            if not set(old.lines.values_list("item_id", flat=True)) & set(wanted):
-                continue
-            _transition(old, "cancel", actor=actor,
-                        message=f"Replaced by shipment {shipment} (the provider had not taken it)")
-    provider = registry.service_for(order.merchant.account, recorder=CallRecorder(order))
-    if provider.supports("push_shipment"):
-        try:
-            provider.push_shipment(shipment)
-        except ProviderError as exc:
-            with transaction.atomic():
-                shipment.raw_data = {"push_error": str(exc)}
-                shipment.save(update_fields=["raw_data", "updated_at"])
-                fresh = _locked(order)
-                fresh.failure_reason = (f"{SHIP_PUSH_REFUSED}: {exc} — correct the shipping data "
-                                        "and use Ship again (this shipment is then replaced).")
-                fresh.save(update_fields=["failure_reason", "updated_at"])
-                event_add(order=fresh, kind=OrderEvent.Kind.ERROR, actor=actor,
-                          message=fresh.failure_reason)
-            raise
-        shipment.pushed_at = timezone.now()
-    with transaction.atomic():
-        shipment.save()
-        _transition(shipment, "ship", actor=actor,
-                    message=f"Shipment {shipment} ({sum(wanted.values())} unit(s))")
-        complete = all(remaining[pk] - wanted.get(pk, 0) <= 0 for pk in all_items)
+        shipment.raw_data = {"push_error": str(exc), **({"outcome_unknown": True} if unknown
+                                                        else {})}
+        shipment.save(update_fields=["raw_data", "updated_at"])
+        if not unknown:
+            _transition(shipment, "cancel", actor=actor,
+                        message=f"Shipment {shipment} not taken by the provider: {exc}")
         fresh = _locked(order)
-        if fresh.failure_reason.startswith(SHIP_PUSH_REFUSED):
-            fresh.failure_reason = ""  # an earlier refused push of these items: now settled
-        _transition(fresh, "ship", actor=actor, complete=complete,
-                    message=f"{'Shipped' if complete else 'Partially shipped'}: {shipment}")
-        items_to_mark = [all_items[pk] for pk in wanted if remaining[pk] - wanted[pk] <= 0]
-        for item in items_to_mark:
-            if item.state != ItemLifecycle.SHIPPED:
-                item.sync_state(target=ItemLifecycle.SHIPPED)
-                item.save()
-    return shipment
+        fresh.failure_reason = (
+            f"{SHIP_PUSH_REFUSED}: {exc} — correct the shipping data and use Ship again"
+            + (" (the provider may have it: check there first; this shipment is then replaced)."
+               if unknown else ".")
+        )
+        fresh.save(update_fields=["failure_reason", "updated_at"])
+        event_add(order=fresh, kind=OrderEvent.Kind.ERROR, actor=actor,
+                  message=fresh.failure_reason)
+
+
+def _shipment_settle(order: Order, shipment: Shipment, plan: Mapping[str, Any], *,
+                     actor: Actor) -> None:
+    all_items, remaining, wanted = plan["all_items"], plan["remaining"], plan["wanted"]
+    shipment.save()
+    _transition(shipment, "ship", actor=actor,
+                message=f"Shipment {shipment} ({sum(wanted.values())} unit(s))")
+    complete = all(remaining[pk] - wanted.get(pk, 0) <= 0 for pk in all_items)
+    fresh = _locked(order)
+    if fresh.failure_reason.startswith(SHIP_PUSH_REFUSED):
+        fresh.failure_reason = ""  # an earlier refused push of these items: now settled
+    _transition(fresh, "ship", actor=actor, complete=complete,
+                message=f"{'Shipped' if complete else 'Partially shipped'}: {shipment}")
+    for pk in wanted:
+        item = all_items[pk]
+        if remaining[pk] - wanted[pk] <= 0 and item.state != ItemLifecycle.SHIPPED:
+            item.sync_state(target=ItemLifecycle.SHIPPED)
+            item.save()
 
 
 def order_items_set_status(
@@ -665,25 +771,42 @@ def order_items_set_status(
         raise OrderValidationError("Choose at least one item.", fields={"items": "Required."})
     if any(item.order_id != order.pk for item in items):
         raise OrderValidationError("Items must belong to the order.", fields={"items": "Wrong order."})
-    refused = [str(i) for i in items if not can_proceed(getattr(i, transition_name))]
-    if refused:
-        raise OrderActionRefused(
-            f"'{transition_name}' is not allowed by the provider for: {', '.join(refused)}.",
-            code="not_allowed",
-        )
     target = {
         "acknowledge": ItemLifecycle.ACKNOWLEDGED, "hold": ItemLifecycle.ON_HOLD,
         "ship": ItemLifecycle.SHIPPED, "cancel": ItemLifecycle.CANCELLED,
         "mark_returned": ItemLifecycle.RETURNED,
     }[transition_name]
+    _items_allow(items, transition_name)
     service = registry.service_for(order.merchant.account, recorder=CallRecorder(order))
-    try:
-        service.set_item_status(order, items, target, comment=comment)
-    except ProviderError as exc:
-        Order.objects.filter(pk=order.pk).update(failure_reason=f"Item status refused: {exc}")
-        event_add(order=order, kind=OrderEvent.Kind.ERROR, actor=actor,
-                  message=f"Item status change refused: {exc}")
-        raise
+    with claims.provider_write(order=order, operation="set_item_status", actor=actor,
+                               label=f"Item status change ({transition_name})"):
+        # read again under the claim: a request that raced this one may have moved them
+        fresh_items = {i.pk: i for i in OrderItem.objects.filter(pk__in=[i.pk for i in items])}
+        items = [fresh_items[i.pk] for i in items if i.pk in fresh_items]
+        _items_allow(items, transition_name)
+        try:
+            service.set_item_status(order, items, target, comment=comment)
+        except ProviderError as exc:
+            Order.objects.filter(pk=order.pk).update(failure_reason=f"Item status refused: {exc}")
+            event_add(order=order, kind=OrderEvent.Kind.ERROR, actor=actor,
+                      message=f"Item status change refused: {exc}")
+            raise
+        items = _items_settle(order, items, transition_name, target, service, actor=actor)
+    return items
+
+
+def _items_allow(items: list[OrderItem], transition_name: str) -> None:
+    refused = [str(i) for i in items if not can_proceed(getattr(i, transition_name))]
+    if refused or not items:
+        raise OrderActionRefused(
+            f"'{transition_name}' is not allowed by the provider for: "
+            f"{', '.join(refused) or 'these items'}.",
+            code="not_allowed",
+        )
+
+
+def _items_settle(order: Order, items: list[OrderItem], transition_name: str, target: str,
+                  service: Any, *, actor: Actor) -> list[OrderItem]:
     code = order.status_table.item_code_for(target)
     with transaction.atomic():
         for item in items:
@@ -942,16 +1065,20 @@ def order_provider_draft_create(*, order: Order, actor: Actor = None) -> Order:
     if not service.supports("create_draft"):
         raise OrderActionRefused(f"{service.label} has no provider-side drafts.",
                                  code="not_supported")
-    if order.external_id:
-        raise OrderActionRefused(f"The provider draft exists already ({order.external_id}).",
-                                 code="not_allowed")
     _refuse_if_not_allowed(service, "create_draft")
     if not order.merchant.can_order:
         raise OrderActionRefused(
             f"Merchant '{order.merchant}' is not authorized; authorize it first.",
             code="merchant_not_authorized",
         )
-    return _draft_create(order, service, actor=actor)
+    with claims.provider_write(order=order, operation="create_draft",
+                               label="Creating the provider draft", actor=actor):
+        order = Order.objects.select_related("merchant__account").get(pk=order.pk)
+        _require_draft(order, "Creating the provider draft")
+        if order.external_id:
+            raise OrderActionRefused(
+                f"The provider draft exists already ({order.external_id}).", code="not_allowed")
+        return _draft_create(order, service, actor=actor)
 
 
 def _provider_draft_prepare(order: Order, *, actor: Actor) -> None:
@@ -969,19 +1096,27 @@ def _provider_draft_prepare(order: Order, *, actor: Actor) -> None:
     _refuse_if_not_allowed(service, "place_order")
     if not order.merchant.can_order or not order.items.exists():
         return  # order_place refuses with its own reason
-    if not order.external_id:
-        if order.state != S.DRAFT:
-            return
-        _draft_create(order, service, actor=actor)
-    else:
-        _provider_items_push(order, service, actor=actor)
+    if order.external_id and not order.items.filter(external_id="").exists():
+        return  # the provider draft has every item: nothing to send
+    with claims.provider_write(order=order, operation="prepare_draft",
+                               label="Preparing the provider draft", actor=actor):
+        order = Order.objects.select_related("merchant__account").get(pk=order.pk)
+        if order.state not in (S.DRAFT, S.FAILED):
+            return  # placed meanwhile: order_place refuses with its own reason
+        if not order.external_id:
+            if order.state != S.DRAFT:
+                return
+            _draft_create(order, service, actor=actor)
+        else:
+            _provider_items_push(order, service, actor=actor)
 
 
 def _execution_poll_schedule(order: Order, service: Any, *, attempt: int = 0) -> None:
     if not service.supports("poll_execution"):
         return
-    order.refresh_from_db(fields=["state"])
-    if order.state in _EXECUTION_FINAL:
+    order.refresh_from_db(fields=["state", "raw_status"])
+    if order.state in _EXECUTION_FINAL or not order.status_table.order_allows(
+            "execution_poll", raw_status=order.raw_status):
         return
     from .tasks import order_execution_poll_task  # tasks import this module
 
@@ -1003,6 +1138,8 @@ def order_execution_poll(*, order: Order, actor: Actor = None) -> bool:
         return True
     if not order.external_id or order.state not in (S.PLACED, S.IN_PROGRESS):
         return True  # nothing to poll (never placed, or an operator moved it)
+    if not order.status_table.order_allows("execution_poll", raw_status=order.raw_status):
+        return False  # e.g. Reseller Pending Approval: not confirmed, no execution to ask about
     service = _service_for_order(order)
     try:
         result = service.poll_execution(order)
@@ -1062,7 +1199,7 @@ def _clean_values(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _extra_info_call(order: Order, operation: str, what: str, call: Callable[[Any], Any],
-                     *, actor: Actor, write: bool) -> Any:
+                     *, actor: Actor, write: bool, key: str = "") -> Any:
     order = Order.objects.select_related("merchant__account").get(pk=order.pk)
     if write:
         _require_permission(actor)
@@ -1072,15 +1209,19 @@ def _extra_info_call(order: Order, operation: str, what: str, call: Callable[[An
     if not service.supports(operation):
         raise OrderActionRefused(f"{service.label} has no {what}.", code="not_supported")
     _refuse_if_not_allowed(service, operation)
-    try:
-        return call(service)
-    except ProviderError as exc:
-        if write:
-            _provider_failure(order, _error_text(f"Saving {what}", exc), actor=actor)
-        else:
-            event_add(order=order, kind=OrderEvent.Kind.ERROR, actor=actor,
-                      message=f"Reading {what} failed: {exc}")
-        raise
+    claim = (claims.provider_write(order=order, operation=operation, label=f"Saving {what}",
+                                   key=key, actor=actor)
+             if write else contextlib.nullcontext())
+    with claim:
+        try:
+            return call(service)
+        except ProviderError as exc:
+            if write:
+                _provider_failure(order, _error_text(f"Saving {what}", exc), actor=actor)
+            else:
+                event_add(order=order, kind=OrderEvent.Kind.ERROR, actor=actor,
+                          message=f"Reading {what} failed: {exc}")
+            raise
 
 
 def order_custom_fields_get(*, order: Order, actor: Actor = None) -> list[dict[str, Any]]:
@@ -1094,7 +1235,8 @@ def order_custom_fields_set(*, order: Order, values: Mapping[str, Any],
                             actor: Actor = None) -> None:
     clean = _clean_values(values)
     _extra_info_call(order, "custom_fields_set", "order custom fields",
-                     lambda svc: svc.custom_fields_set(order, clean), actor=actor, write=True)
+                     lambda svc: svc.custom_fields_set(order, clean), actor=actor, write=True,
+                     key=claims.intent_key(clean))
     event_add(order=order, kind=OrderEvent.Kind.NOTE, actor=actor,
               message="Custom fields saved at the provider: " + ", ".join(sorted(clean)))
 
@@ -1116,7 +1258,7 @@ def order_item_characteristics_set(*, item: OrderItem, values: Mapping[str, Any]
         raise OrderActionRefused("This item is not at the provider yet.", code="not_allowed")
     _extra_info_call(order, "item_characteristics_set", "item characteristics",
                      lambda svc: svc.item_characteristics_set(order, item, clean),
-                     actor=actor, write=True)
+                     actor=actor, write=True, key=claims.intent_key(item.pk, clean))
     event_add(order=order, kind=OrderEvent.Kind.ITEM, actor=actor,
               message=f"Characteristics of '{item}' saved at the provider: "
               + ", ".join(sorted(clean)))
@@ -1212,10 +1354,15 @@ def bulk_run_start(
 
 
 def _bulk_finish(item: BulkRunItem, outcome: str, message: str) -> BulkRunItem:
+    """Record the outcome unless the order's own move settled the item meanwhile
+    (``orders.bulkruns``): that one is as recent as it gets."""
     item.outcome = outcome
     item.message = message[:2000]
     item.finished_at = timezone.now()
-    item.save(update_fields=["outcome", "message", "finished_at"])
+    open_ = Q(outcome=BulkRunItem.Outcome.QUEUED) | Q(payload__follow=True)
+    BulkRunItem.objects.filter(open_, pk=item.pk).update(
+        outcome=item.outcome, message=item.message, finished_at=item.finished_at)
+    item.refresh_from_db()
     return item
 
 
@@ -1258,6 +1405,7 @@ def bulk_run_item_execute(*, item: BulkRunItem) -> BulkRunItem:
 
             countdown = retry_countdown(0, exc.retry_after)
             order_place_task.apply_async((order.pk,), countdown=countdown)
+            bulkruns.bulk_item_keep_following(item)  # the retry's outcome updates it
             return _bulk_finish(item, Out.FAILED, f"provider unavailable: {exc}; retrying "
                                 f"automatically in {countdown:.0f}s")
         return _bulk_finish(item, Out.FAILED, f"provider unavailable: {exc}")
@@ -1265,6 +1413,8 @@ def bulk_run_item_execute(*, item: BulkRunItem) -> BulkRunItem:
         detail = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
         return _bulk_finish(item, Out.FAILED, exc.message + (f" ({detail})" if detail else ""))
     except OrderActionRefused as exc:
+        if run.action == "place" and Order.objects.filter(pk=order.pk, state=S.PLACING).exists():
+            bulkruns.bulk_item_keep_following(item)  # another worker is placing it: follow
         return _bulk_finish(item, Out.SKIPPED, exc.message)
     except ProviderError as exc:
         return _bulk_finish(item, Out.FAILED, f"provider refused: {exc}")

@@ -22,6 +22,7 @@ from merchants.models import Merchant, ProviderAccount
 from providers.statuses import StatusTable
 from providers.types import AddressData, ItemSnapshot, OrderSnapshot, ShipmentSnapshot
 
+from . import validators
 from .labels import moved as moved_words
 from .models import Order, OrderEvent, OrderItem, Shipment, new_reference, status_table_for
 from .signals import rows_created, rows_updated
@@ -54,7 +55,7 @@ def _address_values(address: AddressData | None) -> dict[str, Any]:
         "city": address.city[:120],
         "region": address.region[:120],
         "postal_code": address.postal_code[:32],
-        "country": address.country[:2].upper(),
+        "country": validators.clean_country(address.country),
     }
 
 
@@ -65,17 +66,19 @@ def _order_values(snap: OrderSnapshot) -> dict[str, Any]:
         "raw_data": snap.raw,
         **_address_values(snap.address),
     }
-    if snap.currency:
-        values["currency"] = snap.currency[:3]
-    if snap.total is not None:
+    # a provider's odd value (negative amount, unknown code) stays in raw_data only
+    if validators.clean_currency(snap.currency):
+        values["currency"] = validators.clean_currency(snap.currency)
+    if validators.clean_money(snap.total) is not None:
         values["total"] = snap.total
-    if snap.shipping_total is not None:
+    if validators.clean_money(snap.shipping_total) is not None:
         values["shipping_total"] = snap.shipping_total
     if snap.ordered_at is not None:
         values["ordered_at"] = snap.ordered_at
     if snap.expires_at is not None:
         values["expires_at"] = snap.expires_at
-    item_prices = [i.total_price for i in snap.items if i.total_price is not None]
+    item_prices = [i.total_price for i in snap.items
+                   if validators.clean_money(i.total_price) is not None]
     if item_prices:
         values["items_total"] = sum(item_prices)
     return values
@@ -94,13 +97,13 @@ def _item_values(snap: ItemSnapshot) -> dict[str, Any]:
     if snap.variant is not None:
         values["variant"] = snap.variant
     for name in ("confirmed_quantity", "unit_price", "total_price", "tax_amount", "merchant_price"):
-        value = getattr(snap, name)
+        value = validators.clean_money(getattr(snap, name))
         if value is not None:
             values[name] = value
     return values
 
 
-def _target_state(table: StatusTable, snap: OrderSnapshot) -> str:
+def _target_state(table: StatusTable, snap: OrderSnapshot) -> str | None:
     return snap.state or table.order_state_for(snap.raw_status)
 
 

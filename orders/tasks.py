@@ -25,7 +25,7 @@ from merchants.models import ProviderAccount
 from providers import registry
 from providers.errors import ProviderError, ProviderNotSupported, ProviderUnavailable
 
-from . import services
+from . import bulkruns, services
 from .errors import OrderActionRefused, OrderValidationError
 from .models import Order
 
@@ -178,6 +178,7 @@ def order_items_set_status_task(  # type: ignore[no-untyped-def]
 @shared_task(acks_late=True)
 def order_stale_placing_sweep_task() -> list[int]:
     moved = services.order_stale_placing_sweep()
+    bulkruns.bulk_items_settle_stale()  # bulk items whose task was lost: no run runs forever
     for pk in moved:
         order = Order.objects.select_related("merchant__account").get(pk=pk)
         if services.order_supports_lookup(order):

@@ -127,6 +127,11 @@ def status_table_svg(table: StatusTable, *, items: bool = False,
         'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
         'fill="#555"/></marker></defs>',
     ]
+    if all(st.next is None for st in statuses.values()):
+        parts.append(
+            f'<text class="dd-not-published" x="{MARGIN}" y="{MARGIN + 6}" fill="#555" '
+            'font-family="sans-serif" font-size="12">Next statuses: not published by the '
+            "provider (no arrows); each box lists the actions allowed there.</text>")
     # arrows first, boxes on top
     lane = 0
     for code, nxt in table.edges(items=items):
@@ -169,13 +174,19 @@ def status_table_svg(table: StatusTable, *, items: bool = False,
             extra += (f'<rect x="{x - 3}" y="{y - 3}" width="{BOX_W + 6}" height="{BOX_H + 6}" '
                       f'rx="10" fill="none" stroke="{colour}" stroke-width="1.5"/>')
         flag = " $" if status.awaiting_payment else ""
+        actions = ("not published" if status.actions is None
+                   else ", ".join(sorted(status.actions)) or "none")
         parts.append(
             f'<g class="dd-node{" dd-current" if here else ""}" data-code="{escape(code)}" '
-            f'data-state="{escape(status.state)}"'
+            f'data-state="{escape(status.state)}" data-actions="{escape(actions)}" '
+            f'data-next="{"not-published" if status.next is None else escape(" ".join(status.next))}"'
             f'{"" if counts is None else f" data-count={chr(34)}{counts.get(code, 0)}{chr(34)}"}>'
             f"<title>{escape(status.label)} ({escape(code)}): canonical state "
             f"{escape(status.state)}{' — final' if status.final else ''}"
-            f"{' — awaiting payment' if status.awaiting_payment else ''}</title>{extra}"
+            f"{' — awaiting payment' if status.awaiting_payment else ''}"
+            f"{' — ' + escape(status.description) if status.description else ''}"
+            f" — allowed: {escape(actions)}"
+            f"{' — next statuses: not published' if status.next is None else ''}</title>{extra}"
             f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="8" fill="{colour}"/>'
             f'<text x="{x + BOX_W / 2}" y="{y + 19}" text-anchor="middle" fill="#fff" '
             f'font-family="sans-serif" font-size="13" font-weight="bold">'

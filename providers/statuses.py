@@ -11,7 +11,14 @@ One table per provider is the single source of truth for:
 
 Model transition ``conditions`` ask the table (``order_allows`` / ``item_allows``), so the
 admin shows only the buttons the provider would accept and the API lists the same.
-Unknown raw values are data, never a crash: they map to ``unknown_state``.
+
+Per raw order status a row states the order actions allowed there (``RawStatus.actions``):
+``place`` (checkout), ``sync``, ``hold``, ``release``, ``ship``, ``complete``, ``cancel``,
+``execution_poll``. ``initial_actions`` apply before the order has any raw status (it never
+reached the provider), ``unknown_actions`` at a raw status the table does not know (by default
+only ``sync``: the operator has to look — see ``needs_action``). ``None`` anywhere means "the
+provider publishes no rule": only the provider-wide ``order_actions`` decide, and the graph
+says so. Unknown raw values are data, never a crash: they map to ``unknown_state``.
 """
 
 from __future__ import annotations
@@ -75,6 +82,24 @@ class ItemLifecycle:
     ALL = tuple(s for s, _ in CHOICES)
 
 
+class Action:
+    """Order actions a status table allows or refuses (model transition names, plus the
+    provider reads ``sync`` and ``execution_poll``)."""
+
+    PLACE = "place"
+    SYNC = "sync"
+    HOLD = "hold"
+    RELEASE = "release"
+    SHIP = "ship"
+    COMPLETE = "complete"
+    CANCEL = "cancel"
+    EXECUTION_POLL = "execution_poll"
+    ALL = (PLACE, SYNC, HOLD, RELEASE, SHIP, COMPLETE, CANCEL, EXECUTION_POLL)
+
+
+NOT_PUBLISHED = None  # a rule the provider does not publish (readability in the tables)
+
+
 @dataclass(frozen=True)
 class RawStatus:
     code: str
@@ -83,6 +108,9 @@ class RawStatus:
     next: tuple[str, ...] | None = None  # None: the provider publishes no rule
     final: bool = False
     awaiting_payment: bool = False  # placed, but the provider waits for the buyer's payment
+    # Order actions allowed at this raw status; None: not published (order_actions decide).
+    actions: frozenset[str] | None = None
+    description: str = ""  # the provider's own words for the status, when it gives any
 
 
 @dataclass(frozen=True)
@@ -92,10 +120,17 @@ class StatusTable:
     # Order actions (model transition names) this provider supports at all.
     order_actions: frozenset[str] = frozenset()
     item_statuses: Mapping[str, RawStatus] = field(default_factory=dict)
-    unknown_state: str = Lifecycle.IN_PROGRESS
+    # Canonical state for a raw status the table does not know; None: the order stays in the
+    # state it is in (the raw value is shown, and ``needs_action`` flags it).
+    unknown_state: str | None = None
+    # Actions before the order has a raw status (it never reached the provider).
+    initial_actions: frozenset[str] | None = frozenset({Action.PLACE})
+    # Actions at a raw status not in the table; None: order statuses are not published at
+    # all (e.g. Tipser: items decide), so an unknown value restricts nothing.
+    unknown_actions: frozenset[str] | None = frozenset({Action.SYNC})
 
     # --- order level ---------------------------------------------------------------------
-    def order_state_for(self, raw: object) -> str:
+    def order_state_for(self, raw: object) -> str | None:
         status = self.order_statuses.get(str(raw)) if raw not in (None, "") else None
         return status.state if status else self.unknown_state
 
@@ -103,24 +138,45 @@ class StatusTable:
         status = self.order_statuses.get(str(raw))
         if status:
             return status.label
-        return f"{raw} (undocumented)" if raw not in (None, "") else ""
+        if raw in (None, ""):
+            return ""
+        if not self.order_statuses:  # the provider publishes no order-level names
+            return f"{raw} (order status names not published)"
+        return f"{raw} (undocumented)"
+
+    def actions_at(self, raw_status: object) -> frozenset[str] | None:
+        """Order actions the table allows at ``raw_status``; None: no rule published."""
+        if raw_status in (None, ""):
+            return self.initial_actions
+        current = self.order_statuses.get(str(raw_status))
+        if current is None:
+            return self.unknown_actions
+        return current.actions
 
     def order_allows(self, action: str, *, raw_status: str = "", target: str | None = None) -> bool:
-        """May ``action`` (moving the order to canonical ``target``) run now?
+        """May ``action`` run now, by the provider's table?
 
-        The provider must support the action; and when the order's current raw status is in
-        the table with published next statuses, ``target`` must be reachable through one of
-        them.
+        The provider must support the action at all (``order_actions``), and the row of the
+        order's current raw status (``initial_actions`` before it has one, ``unknown_actions``
+        for a value the table does not know) must allow it, unless that row publishes no rule.
+        ``target`` is accepted for the callers' readability; the rows decide.
         """
         if action not in self.order_actions:
             return False
-        if target is None or not raw_status:
-            return True
-        current = self.order_statuses.get(str(raw_status))
-        if current is None or current.next is None:
-            return True
-        reachable = {self.order_statuses[c].state for c in current.next if c in self.order_statuses}
-        return target in reachable
+        allowed = self.actions_at(raw_status)
+        return allowed is None or action in allowed
+
+    def is_known(self, raw: object) -> bool:
+        return raw in (None, "") or str(raw) in self.order_statuses
+
+    def needs_action(self, raw: object) -> bool:
+        """A raw status the table does not know, where the table does know statuses: the
+        order is shown under "Needs action" with the raw value, never silently normal."""
+        return self.unknown_actions is not None and not self.is_known(raw)
+
+    def known_codes(self) -> list[str]:
+        """Every stored raw value the table knows (the "Needs action" filter excludes them)."""
+        return list(self.order_statuses)
 
     def awaiting_payment_codes(self) -> list[str]:
         """Raw order statuses meaning "placed, waiting for payment" (admin quick filter)."""
@@ -132,6 +188,16 @@ class StatusTable:
             if status.state == state:
                 return code
         return None
+
+    def item_label(self, raw: object) -> str:
+        """The documented name with the raw code beside it: ``"Shipped (2)"``."""
+        if raw in (None, ""):
+            return ""
+        status = self.item_statuses.get(str(raw))
+        return f"{status.label} ({raw})" if status else f"unknown ({raw})"
+
+    def item_labels(self, codes: Iterable[object] | None) -> list[str]:
+        return [self.item_label(c) for c in (codes or [])]
 
     def item_state_for(self, raw: object) -> str | None:
         status = self.item_statuses.get(str(raw))

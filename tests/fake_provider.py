@@ -13,16 +13,24 @@ from providers.types import ItemSnapshot, OrderSnapshot, PlacementResult, Shipme
 
 BASE_URL = "https://fake.example.test"
 
+_OPEN = frozenset({"cancel", "hold", "release", "ship", "sync"})
+
 STATUSES = StatusTable(
     provider="fake",
     order_statuses={
-        "NEW": RawStatus("NEW", "New", L.PLACED, next=("WORKING", "CANCELLED")),
-        "WORKING": RawStatus("WORKING", "Working", L.IN_PROGRESS, next=("SENT", "CANCELLED")),
-        "SENT": RawStatus("SENT", "Sent", L.SHIPPED, next=("DONE",)),
-        "DONE": RawStatus("DONE", "Done", L.COMPLETED, final=True),
-        "CANCELLED": RawStatus("CANCELLED", "Cancelled", L.CANCELLED, final=True),
+        "NEW": RawStatus("NEW", "New", L.PLACED, next=("WORKING", "CANCELLED"), actions=_OPEN),
+        "WORKING": RawStatus("WORKING", "Working", L.IN_PROGRESS, next=("SENT", "CANCELLED"),
+                             actions=_OPEN),
+        "SENT": RawStatus("SENT", "Sent", L.SHIPPED, next=("DONE",),
+                          actions=frozenset({"complete", "ship", "sync"})),
+        "DONE": RawStatus("DONE", "Done", L.COMPLETED, final=True, actions=frozenset({"sync"})),
+        "CANCELLED": RawStatus("CANCELLED", "Cancelled", L.CANCELLED, final=True,
+                               actions=frozenset({"sync"})),
     },
-    order_actions=frozenset({"place", "cancel", "hold", "release", "ship", "complete"}),
+    order_actions=frozenset({"place", "cancel", "hold", "release", "ship", "complete", "sync"}),
+    # orders made by the factories have no raw status: no rule (the generic lifecycle tests)
+    initial_actions=None,
+    unknown_state="in_progress",
     item_statuses={
         "0": RawStatus("0", "New", I.NEW, next=("1", "2", "3", "6")),
         "1": RawStatus("1", "Hold", I.ON_HOLD, next=("2", "3", "6")),

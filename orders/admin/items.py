@@ -14,6 +14,7 @@ from django_fsm.admin import FSMAdminMixin
 from providers.errors import ProviderError
 
 from .. import labels, services
+from ..admin_versions import VersionedChangeFormMixin
 from ..errors import OrderActionRefused
 from ..models import (
     TRANSITION_PERMISSION,
@@ -28,9 +29,10 @@ from .inlines import OrderItemInline
 
 
 @admin.register(OrderItem)
-class OrderItemAdmin(OperatorWordsMixin, TransitionAfterCommitMixin, FSMAdminMixin,
-                     admin.ModelAdmin):
+class OrderItemAdmin(VersionedChangeFormMixin, OperatorWordsMixin, TransitionAfterCommitMixin,
+                     FSMAdminMixin, admin.ModelAdmin):
     fsm_fields = ["state"]
+    change_form_template = "admin/orders/orderitem/change_form.html"  # + the base version
     list_display = ["__str__", "order", "sku", "quantity", "confirmed_quantity", "state",
                     "provider_status"]
     list_filter = ["state", "order__merchant__account__provider"]

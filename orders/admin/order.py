@@ -38,6 +38,7 @@ from providers.errors import ProviderError, ProviderNotSupported
 from providers.graph import status_table_svg
 
 from .. import labels, selectors, services
+from ..admin_versions import VersionedChangeFormMixin
 from ..errors import OrderActionRefused
 from ..forms import NoteForm
 from ..models import (
@@ -83,9 +84,8 @@ class OrderChangeList(ChangeList):
 
 
 @admin.register(Order)
-class OrderAdmin(OperatorWordsMixin, OrderPageMixin, TransitionAfterCommitMixin, ProviderAdminViews,
-                 FSMAdminMixin,
-                 admin.ModelAdmin):
+class OrderAdmin(VersionedChangeFormMixin, OperatorWordsMixin, OrderPageMixin, TransitionAfterCommitMixin,
+                 ProviderAdminViews, FSMAdminMixin, admin.ModelAdmin):
     fsm_fields = ["state"]
     change_list_template = "admin/orders/order/change_list.html"
     change_form_template = "admin/orders/order/change_form.html"
@@ -111,14 +111,15 @@ class OrderAdmin(OperatorWordsMixin, OrderPageMixin, TransitionAfterCommitMixin,
     readonly_fields = ["state", "provider_status", "failure_reason", "external_id", "external_ids",
                        "items_total", "total", "ordered_at", "placed_at", "synced_at",
                        "expires_at", "created_at", "updated_at", "raw_data_pretty",
-                       "draft_days_left", "provider_tools_html"]
+                       "draft_days_left", "provider_tools_html", "supplier_cost_display"]
     fieldsets = [
         (None, {"fields": ["merchant", "reference", "state", "provider_status", "failure_reason",
                            "external_id", "external_ids"]}),
         ("Shipping address", {"fields": ["contact_name", "contact_email", "phone_prefix",
                                          "phone_number", "address_line1", "address_line2",
                                          "city", "region", "postal_code", "country"]}),
-        ("Money", {"fields": ["currency", "items_total", "shipping_total", "total"]}),
+        ("Money", {"fields": ["currency", "items_total", "shipping_total", "total",
+                              "supplier_cost_display"]}),
         ("Provider actions", {"fields": ["provider_tools_html"]}),
         ("Provider data", {"fields": ["provider_options", "raw_data_pretty"],
                            "classes": ["collapse"]}),
@@ -127,6 +128,16 @@ class OrderAdmin(OperatorWordsMixin, OrderPageMixin, TransitionAfterCommitMixin,
     ]
     # The timeline is drawn by the change form template (readable, with the note form).
     inlines = [OrderItemInline]  # shipments: in the page's live region (order_page.py)
+
+    @admin.display(description="Supplier cost (supplier's currency)")
+    def supplier_cost_display(self, obj: Order) -> str:
+        cost = obj.supplier_cost
+        if not cost:
+            return "—"
+        if cost.get("total"):
+            return f"{cost['total']} {cost.get('currency', '')}".strip()
+        return "; ".join(f"{oid}: {c['value']} {c['currency']}"
+                         for oid, c in (cost.get("orders") or {}).items()) or "—"
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Order], search_term: str

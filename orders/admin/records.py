@@ -9,6 +9,7 @@ from django.http import (
     HttpRequest,
 )
 
+from ..admin_versions import VersionedChangeFormMixin
 from ..models import (
     OrderEvent,
     Shipment,
@@ -17,7 +18,7 @@ from .inlines import ShipmentLineInline
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(admin.ModelAdmin):
+class ShipmentAdmin(VersionedChangeFormMixin, admin.ModelAdmin):
     list_display = ["__str__", "order", "carrier", "tracking_number", "state", "pushed_at",
                     "created_at"]
     list_filter = ["state", "carrier", "order__merchant__account__provider"]

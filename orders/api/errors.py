@@ -39,6 +39,7 @@ REFUSAL_STATUS = {
     "forbidden": status.HTTP_403_FORBIDDEN,
     "unknown": status.HTTP_404_NOT_FOUND,
     "invalid": status.HTTP_400_BAD_REQUEST,
+    "version_conflict": status.HTTP_412_PRECONDITION_FAILED,  # If-Match no longer current
 }
 
 

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from merchants.models import Merchant
-from orders import selectors, services, tasks
+from orders import selectors, services, tasks, versions
 from orders.errors import OrderActionRefused
 from orders.models import Order, OrderEvent, OrderItem, Shipment
 from providers.errors import ProviderError
@@ -31,6 +31,11 @@ from .scoping import SafeLookupMixin, get_or_404, scoped
 
 def _order_location(order: Order) -> str:
     return reverse("api:order-detail", kwargs={"pk": order.pk})
+
+
+def _etag(order: Order) -> dict[str, str]:
+    """The order's version (``orders.versions``): send it back as ``If-Match`` on PATCH."""
+    return {"ETag": f'"{versions.order_version(order)}"'}
 
 
 def _detail_queryset() -> QuerySet[Order]:
@@ -105,7 +110,8 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
                    responses=s.OrderDetailSerializer)
     def retrieve(self, request: Request, pk: Any = None) -> Response:
         order = self.get_object()
-        return Response(s.OrderDetailSerializer(order, context=self.get_serializer_context()).data)
+        return Response(s.OrderDetailSerializer(order, context=self.get_serializer_context()).data,
+                        headers=_etag(order))
 
     @extend_schema(summary="Create a draft order with its address and items",
                    request=s.OrderCreateSerializer, responses={201: s.OrderDetailSerializer})
@@ -120,16 +126,25 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
         return Response(self._detail(order), status=status.HTTP_201_CREATED,
                         headers={"Location": _order_location(order)})
 
-    @extend_schema(summary="Change a draft order (address, currency, shipping, options)",
-                   request=s.OrderWriteSerializer, responses=s.OrderDetailSerializer)
+    @extend_schema(
+        summary="Change a draft order (address, currency, shipping, options)",
+        description="Send the detail's `ETag` as `If-Match`: when the order changed since "
+        "(placed by the worker, edited by someone else), the change is refused with 412 "
+        "`version_conflict` saying what changed, and nothing is saved.",
+        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False,
+                                     description="The order's ETag the change is based on.")],
+        request=s.OrderWriteSerializer,
+        responses={200: s.OrderDetailSerializer, 412: ErrorSerializer})
     def partial_update(self, request: Request, pk: Any = None) -> Response:
         order = self.get_object()
         serializer = s.OrderWriteSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
+        base = request.headers.get("If-Match")  # the ETag it was based on (no lost update)
         if serializer.validated_data:
-            order = services.order_update(order=order, actor=request.user,
+            order = services.order_update(order=order, actor=request.user, base_version=base,
                                           **serializer.validated_data)
-        return Response(self._detail(order))
+        order.refresh_from_db()
+        return Response(self._detail(order), headers=_etag(order))
 
     # --- transitions -----------------------------------------------------------------------
     @extend_schema(summary="Transitions available now, with the payload each needs",

@@ -55,11 +55,21 @@ class AliseeksClient(HttpClient):
                 http_status=status, operation=operation, code="forbidden",
             )
         if status == 429:
-            return ProviderUnavailable(
-                f"{operation}: HTTP 429: Aliseeks call quota exceeded; try again later "
-                f"({self.error_message(response)})",
-                http_status=status, operation=operation, code="quota",
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if retry_after is not None:  # the provider names a time: a real "later"
+                return ProviderUnavailable(
+                    f"{operation}: HTTP 429: Aliseeks asks to retry in {int(retry_after)} s "
+                    f"({self.error_message(response)})",
+                    http_status=status, operation=operation, code="rate_limited",
+                    retry_after=retry_after,
+                )
+            # Documented: 429 is the subscription's call quota ("upgrade your subscription").
+            # Not transient: waiting minutes changes nothing, so it is never retried.
+            return ProviderRejected(
+                f"{operation}: HTTP 429: the Aliseeks call quota of this subscription is "
+                f"exhausted — not retried; upgrade the subscription or wait for the quota to "
+                f"renew ({self.error_message(response)})",
+                http_status=status, operation=operation, code="quota_exhausted",
             )
         error = super().error_for(response, operation=operation, idempotent=idempotent)
         if status == 422:

@@ -239,11 +239,14 @@ _ORDER_RANK = {L.PLACED: 1, L.IN_PROGRESS: 2, L.PARTIALLY_SHIPPED: 3, L.SHIPPED:
                L.COMPLETED: 5}
 
 
-def combined_state(states: list[str]) -> str:
-    """One canonical state for an order AliExpress split into several."""
+def combined_state(states: list[str | None]) -> str | None:
+    """One canonical state for an order AliExpress split into several (None: a sub-order's
+    status is unknown, so the order stays where it is and needs the operator)."""
+    if None in states:
+        return None
     if len(set(states)) == 1:
         return states[0]
-    ranks = [_ORDER_RANK.get(s, 0) for s in states]
+    ranks = [_ORDER_RANK.get(s or "", 0) for s in states]
     if max(ranks) >= _ORDER_RANK[L.PARTIALLY_SHIPPED]:
         return L.PARTIALLY_SHIPPED if min(ranks) < _ORDER_RANK[L.SHIPPED] else L.SHIPPED
     return L.IN_PROGRESS if max(ranks) >= _ORDER_RANK[L.IN_PROGRESS] else L.PLACED
@@ -256,8 +259,7 @@ def snapshot_from(
     table = statuses.STATUSES
     ids = list(bodies)
     raws, states, shipments = [], [], []
-    total: Decimal | None = None
-    currency = ""
+    costs: dict[str, dict[str, str]] = {}
     ordered_at: dt.datetime | None = None
     stores = []
     for order_id, body in bodies.items():
@@ -266,8 +268,7 @@ def snapshot_from(
         states.append(table.order_state_for(raw))
         amount, cur = money(body.get("total"))
         if amount is not None:
-            total = (total or Decimal("0")) + amount
-            currency = currency or cur
+            costs[order_id] = {"value": str(amount), "currency": cur}
         created = parse_datetime(_text(body.get("created"))) if body.get("created") else None
         if created and (ordered_at is None or created < ordered_at):
             ordered_at = created
@@ -276,7 +277,7 @@ def snapshot_from(
             stores.append({"order": order_id, **{k: store.get(k) for k in ("id", "name", "url")}})
         shipments.extend(shipments_from(body))
     # the least advanced sub-order's raw value: what still needs to happen
-    raw_status = min(raws, key=lambda r: _ORDER_RANK.get(table.order_state_for(r), 0))
+    raw_status = min(raws, key=lambda r: _ORDER_RANK.get(table.order_state_for(r) or "", 0))
     if len(set(raws)) > 1:
         raw_status = raw_status[:120]
     unique = list({s.external_id: s for s in reversed(shipments)}.values())[::-1]
@@ -285,12 +286,25 @@ def snapshot_from(
         external_ids=ids,
         raw_status=raw_status,
         state=combined_state(states),
-        currency=currency,
-        total=total,
+        # The order's own amounts (what our customer pays, in the order's currency) are never
+        # overwritten by AliExpress's: what the supplier charges is a separate figure.
         ordered_at=ordered_at,
         shipments=unique,
-        raw={**(keep_raw or {}), "orders": bodies, "stores": stores},
+        raw={**(keep_raw or {}), "orders": bodies, "stores": stores,
+             "supplier_cost": supplier_cost(costs)},
     )
+
+
+def supplier_cost(costs: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """What AliExpress charges for the order (Get Order ``total`` of each of its ids), in the
+    supplier's currency: ``{"total", "currency", "orders": {id: {"value", "currency"}}}``.
+    Sub-orders in different currencies are never added up (``total`` is then empty)."""
+    currencies = {c["currency"] for c in costs.values()}
+    total = ""
+    if costs and len(currencies) == 1:
+        total = str(sum((Decimal(c["value"]) for c in costs.values()), Decimal("0")))
+    return {"total": total, "currency": next(iter(currencies)) if len(currencies) == 1 else "",
+            "orders": costs}
 
 
 # --- merchant registration -------------------------------------------------------------------

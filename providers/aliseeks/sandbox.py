@@ -33,6 +33,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.csrf import csrf_exempt
 
+from providers.docsamples import sample_json
+
 from .models import SandboxMerchant, SandboxOrder
 
 STEPS = (
@@ -100,22 +102,27 @@ def order_reply(order: SandboxOrder) -> dict[str, Any]:
         shipping.append({"trackingNumber": f"YT{order.order_id[-10:]:0>10}",
                          "shippingService": SERVICES[1]})
     store_id = 700000 + int(order.order_id) % 2
-    return {
+    # Built on the doc's Get Order sample: its keys and nesting, our values.
+    reply = sample_json("aliseeks", "get_order_reply.json")
+    shipping_entry, item_entry = reply["shipping"][0], reply["items"][0]
+    reply.update({
         "id": order.order_id,
         "created": order.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "total": {"currency": "USD", "value": str(order.total)},
+        "total": {**reply["total"], "currency": "USD", "value": str(order.total)},
         "status": status,
         "shippingStatus": shipping_status,
-        "store": {"id": str(store_id), "name": f"Sandbox Store {store_id}",
+        "store": {**reply["store"], "id": str(store_id), "name": f"Sandbox Store {store_id}",
                   "url": f"https://www.aliexpress.com/store/{store_id}"},
-        "shipping": shipping,
+        "shipping": [{**shipping_entry, **entry} for entry in shipping],
         "items": [
-            {"productId": i["productId"], "quantity": i["quantity"],
+            {**item_entry, "productId": i["productId"], "quantity": i["quantity"],
              "name": f"Sandbox product {i['productId']}",
-             "price": {"currency": "USD", "value": str(_price(int(i["productId"])))}}
+             "price": {**item_entry["price"], "currency": "USD",
+                       "value": str(_price(int(i["productId"])))}}
             for i in order.items
         ],
-    }
+    })
+    return reply
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -200,7 +207,8 @@ def _create_order(request: HttpRequest) -> HttpResponse:
             SandboxOrder.objects.create(order_id=order_id, merchant_id=merchant_id,
                                         request=body, items=items, total=total)
             ids.append(int(order_id))
-    return JsonResponse({"merchantId": merchant_id, "orderIds": ids})
+    reply = sample_json("aliseeks", "create_order_reply.json")  # the doc's reply shape
+    return JsonResponse({**reply, "merchantId": merchant_id, "orderIds": ids})
 
 
 def _get_order(request: HttpRequest) -> HttpResponse:
@@ -248,7 +256,8 @@ def merchants(request: HttpRequest) -> HttpResponse:
         merchant.save()
     url = request.build_absolute_uri(reverse("aliseeks_sandbox:authorize",
                                              args=[merchant.authorize_token]))
-    return JsonResponse({"merchantId": merchant.merchant_id, "redirectUrl": url})
+    reply = sample_json("aliseeks", "register_merchant_reply.json")
+    return JsonResponse({**reply, "merchantId": merchant.merchant_id, "redirectUrl": url})
 
 
 # --- the provider's authorization page -------------------------------------------------------

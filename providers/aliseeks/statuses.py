@@ -10,45 +10,57 @@ shipping status) and decide the canonical state from the pair:
 * ``shippingStatus`` through ``SHIPPING_STATUSES``; it can only move the order further along
   (a ``shipped`` order whose status we do not know is shown as shipped).
 
-Anything unknown is data: the order is "in progress" and the label shows the raw value.
+Anything unknown is data, never a normal state: the order stays where it was, its label shows
+the raw value and it is listed under "Needs action" (``needs_action``) until the table knows it.
 ``awaiting_payment`` is dropdesk's own marker for an order just created: Aliseeks creates
 AliExpress orders **unpaid**; the merchant pays on AliExpress.
 """
 
 from __future__ import annotations
 
+from providers.statuses import NOT_PUBLISHED, RawStatus, StatusTable
+from providers.statuses import Action as A
 from providers.statuses import Lifecycle as L
-from providers.statuses import RawStatus, StatusTable
 
 AWAITING_PAYMENT = "awaiting_payment"
 SEPARATOR = "/"
 
+_READ = frozenset({A.SYNC})
+
+# ``next`` is NOT_PUBLISHED everywhere: Aliseeks publishes no status flow. The only action
+# after creation is reading the order back (``sync``); placing again is refused once the
+# order has any status there.
 ORDER_STATUSES = {
     AWAITING_PAYMENT: RawStatus(
         AWAITING_PAYMENT, "Placed — awaiting the merchant's payment on AliExpress", L.PLACED,
-        next=("place_order_success", "wait_seller_send_goods", "order_completed"),
-        awaiting_payment=True,
+        next=NOT_PUBLISHED, awaiting_payment=True, actions=_READ,
     ),
     # inferred (AliExpress PLACE_ORDER_SUCCESS: created, not paid yet)
     "place_order_success": RawStatus(
         "place_order_success", "Placed — awaiting the merchant's payment on AliExpress", L.PLACED,
-        next=("wait_seller_send_goods", "order_completed"),
-        awaiting_payment=True,
+        next=NOT_PUBLISHED, awaiting_payment=True, actions=_READ,
     ),
     # inferred (AliExpress WAIT_SELLER_SEND_GOODS: paid, the store prepares it)
     "wait_seller_send_goods": RawStatus(
         "wait_seller_send_goods", "Paid — the store is preparing it", L.IN_PROGRESS,
-        next=("seller_part_send_goods", "wait_buyer_accept_goods", "order_completed"),
+        next=NOT_PUBLISHED, actions=_READ,
     ),
     "seller_part_send_goods": RawStatus(
         "seller_part_send_goods", "Partly sent by the store", L.PARTIALLY_SHIPPED,
-        next=("wait_buyer_accept_goods", "order_completed"),
+        next=NOT_PUBLISHED, actions=_READ,
     ),
     "wait_buyer_accept_goods": RawStatus(
-        "wait_buyer_accept_goods", "Sent — on its way", L.SHIPPED, next=("order_completed",),
+        "wait_buyer_accept_goods", "Sent — on its way", L.SHIPPED, next=NOT_PUBLISHED,
+        actions=_READ,
     ),
+    # inferred (AliExpress closes unpaid orders: FINISH with a close reason / IN_CANCEL)
+    "in_cancel": RawStatus("in_cancel", "Being cancelled", L.IN_PROGRESS, next=NOT_PUBLISHED,
+                           actions=_READ),
+    "order_closed": RawStatus("order_closed", "Closed (cancelled or unpaid)", L.CANCELLED,
+                              next=NOT_PUBLISHED, final=True, actions=_READ),
     # documented
-    "order_completed": RawStatus("order_completed", "Completed", L.COMPLETED, final=True),
+    "order_completed": RawStatus("order_completed", "Completed", L.COMPLETED, final=True,
+                                 next=NOT_PUBLISHED, actions=_READ),
 }
 
 SHIPPING_STATUSES = {
@@ -77,28 +89,39 @@ def split(raw: object) -> tuple[str, str]:
 class AliseeksStatusTable(StatusTable):
     """Reads the composed ``status/shippingStatus`` raw value."""
 
-    def order_state_for(self, raw: object) -> str:
+    def order_state_for(self, raw: object) -> str | None:
         status, shipping = split(raw)
         known = self.order_statuses.get(status)
         state = known.state if known else self.unknown_state
         ship = SHIPPING_STATUSES.get(shipping)
-        if ship and _RANK.get(ship.state, 0) > _RANK.get(state, 0):
+        if ship and _RANK.get(ship.state, 0) > _RANK.get(state or "", 0):
             state = ship.state
         return state
+
+    def is_known(self, raw: object) -> bool:
+        status, shipping = split(raw)
+        if not status and not shipping:
+            return True
+        return status in self.order_statuses and (not shipping or shipping in SHIPPING_STATUSES)
+
+    def known_codes(self) -> list[str]:
+        codes = list(self.order_statuses)
+        return [*codes, *(f"{c}{SEPARATOR}{s}" for c in codes for s in SHIPPING_STATUSES)]
+
+    def actions_at(self, raw_status: object) -> frozenset[str] | None:
+        return super().actions_at(split(raw_status)[0] if self.is_known(raw_status)
+                                  else "\0unknown")
 
     def order_label(self, raw: object) -> str:
         status, shipping = split(raw)
         if not status and not shipping:
             return ""
         known = self.order_statuses.get(status)
-        label = known.label if known else f"in progress ({status or 'no status'})"
+        label = known.label if known else f"unknown status ({status or 'none'}) — needs action"
         if shipping:
             ship = SHIPPING_STATUSES.get(shipping)
             label += f" · {ship.label if ship else f'shipping: {shipping}'}"
         return label
-
-    def order_allows(self, action: str, *, raw_status: str = "", target: str | None = None) -> bool:
-        return super().order_allows(action, raw_status=split(raw_status)[0], target=target)
 
     def awaiting_payment_codes(self) -> list[str]:
         """Stored raw values are ``status`` or ``status/shippingStatus``: list both forms."""
@@ -110,6 +133,6 @@ STATUSES = AliseeksStatusTable(
     provider="aliseeks",
     order_statuses=ORDER_STATUSES,
     # Aliseeks only creates and reads orders: no cancel, hold or shipping push through its API.
-    order_actions=frozenset({"place"}),
-    unknown_state=L.IN_PROGRESS,
+    order_actions=frozenset({A.PLACE, A.SYNC}),
+    initial_actions=frozenset({A.PLACE, A.SYNC}),
 )

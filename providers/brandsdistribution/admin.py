@@ -6,12 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html_join
 
 from orders.admin import order_form_extension_register
+from providers.errors import ProviderError
 
 from . import mapping
-from .models import SandboxLock, SandboxOrder, SandboxStock
+from .models import AccountReservation, SandboxLock, SandboxOrder, SandboxStock
+from .reservations import reservation_read, reservation_release
 from .service import carrier_choices
 
 
@@ -86,3 +91,52 @@ class SandboxOrderAdmin(admin.ModelAdmin):
 @admin.register(SandboxLock)
 class SandboxLockAdmin(admin.ModelAdmin):
     list_display = ["api_key", "stock_id", "locked"]
+
+
+@admin.register(AccountReservation)
+class AccountReservationAdmin(admin.ModelAdmin):
+    """Per account: what is locked in its reservation and since when (first seen), with an
+    action to release it. The provider's reservation never expires by itself."""
+
+    list_display = ["name", "locked_models", "read_at"]
+    actions = ["read_reservation", "release_reservation"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AccountReservation]:
+        return super().get_queryset(request).filter(provider="brandsdistribution")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Locked (stock id: quantity, since)")
+    def locked_models(self, obj: AccountReservation) -> str:
+        models = ((obj.state or {}).get("reservation") or {}).get("models") or []
+        if not models:
+            return "nothing known to be locked (read it)"
+        return format_html_join(", ", "{}: {} (since {})",
+                                ((m["stock_id"], m["locked"], m["since"][:16]) for m in models))
+
+    @admin.display(description="Read at")
+    def read_at(self, obj: AccountReservation) -> str:
+        return str(((obj.state or {}).get("reservation") or {}).get("read_at", "—"))[:19]
+
+    @admin.action(description="Read the reservation now", permissions=["change"])
+    def read_reservation(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for account in queryset:
+            result = reservation_read(account)
+            level = messages.ERROR if result["error"] else messages.INFO
+            self.message_user(request, f"{account}: {len(result['models'])} model(s) locked"
+                              + (f" — unreadable: {result['error']}" if result["error"] else ""),
+                              level)
+
+    @admin.action(description="Release everything reserved (unlock)", permissions=["change"])
+    def release_reservation(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for account in queryset:
+            try:
+                note = reservation_release(account)
+            except ProviderError as exc:
+                self.message_user(request, f"{account}: not released — {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{account}: {note}")

@@ -1,6 +1,6 @@
-"""Demo data for ``manage.py seed_demo``: a JSON account (reserving first) and an XML account
-(no reservation), both pointing at the sandbox, each with a merchant and draft orders that
-show the happy path, a shortfall (at reservation, and in the reply) and an unknown stock id.
+"""Demo data for ``manage.py seed_demo``: a JSON and an XML account (both reserving first, each
+in its own encoding), pointing at the sandbox, each with a merchant and draft orders that show
+the happy path, a shortfall found at reservation (before sending) and an unknown stock id.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .sandbox import ensure_stock
 CREDENTIALS = {"api_key": "demo-bd-json", "password": "demo-bd-password"}
 OPTIONS = {"wire_format": "json", "reserve_first": True}
 XML_CREDENTIALS = {"api_key": "demo-bd-xml", "password": "demo-bd-password"}
-XML_OPTIONS = {"wire_format": "xml", "reserve_first": False}
+XML_OPTIONS = {"wire_format": "xml", "reserve_first": True}  # the documented XML reserve
 
 ADDRESS: dict[str, Any] = {
     "contact_name": "ACME srl",
@@ -75,7 +75,7 @@ def seed(*, account: ProviderAccount, stdout: Any) -> None:
                           **ADDRESS)
     services.order_create(merchant=xml_merchant, items=_items(("148367", 4)),
                           provider_options={"autoConfirm": False,
-                                            "notes": "Reply shortfall demo (no reservation)"},
+                                            "notes": "Shortfall at the XML reservation"},
                           **ADDRESS)
     stdout.write("    brandsdistribution: JSON account (reserve first) with 3 drafts, "
-                 "XML account (no reservation) with 2 drafts; sandbox stock seeded")
+                 "XML account (reserve first, in XML) with 2 drafts; sandbox stock seeded")

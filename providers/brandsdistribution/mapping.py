@@ -145,17 +145,19 @@ def order_body(doc: Mapping[str, Any], wire_format: str) -> bytes:
 
 
 def reserve_body(doc: Mapping[str, Any], wire_format: str) -> bytes:
+    """JSON: ``{"operations":[{"type":"lock","models":[{"stock_id":3,"quantity":3}]}]}``.
+
+    XML has its own documented shape (Rewix "Reserve"): the type and the model values are
+    attributes, operations sit directly under the root —
+    ``<root><operation type="lock"><model stock_id="3" quantity="3"/></operation></root>``.
+    """
     if wire_format == XML:
         root = ET.Element("root")
-        ops = ET.SubElement(root, "operations")
         for op in doc["operations"]:
-            node = ET.SubElement(ops, "operation")
-            ET.SubElement(node, "type").text = op["type"]
-            models = ET.SubElement(node, "models")
+            node = ET.SubElement(root, "operation", type=str(op["type"]))
             for model in op["models"]:
-                m = ET.SubElement(models, "model")
-                ET.SubElement(m, "stock_id").text = str(model["stock_id"])
-                ET.SubElement(m, "quantity").text = str(model["quantity"])
+                ET.SubElement(node, "model", stock_id=str(model["stock_id"]),
+                              quantity=str(model["quantity"]))
         return (XML_DECLARATION + ET.tostring(root, encoding="unicode")).encode("utf-8")
     return json.dumps(doc).encode("utf-8")
 
@@ -231,20 +233,49 @@ def parse_models_reply(content: bytes, wire_format: str, *, what: str) -> dict[s
         raw_models = raw.get("models")
         order_id = raw.get("order_id")
     oid = None if order_id in (None, "") else _int(order_id, what=what, field="order_id")
-    return {"order_id": oid, "models": _models(raw_models, what=what), "raw": raw}
+    # The doc's JSON sample answers ``"order_id": 0``: a 0 is "no id", never stored as one
+    # (the status by key is the authority for the provider's order id).
+    return {"order_id": oid or None, "models": _models(raw_models, what=what), "raw": raw}
 
 
-def confirmed_quantities(
-    items: list[OrderItem], models: Mapping[str, Mapping[str, int]]
-) -> dict[int, int]:
-    """Item pk -> quantity the provider holds for it, from the reply's ``models``.
+def locked(models: Mapping[str, Mapping[str, int]], sid: str) -> int:
+    return int(models.get(sid, {}).get("locked", 0))
 
-    The provider silently adds only what is available; the reply lists the models with the
-    quantity ``locked`` for them. An item whose model is listed holds ``min(asked, locked)``
-    (split across several items of the same model in order); an unlisted model tells us
-    nothing, so it is left unconfirmed.
+
+def taken_from_reservation(
+    before: Mapping[str, Mapping[str, int]], remaining: Mapping[str, Mapping[str, int]],
+    wanted: Mapping[str, int],
+) -> dict[str, int]:
+    """Stock id -> quantity an order took out of the reservation.
+
+    The create reply lists "the models **remaining** in your reservation" (an unlisted model
+    has nothing left reserved), and an order takes its quantities from the reservation first.
+    So what the order took is what was reserved right before sending minus what remains,
+    capped at what it asked for — never the ``locked`` figure itself (that may be a leftover
+    of an earlier aborted create, and is 0 when the order emptied the reservation).
     """
-    remaining = {sid: m["locked"] for sid, m in models.items()}
+    return {sid: max(0, min(qty, locked(before, sid) - locked(remaining, sid)))
+            for sid, qty in wanted.items()}
+
+
+def confirmed_quantities(items: list[OrderItem], taken: Mapping[str, int]) -> dict[int, int]:
+    """Item pk -> confirmed quantity, for the stock ids whose whole quantity is proven taken.
+
+    Only a full quantity is ever confirmed from the reservation arithmetic; a stock id whose
+    take cannot be proven in full is left unconfirmed (``None``), never shown short: the
+    documents give no figure that would prove a shortfall after sending.
+    """
+    wanted: dict[str, int] = {}
+    for item in items:
+        wanted[stock_id(item)] = wanted.get(stock_id(item), 0) + item.quantity
+    return {item.pk: item.quantity for item in items
+            if taken.get(stock_id(item), 0) >= wanted[stock_id(item)]}
+
+
+def held_quantities(items: list[OrderItem], held: Mapping[str, int]) -> dict[int, int]:
+    """Item pk -> quantity held for it (a reservation shortfall, before sending): a stock id's
+    held quantity is split across its items in order."""
+    remaining = dict(held)
     result: dict[int, int] = {}
     for item in items:
         sid = stock_id(item)
@@ -257,6 +288,7 @@ def confirmed_quantities(
 
 
 def _xml_orders(root: ET.Element) -> list[dict[str, Any]]:
+    """``<root><order_list><order><ext_ref>56</ext_ref>…<status>3002</status></order>…``."""
     orders = []
     for node in root.iter("order"):
         entry: dict[str, Any] = dict(node.attrib)

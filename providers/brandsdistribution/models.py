@@ -8,6 +8,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from merchants.models import ProviderAccount
+
 
 class SandboxStock(models.Model):
     stock_id = models.PositiveIntegerField(unique=True)
@@ -63,3 +65,12 @@ class SandboxOrder(models.Model):
     @property
     def order_id(self) -> int:
         return 1000 + self.pk
+
+
+class AccountReservation(ProviderAccount):
+    """A Brandsdistribution account seen through its reservation (admin only: leftovers)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "Brandsdistribution reservation"
+        verbose_name_plural = "Brandsdistribution reservations"

@@ -28,6 +28,8 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from providers.docsamples import sample_json
+
 from . import statuses
 from .models import SandboxLock, SandboxOrder, SandboxStock
 
@@ -38,11 +40,16 @@ STOCK = [
     (1578, "T-shirt Sand, M", 50),
     (1567, "Silk scarf Azure", 0),  # sold out
 ]
+# The Carriers API sample ([{"cost":9.80,"name":"TNT","id":39}]) plus the carrier id 20 the
+# doc's order samples use, in the sample's shape.
 CARRIERS = [
-    {"cost": 9.80, "name": "TNT", "id": 39},
-    {"cost": 7.50, "name": "BRT", "id": 20},
-    {"cost": 14.90, "name": "DHL Express", "id": 41},
+    *sample_json("brandsdistribution", "carriers.json"),
+    {**sample_json("brandsdistribution", "carriers.json")[0], "cost": 7.50, "name": "BRT",
+     "id": 20},
 ]
+# Reply shapes from the doc's samples: the create/reservation reply keys and one status entry.
+MODELS_REPLY = sample_json("brandsdistribution", "order_reply.json")
+STATUS_ENTRY = sample_json("brandsdistribution", "status_by_key.json")["orders"][0]
 # PENDING flow after creation: autoConfirm -> to dispatch -> working on -> ready -> dispatched
 FLOW = [int(statuses.TO_DISPATCH), int(statuses.WORKING_ON), int(statuses.READY),
         int(statuses.DISPATCHED)]
@@ -89,6 +96,15 @@ def _reply(request: HttpRequest, data: Any, xml: ET.Element) -> HttpResponse:
     return HttpResponse(json.dumps(data), content_type="application/json")
 
 
+def _reserve_xml_to_data(root: ET.Element) -> dict[str, Any]:
+    """Rewix "Reserve" in XML: ``<root><operation type="lock"><model stock_id="3"
+    quantity="3"/></operation>…</root>`` (type and model values are attributes)."""
+    return {"operations": [
+        {"type": op.get("type", ""), "models": [dict(m.attrib) for m in op.findall("model")]}
+        for op in root.findall("operation")
+    ]}
+
+
 def _xml_to_data(node: ET.Element) -> Any:
     children = list(node)
     if not children:
@@ -98,14 +114,14 @@ def _xml_to_data(node: ET.Element) -> Any:
     return {child.tag: _xml_to_data(child) for child in children}
 
 
-def _body(request: HttpRequest) -> Any:
+def _body(request: HttpRequest, *, reserve: bool = False) -> Any:
     content_type = request.headers.get("Content-Type", "")
     if "xml" in content_type:
         try:
             root = SafeET.fromstring(request.body, forbid_dtd=True)
         except (DefusedXmlException, ET.ParseError) as exc:
             raise Refused(f"Malformed XML request: {exc.__class__.__name__}") from exc
-        return _xml_to_data(root)
+        return _reserve_xml_to_data(root) if reserve else _xml_to_data(root)
     if "json" in content_type:
         try:
             return json.loads(request.body or b"null")
@@ -174,10 +190,16 @@ def _models_xml(order_id: int, models: list[dict[str, int]]) -> ET.Element:
 
 def _reservation(user: str) -> list[dict[str, int]]:
     stock = dict(SandboxStock.objects.values_list("stock_id", "available"))
+    model = MODELS_REPLY["models"][0]  # the documented keys: stock_id, locked, available
     return [
-        {"stock_id": lock.stock_id, "locked": lock.locked, "available": stock.get(lock.stock_id, 0)}
+        {**model, "stock_id": lock.stock_id, "locked": lock.locked,
+         "available": stock.get(lock.stock_id, 0)}
         for lock in SandboxLock.objects.filter(api_key=user, locked__gt=0)
     ]
+
+
+def _models_reply(order_id: int, models: list[dict[str, int]]) -> dict[str, Any]:
+    return {**MODELS_REPLY, "models": models, "order_id": order_id}
 
 
 # --- endpoints -------------------------------------------------------------------------------
@@ -188,22 +210,19 @@ def create_order(request: HttpRequest, user: str) -> HttpResponse:
     if not isinstance(orders, list) or not orders:
         raise Refused("order_list is missing or empty")
     created: list[SandboxOrder] = []
-    models: list[dict[str, int]] = []
     for doc in orders:
-        order, taken = _create_one(request, user, doc)
-        created.append(order)
-        models.extend(taken)
-    order_id = created[-1].order_id
+        created.append(_create_one(request, user, doc))
     if any("sandbox:garbage" in str(o.document.get("recipient_details", {}).get("notes") or "")
            for o in created):
         return HttpResponse('{"models": [', content_type="application/json")  # created, unreadable
-    return _reply(request, {"models": models, "order_id": order_id},
-                  _models_xml(order_id, models))
+    # As documented: the models *remaining in the reservation* (not what the order took),
+    # ``order_id`` 0 in JSON (the doc's JSON sample) and the id in XML (its XML sample).
+    remaining = _reservation(user)
+    return _reply(request, _models_reply(0, remaining),
+                  _models_xml(created[-1].order_id, remaining))
 
 
-def _create_one(
-    request: HttpRequest, user: str, doc: Any
-) -> tuple[SandboxOrder, list[dict[str, int]]]:
+def _create_one(request: HttpRequest, user: str, doc: Any) -> SandboxOrder:
     if not isinstance(doc, dict):
         raise Refused("order must be an object")
     for name in ("key", "date", "recipient_details", "item_list"):
@@ -238,31 +257,32 @@ def _create_one(
         sid = _int(item.get("stock_id"), "stock_id")
         wanted[sid] = wanted.get(sid, 0) + _int(item.get("quantity"), "quantity")
     rows = {sid: _stock(sid) for sid in wanted}  # unknown stock_id aborts the order
-    taken: list[dict[str, int]] = []
+    taken: dict[str, int] = {}
     for sid, qty in wanted.items():
         stock, lock = rows[sid], _lock_row(user, sid)
+        # pushed items are removed from the reservation first; beyond it only what is
+        # available is taken, silently (as documented)
         from_lock = min(qty, lock.locked)
-        from_stock = min(qty - from_lock, stock.available)  # silently reduced, as documented
+        from_stock = min(qty - from_lock, stock.available)
         lock.locked -= from_lock
         stock.available -= from_stock
         lock.save()
         stock.save()
-        taken.append({"stock_id": sid, "locked": from_lock + from_stock,
-                      "available": stock.available})
+        taken[str(sid)] = from_lock + from_stock
     confirm = str(doc.get("autoConfirm", "true")).lower() != "false"
     order = SandboxOrder.objects.create(
         api_key=user, ext_ref=str(doc["key"]),
         status=FLOW[0] if confirm else int(statuses.BOOKED),
         carrier_id=carrier_id, carrier_name=str((carrier or CARRIERS[1])["name"]),
         wire_format="xml" if "xml" in request.headers.get("Content-Type", "") else "json",
-        document=doc, models_taken={str(t["stock_id"]): t["locked"] for t in taken},
+        document=doc, models_taken=taken,
     )
-    return order, taken
+    return order
 
 
 @_endpoint("POST")
 def reserve(request: HttpRequest, user: str) -> HttpResponse:
-    body = _body(request)
+    body = _body(request, reserve=True)
     ops = body.get("operations") if isinstance(body, dict) else None
     if not isinstance(ops, list) or not ops:
         raise Refused("operations is missing or empty")
@@ -295,13 +315,13 @@ def reserve(request: HttpRequest, user: str) -> HttpResponse:
             stock.save()
             lock.save()
     models_now = _reservation(user)
-    return _reply(request, {"models": models_now, "order_id": 0}, _models_xml(0, models_now))
+    return _reply(request, _models_reply(0, models_now), _models_xml(0, models_now))
 
 
 @_endpoint("GET")
 def reservation(request: HttpRequest, user: str) -> HttpResponse:
     models_now = _reservation(user)
-    return _reply(request, {"models": models_now, "order_id": 0}, _models_xml(0, models_now))
+    return _reply(request, _models_reply(0, models_now), _models_xml(0, models_now))
 
 
 def _advance(order: SandboxOrder, *, steps: int | None = None) -> None:
@@ -325,11 +345,11 @@ def _advance(order: SandboxOrder, *, steps: int | None = None) -> None:
 def _status_entry(order: SandboxOrder) -> dict[str, Any]:
     dispatched = order.status == int(statuses.DISPATCHED)
     return {
+        **STATUS_ENTRY,  # the documented keys, values ours
         "order_id": order.order_id, "ext_ref": order.ext_ref, "status": order.status,
         "tracking_code": order.tracking_code or None, "tracking_url": order.tracking_url or None,
         "carrier_name": order.carrier_name if dispatched else None,
         "last_update": order.last_update.strftime("%Y/%m/%d %H:%M:%S +0000"),
-        "substatus": None,
     }
 
 
@@ -340,8 +360,8 @@ def _status_reply(request: HttpRequest, found: list[SandboxOrder], what: str) ->
     for order in found:
         _advance(order)
         entries.append(_status_entry(order))
-    root = ET.Element("root")
-    container = ET.SubElement(root, "orders")
+    root = ET.Element("root")  # Rewix "Order status by key" in XML
+    container = ET.SubElement(root, "order_list")
     for entry in entries:
         node = ET.SubElement(container, "order")
         for key, value in entry.items():

@@ -5,8 +5,13 @@ Placement (one order per request, as the docs advise), optionally reserving firs
 1. read the reservation (baseline), ``lock`` the order's quantities, read it back;
 2. anything short: release what we locked and stop before sending (``ProviderShortfall``:
    the order fails with requested vs held per item, the operator accepts or cancels);
-3. send the order; a refusal releases what we locked; the reply's ``models`` are compared
-   with what we asked, because the provider silently takes only what is available.
+3. send the order; a refusal releases what we locked. The reply lists the models *remaining*
+   in the reservation (not what the order took): what the order took is the reservation read
+   before sending minus what remains; only a full take is confirmed, anything unproven stays
+   unconfirmed (never a shortfall invented after sending). Whatever of ours is still reserved
+   afterwards is unlocked, so nothing stays reserved by us;
+4. read the status by key: the authority for the provider's order id (the reply's ``order_id``
+   is 0 in the doc's JSON sample) and status.
 
 Status, reconcile and sync all use the lookup by our reference (the provider's ``ext_ref``).
 """
@@ -128,45 +133,75 @@ class BrandsdistributionService(ProviderService):
         items = list(order.items.all())
         client = self.client
         wanted = _quantities(items)
-        reserved: dict[str, int] = {}
-        before: dict[str, dict[str, int]] = {}
+        baseline: dict[str, dict[str, int]] = {}
+        held: dict[str, int] = {}
+        before_send: dict[str, dict[str, int]] | None = None
         if self.reserve_first:
-            before, reserved = self._reserve(client, items, wanted)
+            baseline, held, before_send = self._reserve(client, items, wanted)
         document = mapping.order_document(order, items)
         try:
             reply = client.create_order(document)
         except (ProviderRejected, ProviderUnavailable) as exc:
             # Nothing was created: give back what we locked (a retry locks again).
-            note = self._release(client, before, wanted) if reserved else ""
+            note = self._release(client, baseline, held) if held else ""
             exc.message = exc.message + note
             exc.args = (exc.message,)
             raise
-        if not reply["order_id"]:
+        remaining = reply["models"]
+        notes: list[str] = []
+        confirmed: dict[int, int] = {}
+        taken: dict[str, int] = {}
+        if before_send is not None:
+            taken = mapping.taken_from_reservation(before_send, remaining, wanted)
+            confirmed = mapping.confirmed_quantities(items, taken)
+            unproven = [f"stock {sid}: {taken[sid]} of {qty} seen leaving the reservation"
+                        for sid, qty in wanted.items() if taken[sid] < qty]
+            if unproven:
+                notes.append("Quantities not confirmed (" + "; ".join(unproven) + "); check "
+                             "the order at Brandsdistribution.")
+            # Whatever of ours is still reserved after the order would stay locked forever.
+            leftover = {sid: min(held.get(sid, 0), mapping.locked(remaining, sid)
+                                 - mapping.locked(baseline, sid)) for sid in wanted}
+            leftover = {sid: q for sid, q in leftover.items() if q > 0}
+            if leftover:
+                notes.append(self._unlock(client, leftover))
+        else:
+            notes.append("Sent without a reservation: Brandsdistribution takes only what is "
+                         "available and does not say how much, so quantities are not confirmed.")
+        # The status by key is the authority for the provider's order id and status.
+        entry = None
+        try:
+            entry = self._lookup(order)
+        except ProviderError as exc:
+            notes.append(f"Status by key not read ({exc}).")
+        order_id = entry["order_id"] if entry else (str(reply["order_id"])
+                                                     if reply["order_id"] else "")
+        if not order_id:
             raise ProviderBadReply(
                 "place_order: the reply carries no order id "
-                f"(order_id={reply['raw'].get('order_id')!r}); look the order up by reference",
+                f"(order_id={reply['raw'].get('order_id')!r}) and the status by key found no "
+                "order; look the order up by reference",
                 operation="place_order",
             )
-        confirmed = mapping.confirmed_quantities(items, reply["models"])
-        unreported = sorted({mapping.stock_id(i) for i in items if i.pk not in confirmed})
-        message = _shortfall_text(items, confirmed)
-        if unreported:
-            message = (message + " " if message else "") + (
-                "No quantity reported for stock id(s) " + ", ".join(unreported) + "."
-            )
+        raw_status = entry["status"] if entry and entry["status"] else statuses.BOOKED
         return PlacementResult(
-            external_ids=[str(reply["order_id"])],
-            raw_status=statuses.BOOKED,
+            external_ids=[order_id],
+            raw_status=raw_status,
+            state=self.statuses.order_state_for(raw_status) if entry else None,
             confirmed_quantities=confirmed,
-            message=message,
-            raw={"order_id": reply["order_id"], "models": reply["models"],
-                 "wire_format": self.wire_format, "reserved": reserved},
+            message=" ".join(n for n in notes if n),
+            raw={"order_id": order_id, "reply_order_id": reply["order_id"],
+                 "remaining_in_reservation": remaining, "taken_from_reservation": taken,
+                 "wire_format": self.wire_format, "reserved": held,
+                 **({"status": entry} if entry else {})},
         )
 
     def _reserve(
         self, client: BrandsdistributionClient, items: list[OrderItem], wanted: dict[str, int]
-    ) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
-        """Lock ``wanted``; returns (baseline reservation, what we now hold per stock id)."""
+    ) -> tuple[dict[str, dict[str, int]], dict[str, int], dict[str, dict[str, int]]]:
+        """Lock ``wanted``. Returns (baseline reservation, what we now hold per stock id,
+        the reservation right before sending). A shortfall is found here, before anything
+        is sent, and what we locked is given back."""
         before = client.reservation()
         try:
             client.reserve("lock", wanted)
@@ -182,14 +217,12 @@ class BrandsdistributionService(ProviderService):
             raise
         after = client.reservation()
         held = {
-            sid: max(0, min(qty, _locked(after, sid) - _locked(before, sid)))
+            sid: max(0, min(qty, mapping.locked(after, sid) - mapping.locked(before, sid)))
             for sid, qty in wanted.items()
         }
         if any(held[sid] < qty for sid, qty in wanted.items()):
-            confirmed = mapping.confirmed_quantities(
-                items, {sid: {"locked": q, "available": 0} for sid, q in held.items()}
-            )
-            note = self._release(client, before, wanted)
+            confirmed = mapping.held_quantities(items, held)
+            note = self._release(client, before, held)
             details = "; ".join(
                 f"stock {sid}: requested {qty}, locked {held[sid]}"
                 f" (available {after.get(sid, {}).get('available', 0)})"
@@ -203,7 +236,7 @@ class BrandsdistributionService(ProviderService):
                         for sid, qty in wanted.items() if held[sid] < qty},
                 operation="reserve_lock", code="shortfall",
             )
-        return before, held
+        return before, held, after
 
     def _release(
         self, client: BrandsdistributionClient, before: dict[str, dict[str, int]],
@@ -212,17 +245,22 @@ class BrandsdistributionService(ProviderService):
         """Unlock whatever this attempt added to the reservation. Best effort: returns a note."""
         try:
             now = client.reservation()
-            extra = {
-                sid: min(qty, _locked(now, sid) - _locked(before, sid))
-                for sid, qty in wanted.items()
-            }
-            extra = {sid: q for sid, q in extra.items() if q > 0}
-            if extra:
-                client.reserve("unlock", extra)
-                return " Released the locked quantities."
-            return ""
         except ProviderError as exc:
             return f" Could not release the locked quantities ({exc}); check the reservation."
+        extra = {
+            sid: min(qty, mapping.locked(now, sid) - mapping.locked(before, sid))
+            for sid, qty in wanted.items()
+        }
+        extra = {sid: q for sid, q in extra.items() if q > 0}
+        return (" " + self._unlock(client, extra)) if extra else ""
+
+    def _unlock(self, client: BrandsdistributionClient, quantities: dict[str, int]) -> str:
+        try:
+            client.reserve("unlock", quantities)
+        except ProviderError as exc:
+            return (f"Could not release the locked quantities ({exc}); see the account's "
+                    "reservation.")
+        return "Released the locked quantities."
 
     # --- status --------------------------------------------------------------------------
     def _lookup(self, order: Order) -> dict[str, Any] | None:
@@ -310,16 +348,6 @@ def _quantities(items: list[OrderItem]) -> dict[str, int]:
     for item in items:
         counts[mapping.stock_id(item)] += item.quantity
     return dict(counts)
-
-
-def _locked(models: dict[str, dict[str, int]], sid: str) -> int:
-    return int(models.get(sid, {}).get("locked", 0))
-
-
-def _shortfall_text(items: list[OrderItem], confirmed: dict[int, int]) -> str:
-    short = [f"stock {mapping.stock_id(i)}: requested {i.quantity}, got {confirmed[i.pk]}"
-             for i in items if i.pk in confirmed and confirmed[i.pk] < i.quantity]
-    return ("Shortfall — " + "; ".join(short) + ".") if short else ""
 
 
 def _safe_url(value: Any) -> str:

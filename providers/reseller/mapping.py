@@ -22,19 +22,48 @@ from providers.types import ItemSnapshot, OrderSnapshot, PlacementResult
 from . import statuses
 
 DRAFT_LIFETIME = dt.timedelta(days=7)  # documented: expirationDate = orderDate + 7 days
-PAGE_SIZE = 100
-STAGES = ("Confirmed", "Draft", "All")
+STAGES = ("Confirmed", "Draft", "All")  # documented: GET /api/orders?stage=…
 
-# names we write (one place to correct)
-F_ACCOUNT_ID = "AccountId"
-F_REFERENCE = "ExternalReference"
-F_PRODUCT_ID = "ProductId"
-F_SKU = "Sku"
-F_NAME = "Description"
-F_QUANTITY = "Quantity"
-F_UNIT_PRICE = "UnitPrice"
-F_NAME_KEY = "Name"
-F_VALUE_KEY = "Value"
+# --- paging: the doc publishes NO paging parameters --------------------------------------
+# ASSUMED (the one place of the guess): a ``page`` query parameter, 1-based. Nothing depends
+# on it being honoured: listing reads page after page until the provider returns nothing new
+# (an empty page, or a page whose ids were all seen — a provider that ignores ``page`` answers
+# the same page again), with MAX_PAGES as a last stop.
+PAGE_PARAM = "page"
+MAX_PAGES = 1000
+
+
+def page_params(page: int) -> dict[str, Any]:
+    return {PAGE_PARAM: page}
+
+
+# --- body field names we write: ALL ASSUMED (the doc publishes none, except that AccountId is
+# "the only mandatory field for creating the order"). An account may override any of them in
+# its options: ``{"field_names": {"reference": "PONumber", ...}}`` (keys as below), so an
+# operator can match a real installation without a code change.
+FIELD_NAMES: dict[str, str] = {
+    "account_id": "AccountId",  # named by the doc ("the AccountID"); exact casing assumed
+    "reference": "ExternalReference",  # assumed
+    "product_id": "ProductId",  # assumed
+    "sku": "Sku",  # assumed
+    "name": "Description",  # assumed
+    "quantity": "Quantity",  # assumed
+    "unit_price": "UnitPrice",  # assumed
+    "value_name": "Name",  # assumed (custom fields / characteristics PUT body)
+    "value_value": "Value",  # assumed
+}
+F_ACCOUNT_ID = FIELD_NAMES["account_id"]
+F_REFERENCE = FIELD_NAMES["reference"]
+
+
+def field_names(overrides: Any = None) -> dict[str, str]:
+    """The assumed names with an account's overrides (unknown keys and non-text ignored)."""
+    names = dict(FIELD_NAMES)
+    if isinstance(overrides, Mapping):
+        for key, value in overrides.items():
+            if key in names and isinstance(value, str) and value.strip():
+                names[key] = value.strip()
+    return names
 
 
 def get(data: Any, *names: str, default: Any = None) -> Any:
@@ -108,31 +137,29 @@ def list_of(body: Any, operation: str) -> list[Mapping[str, Any]]:
     return [r for r in rows if isinstance(r, Mapping)]
 
 
-def total_pages(body: Any) -> int | None:
-    value = get(body, "totalPages", "pageCount", "pages")
-    return _int(value) if value is not None else None
-
-
 # --- requests -------------------------------------------------------------------------------
-def draft_body(order: Any, account_id: str) -> dict[str, Any]:
-    return {F_ACCOUNT_ID: account_id, F_REFERENCE: order.reference}
+def draft_body(order: Any, account_id: str, names: Mapping[str, str] = FIELD_NAMES
+               ) -> dict[str, Any]:
+    return {names["account_id"]: account_id, names["reference"]: order.reference}
 
 
-def item_body(item: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {F_PRODUCT_ID: item.product_id or item.sku,
-                            F_QUANTITY: int(item.quantity)}
+def item_body(item: Any, names: Mapping[str, str] = FIELD_NAMES) -> dict[str, Any]:
+    body: dict[str, Any] = {names["product_id"]: item.product_id or item.sku,
+                            names["quantity"]: int(item.quantity)}
     if item.sku:
-        body[F_SKU] = item.sku
+        body[names["sku"]] = item.sku
     if item.name:
-        body[F_NAME] = item.name
+        body[names["name"]] = item.name
     if item.unit_price is not None:
-        body[F_UNIT_PRICE] = str(item.unit_price)
+        body[names["unit_price"]] = str(item.unit_price)
     return body
 
 
-def values_body(values: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """PUT body for custom fields / characteristics: [{"Name": ..., "Value": ...}]."""
-    return [{F_NAME_KEY: name, F_VALUE_KEY: value} for name, value in values.items()]
+def values_body(values: Mapping[str, Any], names: Mapping[str, str] = FIELD_NAMES
+                ) -> list[dict[str, Any]]:
+    """PUT body for custom fields / characteristics: [{"Name": ..., "Value": ...}] (assumed)."""
+    return [{names["value_name"]: name, names["value_value"]: value}
+            for name, value in values.items()]
 
 
 # --- replies --------------------------------------------------------------------------------

@@ -31,13 +31,15 @@ if TYPE_CHECKING:
 
 FREE, STANDARD = "free", "standard"
 # What a Free edition account may do (documented: list/detail/items, part of extra info).
+# Steps 5, 6 and the reads of step 7 (custom fields, item characteristics): reads are never
+# refused; "partially from 7" is read as "the GETs of step 7, not the PUTs".
 FREE_OPERATIONS = frozenset({
     "check_account", "fetch_order", "iter_incoming", "reconcile_placement", "poll_execution",
-    "fetch_item", "list_items", "custom_fields_get", "list_orders",
+    "fetch_item", "list_items", "custom_fields_get", "list_orders", "item_characteristics_get",
 })
 WRITE_OPERATIONS = frozenset({
     "create_draft", "add_item", "remove_item", "place_order", "custom_fields_set",
-    "item_characteristics_get", "item_characteristics_set",
+    "item_characteristics_set",
 })
 
 
@@ -59,6 +61,10 @@ class ResellerService(ProviderService):
         OptionField("account_id", "Default AccountId", "",
                     help_text="The BSS account (reseller or end customer) new drafts are "
                     "created for; an order's provider option 'account_id' overrides it."),
+        OptionField("field_names", "Body field names", {},
+                    help_text="The API publishes no body field names: override the assumed "
+                    "ones, e.g. {\"reference\": \"PONumber\"} (keys: "
+                    + ", ".join(mapping.FIELD_NAMES) + ")."),
     )
     base_url_setting = "RESELLER_API_URL"
     sandbox_prefix = "/sandbox/reseller/"
@@ -97,6 +103,10 @@ class ResellerService(ProviderService):
             raise ProviderValidationError(reason, operation=operation,
                                           fields={"edition": "Free edition is read only."})
 
+    @property
+    def field_names(self) -> dict[str, str]:
+        return mapping.field_names(self.account.options.get("field_names"))
+
     def account_id_for(self, order: Order) -> str:
         options = order.provider_options or {}
         value = mapping.get(options, "account_id", "AccountId") or self.option("account_id")
@@ -112,7 +122,7 @@ class ResellerService(ProviderService):
     # --- checks ---------------------------------------------------------------------------
     def check_account(self, *, merchant: Merchant | None = None) -> str:
         body = self.client.call("GET", "api/orders", operation="check_account", idempotent=True,
-                                params={"stage": "Draft", "page": 1, "pageSize": 1})
+                                params={"stage": "Draft"})
         mapping.list_of(body or [], "check_account")
         version = self.client.headers["X-Api-Version"]
         return f"Token accepted; {self.edition} edition; API v{version}."
@@ -140,14 +150,28 @@ class ResellerService(ProviderService):
                 fields={"provider_options.account_id": "Required."}, operation="create_draft",
             )
         body = self.client.call("POST", "api/orders", operation="create_draft",
-                                idempotent=False, json_body=mapping.draft_body(order, account_id))
+                                idempotent=False,
+                                json_body=mapping.draft_body(order, account_id, self.field_names))
         return mapping.draft_result(body, now=timezone.now())
 
     def add_item(self, order: Order, item: OrderItem) -> str:
+        """``POST …/items`` then read the item back (``GET …/items/{itemId}``): the id is
+        only trusted once the provider shows the item."""
         self._guard("add_item")
         body = self.client.call("POST", f"{self._order_path(order)}/items", operation="add_item",
-                                idempotent=False, json_body=mapping.item_body(item))
-        return mapping.object_id(body, "add_item")
+                                idempotent=False,
+                                json_body=mapping.item_body(item, self.field_names))
+        item_id = mapping.object_id(body, "add_item")
+        self._read_item(order, item_id)
+        return item_id
+
+    def _read_item(self, order: Order, item_id: str) -> ItemSnapshot:
+        body = self.client.call("GET", f"{self._order_path(order)}/items/{item_id}",
+                                operation="fetch_item", idempotent=True)
+        snap = mapping.item_snapshot(mapping._need_mapping(body, "fetch_item"))
+        if not snap.external_id:
+            snap.external_id = item_id
+        return snap
 
     def remove_item(self, order: Order, item: OrderItem) -> None:
         self._guard("remove_item")
@@ -165,12 +189,7 @@ class ResellerService(ProviderService):
         if not item.external_id:
             raise ProviderValidationError("This item is not at the provider yet.",
                                           fields={"external_id": "No provider item id."})
-        body = self.client.call("GET", f"{self._order_path(order)}/items/{item.external_id}",
-                                operation="fetch_item", idempotent=True)
-        snap = mapping.item_snapshot(mapping._need_mapping(body, "fetch_item"))
-        if not snap.external_id:
-            snap.external_id = item.external_id
-        return snap
+        return self._read_item(order, item.external_id)
 
     # --- checkout and execution --------------------------------------------------------------
     def place_order(self, order: Order) -> PlacementResult:
@@ -182,6 +201,20 @@ class ResellerService(ProviderService):
         if not order.external_id:
             draft = self.create_draft(order)
             order.external_id = draft.external_ids[0]  # in memory only, for the paths below
+        else:
+            # Documented: checkout "can only be done when the order is in Draft status". Ask
+            # the provider, not only our state: an order it already took is never checked out
+            # again — its status is the result.
+            current = mapping.order_snapshot(
+                self.client.call("GET", self._order_path(order), operation="order_status",
+                                 idempotent=True), operation="order_status")
+            if current.raw_status != statuses.DRAFT:
+                return PlacementResult(
+                    external_ids=[order.external_id], raw_status=current.raw_status,
+                    state=current.state,
+                    message=f"Not checked out: the provider already has this order "
+                            f"({current.raw_status or 'no status'}).",
+                    raw={"order": current.raw})
         for item in order.items.all():
             if not item.external_id:
                 item.external_id = self.add_item(order, item)
@@ -198,18 +231,27 @@ class ResellerService(ProviderService):
         return mapping.execution_result(order.external_id, body)
 
     # --- reads -------------------------------------------------------------------------------
-    def list_orders(self, *, stage: str, page: int = 1,
-                    page_size: int | None = None) -> tuple[list[OrderSnapshot], int | None]:
+    def list_orders(self, *, stage: str, page: int = 1) -> list[OrderSnapshot]:
         """One page of ``GET /api/orders?stage=…`` (the stage is always sent: the provider's
-        default is Confirmed only)."""
+        default is Confirmed only; the page parameter is our guess, see mapping.PAGE_PARAM)."""
         if stage not in mapping.STAGES:
             raise ProviderValidationError(f"Unknown stage '{stage}'.", fields={"stage": "Unknown."})
         body = self.client.call("GET", "api/orders", operation="list_orders", idempotent=True,
-                                params={"stage": stage, "page": page,
-                                        "pageSize": page_size or mapping.PAGE_SIZE})
+                                params={"stage": stage, **mapping.page_params(page)})
         rows = mapping.list_of(body if body is not None else [], "list_orders")
-        snaps = [mapping.order_snapshot(r, operation="list_orders") for r in rows]
-        return snaps, mapping.total_pages(body)
+        return [mapping.order_snapshot(r, operation="list_orders") for r in rows]
+
+    def iter_pages(self, *, stage: str, start: int = 1) -> Iterator[tuple[int, list[OrderSnapshot]]]:
+        """Pages until the provider returns nothing new: an empty page, or one whose ids were
+        all seen already (a provider ignoring the page parameter repeats itself)."""
+        seen: set[str] = set()
+        for page in range(start, start + mapping.MAX_PAGES):
+            snaps = self.list_orders(stage=stage, page=page)
+            fresh = [s for s in snaps if s.external_id not in seen]
+            if not fresh:
+                return
+            seen.update(s.external_id for s in fresh)
+            yield page, fresh
 
     def fetch_order(self, order: Order) -> OrderSnapshot:
         path = self._order_path(order)
@@ -220,16 +262,17 @@ class ResellerService(ProviderService):
     def iter_incoming(self, *, since: dt.datetime | None,
                       cursor: dict[str, Any]) -> Iterator[list[OrderSnapshot]]:
         stage = str(self.account.options.get("import_stage") or "All")
-        page = int(cursor.get("page", 1) or 1)
-        while True:
-            snaps, pages = self.list_orders(stage=stage, page=page)
+        for page, snaps in self.iter_pages(stage=stage):
+            cursor["page"] = page + 1
             yield snaps
-            page += 1
-            cursor["page"] = page
-            done = (pages is not None and page > pages) or len(snaps) < mapping.PAGE_SIZE
-            if done:
-                cursor["page"] = 1
-                return
+        cursor["page"] = 1
+
+    def _find(self, order: Order, *, stage: str) -> OrderSnapshot | None:
+        for _page, snaps in self.iter_pages(stage=stage):
+            found = next((s for s in snaps if s.reference == order.reference), None)
+            if found is not None:
+                return found
+        return None
 
     def reconcile_placement(self, order: Order) -> PlacementResult | None:
         """Was the checkout (or the draft) acted on? By id when we have it, else by our
@@ -237,16 +280,9 @@ class ResellerService(ProviderService):
         if order.external_id:
             body = self.client.call("GET", self._order_path(order), operation="lookup",
                                     idempotent=True)
-            snap = mapping.order_snapshot(body, operation="lookup")
+            snap: OrderSnapshot | None = mapping.order_snapshot(body, operation="lookup")
         else:
-            snap = None
-            page = 1
-            while snap is None:
-                snaps, pages = self.list_orders(stage="All", page=page)
-                snap = next((s for s in snaps if s.reference == order.reference), None)
-                if len(snaps) < mapping.PAGE_SIZE or (pages is not None and page >= pages):
-                    break
-                page += 1
+            snap = self._find(order, stage="All")
         if snap is None or snap.raw_status == statuses.DRAFT:
             return None
         return PlacementResult(external_ids=[snap.external_id], raw_status=snap.raw_status,
@@ -255,17 +291,11 @@ class ResellerService(ProviderService):
     def find_draft(self, order: Order) -> PlacementResult | None:
         """Our draft among the provider's drafts (by our reference), after a create whose
         outcome was unknown; None when there is none."""
-        page = 1
-        while True:
-            snaps, pages = self.list_orders(stage="Draft", page=page)
-            found = next((s for s in snaps if s.reference == order.reference), None)
-            if found is not None:
-                return PlacementResult(external_ids=[found.external_id],
-                                       raw_status=found.raw_status, state=found.state,
-                                       expires_at=found.expires_at, raw=found.raw)
-            if len(snaps) < mapping.PAGE_SIZE or (pages is not None and page >= pages):
-                return None
-            page += 1
+        found = self._find(order, stage="Draft")
+        if found is None:
+            return None
+        return PlacementResult(external_ids=[found.external_id], raw_status=found.raw_status,
+                               state=found.state, expires_at=found.expires_at, raw=found.raw)
 
     # --- extra information -------------------------------------------------------------------
     def custom_fields_get(self, order: Order) -> list[dict[str, Any]]:
@@ -277,7 +307,7 @@ class ResellerService(ProviderService):
         self._guard("custom_fields_set")
         self.client.call("PUT", f"{self._order_path(order)}/customfields",
                          operation="custom_fields_set", idempotent=True,
-                         json_body=mapping.values_body(values))
+                         json_body=mapping.values_body(values, self.field_names))
 
     def _item_path(self, order: Order, item: OrderItem) -> str:
         if not item.external_id:
@@ -286,7 +316,11 @@ class ResellerService(ProviderService):
         return f"{self._order_path(order)}/items/{item.external_id}"
 
     def item_characteristics_get(self, order: Order, item: OrderItem) -> list[dict[str, Any]]:
+        """When the characteristics form opens: the item is read back first
+        (``GET …/items/{itemId}``), so a form is never built for an item the provider no
+        longer has."""
         self._guard("item_characteristics_get")
+        self._read_item(order, self._item_path(order, item).rsplit("/", 1)[-1])
         body = self.client.call("GET", f"{self._item_path(order, item)}/characteristics",
                                 operation="item_characteristics_get", idempotent=True)
         return mapping.values_from(body if body is not None else [], "item_characteristics_get")
@@ -296,4 +330,4 @@ class ResellerService(ProviderService):
         self._guard("item_characteristics_set")
         self.client.call("PUT", f"{self._item_path(order, item)}/characteristics",
                          operation="item_characteristics_set", idempotent=True,
-                         json_body=mapping.values_body(values))
+                         json_body=mapping.values_body(values, self.field_names))

@@ -12,8 +12,9 @@ labels and lifecycle mapping live in one place. Lookups are case- and space-inse
 
 from __future__ import annotations
 
+from providers.statuses import NOT_PUBLISHED, RawStatus, StatusTable
+from providers.statuses import Action as A
 from providers.statuses import Lifecycle as L
-from providers.statuses import RawStatus, StatusTable
 
 DRAFT = "Draft"
 SUBMITTED = "Submitted"
@@ -26,29 +27,40 @@ EXEC_PENDING = "Pending"
 EXEC_IN_PROGRESS = "InProgress"
 EXEC_FAILED = "Failed"
 
-_AFTER_CHECKOUT = (SUBMITTED, PENDING_APPROVAL, EXEC_PENDING, EXEC_IN_PROGRESS, EXECUTED,
-                   CANCELED, CANCELLED_BY_RESELLER, EXEC_FAILED)
+_READ = frozenset({A.SYNC})
+_EXECUTING = frozenset({A.SYNC, A.EXECUTION_POLL})
 
 STATUSES = StatusTable(
     provider="reseller",
     order_statuses={
-        DRAFT: RawStatus(DRAFT, "Draft", L.DRAFT, next=(SUBMITTED, PENDING_APPROVAL)),
-        SUBMITTED: RawStatus(SUBMITTED, "Submitted", L.PLACED, next=_AFTER_CHECKOUT[1:]),
+        # documented: checkout "can only be done when the order is in Draft status"; items
+        # are added and removed only in Draft. What follows a checkout is not published.
+        DRAFT: RawStatus(DRAFT, "Draft", L.DRAFT, next=(SUBMITTED, PENDING_APPROVAL),
+                         actions=frozenset({A.PLACE, A.SYNC})),
+        SUBMITTED: RawStatus(SUBMITTED, "Submitted", L.PLACED, next=NOT_PUBLISHED,
+                             actions=_EXECUTING),
+        # documented: not a confirmed order, and the execution status is for confirmed
+        # orders only — it is not polled here (the order read tells when it moves on)
         PENDING_APPROVAL: RawStatus(PENDING_APPROVAL, "Reseller pending approval", L.PLACED,
-                                    next=(SUBMITTED, EXEC_IN_PROGRESS, EXECUTED,
-                                          CANCELLED_BY_RESELLER)),
+                                    next=NOT_PUBLISHED, actions=_READ),
         EXEC_PENDING: RawStatus(EXEC_PENDING, "Execution pending", L.IN_PROGRESS,
-                                next=(EXEC_IN_PROGRESS, EXECUTED, EXEC_FAILED, CANCELED)),
+                                next=NOT_PUBLISHED, actions=_EXECUTING),
         EXEC_IN_PROGRESS: RawStatus(EXEC_IN_PROGRESS, "Executing", L.IN_PROGRESS,
-                                    next=(EXECUTED, EXEC_FAILED, CANCELED)),
-        EXECUTED: RawStatus(EXECUTED, "Executed", L.COMPLETED, next=(), final=True),
-        CANCELED: RawStatus(CANCELED, "Canceled", L.CANCELLED, next=(), final=True),
+                                    next=NOT_PUBLISHED, actions=_EXECUTING),
+        EXECUTED: RawStatus(EXECUTED, "Executed", L.COMPLETED, next=NOT_PUBLISHED, final=True,
+                            actions=_READ),
+        CANCELED: RawStatus(CANCELED, "Canceled", L.CANCELLED, next=NOT_PUBLISHED, final=True,
+                            actions=_READ),
         CANCELLED_BY_RESELLER: RawStatus(CANCELLED_BY_RESELLER, "Cancelled by reseller",
-                                         L.CANCELLED, next=(), final=True),
-        EXEC_FAILED: RawStatus(EXEC_FAILED, "Execution failed", L.FAILED, next=(), final=True),
+                                         L.CANCELLED, next=NOT_PUBLISHED, final=True,
+                                         actions=_READ),
+        EXEC_FAILED: RawStatus(EXEC_FAILED, "Execution failed", L.FAILED, next=NOT_PUBLISHED,
+                               final=True, actions=_READ),
     },
     # Checkout is "place". No cancel endpoint: a provider draft simply expires.
-    order_actions=frozenset({"place"}),
+    order_actions=frozenset({A.PLACE, A.SYNC, A.EXECUTION_POLL}),
+    initial_actions=frozenset({A.PLACE, A.SYNC}),
+    # organisations add their own statuses: shown raw, in progress, under "Needs action"
     unknown_state=L.IN_PROGRESS,
 )
 
@@ -81,7 +93,7 @@ def normalise(raw: object) -> str:
     return _BY_KEY.get(key) or ALIASES.get(key) or text
 
 
-def state_for(raw: object) -> str:
+def state_for(raw: object) -> str | None:
     return STATUSES.order_state_for(normalise(raw))
 
 

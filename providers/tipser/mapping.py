@@ -255,3 +255,50 @@ def parse_carriers(body: Any) -> list[str]:
 
     walk(body)
     return sorted(found, key=str.lower)
+
+
+MARKET_KEYS = ("id", "code", "countryCode", "country", "market", "marketId")
+
+
+def carriers_by_market(body: Any) -> dict[str, list[str]]:
+    """Carrier names per market of ``GET /v3/markets`` ("in proper market section"): each
+    market object found (a dict with carriers under ``CARRIER_KEYS``) is keyed by every
+    identifier it carries (``MARKET_KEYS``, lower-cased) and by ``currency:<code>``."""
+    markets: dict[str, list[str]] = {}
+
+    def walk(node: Any, depth: int = 0) -> None:
+        if depth > 6:
+            return
+        if isinstance(node, list):
+            for child in node:
+                walk(child, depth + 1)
+        elif isinstance(node, dict):
+            if any(k in node for k in CARRIER_KEYS):
+                names = parse_carriers({k: node[k] for k in CARRIER_KEYS if k in node})
+                for key in MARKET_KEYS:
+                    value = _str(node.get(key)) if isinstance(node.get(key), str) else ""
+                    if value:
+                        markets.setdefault(value.lower(), names)
+                currency = node.get("currency")
+                if isinstance(currency, str) and currency.strip():
+                    markets.setdefault(f"currency:{currency.strip().upper()}", names)
+            for value in node.values():
+                if isinstance(value, (dict, list)):
+                    walk(value, depth + 1)
+
+    walk(body)
+    return markets
+
+
+def market_carriers(markets: dict[str, list[str]], *, country: str, currency: str
+                    ) -> list[str] | None:
+    """The carriers of the order's market: by its delivery country, else by a currency only
+    one market uses; None when no market matches."""
+    if country and country.lower() in markets:
+        return markets[country.lower()]
+    if currency:
+        by_currency = markets.get(f"currency:{currency.upper()}")
+        same = [k for k, v in markets.items() if k.startswith("currency:") and v == by_currency]
+        if by_currency is not None and len(same) == 1:
+            return by_currency
+    return None

@@ -10,6 +10,7 @@ State lives in the database (``providers.tipser.models``).
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import random
@@ -23,6 +24,8 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
+
+from providers.docsamples import sample_json
 
 from .models import SandboxMerchant, SandboxOrder, SandboxShipping
 from .statuses import STATUSES
@@ -126,6 +129,9 @@ def orders_generate(
     for n in range(count):
         first, last, street, zip_code, city, country = rng.choice(CUSTOMERS)
         address = {"streetAddress": street, "zipCode": zip_code, "city": city, "country": country}
+        # Built on the doc's order-details sample: its keys and nesting, our values.
+        sample = sample_json("tipser", "order_detail.json")
+        sample_item = sample["items"][0]
         lines = []
         for _ in range(items or rng.randint(1, 3)):
             name, sku, price = rng.choice(CATALOG)
@@ -133,27 +139,27 @@ def orders_generate(
             total = price * quantity
             ex_vat = (total / (1 + VAT)).quantize(Decimal("0.01"))
             merchant_inc = (total * Decimal("0.70")).quantize(Decimal("0.01"))
-            lines.append(
-                {
-                    "id": secrets.token_hex(12),
-                    "productId": secrets.token_hex(12),
-                    "sku": sku,
-                    "productName": name,
-                    "amount": quantity,
-                    "quantity": quantity,
-                    "attributesValue": rng.choice(["", "Size: M", "Colour: blue"]),
-                    "status": 0,
-                    "merchantProductId": sku[-12:],
-                    "totalPriceIncVat": _money(total, "EUR"),
-                    "totalPriceExVat": _money(ex_vat, "EUR"),
-                    "vatValue": _money(total - ex_vat, "EUR"),
-                    "merchantPriceIncVat": _money(merchant_inc, "EUR"),
-                    "merchantPriceExVat": _money((merchant_inc / (1 + VAT)), "EUR"),
-                }
-            )
+            lines.append({
+                **copy.deepcopy(sample_item),
+                "id": secrets.token_hex(12),
+                "productId": secrets.token_hex(12),
+                "sku": sku,
+                "productName": name,
+                "amount": quantity,
+                "quantity": quantity,
+                "attributesValue": rng.choice(["", "Size: M", "Colour: blue"]),
+                "status": 0,
+                "merchantProductId": sku[-12:],
+                "totalPriceIncVat": _money(total, "EUR"),
+                "totalPriceExVat": _money(ex_vat, "EUR"),
+                "vatValue": _money(total - ex_vat, "EUR"),
+                "merchantPriceIncVat": _money(merchant_inc, "EUR"),
+                "merchantPriceExVat": _money((merchant_inc / (1 + VAT)), "EUR"),
+            })
         order_id = secrets.token_hex(12)
         date = now - dt.timedelta(minutes=count - n)
         data = {
+            **sample,
             "id": order_id,
             "orderNumber": str(base_number + n),
             "orderDate": date.astimezone(dt.UTC)
@@ -161,6 +167,7 @@ def orders_generate(
             .replace("+00:00", "Z"),
             "status": 0,
             "customer": {
+                **sample["customer"],
                 "firstName": first,
                 "lastName": last,
                 "email": f"{order_id}@mailinator.com",
@@ -171,6 +178,7 @@ def orders_generate(
             },
             "items": lines,
             "shippingPreferences": {
+                **sample["shippingPreferences"],
                 "shippingProvider": rng.choice(["DHL", "PostNord", "UPS"]),
                 "sendDeliveryNoteToCustomer": True,
             },
@@ -179,12 +187,12 @@ def orders_generate(
                 "priceExVat": _money(Decimal("0"), "EUR"),
                 "vatValue": _money(Decimal("0"), "EUR"),
             },
-            "activityLogs": [
+            "activityLogs": [  # the sample's "Placed" entry
                 {
-                    "messageType": 4,
-                    "user": "Order integration",
+                    **sample["activityLogs"][-1],
                     "date": date.isoformat(),
-                    "text": {"updateType": "Placed", "success": True},
+                    "text": {**sample["activityLogs"][-1]["text"], "updateType": "Placed",
+                             "success": True, "response": f"id: {base_number + n}"},
                 }
             ],
         }

@@ -277,20 +277,35 @@ class TipserService(ProviderService):
         return mapping.order_state_from_item_states([i.state for i in items])
 
     # --- carriers --------------------------------------------------------------------------
-    def carrier_names(self, *, refresh: bool = False) -> list[str]:
-        """Carrier names from ``GET /v3/markets``, cached per account (Django cache)."""
-        key = f"tipser:carriers:{self.account.pk}:{self.base_url}"
-        names = None if refresh else cache.get(key)
-        if names is None:
-            names = mapping.parse_carriers(self.client.markets())
-            cache.set(key, names, CARRIER_CACHE_SECONDS)
-        return list(names)
+    def _markets(self, *, refresh: bool = False) -> dict[str, Any]:
+        """``GET /v3/markets`` read into all carrier names and names per market, cached per
+        account (Django cache)."""
+        key = f"tipser:markets:{self.account.pk}:{self.base_url}"
+        cached = None if refresh else cache.get(key)
+        if cached is None:
+            body = self.client.markets()
+            cached = {"all": mapping.parse_carriers(body),
+                      "markets": mapping.carriers_by_market(body)}
+            cache.set(key, cached, CARRIER_CACHE_SECONDS)
+        return dict(cached)
+
+    def carrier_names(self, *, refresh: bool = False, order: Order | None = None) -> list[str]:
+        """Carrier names: those of the order's market ("from the proper market section"),
+        every market's when the order's market is not found."""
+        markets = self._markets(refresh=refresh)
+        if order is not None:
+            own = mapping.market_carriers(markets["markets"], country=order.country or "",
+                                          currency=order.currency or "")
+            if own is not None:
+                return list(own)
+        return list(markets["all"])
 
     def carrier_choices(self, order: Order | None = None) -> list[tuple[str, str]]:
-        """Choices for the ship form: Tipser's carriers, the customer's preferred one, and
-        "other" (sent as null). A failing markets call still leaves "other"."""
+        """Choices for the ship form: the carriers of the order's market, the customer's
+        preferred one, and "other" (sent as null). A failing markets call still leaves
+        "other"."""
         try:
-            names = self.carrier_names()
+            names = self.carrier_names(order=order)
         except ProviderError:
             names = []
         preferred = ""

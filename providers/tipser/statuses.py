@@ -23,7 +23,12 @@ STATUSES = StatusTable(
     order_statuses={},  # not published: raw values are shown as "unknown (n)"
     # Order buttons: each sends one status change for all (eligible) items of the order,
     # "ship" posts the shipping information (carrier, tracking) and marks the items shipped.
-    order_actions=frozenset({"hold", "release", "ship", "cancel"}),
+    order_actions=frozenset({"hold", "release", "ship", "cancel", "sync"}),
+    # order-level statuses are not published: no order-level rule; the items' own
+    # ``nextStatuses`` (and the item table below) decide
+    initial_actions=None,
+    unknown_actions=None,
+    unknown_state=L.IN_PROGRESS,
     item_statuses={
         NEW: RawStatus(NEW, "New", I.NEW, next=(HOLD, SHIPPED, CANCELLED, ACKNOWLEDGED)),
         HOLD: RawStatus(HOLD, "Hold", I.ON_HOLD, next=(SHIPPED, CANCELLED, ACKNOWLEDGED)),
@@ -34,7 +39,6 @@ STATUSES = StatusTable(
             ACKNOWLEDGED, "Acknowledged", I.ACKNOWLEDGED, next=(HOLD, SHIPPED, CANCELLED)
         ),
     },
-    unknown_state=L.IN_PROGRESS,
 )
 
 # Item codes that still need the merchant's work: an order with such an item is "open" and

@@ -16,7 +16,7 @@ from merchants.models import ProviderAccount
 pytestmark = pytest.mark.django_db
 
 TIPSER = "https://tipser.example.test"
-LIST = json.loads((Path(__file__).parents[1] / "providers/tipser/fixtures/order_list.json").read_text())
+LIST = json.loads((Path(__file__).parents[2] / "providers/tipser/fixtures/order_list.json").read_text())
 
 
 def _inputs(html: str, kind: str) -> list[str]:

@@ -48,3 +48,25 @@ def test_graph_page_lists_every_registered_provider(operator_client):
 def test_changelist_links_to_graphs(operator_client):
     html = operator_client.get(reverse("admin:orders_order_changelist")).content.decode()
     assert reverse("admin:orders_order_status_graphs") in html
+
+
+@pytest.mark.parametrize("key", ["aliseeks", "brandsdistribution", "reseller"])
+def test_graph_draws_what_the_table_enforces_and_says_not_published(key):
+    from providers import registry
+
+    table = registry.get(key).statuses
+    root = ET.fromstring(status_table_svg(table))
+    nodes = {g.get("data-code"): g for g in root.iter(f"{SVG}g") if g.get("class") == "dd-node"}
+    for code, row in table.order_statuses.items():
+        node = nodes[code]
+        assert node.get("data-actions") == (", ".join(sorted(row.actions or ())) or "none")
+        assert (node.get("data-next") == "not-published") == (row.next is None)
+    captions = [t for t in root.iter(f"{SVG}text") if t.get("class") == "dd-not-published"]
+    assert bool(captions) == all(r.next is None for r in table.order_statuses.values())
+
+
+@pytest.mark.django_db
+def test_graph_page_shows_brandsdistribution_has_no_published_flow(operator_client):
+    html = operator_client.get(reverse("admin:orders_order_status_graphs")).content.decode()
+    assert "Next statuses: not published by the provider" in html
+    assert 'data-code="2002"' in html and "payment was not accepted" in html

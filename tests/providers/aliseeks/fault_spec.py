@@ -8,7 +8,8 @@ from typing import Any
 
 from django.conf import settings
 
-FIXTURES = Path(__file__).parent / "fixtures"
+# the documents' own samples, shared with the sandbox (providers/docsamples.py)
+FIXTURES = Path(__file__).resolve().parents[3] / "providers" / "aliseeks" / "fixtures"
 API_KEY = "ak_live_secret_4242"
 
 
@@ -50,4 +51,6 @@ FAULT_SPEC = {
     "mock_success": mock_success,
     "create": ("POST", create_url()),
     "create_success_json": fixture("create_order_reply.json"),
+    # documented: 429 is the subscription's call quota — final, never retried
+    "fault_kinds": {"HTTP 429 without Retry-After": "rejected"},
 }

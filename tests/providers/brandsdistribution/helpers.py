@@ -18,7 +18,8 @@ API_KEY = "bd-key-4711"
 PASSWORD = "bd-secret-pass-0815"
 # base64("bd-key-4711:bd-secret-pass-0815")
 AUTH_HEADER = "Basic YmQta2V5LTQ3MTE6YmQtc2VjcmV0LXBhc3MtMDgxNQ=="
-FIXTURES = Path(__file__).parent / "fixtures"
+# the documents' own samples, shared with the sandbox (providers/docsamples.py)
+FIXTURES = Path(__file__).resolve().parents[3] / "providers" / "brandsdistribution" / "fixtures"
 
 
 def fixture(name: str) -> bytes:

@@ -99,3 +99,51 @@ def test_refresh_action_brings_tracking_and_settles_unknown_placements(mocked, o
     unknown.refresh_from_db()
     assert shipped.state == "shipped" and shipped.shipments.get().tracking_number == "TNT1"
     assert (unknown.state, unknown.external_id) == ("placed", "131")
+
+
+# --- leftover reservations per account ------------------------------------------------------
+RES_URL = reverse("admin:brandsdistribution_accountreservation_changelist")
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_leftover_reservation_is_shown_per_account_and_released_on_post(mocked, op_client, fmt):
+    order = make_order(wire_format=fmt)
+    account = order.merchant.account
+    if fmt == "json":
+        held = fixture("reservation.json")  # doc sample: 1578 locked 2
+        empty = b'{"models": [], "order_id": 0}'
+    else:
+        held = b'<root order_id="0"><model stock_id="1578" locked="2" available="0"/></root>'
+        empty = b'<root order_id="0"/>'
+    mocked.add(responses.GET, LOCKED, body=held)
+    response = op_client.post(RES_URL, {"action": "read_reservation",
+                                        "_selected_action": [account.pk]}, follow=True)
+    page = response.content.decode()
+    assert "1 model(s) locked" in page
+    assert "1578: 2 (since " in page
+    since = account.__class__.objects.get(pk=account.pk).state["reservation"]["models"][0]["since"]
+
+    mocked.add(responses.GET, LOCKED, body=held)
+    mocked.add(responses.POST, RESERVE, body=empty)
+    mocked.add(responses.GET, LOCKED, body=empty)
+    response = op_client.post(RES_URL, {"action": "release_reservation",
+                                        "_selected_action": [account.pk]}, follow=True)
+    assert "Released 2 x 1578." in response.content.decode()
+    sent = next(c.request.body for c in mocked.calls if c.request.method == "POST")
+    if fmt == "json":
+        assert json.loads(sent) == {"operations": [{"type": "unlock", "models": [
+            {"stock_id": 1578, "quantity": 2}]}]}
+    else:
+        assert sent.endswith(b'<root><operation type="unlock"><model stock_id="1578" '
+                             b'quantity="2" /></operation></root>')
+    assert "nothing known to be locked" in op_client.get(RES_URL).content.decode()
+    assert since  # first seen is kept while the model stays locked
+
+
+def test_release_needs_change_permission_and_a_post(mocked, client, readonly_user):
+    order = make_order()
+    client.force_login(readonly_user)
+    response = client.post(RES_URL, {"action": "release_reservation",
+                                     "_selected_action": [order.merchant.account.pk]})
+    assert response.status_code in (302, 403, 200)
+    assert not mocked.calls  # nothing unlocked

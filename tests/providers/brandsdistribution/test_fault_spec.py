@@ -18,7 +18,8 @@ def test_fault_spec_describes_a_successful_placement(mocked):
     services.order_place(order=order)
     order.refresh_from_db()
     assert (order.state, order.external_id) == ("placed", "4711")
-    assert [c.request.url for c in mocked.calls] == [url]
+    assert mocked.calls[0].request.url == url
+    assert [c.request.method for c in mocked.calls] == ["POST", "GET"]  # create, status by key
 
 
 def test_fault_spec_mock_success_covers_the_reservation_when_on(mocked):

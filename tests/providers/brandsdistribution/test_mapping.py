@@ -85,7 +85,7 @@ def test_documented_xml_reply_is_read():
 
 def test_documented_json_reply_is_read():
     reply = mapping.parse_models_reply(fixture("order_reply.json"), "json", what="t")
-    assert reply["order_id"] == 0
+    assert reply["order_id"] is None  # the sample's 0 is "no id", never stored as one
     assert reply["models"]["1578"] == {"locked": 1, "available": 0}
 
 
@@ -108,11 +108,46 @@ def test_malformed_replies_are_bad_replies(body, fmt):
         mapping.parse_models_reply(body, fmt, what="place_order")
 
 
-def test_confirmed_quantities_take_what_the_reply_locked():
+def test_what_an_order_took_is_what_left_the_reservation():
     order = make_order(items=(("148148", 10), ("148367", 15)))
     items = list(order.items.all())
-    confirmed = mapping.confirmed_quantities(items, {"148148": {"locked": 7, "available": 0}})
-    assert confirmed == {items[0].pk: 7}  # unlisted model: unknown, not claimed short
+    before = {"148148": {"locked": 13, "available": 0}, "148367": {"locked": 15, "available": 0}}
+    # the documented reply: what *remains* (148148: a leftover of 3; 148367: unlisted = 0)
+    remaining = mapping.parse_models_reply(
+        b'{"models":[{"stock_id":148148,"locked":3,"available":0}],"order_id":0}', "json",
+        what="t")["models"]
+    taken = mapping.taken_from_reservation(before, remaining, {"148148": 10, "148367": 15})
+    assert taken == {"148148": 10, "148367": 15}
+    assert mapping.confirmed_quantities(items, taken) == {items[0].pk: 10, items[1].pk: 15}
+    # a take that cannot be proven in full is left unconfirmed, never a shortfall
+    assert mapping.confirmed_quantities(items, {"148148": 7, "148367": 15}) == {items[1].pk: 15}
+
+
+def test_the_doc_reply_samples_fed_to_the_arithmetic_show_no_shortfall():
+    """The doc's XML sample after an order that took 10 of 20 reserved: 10 remain."""
+    order = make_order(items=(("148148", 10),))
+    items = list(order.items.all())
+    remaining = mapping.parse_models_reply(fixture("order_reply.xml"), "xml", what="t")["models"]
+    taken = mapping.taken_from_reservation({"148148": {"locked": 20, "available": 5}},
+                                           remaining, {"148148": 10})
+    assert mapping.confirmed_quantities(items, taken) == {items[0].pk: 10}
+
+
+def test_reserve_body_in_both_documented_encodings():
+    doc = mapping.reserve_document("lock", {"3": 3})
+    assert json.loads(mapping.reserve_body(doc, "json")) == {
+        "operations": [{"type": "lock", "models": [{"stock_id": 3, "quantity": 3}]}]}
+    assert mapping.reserve_body(doc, "xml").endswith(
+        b'<root><operation type="lock"><model stock_id="3" quantity="3" /></operation></root>')
+
+
+def test_documented_xml_status_by_key_is_read():
+    body = (b"<root><order_list><order><ext_ref>56</ext_ref><last_update>2018/05/25 12:20:37"
+            b" +0200</last_update><order_id>123456</order_id><parsedDate>2018/05/25 12:20:37"
+            b" +0200</parsedDate><status>3002</status><tracking_url>https://t.example/x"
+            b"</tracking_url></order></order_list></root>")
+    [entry] = mapping.parse_status_reply(body, "xml", what="t")
+    assert (entry["order_id"], entry["ext_ref"], entry["status"]) == ("123456", "56", "3002")
 
 
 @pytest.mark.parametrize(("body", "ctype", "expected"), [

@@ -41,6 +41,21 @@ def _ok_json(order_id=4711, models=(("148148", 10, 3), ("148367", 15, 0))):
                        for s, lk, av in models], "order_id": order_id}
 
 
+def _status(mocked, reference="2345", order_id=4711, status=5, *, xml=False):
+    """The status-by-key reply (the authority for the provider's order id)."""
+    if xml:
+        mocked.add(responses.GET, status_url(reference), content_type="application/xml",
+                   body=(f"<root><order_list><order><ext_ref>{reference}</ext_ref>"
+                         f"<last_update>2018/05/25 12:20:37 +0200</last_update>"
+                         f"<order_id>{order_id}</order_id><status>{status}</status>"
+                         "<tracking_url></tracking_url></order></order_list></root>").encode())
+    else:
+        mocked.add(responses.GET, status_url(reference), json={"orders": [
+            {"order_id": order_id, "ext_ref": reference, "status": status, "tracking_code": None,
+             "tracking_url": None, "carrier_name": None,
+             "last_update": "2021/02/03 14:36:55 +0000", "substatus": None}]})
+
+
 def _calls(mocked, method, url):
     return [c for c in mocked.calls if c.request.method == method and c.request.url == url]
 
@@ -54,6 +69,7 @@ def test_json_placement_sends_documented_headers_and_body_and_stores_order_id(mo
     order = make_order()
     mocked.add(responses.POST, CREATE, json=_ok_json(),
                match=[matchers.header_matcher(JSON_HEADERS)])
+    _status(mocked)
     services.order_place(order=order)
     order.refresh_from_db()
     assert (order.state, order.external_id, order.raw_status) == ("placed", "4711", "5")
@@ -63,10 +79,14 @@ def test_json_placement_sends_documented_headers_and_body_and_stores_order_id(mo
     assert sent["item_list"] == [{"stock_id": "148148", "quantity": "10"},
                                  {"stock_id": "148367", "quantity": "15"}]
     assert sent["autoConfirm"] == "true" and sent["carrierId"] == "20"
-    assert [i.confirmed_quantity for i in order.items.all()] == [10, 15]
+    # sent without a reservation: the reply's models are what *remains reserved*, so they say
+    # nothing about what this order took — nothing is confirmed, nothing is shown short
+    assert [i.confirmed_quantity for i in order.items.all()] == [None, None]
     assert not order.has_open_shortfall
-    call = order.events.get(kind=OrderEvent.Kind.PROVIDER_CALL)
-    assert (call.operation, call.http_status, call.outcome) == ("place_order", 200, "ok")
+    assert order.events.filter(message__contains="quantities are not confirmed").exists()
+    calls = order.events.filter(kind=OrderEvent.Kind.PROVIDER_CALL)
+    assert sorted((c.operation, c.http_status, c.outcome) for c in calls) == [
+        ("order_status", 200, "ok"), ("place_order", 200, "ok")]
     _assert_no_secret_in_timeline(order)
 
 
@@ -74,17 +94,52 @@ def test_xml_placement_sends_the_xml_document_and_reads_the_xml_reply(mocked):
     order = make_order(wire_format="xml")
     mocked.add(responses.POST, CREATE, body=fixture("order_reply.xml"),
                content_type="application/xml", match=[matchers.header_matcher(XML_HEADERS)])
+    _status(mocked, order_id=1000, status=5, xml=True)
     services.order_place(order=order)
     order.refresh_from_db()
-    assert (order.state, order.external_id) == ("placed", "1000")
+    assert (order.state, order.external_id, order.raw_status) == ("placed", "1000", "5")
     body = mocked.calls[0].request.body
     assert body.startswith(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
                            b"<root><order_list><order><key>2345</key>"
                            b"<date>2017/01/31 23:59:59 +0000</date><carrierId>20</carrierId>")
     assert b"<item><stock_id>148367</stock_id><quantity>15</quantity></item>" in body
+    assert mocked.calls[1].request.headers["Accept"] == "application/xml"
     items = list(order.items.all())
-    # the documented reply lists 148148 only (locked 10 of 10); 148367 is not reported
-    assert (items[0].confirmed_quantity, items[1].confirmed_quantity) == (10, None)
+    # the documented reply lists what remains reserved (148148: 10): not what the order took
+    assert (items[0].confirmed_quantity, items[1].confirmed_quantity) == (None, None)
+    assert not order.has_open_shortfall
+
+
+def test_the_doc_json_reply_with_order_id_0_never_stores_0_the_status_by_key_gives_the_id(
+        mocked):
+    order = make_order(reference="2357", items=(("1578", 1),))
+    mocked.add(responses.POST, CREATE, body=fixture("order_reply.json"))  # doc sample: id 0
+    mocked.add(responses.GET, status_url("2357"), body=fixture("status_by_key.json"))
+    services.order_place(order=order)
+    order.refresh_from_db()
+    assert (order.state, order.external_id, order.raw_status) == ("placed", "130", "5")
+    assert order.external_ids == ["130"]
+    assert order.raw_data["placement"]["reply_order_id"] is None
+
+
+def test_status_by_key_is_the_authority_for_the_status_after_placement(mocked):
+    order = make_order()
+    mocked.add(responses.POST, CREATE, json=_ok_json())
+    _status(mocked, order_id=4711, status=1)  # money waiting
+    services.order_place(order=order)
+    order.refresh_from_db()
+    assert (order.state, order.raw_status, order.raw_status_label) == (
+        "placed", "1", "Money waiting")
+
+
+def test_status_by_key_unreadable_after_placement_keeps_the_reply_id(mocked):
+    order = make_order()
+    mocked.add(responses.POST, CREATE, json=_ok_json())
+    mocked.add(responses.GET, status_url("2345"), status=503, body="busy")
+    services.order_place(order=order)
+    order.refresh_from_db()
+    assert (order.state, order.external_id, order.raw_status) == ("placed", "4711", "5")
+    assert order.events.filter(message__contains="Status by key not read").exists()
 
 
 def test_auto_confirm_false_is_sent_when_the_operator_chose_it(mocked):
@@ -95,26 +150,20 @@ def test_auto_confirm_false_is_sent_when_the_operator_chose_it(mocked):
     assert sent["autoConfirm"] == "false" and "carrierId" not in sent
 
 
-def test_reply_shortfall_is_visible_and_the_operator_can_accept_it(mocked, operator):
+def test_reply_models_never_invent_a_shortfall(mocked, operator):
+    """The reply lists what remains in the reservation; a model locked 4 (a leftover of
+    something else) or absent (0 remaining) is not "requested 10, got 4/0"."""
     order = make_order()
-    mocked.add(responses.POST, CREATE, json=_ok_json(models=(("148148", 4, 0), ("148367", 15, 2))))
+    mocked.add(responses.POST, CREATE, json=_ok_json(models=(("148148", 4, 0),)))
+    _status(mocked)
     services.order_place(order=order)
     order.refresh_from_db()
     assert order.state == "placed"
-    short = order.items.get(sku="148148")
-    assert (short.quantity, short.confirmed_quantity, short.shortfall) == (10, 4, 6)
-    assert order.has_open_shortfall
-    assert order.events.filter(message__contains="Shortfall").exists()
-    assert "accept_shortfall" in services.order_transitions_available(order=order, user=operator)
-
-    services.order_run_transition(order=order, name="accept_shortfall", actor=operator)
-    order.refresh_from_db()
-    assert order.state == "placed" and not order.has_open_shortfall
-    assert order.raw_data["shortfall_history"][-1]["by"] == "operator"
-    short.refresh_from_db()
-    assert (short.quantity, short.confirmed_quantity) == (4, None)  # what the provider took
-    with pytest.raises(OrderActionRefused):
-        order_shortfall_accept(order=order, actor=operator)
+    assert [i.confirmed_quantity for i in order.items.all()] == [None, None]
+    assert not order.has_open_shortfall
+    assert not order.events.filter(message__contains="Shortfall").exists()
+    assert "accept_shortfall" not in services.order_transitions_available(order=order,
+                                                                          user=operator)
 
 
 def test_error_429_with_message_fails_the_order_with_that_message(mocked):
@@ -141,10 +190,11 @@ def test_unknown_stock_id_order_can_be_corrected_and_placed_again(mocked, operat
     services.order_item_add(order=order, actor=operator, sku="148368", quantity=15)
     mocked.replace(responses.POST, CREATE, json=_ok_json(models=(("148148", 10, 0),
                                                                  ("148368", 15, 0))))
+    _status(mocked, reference=order.reference)
     services.order_place(order=order, actor=operator)
     order.refresh_from_db()
     assert (order.state, order.failure_reason) == ("placed", "")
-    sent = json.loads(mocked.calls[-1].request.body)["order_list"][0]
+    sent = json.loads(_calls(mocked, "POST", CREATE)[-1].request.body)["order_list"][0]
     assert [i["stock_id"] for i in sent["item_list"]] == ["148148", "148368"]
 
 
@@ -252,7 +302,7 @@ def test_non_numeric_stock_id_is_refused_before_any_call(mocked):
 
 
 def test_missing_address_fields_are_named(mocked):
-    order = make_order(city="", country="1T", provider_options={"carrierId": "TNT"})
+    order = make_order(city="", country="", provider_options={"carrierId": "TNT"})
     with pytest.raises(OrderValidationError) as err:
         services.order_place(order=order)
     assert {"city", "country", "provider_options.carrierId"} <= set(err.value.fields)
@@ -273,36 +323,108 @@ def _ops(mocked):
     return [json.loads(c.request.body)["operations"][0] for c in _calls(mocked, "POST", RESERVE)]
 
 
-def test_reserve_first_locks_reads_back_then_sends(mocked):
+def _xml_ops(mocked):
+    from providers.brandsdistribution.mapping import parse_xml
+
+    ops = []
+    for call in _calls(mocked, "POST", RESERVE):
+        for op in parse_xml(call.request.body, what="t").iter("operation"):
+            ops.append({"type": op.get("type"), "models": [
+                {"stock_id": int(m.get("stock_id")), "quantity": int(m.get("quantity"))}
+                for m in op.iter("model")]})
+    return ops
+
+
+def test_reserve_first_locks_reads_back_then_sends_and_confirms_what_left_the_reservation(
+        mocked):
     order = make_order(reserve_first=True)
+    # a leftover of an earlier aborted create (999) stays reserved throughout
     _reservation(mocked, [("999", 1, 0)], [("999", 1, 0), ("148148", 10, 3), ("148367", 15, 0)])
     mocked.add(responses.POST, RESERVE, json={}, match=[matchers.header_matcher(JSON_HEADERS)])
-    mocked.add(responses.POST, CREATE, json=_ok_json())
+    # the documented reply: the models *remaining* in the reservation, and order_id 0
+    mocked.add(responses.POST, CREATE, json=_ok_json(order_id=0, models=(("999", 1, 0),)))
+    _status(mocked, order_id=130, status=5)
     services.order_place(order=order)
     order.refresh_from_db()
-    assert order.state == "placed"
+    assert (order.state, order.external_id) == ("placed", "130")
     assert [(c.request.method, c.request.url) for c in mocked.calls] == [
-        ("GET", LOCKED), ("POST", RESERVE), ("GET", LOCKED), ("POST", CREATE)]
+        ("GET", LOCKED), ("POST", RESERVE), ("GET", LOCKED), ("POST", CREATE),
+        ("GET", status_url("2345"))]
     assert _ops(mocked) == [{"type": "lock", "models": [{"stock_id": 148148, "quantity": 10},
                                                         {"stock_id": 148367, "quantity": 15}]}]
     assert order.raw_data["placement"]["reserved"] == {"148148": 10, "148367": 15}
+    assert order.raw_data["placement"]["taken_from_reservation"] == {"148148": 10, "148367": 15}
+    assert [i.confirmed_quantity for i in order.items.all()] == [10, 15]
+    assert not order.has_open_shortfall
 
 
-def test_reserve_first_in_xml_sends_an_xml_lock(mocked):
+def test_a_leftover_of_the_same_model_is_not_read_as_a_shortfall(mocked):
+    """Old reading: 'locked 3' after the order = 'got 3 of 10'. What the order took is what
+    left the reservation: 13 before sending, 3 remaining -> 10, in full."""
+    order = make_order(reserve_first=True, items=(("148148", 10),))
+    _reservation(mocked, [("148148", 3, 20)], [("148148", 13, 10)])
+    mocked.add(responses.POST, RESERVE, json={})
+    mocked.add(responses.POST, CREATE, json=_ok_json(models=(("148148", 3, 10),)))
+    _status(mocked)
+    services.order_place(order=order)
+    order.refresh_from_db()
+    item = order.items.get()
+    assert (order.state, item.confirmed_quantity, item.shortfall) == ("placed", 10, 0)
+    assert not order.has_open_shortfall
+    assert [op["type"] for op in _ops(mocked)] == ["lock"]  # the leftover is not ours
+
+
+def test_an_emptied_reservation_is_not_requested_n_got_0(mocked):
+    order = make_order(reserve_first=True, items=(("148148", 2),))
+    _reservation(mocked, [], [("148148", 2, 0)])
+    mocked.add(responses.POST, RESERVE, json={})
+    mocked.add(responses.POST, CREATE, json={"models": [], "order_id": 4711})
+    _status(mocked)
+    services.order_place(order=order)
+    order.refresh_from_db()
+    assert order.items.get().confirmed_quantity == 2
+    assert not order.events.filter(message__contains="got 0").exists()
+
+
+def test_what_the_order_did_not_take_is_unconfirmed_and_our_rest_is_released(mocked):
+    """The order took 1 of the 2 we held (the rest may have come from free stock — the
+    provider does not say): nothing is invented, and our 1 still reserved is unlocked."""
+    order = make_order(reserve_first=True, items=(("148148", 2),))
+    _reservation(mocked, [], [("148148", 2, 0)])
+    mocked.add(responses.POST, RESERVE, json={})
+    mocked.add(responses.POST, CREATE, json=_ok_json(models=(("148148", 1, 0),)))
+    _status(mocked)
+    services.order_place(order=order)
+    order.refresh_from_db()
+    item = order.items.get()
+    assert (order.state, item.confirmed_quantity) == ("placed", None)
+    assert not order.has_open_shortfall
+    assert _ops(mocked)[-1] == {"type": "unlock", "models": [{"stock_id": 148148,
+                                                              "quantity": 1}]}
+    placed = order.events.get(message__startswith="Placed")
+    assert "stock 148148: 1 of 2 seen leaving the reservation" in placed.message
+    assert "Released the locked quantities" in placed.message
+
+
+def test_reserve_first_in_xml_speaks_the_documented_xml_for_every_call(mocked):
     order = make_order(wire_format="xml", reserve_first=True, items=(("148148", 2),))
     empty = b'<?xml version="1.0"?><root order_id="0"></root>'
     held = b'<root order_id="0"><model stock_id="148148" locked="2" available="0"/></root>'
-    mocked.add(responses.GET, LOCKED, body=empty)
+    mocked.add(responses.GET, LOCKED, body=empty, match=[matchers.header_matcher(
+        {"Accept": "application/xml", "Authorization": AUTH_HEADER})])
     mocked.add(responses.GET, LOCKED, body=held)
-    mocked.add(responses.POST, RESERVE, body=b"", match=[matchers.header_matcher(XML_HEADERS)])
-    mocked.add(responses.POST, CREATE, body=fixture("order_reply.xml"))
+    mocked.add(responses.POST, RESERVE, body=held, match=[matchers.header_matcher(XML_HEADERS)])
+    # the order emptied the reservation: the reply lists no model
+    mocked.add(responses.POST, CREATE, body=b'<root order_id="1000"></root>')
+    _status(mocked, order_id=1000, status=2, xml=True)
     services.order_place(order=order)
     order.refresh_from_db()
-    assert order.state == "placed"
+    assert (order.state, order.external_id, order.raw_status) == ("in_progress", "1000", "2")
+    assert order.items.get().confirmed_quantity == 2
+    # Rewix "Reserve" in XML: type and model values are attributes, no <operations>/<type>
     assert _calls(mocked, "POST", RESERVE)[0].request.body == (
-        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><root><operations><operation>'
-        b"<type>lock</type><models><model><stock_id>148148</stock_id><quantity>2</quantity>"
-        b"</model></models></operation></operations></root>")
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><root>'
+        b'<operation type="lock"><model stock_id="148148" quantity="2" /></operation></root>')
 
 
 def test_reservation_shortfall_stops_before_sending_and_releases_the_locks(mocked, operator):
@@ -408,3 +530,57 @@ def test_check_account_proves_the_credentials(mocked):
                match=[matchers.header_matcher({"Authorization": AUTH_HEADER})])
     note = account_check(account=order.merchant.account)
     assert "Credentials accepted (JSON)" in note and "1 model(s)" in note
+
+
+def _xml_models(*models):
+    return ("<root order_id=\"0\">" + "".join(
+        f'<model stock_id="{s}" locked="{q}" available="{a}"/>' for s, q, a in models)
+        + "</root>").encode()
+
+
+def test_xml_reservation_shortfall_is_found_before_sending_and_unlocked_in_xml(mocked):
+    order = make_order(wire_format="xml", reserve_first=True)
+    for models in ([], [("148148", 10, 0), ("148367", 4, 0)],
+                   [("148148", 10, 0), ("148367", 4, 0)]):
+        mocked.add(responses.GET, LOCKED, body=_xml_models(*models),
+                   content_type="application/xml")
+    mocked.add(responses.POST, RESERVE, body=_xml_models(), content_type="application/xml")
+    services.order_place(order=order)
+    order.refresh_from_db()
+    assert order.state == "failed"
+    assert "stock 148367: requested 15, locked 4" in order.failure_reason
+    assert not _calls(mocked, "POST", CREATE)
+    assert _xml_ops(mocked) == [
+        {"type": "lock", "models": [{"stock_id": 148148, "quantity": 10},
+                                    {"stock_id": 148367, "quantity": 15}]},
+        {"type": "unlock", "models": [{"stock_id": 148148, "quantity": 10},
+                                      {"stock_id": 148367, "quantity": 4}]}]
+    assert order.items.get(sku="148367").confirmed_quantity == 4
+
+
+def test_xml_create_refused_after_reservation_unlocks_in_xml(mocked):
+    order = make_order(wire_format="xml", reserve_first=True, items=(("148148", 2),))
+    for models in ([], [("148148", 2, 0)], [("148148", 2, 0)]):
+        mocked.add(responses.GET, LOCKED, body=_xml_models(*models))
+    mocked.add(responses.POST, RESERVE, body=b"")
+    mocked.add(responses.POST, CREATE, status=429, body="Invalid country code")
+    services.order_place(order=order)
+    order.refresh_from_db()
+    assert order.state == "failed" and "Invalid country code" in order.failure_reason
+    assert [op["type"] for op in _xml_ops(mocked)] == ["lock", "unlock"]
+
+
+def test_reply_with_order_id_0_and_no_order_by_key_is_unknown_then_settled_by_lookup(mocked):
+    order = make_order(reference="2357", items=(("1578", 1),))
+    mocked.add(responses.POST, CREATE, body=fixture("order_reply.json"))  # doc sample: id 0
+    mocked.add(responses.GET, status_url("2357"), status=404, body="Order not found")
+    services.order_place(order=order)
+    order.refresh_from_db()
+    assert order.state == "placement_unknown" and order.external_id == ""
+    assert "no order id" in order.failure_reason and "status by key found no order" in (
+        order.failure_reason)
+    mocked.replace(responses.GET, status_url("2357"), body=fixture("status_by_key.json"))
+    services.order_reconcile_from_provider(order=order)
+    order.refresh_from_db()
+    assert (order.state, order.external_id, order.raw_status) == ("placed", "130", "5")
+    assert len(_calls(mocked, "POST", CREATE)) == 1  # never re-sent

@@ -51,13 +51,28 @@ def test_sandbox_accepts_the_documented_json_and_xml_samples(client):
     response = _post(client, "restful/ghost/orders/0/dropshipping", _order_json())
     assert response.status_code == 200
     body = response.json()
-    assert body["order_id"] > 0 and body["models"][0]["stock_id"] == 1578
+    # as the doc's JSON sample: order_id 0, and the models *remaining* in the reservation
+    assert body == {"models": [], "order_id": 0}
     response = _post(client, "restful/ghost/orders/0/dropshipping",
                      fixture("order_request.xml"), fmt="xml")
     assert response.status_code == 200, response.content
     reply = mapping.parse_models_reply(response.content, "xml", what="t")
-    # 148367 has only 3 in stock: silently reduced, visible in the reply
-    assert reply["models"]["148367"] == {"locked": 3, "available": 0}
+    assert reply["order_id"] and reply["models"] == {}
+    # 148367 has only 3 in stock: silently reduced (the reply does not say so)
+    assert SandboxOrder.objects.get(ext_ref="2345").models_taken == {"148148": 10, "148367": 3}
+
+
+def test_sandbox_reserve_speaks_the_documented_xml(client):
+    body = (b'<root><operation type="lock"><model stock_id="148148" quantity="3"/></operation>'
+            b'<operation type="unlock"><model stock_id="148148" quantity="1"/></operation></root>')
+    response = _post(client, "restful/ghost/orders/sold/", body, fmt="xml")
+    assert response.status_code == 200, response.content
+    reply = mapping.parse_models_reply(response.content, "xml", what="t")
+    assert reply["models"]["148148"]["locked"] == 2
+    old_shape = (b"<root><operations><operation><type>lock</type><models><model><stock_id>1"
+                 b"</stock_id><quantity>1</quantity></model></models></operation></operations>"
+                 b"</root>")
+    assert _post(client, "restful/ghost/orders/sold/", old_shape, fmt="xml").status_code == 429
 
 
 def test_sandbox_unknown_stock_id_is_429_with_a_message(client):
@@ -135,15 +150,27 @@ def _live_order(live_server, fmt, items, reserve_first=True):
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 def test_place_sync_against_the_sandbox(live_server, fmt):
+    from providers.brandsdistribution.models import SandboxLock
+
     order = _live_order(live_server, fmt, [("148148", 2)])
+    # a leftover of an earlier aborted create, of the same model, stays reserved
+    SandboxStock.objects.get_or_create(stock_id=148148, defaults={"name": "x", "available": 25})
+    SandboxLock.objects.create(api_key=f"demo-bd-{fmt}", stock_id=148148, locked=3)
     services.order_place(order=order)
     order.refresh_from_db()
-    assert order.state == "placed", order.failure_reason
-    assert order.items.get().confirmed_quantity == 2
-    SandboxOrder.objects.filter(ext_ref=order.reference).update(status=3001)
+    # auto-confirmed: the status by key already says "to dispatch"
+    assert (order.state, order.raw_status) == ("in_progress", "2"), order.failure_reason
+    sandbox_order = SandboxOrder.objects.get(ext_ref=order.reference)
+    assert order.external_id == str(sandbox_order.order_id) != "0"
+    item = order.items.get()
+    assert (item.confirmed_quantity, item.shortfall) == (2, 0)  # in full, never shown short
+    assert not order.has_open_shortfall
+    # nothing of ours is left reserved: only the leftover
+    assert list(SandboxLock.objects.filter(locked__gt=0).values_list("locked", flat=True)) == [3]
+    SandboxOrder.objects.filter(ext_ref=order.reference).update(status=3)
     services.order_sync(order=order)
     order.refresh_from_db()
-    assert order.state == "in_progress"
+    assert (order.state, order.raw_status) == ("shipped", "3")
 
 
 def test_reservation_shortfall_against_the_sandbox(live_server):

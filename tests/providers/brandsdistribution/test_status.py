@@ -38,34 +38,58 @@ def test_sync_of_dispatched_order_records_tracking_in_a_shipment(mocked):
     shipment = order.shipments.get()
     assert (shipment.carrier, shipment.tracking_number, shipment.tracking_url, shipment.state) == (
         "TNT", "TNT123", "https://track.example/TNT123", Shipment.State.SHIPPED)
-    assert order.raw_data["placement"]["order_id"] == 130  # placement data kept on sync
+    assert order.raw_data["placement"]["order_id"] == "130"  # placement data kept on sync
 
 
-@pytest.mark.parametrize(("code", "state"), [
-    (0, "placed"), (1, "placed"), (2, "in_progress"), (5, "placed"), (2000, "cancelled"),
-    (2002, "on_hold"), (3001, "in_progress"), (3002, "in_progress"), (5003, "placed"),
-    (9999, "in_progress"),
+@pytest.mark.parametrize(("code", "state", "label"), [
+    (0, "placed", "Pending"), (1, "placed", "Money waiting"), (2, "in_progress", "To dispatch"),
+    (3, "shipped", "Dispatched"), (5, "placed", "Booked"), (2000, "cancelled", "Cancelled"),
+    (2002, "failed", "Verify failed (payment not accepted)"), (3001, "in_progress", "Working on"),
+    (3002, "in_progress", "Ready"), (5003, "placed", "Dropshipper growing"),
+    (9999, "placed", "9999 (undocumented)"),
 ])
-def test_status_codes_map_to_lifecycle_and_unknown_codes_are_data(mocked, code, state):
+def test_status_codes_map_to_lifecycle_and_unknown_codes_are_data(mocked, code, state, label):
+    from orders.selectors import order_list_needing_action
+
     order = _placed(mocked)
     mocked.add(responses.GET, status_url("2345"), json=_status(status=code))
     services.order_sync(order=order)
     order.refresh_from_db()
-    assert (order.state, order.raw_status) == (state, str(code))
-    if code == 9999:
-        assert order.raw_status_label == "9999 (undocumented)"
+    assert (order.state, order.raw_status, order.raw_status_label) == (state, str(code), label)
+    # an unknown code keeps the order where it was and lists it under "Needs action";
+    # 2002 (payment not accepted) is a failure there too — never an ordinary hold
+    assert (order in order_list_needing_action()) == (code in (9999, 2002))
+    # the order exists at the provider: placing it again is never offered
+    assert not order.status_table.order_allows("place", raw_status=order.raw_status)
 
 
-def test_sync_in_xml_reads_the_xml_status(mocked):
+def test_verify_failed_is_a_payment_failure_that_cannot_be_placed_again(mocked, operator):
+    order = _placed(mocked)
+    mocked.add(responses.GET, status_url("2345"), json=_status(status=2002))
+    services.order_sync(order=order)
+    order.refresh_from_db()
+    assert order.state == "failed" and order.state != "on_hold"
+    available = services.order_transitions_available(order=order, user=operator)
+    assert "place" not in available and "hold" not in available and "release" not in available
+    with pytest.raises(services.OrderActionRefused):
+        services.order_place(order=order)
+
+
+@pytest.mark.parametrize("container", ["order_list", "orders"])
+def test_sync_in_xml_reads_the_documented_xml_status(mocked, container):
     order = make_order(wire_format="xml")
     mocked.add(responses.POST, CREATE, body=b'<root order_id="130"/>')
     services.order_place(order=order)
     mocked.add(responses.GET, status_url("2345"), body=(
-        b"<root><orders><order><order_id>130</order_id><ext_ref>2345</ext_ref>"
-        b"<status>2</status></order></orders></root>"))
+        f"<root><{container}><order><ext_ref>2345</ext_ref>"
+        "<last_update>2018/05/25 12:20:37 +0200</last_update><order_id>130</order_id>"
+        "<parsedDate>2018/05/25 12:20:37 +0200</parsedDate><status>3002</status>"
+        f"<tracking_url>https://t.example/1</tracking_url></order></{container}></root>"
+    ).encode())
     services.order_sync(order=order)
     order.refresh_from_db()
-    assert (order.state, order.raw_status) == ("in_progress", "2")
+    assert (order.state, order.raw_status, order.raw_status_label) == (
+        "in_progress", "3002", "Ready")
 
 
 def test_sync_of_garbage_status_reply_records_a_readable_error(mocked):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +73,16 @@ def provider_draft(rmerchant):
     OrderItemFactory(order=order, product_id="MS365-BUS", sku="MS365-BUS", quantity=5,
                      external_id="7001")
     return order
+
+
+def add_reads(rsps: responses.RequestsMock, *, status: str = "Draft") -> None:
+    """The provider's reads around a write: the order (its status, read before checkout) and
+    single items (read back after each add, ``GET /api/orders/{id}/items/{itemId}``)."""
+    rsps.add(responses.GET, f"{ORDERS}/5001", json={"Id": 5001, "Status": status})
+
+    def item(request: Any) -> tuple[int, dict[str, str], str]:
+        item_id = request.url.rstrip("/").rsplit("/", 1)[-1]
+        return 200, {"Content-Type": "application/json"}, json.dumps({"Id": int(item_id)})
+
+    rsps.add_callback(responses.GET, re.compile(rf"{re.escape(ORDERS)}/\d+/items/\d+$"),
+                      callback=item)

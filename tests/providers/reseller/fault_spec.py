@@ -35,6 +35,9 @@ def mock_success(rsps: responses.RequestsMock, order: Order) -> None:
              json={"access_token": "fault-token-abc", "token_type": "bearer", "expires_in": 3600})
     rsps.add(responses.GET, f"{BASE}/api/orders/{DRAFT_ID}/execute/status",
              json={"OrderId": int(DRAFT_ID), "Status": "Executed"})
+    # read before the checkout (still a Draft), then after it (the lookup)
+    rsps.add(responses.GET, f"{BASE}/api/orders/{DRAFT_ID}",
+             json={"Id": int(DRAFT_ID), "Status": "Draft"})
     rsps.add(responses.GET, f"{BASE}/api/orders/{DRAFT_ID}",
              json={"Id": int(DRAFT_ID), "Status": "Submitted"})
 

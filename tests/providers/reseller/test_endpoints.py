@@ -15,7 +15,7 @@ from providers.errors import ProviderBadReply, ProviderRejected
 from providers.reseller import mapping
 from providers.reseller.statuses import STATUSES, normalise, state_for
 
-from .conftest import ORDERS, add_token, fixture
+from .conftest import ORDERS, add_reads, add_token, fixture
 
 pytestmark = pytest.mark.django_db
 BEARER = {"Authorization": "Bearer tok-abc123456789", "X-Api-Version": "3.0"}
@@ -63,13 +63,39 @@ def test_create_draft_reply_without_id_is_bad_reply(mocked, svc, local_draft):
         svc.create_draft(local_draft)
 
 
-def test_add_item_posts_item_and_returns_provider_item_id(mocked, svc, provider_draft):
+def test_add_item_posts_item_reads_it_back_and_returns_provider_item_id(mocked, svc,
+                                                                        provider_draft):
     item = provider_draft.items.get()
     mocked.add(responses.POST, f"{ORDERS}/5001/items", status=201, json=fixture("item"),
                match=[matchers.header_matcher(BEARER), matchers.json_params_matcher({
                    "ProductId": "MS365-BUS", "Sku": "MS365-BUS", "Description": "Widget",
                    "Quantity": 5, "UnitPrice": "9.50"})])
+    read = mocked.add(responses.GET, f"{ORDERS}/5001/items/7001", json=fixture("item"),
+                      match=[matchers.header_matcher(BEARER)])
     assert svc.add_item(provider_draft, item) == "7001"
+    assert read.call_count == 1  # GET /api/orders/{orderId}/items/{itemId}
+
+
+def test_added_item_the_provider_does_not_show_is_an_error_not_an_id(mocked, svc,
+                                                                     provider_draft):
+    item = provider_draft.items.get()
+    mocked.add(responses.POST, f"{ORDERS}/5001/items", status=201, json={"Id": 7001})
+    mocked.add(responses.GET, f"{ORDERS}/5001/items/7001", status=404,
+               json={"message": "Item not found"})
+    with pytest.raises(ProviderRejected, match="Item not found"):
+        svc.add_item(provider_draft, item)
+
+
+def test_account_can_override_assumed_body_field_names(mocked, account, local_draft):
+    account.options = {**account.options, "field_names": {"reference": "PONumber",
+                                                          "account_id": "accountId",
+                                                          "bogus": "x"}}
+    account.save()
+    add_token(mocked)
+    mocked.add(responses.POST, ORDERS, status=201, json={"Id": 9},
+               match=[matchers.json_params_matcher({"accountId": "ACC-1001",
+                                                    "PONumber": local_draft.reference})])
+    assert registry.service_for(account).create_draft(local_draft).external_ids == ["9"]
 
 
 def test_remove_item_deletes_by_ids(mocked, svc, provider_draft):
@@ -80,21 +106,39 @@ def test_remove_item_deletes_by_ids(mocked, svc, provider_draft):
     assert call.call_count == 1
 
 
-def test_checkout_posts_and_maps_submitted(mocked, svc, provider_draft):
+def test_checkout_reads_the_provider_status_first_then_posts_and_maps_submitted(
+        mocked, svc, provider_draft):
+    add_reads(mocked)
     mocked.add(responses.POST, f"{ORDERS}/5001/checkout", json={"Id": 5001, "Status": "Submitted"},
                match=[matchers.header_matcher(BEARER)])
     result = svc.place_order(provider_draft)
     assert result.external_ids == ["5001"]
     assert (result.raw_status, result.state) == ("Submitted", "placed")
     assert mocked.calls[-1].request.body in (None, b"", "")
+    assert [(c.request.method, c.request.url) for c in mocked.calls][-2:] == [
+        ("GET", f"{ORDERS}/5001"), ("POST", f"{ORDERS}/5001/checkout")]
+
+
+@pytest.mark.parametrize("status", ["Submitted", "Reseller Pending Approval", "Executed",
+                                    "Awaiting Provisioning"])
+def test_an_order_the_provider_already_took_is_never_checked_out_again(
+        mocked, svc, provider_draft, status):
+    add_reads(mocked, status=status)
+    checkout = mocked.add(responses.POST, f"{ORDERS}/5001/checkout", json={})
+    result = svc.place_order(provider_draft)
+    assert checkout.call_count == 0
+    assert result.external_ids == ["5001"] and result.raw_status == status
+    assert "Not checked out" in result.message
 
 
 def test_checkout_empty_202_reply_means_submitted(mocked, svc, provider_draft):
+    add_reads(mocked)
     mocked.add(responses.POST, f"{ORDERS}/5001/checkout", status=202, body="")
     assert svc.place_order(provider_draft).raw_status == "Submitted"
 
 
 def test_checkout_refused_when_not_draft_gives_provider_reason(mocked, svc, provider_draft):
+    add_reads(mocked)
     mocked.add(responses.POST, f"{ORDERS}/5001/checkout", status=400,
                json={"message": "Order 5001 is not in Draft status (it is Submitted)."})
     with pytest.raises(ProviderRejected) as err:
@@ -117,10 +161,10 @@ def test_execution_status_maps_in_progress_and_executed(mocked, svc, provider_dr
 def test_list_orders_asks_the_stage_explicitly_and_maps_rows(mocked, svc):
     mocked.add(responses.GET, ORDERS, json=fixture("order_list"), match=[
         matchers.header_matcher(BEARER),
-        matchers.query_param_matcher({"stage": "All", "page": "1", "pageSize": "100"}),
+        # only the stage is documented; the page parameter is the one guess (mapping)
+        matchers.query_param_matcher({"stage": "All", "page": "1"}),
     ])
-    snaps, pages = svc.list_orders(stage="All")
-    assert pages == 1
+    snaps = svc.list_orders(stage="All")
     assert [s.external_id for s in snaps] == ["5001", "5002", "5003", "5004"]
     assert [s.state for s in snaps] == ["draft", "completed", "placed", "in_progress"]
     assert snaps[0].expires_at == dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)
@@ -129,18 +173,24 @@ def test_list_orders_asks_the_stage_explicitly_and_maps_rows(mocked, svc):
     assert STATUSES.order_label(snaps[3].raw_status) == "Awaiting Provisioning (undocumented)"
 
 
-def test_iter_incoming_pages_through_stage_all(mocked, svc, monkeypatch):
-    monkeypatch.setattr(mapping, "PAGE_SIZE", 2)
+def test_iter_incoming_reads_until_an_empty_page(mocked, svc):
     rows = fixture("order_list")["items"]
-    for page in (1, 2):
-        mocked.add(responses.GET, ORDERS, json={"items": rows[(page - 1) * 2: page * 2],
-                                                "totalPages": 2},
-                   match=[matchers.query_param_matcher({"stage": "All", "page": str(page),
-                                                        "pageSize": "2"})])
+    for page, chunk in ((1, rows[:2]), (2, rows[2:]), (3, [])):
+        mocked.add(responses.GET, ORDERS, json={"items": chunk},
+                   match=[matchers.query_param_matcher({"stage": "All", "page": str(page)})])
     cursor: dict = {}
     pages = list(svc.iter_incoming(since=None, cursor=cursor))
     assert [[s.external_id for s in p] for p in pages] == [["5001", "5002"], ["5003", "5004"]]
     assert cursor["page"] == 1
+    assert len([c for c in mocked.calls if c.request.url.startswith(ORDERS + "?")]) == 3
+
+
+def test_iter_incoming_stops_on_a_repeated_page_when_paging_is_ignored(mocked, svc):
+    """A provider that ignores the guessed page parameter answers everything every time."""
+    mocked.add(responses.GET, ORDERS, json=fixture("order_list"))
+    pages = list(svc.iter_incoming(since=None, cursor={}))
+    assert [[s.external_id for s in p] for p in pages] == [["5001", "5002", "5003", "5004"]]
+    assert len([c for c in mocked.calls if c.request.url.startswith(ORDERS + "?")]) == 2
 
 
 def test_get_order_and_items_map_case_tolerant_fields(mocked, svc, provider_draft):
@@ -180,6 +230,7 @@ def test_custom_fields_get_and_put(mocked, svc, provider_draft):
 def test_characteristics_get_and_put(mocked, svc, provider_draft):
     item = provider_draft.items.get()
     url = f"{ORDERS}/5001/items/7001/characteristics"
+    read = mocked.add(responses.GET, f"{ORDERS}/5001/items/7001", json=fixture("item"))
     mocked.add(responses.GET, url, json=fixture("characteristics"),
                match=[matchers.header_matcher(BEARER)])
     put = mocked.add(responses.PUT, url, status=204, match=[
@@ -189,8 +240,17 @@ def test_characteristics_get_and_put(mocked, svc, provider_draft):
     values = svc.item_characteristics_get(provider_draft, item)
     assert [(v["name"], v["value"]) for v in values] == [("DomainName", "example.test"),
                                                          ("Seats", "5")]
+    assert read.call_count == 1  # the item is read back when its form opens
     svc.item_characteristics_set(provider_draft, item, {"Seats": "7"})
     assert put.call_count == 1
+
+
+def test_characteristics_of_an_item_the_provider_no_longer_has_say_so(mocked, svc,
+                                                                      provider_draft):
+    mocked.add(responses.GET, f"{ORDERS}/5001/items/7001", status=404,
+               json={"message": "Order item 7001 not found"})
+    with pytest.raises(ProviderRejected, match="7001 not found"):
+        svc.item_characteristics_get(provider_draft, provider_draft.items.get())
 
 
 def test_reconcile_finds_checked_out_order_and_ignores_drafts(mocked, svc, provider_draft):
@@ -204,7 +264,7 @@ def test_reconcile_finds_checked_out_order_and_ignores_drafts(mocked, svc, provi
 def test_reconcile_without_id_searches_all_stages_by_our_reference(mocked, svc, local_draft):
     rows = fixture("order_list")["items"]
     rows[1]["ExternalReference"] = local_draft.reference
-    mocked.add(responses.GET, ORDERS, json={"items": rows, "totalPages": 1},
+    mocked.add(responses.GET, ORDERS, json={"items": rows},
                match=[matchers.query_param_matcher({"stage": "All"}, strict_match=False)])
     assert svc.reconcile_placement(local_draft).external_ids == ["5002"]
 
@@ -217,6 +277,7 @@ def test_status_table_has_the_documented_statuses_and_tolerates_spelling():
     assert normalise("CANCELLED") == "Canceled"
     assert state_for("Cancelled by Reseller") == "cancelled"
     assert state_for("Something New") == "in_progress"
+    assert STATUSES.needs_action("Something New") and not STATUSES.needs_action("Submitted")
 
 
 def test_mapping_reads_camel_and_pascal_case():

@@ -18,7 +18,7 @@ from orders.models import Order, OrderEvent
 from providers.errors import ProviderOutcomeUnknown, ProviderRejected
 from tests.factories import OrderFactory, OrderItemFactory
 
-from .conftest import ORDERS, TOKEN_URL, add_token, fixture
+from .conftest import ORDERS, TOKEN_URL, add_reads, add_token, fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +37,7 @@ def _mock_draft_and_items(mocked, first_item: int = 7001):
 
 def test_provider_draft_create_records_id_expiry_and_pushes_items(mocked, local_draft):
     add_token(mocked)
+    add_reads(mocked)
     _mock_draft_and_items(mocked)
     order = services.order_provider_draft_create(order=local_draft)
     assert order.state == "draft" and order.raw_status == "Draft"
@@ -62,6 +63,7 @@ def test_provider_draft_create_needs_account_id(mocked, rmerchant):
 
 def test_adding_and_removing_items_on_provider_draft_calls_provider(mocked, provider_draft):
     add_token(mocked)
+    add_reads(mocked)
     mocked.add(responses.POST, f"{ORDERS}/5001/items", status=201, json={"Id": 7002})
     mocked.add(responses.POST, f"{ORDERS}/5001/items", status=201, json={"Id": 7003})
     delete = mocked.add(responses.DELETE, f"{ORDERS}/5001/items/7002", status=204)
@@ -87,6 +89,7 @@ def test_item_changes_refused_locally_once_order_left_draft(mocked, provider_dra
 def test_provider_refusing_an_item_keeps_it_local_with_reason_and_checkout_pushes_it(
         mocked, provider_draft):
     add_token(mocked)
+    add_reads(mocked)
     mocked.add(responses.POST, f"{ORDERS}/5001/items", status=400,
                json={"message": "The request is invalid.",
                      "errors": {"ProductId": ["Unknown product."]}})
@@ -120,6 +123,7 @@ def test_provider_refusing_a_delete_keeps_the_item(mocked, provider_draft):
 
 def test_place_builds_draft_checks_out_and_polls_execution_to_completed(mocked, local_draft):
     add_token(mocked)
+    add_reads(mocked)
     _mock_draft_and_items(mocked)
     mocked.add(responses.POST, f"{ORDERS}/5001/checkout", json={"Id": 5001, "Status": "Submitted"})
     status_url = f"{ORDERS}/5001/execute/status"
@@ -132,7 +136,10 @@ def test_place_builds_draft_checks_out_and_polls_execution_to_completed(mocked, 
     assert local_draft.raw_status == "Executed"
     assert local_draft.external_id == "5001"
     assert _provider_calls(mocked) == [
-        ("POST", ORDERS), ("POST", f"{ORDERS}/5001/items"), ("POST", f"{ORDERS}/5001/items"),
+        ("POST", ORDERS),
+        ("POST", f"{ORDERS}/5001/items"), ("GET", f"{ORDERS}/5001/items/7001"),
+        ("POST", f"{ORDERS}/5001/items"), ("GET", f"{ORDERS}/5001/items/7002"),
+        ("GET", f"{ORDERS}/5001"),  # still a Draft at the provider? then check out
         ("POST", f"{ORDERS}/5001/checkout"),
         ("GET", status_url), ("GET", status_url), ("GET", status_url),
     ]
@@ -143,6 +150,7 @@ def test_place_builds_draft_checks_out_and_polls_execution_to_completed(mocked, 
 
 def test_execution_failure_lands_in_failed_with_reason(mocked, provider_draft):
     add_token(mocked)
+    add_reads(mocked)
     mocked.add(responses.POST, f"{ORDERS}/5001/checkout", json={"Id": 5001, "Status": "Submitted"})
     mocked.add(responses.GET, f"{ORDERS}/5001/execute/status",
                json={"Status": "Failed", "Message": "Credit limit exceeded"})
@@ -155,6 +163,7 @@ def test_execution_failure_lands_in_failed_with_reason(mocked, provider_draft):
 
 def test_poll_task_retries_after_unavailable_and_stops_at_final(mocked, provider_draft):
     provider_draft.sync_state(target="placed")
+    provider_draft.raw_status = "Submitted"  # checked out: a confirmed order
     provider_draft.save()
     add_token(mocked)
     url = f"{ORDERS}/5001/execute/status"
@@ -167,6 +176,7 @@ def test_poll_task_retries_after_unavailable_and_stops_at_final(mocked, provider
 
 def test_checkout_timeout_is_outcome_unknown_with_draft_id_kept(mocked, provider_draft):
     add_token(mocked)
+    add_reads(mocked)
     mocked.add(responses.POST, f"{ORDERS}/5001/checkout", body=requests.exceptions.ReadTimeout())
     services.order_place(order=provider_draft)
     provider_draft.refresh_from_db()
@@ -180,7 +190,7 @@ def test_checkout_timeout_is_outcome_unknown_with_draft_id_kept(mocked, provider
 
 
 @pytest.mark.parametrize("action", ["draft", "add", "remove", "place", "fields_set",
-                                    "characteristics"])
+                                    "characteristics_set"])
 def test_free_edition_refuses_writes_before_any_call(mocked, free_account, action):
     from tests.factories import MerchantFactory
 
@@ -195,7 +205,8 @@ def test_free_edition_refuses_writes_before_any_call(mocked, free_account, actio
         "remove": lambda: services.order_item_remove(item=item),
         "place": lambda: services.order_place(order=local),
         "fields_set": lambda: services.order_custom_fields_set(order=remote, values={"A": "1"}),
-        "characteristics": lambda: services.order_item_characteristics_get(item=item),
+        "characteristics_set": lambda: services.order_item_characteristics_set(
+            item=item, values={"Seats": "5"}),
     }
     with pytest.raises(OrderActionRefused) as err:
         calls[action]()
@@ -205,6 +216,19 @@ def test_free_edition_refuses_writes_before_any_call(mocked, free_account, actio
     remote.refresh_from_db()
     assert (local.state, remote.state) == ("draft", "draft")
     assert remote.items.count() == 1
+
+
+def test_free_edition_may_read_item_characteristics(mocked, free_account):
+    """Doc: Free may read steps 5, 6 and part of 7 — the reads are never refused."""
+    from tests.factories import MerchantFactory
+
+    add_token(mocked)
+    order = OrderFactory(merchant=MerchantFactory(account=free_account), external_id="5001")
+    item = OrderItemFactory(order=order, product_id="P1", external_id="7001")
+    add_reads(mocked)
+    mocked.add(responses.GET, f"{ORDERS}/5001/items/7001/characteristics",
+               json=fixture("characteristics"))
+    assert services.order_item_characteristics_get(item=item)
 
 
 def test_free_edition_may_read_custom_fields(mocked, free_account):
@@ -265,6 +289,7 @@ def test_item_characteristics_verbs(mocked, provider_draft):
     add_token(mocked)
     item = provider_draft.items.get()
     url = f"{ORDERS}/5001/items/7001/characteristics"
+    add_reads(mocked)
     mocked.add(responses.GET, url, json=fixture("characteristics"))
     put = mocked.add(responses.PUT, url, status=204)
     values = services.order_item_characteristics_get(item=item)
@@ -314,6 +339,7 @@ def test_broker_failure_when_scheduling_poll_keeps_the_placement(mocked, provide
 
     monkeypatch.setattr(tasks.order_execution_poll_task, "apply_async", broken)
     add_token(mocked)
+    add_reads(mocked)
     mocked.add(responses.POST, f"{ORDERS}/5001/checkout", json={"Id": 5001, "Status": "Submitted"})
     services.order_place(order=provider_draft)
     provider_draft.refresh_from_db()
@@ -324,6 +350,7 @@ def test_broker_failure_when_scheduling_poll_keeps_the_placement(mocked, provide
 
 def test_draft_create_with_unknown_outcome_is_found_not_duplicated_on_retry(mocked, local_draft):
     add_token(mocked)
+    add_reads(mocked)
     create = mocked.add(responses.POST, ORDERS, body=requests.exceptions.ReadTimeout())
     with pytest.raises(ProviderOutcomeUnknown):
         services.order_provider_draft_create(order=local_draft)
@@ -342,6 +369,7 @@ def test_draft_create_with_unknown_outcome_is_found_not_duplicated_on_retry(mock
 
 def test_item_add_with_unknown_outcome_is_adopted_not_duplicated(mocked, provider_draft):
     add_token(mocked)
+    add_reads(mocked)
     add = mocked.add(responses.POST, f"{ORDERS}/5001/items", body=requests.exceptions.ReadTimeout())
     with pytest.raises(ProviderOutcomeUnknown):
         services.order_item_add(order=provider_draft, product_id="AZ-PLAN", quantity=1)
@@ -362,3 +390,20 @@ def test_removing_an_item_already_gone_at_provider_removes_it_locally(mocked, pr
                json={"message": "Item 7001 of order 5001 not found."})
     services.order_item_remove(item=provider_draft.items.get())
     assert provider_draft.items.count() == 0
+
+
+def test_no_execution_poll_while_reseller_pending_approval(mocked, provider_draft):
+    """The execution status is for confirmed orders only: an order awaiting the reseller's
+    approval is not asked about (the order read tells when it moves on)."""
+    add_token(mocked)
+    add_reads(mocked)
+    mocked.add(responses.POST, f"{ORDERS}/5001/checkout",
+               json={"Id": 5001, "Status": "Reseller Pending Approval"})
+    poll = mocked.add(responses.GET, f"{ORDERS}/5001/execute/status",
+                      json=fixture("execute_status_executed"))
+    services.order_place(order=provider_draft)
+    provider_draft.refresh_from_db()
+    assert (provider_draft.state, provider_draft.raw_status) == ("placed",
+                                                                 "Reseller Pending Approval")
+    assert services.order_execution_poll(order=provider_draft) is False
+    assert poll.call_count == 0

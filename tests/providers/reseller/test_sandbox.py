@@ -104,8 +104,11 @@ def test_sandbox_enforces_draft_only_rules_like_the_provider(sandbox):
         svc.add_item(order, item)
     with pytest.raises(ProviderRejected, match="not in Draft status"):
         svc.remove_item(order, item)
-    with pytest.raises(ProviderRejected, match="not in Draft status"):
-        svc.place_order(order)
+    # checkout again: we read the provider's status first and never send it
+    checkouts = SandboxOrder.objects.get(pk=int(order.external_id)).status
+    result = svc.place_order(order)
+    assert "Not checked out" in result.message and result.raw_status != "Draft"
+    assert SandboxOrder.objects.get(pk=int(order.external_id)).status == checkouts
 
 
 def test_sandbox_requires_bearer_api_version_and_account_id(sandbox):
@@ -150,9 +153,9 @@ def test_sandbox_stages_custom_fields_and_characteristics(sandbox):
     services.order_place(order=other)
     other.refresh_from_db()
     svc = registry.service_for(merchant.account)
-    drafts, _ = svc.list_orders(stage="Draft")
-    confirmed, _ = svc.list_orders(stage="Confirmed")
-    every, _ = svc.list_orders(stage="All")
+    drafts = svc.list_orders(stage="Draft")
+    confirmed = svc.list_orders(stage="Confirmed")
+    every = svc.list_orders(stage="All")
     assert [s.external_id for s in drafts] == [order.external_id]
     assert [s.external_id for s in confirmed] == [other.external_id]
     assert len(every) == 2
@@ -176,7 +179,7 @@ def test_sandbox_drafts_expire_after_7_days_and_our_sweep_follows(sandbox):
     assert SandboxOrder.objects.count() == 1
     SandboxClock.advance(dt.timedelta(days=7, minutes=1))
     svc = registry.service_for(merchant.account)
-    drafts, _ = svc.list_orders(stage="Draft")  # the old token expired too: refreshed on 401
+    drafts = svc.list_orders(stage="Draft")  # the old token expired too: refreshed on 401
     assert drafts == []
     assert SandboxOrder.objects.count() == 0
     assert services.order_drafts_expire(now=order.expires_at + dt.timedelta(seconds=1)) == 1

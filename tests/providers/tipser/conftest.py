@@ -8,7 +8,8 @@ import pytest
 
 from tests.factories import AccountFactory, MerchantFactory
 
-FIXTURES = Path(__file__).parent / "fixtures"
+# the documents' own samples, shared with the sandbox (providers/docsamples.py)
+FIXTURES = Path(__file__).resolve().parents[3] / "providers" / "tipser" / "fixtures"
 API_KEY = "tipser_apikey_s3cr3t_value"
 HOST = "https://t3-stage-api.tipser.com"  # a sandbox account without override
 ORDERS_URL = f"{HOST}/v3/merchants/orders"

@@ -250,3 +250,39 @@ def test_production_account_uses_production_host(mocked, account):
     )
     service_for(account).check_account()
     assert mocked.calls[0].request.url.startswith(PRODUCTION_HOST)
+
+
+def test_carrier_choices_are_those_of_the_orders_market(mocked, account, tipser_merchant):
+    """Doc: supported shipping providers are "defined in market request (in proper market
+    section)": a German order is offered Germany's carriers, not Sweden's or the US's."""
+    from providers.tipser.sandbox import MARKETS
+    from tests.factories import OrderFactory
+
+    cache.clear()
+    mocked.add(responses.GET, f"{HOST}/v3/markets", json=MARKETS)
+    service = service_for(account)
+    german = OrderFactory(merchant=tipser_merchant, country="DE", currency="EUR",
+                          raw_data={"shippingPreferences": {"shippingProvider": "DHL"}})
+    assert service.carrier_choices(german) == [
+        ("DHL", "DHL (customer's choice)"), ("DPD", "DPD"), ("Hermes", "Hermes"),
+        ("", "Other (not listed)")]
+    swedish_by_currency = OrderFactory(merchant=tipser_merchant, country="", currency="SEK")
+    assert [v for v, _ in service.carrier_choices(swedish_by_currency)] == [
+        "Bring", "DHL", "PostNord", ""]
+    unknown_market = OrderFactory(merchant=tipser_merchant, country="GB", currency="GBP")
+    assert len(service.carrier_choices(unknown_market)) == 8 + 1  # every market's, once
+    assert len(mocked.calls) == 1  # one markets read, cached
+
+
+def test_item_status_codes_have_their_documented_names_beside_the_raw_code(tipser_merchant):
+    from providers.tipser.statuses import STATUSES
+    from tests.factories import OrderFactory, OrderItemFactory
+
+    order = OrderFactory(merchant=tipser_merchant, raw_status="0")
+    item = OrderItemFactory(order=order, raw_status="0", next_statuses=["1", "2", "3", "6"])
+    assert item.raw_status_label == "New (0)"
+    assert item.next_statuses_labels == ["Hold (1)", "Shipped (2)", "Cancelled (3)",
+                                         "Acknowledged (6)"]
+    assert STATUSES.item_label("4") == "Returned (4)"
+    assert STATUSES.item_label("5") == "unknown (5)"
+    assert order.raw_status_label == "0 (order status names not published)"

@@ -13,7 +13,7 @@ from responses import matchers
 from orders import services, snapshots
 from orders.errors import OrderActionRefused
 from orders.models import Order, OrderEvent
-from providers.errors import ProviderRejected, ProviderValidationError
+from providers.errors import ProviderError, ProviderRejected, ProviderValidationError
 from providers.registry import service_for
 from providers.tipser import mapping
 
@@ -175,7 +175,9 @@ def test_refused_shipping_push_keeps_order_state_and_records_reason(
     assert order.state == "in_progress"
     assert "Unknown shipping provider" in order.failure_reason
     shipment = order.shipments.get()
-    assert shipment.pushed_at is None and shipment.state == "pending"
+    # the refused push is kept with its reason, cancelled: not a pending ghost (issue 21)
+    assert shipment.pushed_at is None and shipment.state == "cancelled"
+    assert "Unknown shipping provider" in shipment.raw_data["push_error"]
     assert len(mocked.calls) == 1  # no status change after a refused shipping post
 
 
@@ -210,6 +212,29 @@ def test_after_a_refused_push_the_operator_ships_again_with_corrected_data(
     assert second.state == "shipped" and second.pushed_at is not None
     assert first.state == "cancelled" and "push_error" in first.raw_data  # kept, with its reason
     assert sorted(second.lines.values_list("quantity", flat=True)) == [1, 1]
+    assert order.events.filter(message__contains=f"Shipment {first} not taken").exists()
+
+
+def test_a_push_with_unknown_outcome_stays_pending_and_is_replaced_by_the_next_ship(
+    mocked, account, tipser_merchant
+):
+    import requests
+
+    order = _import(account, wire_order(1, status=6))
+    mocked.add(responses.POST, f"{ORDERS_URL}/ord00001/shipping",
+               body=requests.exceptions.ReadTimeout())
+    with pytest.raises(ProviderError):
+        services.order_ship(order=order, carrier="DHL", tracking_number="JD-1")
+    first = order.shipments.get()
+    assert first.state == "pending" and first.raw_data.get("outcome_unknown") is True
+    order.refresh_from_db()
+    assert "check there first" in order.failure_reason
+
+    mocked.replace(responses.POST, f"{ORDERS_URL}/ord00001/shipping", json={})
+    mocked.add(responses.PUT, f"{ORDERS_URL}/ord00001", json={})
+    second = services.order_ship(order=order, carrier="DHL", tracking_number="JD-1")
+    first.refresh_from_db()
+    assert first.state == "cancelled" and second.state == "shipped"
     assert order.events.filter(message__contains=f"Replaced by shipment {second}").exists()
 
 
