@@ -28,6 +28,7 @@ run: install
 	@mkdir -p var var/broker/queue var/broker/processed
 	DJANGO_DEBUG=true $(BIN)/python manage.py migrate --noinput -v0
 	DJANGO_DEBUG=true $(BIN)/python manage.py seed_demo
+	DJANGO_DEBUG=true $(BIN)/python manage.py seed_pipeline_demo
 	DJANGO_DEBUG=true $(BIN)/python manage.py setup_schedules
 	@DJANGO_DEBUG=true $(BIN)/python manage.py demo_login
 	@echo "Worker: celery (embedded filesystem broker under var/broker; log: var/worker.log). Ctrl-C stops both."

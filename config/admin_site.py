@@ -33,6 +33,12 @@ class DropdeskAdminSite(admin.AdminSite):
             from orders.dashboard import dashboard  # models are ready once a request runs
 
             context["dd"] = dashboard()
+        if request.user.has_perm("pipeline.view_salesrouting"):
+            from pipeline.selectors import PIPELINE_CARDS, pipeline_counts
+
+            counts = pipeline_counts()
+            context["dd_pipeline"] = [(key, label, query, counts[key])
+                                      for key, label, query in PIPELINE_CARDS]
         return super().index(request, context)
 
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[Any]:

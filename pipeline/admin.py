@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from orders.models import TRANSITION_PERMISSION
 
-from . import csvio, dispatch, services
+from . import csvio, dispatch, selectors, services
 from .models import RoutingPolicy, SalesRouting, SupplierLink, SupplierOffer, TrackingPush
 
 
@@ -99,10 +99,24 @@ class LinkInline(admin.TabularInline):
         return False
 
 
+class WaitingFilter(admin.SimpleListFilter):
+    title = "waiting for"
+    parameter_name = "waiting"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("placement", "Supplier placement"), ("tracking", "Tracking")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[SalesRouting]) -> QuerySet[SalesRouting]:
+        kind = self.value()
+        if kind in ("placement", "tracking"):
+            return queryset.filter(pk__in=selectors.routings_waiting(kind).values("pk"))
+        return queryset
+
+
 @admin.register(SalesRouting)
 class SalesRoutingAdmin(admin.ModelAdmin):
     list_display = ["order_link", "status", "reason", "suppliers", "updated_at"]
-    list_filter = ["status"]
+    list_filter = ["status", WaitingFilter]
     search_fields = ["order__reference", "order__external_id", "reason"]
     list_select_related = ["order"]
     fields = readonly_fields = ("order", "status", "reason", "approved_by", "updated_at", "suppliers")

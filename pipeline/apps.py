@@ -10,6 +10,10 @@ class PipelineConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from orders.admin.common import order_page_panel_register
+
         from . import receivers
+        from .panels import order_pipeline_panel
 
         receivers.connect()
+        order_page_panel_register(order_pipeline_panel)

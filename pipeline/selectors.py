@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from merchants.models import ProviderAccount
 from orders.models import Order, OrderItem
@@ -80,13 +80,38 @@ def sales_order_of(order: Order) -> Order | None:
     return link.sales_item.order if link else None
 
 
+WAITING_PLACEMENT_STATES = ("draft", "failed")
+
+
+def routings_waiting(kind: str) -> QuerySet[SalesRouting]:
+    """Routed sales orders waiting for their supplier orders to be placed ("placement": one
+    is still a draft or failed), or for the suppliers' tracking ("tracking": all placed)."""
+    routed = SalesRouting.objects.filter(status=SalesRouting.Status.ROUTED)
+    placing = SupplierLink.objects.filter(
+        active=True, supplier_item__order__state__in=WAITING_PLACEMENT_STATES).values("sales_item__order_id")
+    if kind == "placement":
+        return routed.filter(order_id__in=placing)
+    return routed.exclude(order_id__in=placing)
+
+
+# The dashboard's pipeline figures: (key, label, list filter) — each count is its list's length.
+PIPELINE_CARDS = (
+    ("needs_mapping", "Waiting for a mapping", "status=needs_mapping"),
+    ("approval", "Waiting for approval", "status__in=held,proposed"),
+    ("placement", "Waiting for supplier placement", "waiting=placement"),
+    ("tracking", "Waiting for tracking", "waiting=tracking"),
+    ("problem", "Supplier problem", "status=problem"),
+)
+
+
 def pipeline_counts() -> dict[str, int]:
-    """Sales orders per pipeline status, plus supplier orders waiting to be placed: one query
-    each, whatever the number of orders."""
-    counts: dict[str, Any] = dict(
-        SalesRouting.objects.values_list("status").annotate(n=Count("pk")).values_list("status", "n")
+    """The dashboard's pipeline figures: a few aggregate queries, whatever the number of orders."""
+    by_status: dict[str, Any] = dict(
+        SalesRouting.objects.order_by().values_list("status").annotate(n=Count("pk"))
+        .values_list("status", "n")
     )
-    counts = {status: counts.get(status, 0) for status in SalesRouting.Status.values}
-    counts["awaiting_placement"] = Order.objects.filter(
-        state__in=["draft", "failed"], items__fulfils__active=True).distinct().count()
+    counts = {status: by_status.get(status, 0) for status in SalesRouting.Status.values}
+    counts["approval"] = counts["held"] + counts["proposed"]
+    counts["placement"] = routings_waiting("placement").count()
+    counts["tracking"] = routings_waiting("tracking").count()
     return counts

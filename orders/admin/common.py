@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.http import (
@@ -86,6 +87,17 @@ class TransitionAfterCommitMixin:
             obj = self.get_object(request, object_id)  # type: ignore[attr-defined]
             return self.response_change(request, obj)
         return response
+
+
+# --- panels other apps add to the order page (e.g. the pipeline's supplier orders) ------------
+ORDER_PAGE_PANELS: list[Callable[[Any], Any]] = []
+
+
+def order_page_panel_register(panel: Callable[[Any], Any]) -> None:
+    """``panel(order)`` returns HTML for the order page (or None); it is shown under the
+    header, in the order of registration. Keeps orders free of imports of the apps built on it."""
+    if panel not in ORDER_PAGE_PANELS:
+        ORDER_PAGE_PANELS.append(panel)
 
 
 # --- provider form extensions (brandsdistribution carrier choice, issue 10) ------------------

@@ -15,6 +15,7 @@ from django.urls import URLPattern, path
 from .. import labels, selectors
 from ..models import TRANSITION_PERMISSION, Order, OrderEvent
 from ..shortfall import order_shortfall_summary
+from .common import ORDER_PAGE_PANELS
 
 TIMELINE_ROWS = 500
 
@@ -36,6 +37,7 @@ class OrderPageMixin:
             "dd_shortfall": order_shortfall_summary(order=order),
             "dd_running": selectors.order_work_running(order=order),
             "dd_shipments": list(order.shipments.order_by("-created_at", "-id")),
+            "dd_panels": [html for panel in ORDER_PAGE_PANELS if (html := panel(order))],
             "timeline": list(
                 OrderEvent.objects.filter(order_id=order.pk).select_related("actor")
                 .order_by("-created_at", "-id")[:TIMELINE_ROWS]

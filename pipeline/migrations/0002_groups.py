@@ -1,0 +1,29 @@
+"""Operators work the pipeline (view/add/change, no delete, like everything else); Read-only
+views it."""
+
+from django.db import migrations
+
+
+def grant(apps, schema_editor):
+    from django.contrib.auth.management import create_permissions
+
+    app_config = apps.get_app_config("pipeline")
+    app_config.models_module = True
+    create_permissions(app_config, apps=apps, verbosity=0)
+    app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    perms = list(Permission.objects.filter(content_type__app_label="pipeline"))
+    operators, _ = Group.objects.get_or_create(name="Operators")
+    operators.permissions.add(*[p for p in perms if p.codename.startswith(("view_", "add_", "change_"))])
+    readonly, _ = Group.objects.get_or_create(name="Read-only")
+    readonly.permissions.add(*[p for p in perms if p.codename.startswith("view_")])
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("pipeline", "0001_supplier_offers"),
+        ("orders", "0002_groups"),
+    ]
+
+    operations = [migrations.RunPython(grant, migrations.RunPython.noop)]
