@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import phonenumbers
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -25,6 +26,7 @@ from providers.errors import ProviderError
 from . import selectors
 from .models import PlaceMode, RouteMode, SalesRouting, SupplierLink, SupplierOffer, TrackingPush
 
+BUSY = "in_progress"  # orders.claims: another provider write to the order is in flight
 OPEN_ITEM_STATES = (ItemLifecycle.NEW, ItemLifecycle.ACKNOWLEDGED, ItemLifecycle.ON_HOLD)
 CLOSED_ORDER_STATES = (S.CANCELLED, S.COMPLETED, S.EXPIRED, S.SHIPPED)
 
@@ -124,16 +126,38 @@ def sales_order_route(*, order: Order, actor: Actor = None, approve: bool = Fals
     return result
 
 
+def _supplier_address(order: Order) -> tuple[dict[str, str], list[str]]:
+    """The sale's shipping address for a supplier, and what was adapted: an international
+    phone number split into its country prefix and national number (Aliseeks asks for both),
+    and the city as the region when the sale has none (AliExpress requires a state)."""
+    address = {name: getattr(order, name) for name in order_services.ADDRESS_FIELDS}
+    notes = []
+    phone = (address["phone_number"] or "").strip()
+    if phone.startswith("+") and not address["phone_prefix"]:
+        try:
+            parsed = phonenumbers.parse(phone)
+        except phonenumbers.NumberParseException:
+            parsed = None
+        if parsed is not None and parsed.country_code:
+            address["phone_prefix"] = f"+{parsed.country_code}"
+            address["phone_number"] = str(parsed.national_number)
+            notes.append(f"phone {phone} sent as {address['phone_prefix']} {address['phone_number']}")
+    if not address["region"] and address["city"]:
+        address["region"] = address["city"]
+        notes.append(f"no region on the sale: the city ({address['city']}) is sent as the region")
+    return address, notes
+
+
 def _supplier_order_create(order: Order, group: list[tuple[OrderItem, SupplierOffer]], *,
                            actor: Actor) -> Order:
     supplier = group[0][1].supplier
+    address, notes = _supplier_address(order)
     supplier_order = order_services.order_create(
         merchant=supplier, actor=actor,
         items=[{"product_id": o.supplier_product_id, "sku": o.supplier_sku, "name": item.name,
                 "variant": o.supplier_variant, "quantity": item.quantity, "unit_price": o.expected_cost}
                for item, o in group],
-        currency=group[0][1].cost_currency,
-        **{name: getattr(order, name) for name in order_services.ADDRESS_FIELDS},
+        currency=group[0][1].cost_currency, **address,
     )
     supplier_items = list(supplier_order.items.order_by("pk"))
     selectors.pipeline_in_use_mark()
@@ -143,7 +167,8 @@ def _supplier_order_create(order: Order, group: list[tuple[OrderItem, SupplierOf
     ])
     event_add(order=supplier_order, kind=OrderEvent.Kind.NOTE, actor=actor,
               message=f"Fulfils sales order {order.reference}: "
-                      + ", ".join(_item_label(i) for i, _ in group))
+                      + ", ".join(_item_label(i) for i, _ in group)
+                      + (f" (address: {'; '.join(notes)})" if notes else ""))
     return supplier_order
 
 
@@ -175,12 +200,23 @@ def supplier_order_settled(*, supplier_order: Order) -> RouteResult | None:
         return RouteResult(SalesRouting.Status.PROBLEM, reason)
     if supplier_order.state in (S.PLACED, S.IN_PROGRESS):
         routing = SalesRouting.objects.filter(order=sales).first()
-        if routing and routing.status == SalesRouting.Status.PROBLEM and not any(
-            o.state in (S.FAILED, S.PLACEMENT_UNKNOWN) for o in selectors.supplier_orders_of(sales)
+        settled = (S.PLACED, S.IN_PROGRESS, S.PARTIALLY_SHIPPED, S.SHIPPED, S.COMPLETED)
+        if routing and routing.status == SalesRouting.Status.PROBLEM and all(
+            o.state in settled for o in selectors.supplier_orders_of(sales)
         ):
             with transaction.atomic():
                 _set_status(sales, SalesRouting.Status.ROUTED, "Supplier orders placed")
     return None
+
+
+@transaction.atomic
+def supplier_order_refused(*, supplier_order: Order, reason: str) -> None:
+    """A supplier order could not even be queued for placement: the sale says why."""
+    sales = selectors.sales_order_of(supplier_order)
+    event_add(order=supplier_order, kind=OrderEvent.Kind.ERROR, message=f"Not placed: {reason}")
+    if sales is not None:
+        _set_status(sales, SalesRouting.Status.PROBLEM,
+                    f"Supplier order {supplier_order.reference} cannot be placed: {reason}")
 
 
 # --- tracking back -------------------------------------------------------------------------------
@@ -244,13 +280,16 @@ def _push(push: TrackingPush, sales: Order, shipment: Shipment, links: list[Supp
             order=sales, carrier=carrier, tracking_number=shipment.tracking_number,
             tracking_url=shipment.tracking_url, items=wanted, comment=comment,
         )
-    except (OrderValidationError, OrderActionRefused, ProviderError) as exc:
-        push.state, push.error = TrackingPush.State.FAILED, str(exc)[:2000]
-        with transaction.atomic():
-            push.save(update_fields=["state", "error"])
-            _set_status(sales, SalesRouting.Status.PROBLEM,
-                        f"Tracking {shipment.tracking_number} could not be sent: {exc}")
+    except OrderActionRefused as exc:
+        if exc.code != BUSY:
+            return _push_failed(push, sales, shipment, exc)
+        # another write to the sale is in flight (e.g. the other supplier's tracking): this
+        # one was not sent; release the claim so it is sent again shortly
+        TrackingPush.objects.filter(pk=push.pk).delete()
+        push.pk = None
         return push
+    except ProviderError as exc:
+        return _push_failed(push, sales, shipment, exc)
     push.state, push.sales_shipment = TrackingPush.State.PUSHED, sales_shipment
     with transaction.atomic():
         push.save(update_fields=["state", "sales_shipment"])
@@ -259,6 +298,15 @@ def _push(push: TrackingPush, sales: Order, shipment: Shipment, links: list[Supp
                     f"Tracking {shipment.tracking_number} sent for "
                     + ", ".join(_item_label(link.sales_item) for link in links
                                 if link.sales_item_id in wanted))
+    return push
+
+
+def _push_failed(push: TrackingPush, sales: Order, shipment: Shipment, exc: Exception) -> TrackingPush:
+    push.state, push.error = TrackingPush.State.FAILED, str(exc)[:2000]
+    with transaction.atomic():
+        push.save(update_fields=["state", "error"])
+        _set_status(sales, SalesRouting.Status.PROBLEM,
+                    f"Tracking {shipment.tracking_number} could not be sent: {exc}")
     return push
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from celery import shared_task
 from django.db import transaction
 
@@ -21,10 +23,15 @@ def sales_order_route_task(order_id: int) -> str:
     return result.status
 
 
-@shared_task(acks_late=True, ignore_result=True)
-def supplier_tracking_task(supplier_order_id: int) -> int:
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=30)
+def supplier_tracking_task(self, supplier_order_id: int) -> int:  # type: ignore[no-untyped-def]
     order = Order.objects.filter(pk=supplier_order_id).first()
-    return len(services.supplier_tracking_push(supplier_order=order)) if order else 0
+    if order is None:
+        return 0
+    pushes = services.supplier_tracking_push(supplier_order=order)
+    if any(push.pk is None for push in pushes):  # the sale was busy with another write: again soon
+        raise self.retry(countdown=random.uniform(2, 8))
+    return len(pushes)
 
 
 @shared_task(acks_late=True, ignore_result=True)

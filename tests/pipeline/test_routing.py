@@ -163,3 +163,28 @@ def test_an_offer_by_sku_alone_matches_and_a_product_and_sku_offer_wins(
     links = dict(SupplierLink.objects.values_list("sales_item__sku", "supplier_item__sku"))
     assert links == {"SKU-1": "A-EXACT", "SKU-2": "A-2", "SKU-3": "A-3"}
     assert len(supplier_orders_of(sale)) == 1
+
+
+def test_a_supplier_order_refused_before_placing_flags_the_sale_and_the_others_still_go(
+    account, tipser_merchant, policy, offers, suppliers, mocked, django_capture_on_commit_callbacks
+):
+    a, _b = suppliers
+    a.revoke()  # supplier A may not order: its supplier order is refused before any call
+    a.save()
+    places = mocked.post(f"{FAKE}/orders", json={"id": "F-1", "status": "NEW"})
+    [sale] = sync(account, [three_item_sale()], django_capture_on_commit_callbacks)
+    sale.routing.refresh_from_db()
+    assert sale.routing.status == "problem" and "cannot be placed" in sale.routing.reason
+    assert places.call_count == 1  # supplier B's order was placed all the same
+
+
+def test_the_supplier_gets_the_phone_split_and_a_region(account, tipser_merchant, policy, offers, mocked,
+                                                        django_capture_on_commit_callbacks):
+    mocked.post(f"{FAKE}/orders", json={"id": "F-1", "status": "NEW"})
+    wire = three_item_sale()
+    wire["customer"]["phoneNumber"] = "+46701234567"
+    [sale] = sync(account, [wire], django_capture_on_commit_callbacks)
+    supplier_order = supplier_orders_of(sale)[0]
+    assert (supplier_order.phone_prefix, supplier_order.phone_number) == ("+46", "701234567")
+    assert supplier_order.region == sale.city and not sale.region
+    assert supplier_order.events.filter(message__contains="sent as +46 701234567").exists()

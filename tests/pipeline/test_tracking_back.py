@@ -100,3 +100,22 @@ def test_a_refused_push_flags_the_sale_and_is_not_retried_blindly(
     assert sale.routing.status == "problem" and "TRK-A" in sale.routing.reason
     services.supplier_tracking_push(supplier_order=a_order)
     assert len(_pushes(mocked)) == 1
+
+
+def test_a_push_refused_because_the_sale_is_busy_is_released_and_sent_later(
+    routed, mocked, django_capture_on_commit_callbacks
+):
+    from orders.models import ProviderWrite
+
+    a_order = supplier_orders_of(routed)[0]
+    shipment = a_order.shipments.create(carrier="DHL", tracking_number="TRK-BUSY")
+    TrackingPush.objects.filter(supplier_shipment=shipment).delete()
+    busy = ProviderWrite.objects.create(order=routed, operation="push_shipment", key="other")  # in flight
+    [released] = services.supplier_tracking_push(supplier_order=a_order)
+    assert released.pk is None and not TrackingPush.objects.filter(supplier_shipment=shipment).exists()
+    assert _pushes(mocked) == []
+    routed.routing.refresh_from_db()
+    assert routed.routing.status != "problem"
+    busy.delete()
+    [pushed] = services.supplier_tracking_push(supplier_order=a_order)
+    assert pushed.state == "pushed" and len(_pushes(mocked)) == 1
