@@ -191,6 +191,13 @@ def supplier_order_settled(*, supplier_order: Order) -> RouteResult | None:
                             f"Supplier order {supplier_order.reference} cancelled and no other offer: "
                             + result.reason)
         return result
+    if _short_before_sending(supplier_order):
+        # the supplier could not supply it all (found at the reservation, before anything was
+        # sent): cancel it here — nothing is at the supplier — and the cancellation sends its
+        # items to the next offer (the branch above, run by the cancel's own signal)
+        order_services.order_cancel(
+            order=supplier_order, reason="Short at the supplier before sending: trying the next offer")
+        return RouteResult("fallback")
     if supplier_order.state in (S.FAILED, S.PLACEMENT_UNKNOWN, S.CANCELLED):
         reason = (f"Supplier order {supplier_order.reference} is "
                   f"{supplier_order.get_state_display().lower()}"
@@ -207,6 +214,25 @@ def supplier_order_settled(*, supplier_order: Order) -> RouteResult | None:
             with transaction.atomic():
                 _set_status(sales, SalesRouting.Status.ROUTED, "Supplier orders placed")
     return None
+
+
+def _short_before_sending(supplier_order: Order) -> bool:
+    """Failed with a shortfall and never taken by the supplier, with another offer to try for
+    every linked item: worth falling back rather than asking the operator."""
+    order = supplier_order
+    if order.state != S.FAILED or order.external_id or not order.has_open_shortfall:
+        return False
+    links = list(SupplierLink.objects.filter(supplier_item__order=supplier_order, active=True)
+                 .select_related("sales_item__order__merchant__account"))
+    if not links:
+        return False
+    items = [link.sales_item for link in links]
+    tried = selectors.tried_offers(items)
+    for link in links:
+        tried[link.sales_item_id].add(link.offer_id)  # type: ignore[arg-type]
+    account = links[0].sales_item.order.merchant.account
+    offers = selectors.offers_by_item(items, account, tried)
+    return all(offers[item.pk] for item in items)
 
 
 @transaction.atomic

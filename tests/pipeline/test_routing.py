@@ -188,3 +188,47 @@ def test_the_supplier_gets_the_phone_split_and_a_region(account, tipser_merchant
     assert (supplier_order.phone_prefix, supplier_order.phone_number) == ("+46", "701234567")
     assert supplier_order.region == sale.city and not sale.region
     assert supplier_order.events.filter(message__contains="sent as +46 701234567").exists()
+
+
+def test_a_supplier_short_before_sending_falls_back_to_the_next_offer(
+    account, tipser_merchant, policy, offers, suppliers, mocked, django_capture_on_commit_callbacks
+):
+    """Brandsdistribution with reserve first finds a shortfall at the reservation, before the
+    order is sent: the order fails with the shortfall; the pipeline tries the next offer."""
+    policy.place_mode = "manual"
+    policy.save()
+    fallback = SupplierOffer.objects.create(sales_product_id="P3", supplier=suppliers[0], priority=2,
+                                            supplier_sku="A-3", expected_cost=Decimal("11"))
+    [sale] = sync(account, [three_item_sale()], django_capture_on_commit_callbacks)
+    b_order = supplier_orders_of(sale)[1]
+    with django_capture_on_commit_callbacks(execute=True):
+        b_order.place()
+        b_order.save()
+        b_order.items.update(confirmed_quantity=0)  # nothing could be reserved
+        b_order.placement_failed(reason="Shortfall at the reservation: B-3 requested 1, available 0")
+        b_order.save()
+    b_order.refresh_from_db()
+    assert b_order.state == "cancelled"
+    link = SupplierLink.objects.get(sales_item__sku="SKU-3", active=True)
+    assert link.offer == fallback
+    sale.routing.refresh_from_db()
+    assert sale.routing.status == "routed"
+
+
+def test_a_shortfall_with_no_other_offer_is_left_to_the_operator(
+    account, tipser_merchant, policy, offers, suppliers, django_capture_on_commit_callbacks
+):
+    policy.place_mode = "manual"
+    policy.save()
+    [sale] = sync(account, [three_item_sale()], django_capture_on_commit_callbacks)
+    b_order = supplier_orders_of(sale)[1]
+    with django_capture_on_commit_callbacks(execute=True):
+        b_order.place()
+        b_order.save()
+        b_order.items.update(confirmed_quantity=0)
+        b_order.placement_failed(reason="Shortfall at the reservation")
+        b_order.save()
+    b_order.refresh_from_db()
+    assert b_order.state == "failed"  # the operator decides (accept, cancel, fix the offers)
+    sale.routing.refresh_from_db()
+    assert sale.routing.status == "problem"
