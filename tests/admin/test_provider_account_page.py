@@ -3,20 +3,19 @@ declared option is a typed field, and "check credentials" runs from the page."""
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 import pytest
 import responses
 from django.urls import reverse
 
 from merchants.models import ProviderAccount
+from providers.docsamples import sample_json
 
 pytestmark = pytest.mark.django_db
 
 TIPSER = "https://tipser.example.test"
-LIST = json.loads((Path(__file__).parents[2] / "providers/tipser/fixtures/order_list.json").read_text())
+LIST = sample_json("tipser", "order_list.json")  # the doc's own sample
 
 
 def _inputs(html: str, kind: str) -> list[str]:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 import responses
 from django.apps import apps as django_apps
 
 from merchants.models import ProviderAccount
+from providers.docsamples import sample_json
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 expect = pytest.importorskip(
@@ -21,8 +21,7 @@ expect = pytest.importorskip(
 ).expect
 
 TIPSER = "https://tipser.example.test"
-TIPSER_LIST = json.loads(
-    (Path(__file__).parents[1] / "providers/tipser/fixtures/order_list.json").read_text())
+TIPSER_LIST = sample_json("tipser", "order_list.json")  # the doc's own sample
 
 
 @pytest.fixture
