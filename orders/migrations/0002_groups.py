@@ -23,9 +23,10 @@ def create_groups(apps, schema_editor):
             app_config = apps.get_app_config(label)
         except LookupError:
             continue
-        app_config.models_module = True
+        previous = getattr(app_config, "models_module", None)  # the real registry's, in tests
+        app_config.models_module = previous or True
         create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        app_config.models_module = previous
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")

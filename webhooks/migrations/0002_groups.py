@@ -8,9 +8,10 @@ def grant(apps, schema_editor):
     from django.contrib.auth.management import create_permissions
 
     app_config = apps.get_app_config("webhooks")
-    app_config.models_module = True
+    previous = getattr(app_config, "models_module", None)  # the real registry's, in tests
+    app_config.models_module = previous or True
     create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
+    app_config.models_module = previous
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     perms = list(Permission.objects.filter(content_type__app_label="webhooks"))
