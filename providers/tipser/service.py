@@ -10,13 +10,14 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from providers import ratelimit
 from providers.base import CredentialField, OptionField, ProviderService
-from providers.errors import ProviderError, ProviderValidationError
+from providers.errors import ProviderBadReply, ProviderError, ProviderValidationError
 from providers.registry import register
 from providers.statuses import ItemLifecycle as I
 from providers.types import OrderSnapshot
 
-from . import mapping
+from . import mapping, paging
 from .client import TipserClient
 from .statuses import ALL_STATES, OPEN_ITEM_CODES, SHIPPED, STATUSES
 
@@ -50,8 +51,8 @@ class TipserService(ProviderService):
         OptionField(
             "page_size",
             "Page size for the order list",
-            50,
-            help_text="Always sent: Tipser's default page size is not published.",
+            paging.LARGEST_PAGE_SIZE,
+            help_text="Always sent: Tipser's default and largest page sizes are not published.",
         ),
         OptionField(
             "sync_states",
@@ -147,34 +148,40 @@ class TipserService(ProviderService):
             }
         cursor["run"] = run
 
-        for _ in range(MAX_PAGES):
-            body = client.list_orders(
-                from_date=start,
-                states=states,
-                page_size=page_size,
-                page_index=int(run["page_index"]),
+        first = int(run["page_index"])
+
+        def fetch(index: int) -> Any:
+            if index - first >= MAX_PAGES:
+                raise ProviderBadReply(
+                    f"list_orders: more than {MAX_PAGES} pages; stopped", operation="list_orders"
+                )
+            return client.list_orders(
+                from_date=start, states=states, page_size=page_size, page_index=index
             )
-            orders, count = mapping.parse_order_page(body)
-            raw_len = len(body["items"])
+
+        scope = ratelimit.current_scope.get()
+        pages = paging.iter_pages(
+            fetch,
+            first_index=first,
+            seen=int(run["seen"]),
+            page_size=page_size,
+            parallel=paging.parallel_for_rate(scope.rate if scope else None),
+        )
+        for index, body, last in pages:
+            orders, _count = mapping.parse_order_page(body)
             for snap in orders:
                 if snap.ordered_at and any(i.raw_status in OPEN_ITEM_CODES for i in snap.items):
                     day = _date(snap.ordered_at)
                     if run["oldest_open"] is None or day < run["oldest_open"]:
                         run["oldest_open"] = day
-            run["seen"] += raw_len
-            run["page_index"] += 1
-            last = (
-                raw_len == 0
-                or raw_len < page_size
-                or (count is not None and count > raw_len and run["seen"] >= count)
-            )
+            run["seen"] += len(body["items"])
+            run["page_index"] = index + 1
             if last:
                 self._finish_run(cursor, run)
             if orders:
                 yield orders
             if last:
                 return
-        self._finish_run(cursor, run)
 
     def _finish_run(self, cursor: dict[str, Any], run: dict[str, Any]) -> None:
         started = dt.datetime.fromisoformat(run["started"])
