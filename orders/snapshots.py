@@ -240,9 +240,9 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
         if order is None:
             reference = (f"{account.provider[:3].upper()}-{snap.reference}"[:64] if snap.reference
                          else new_reference())
+            # created_at given: no default (timezone.now) computed per row and thrown away
             order = Order(merchant=merchant, external_id=snap.external_id, reference=reference,
-                          synced_at=now, **values)
-            order.created_at = snap.ordered_at or now
+                          synced_at=now, created_at=snap.ordered_at or now, **values)
             _sync_state(order, target)
             new_orders.append(order)
             counts["created"] += 1
@@ -296,7 +296,8 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
             item_target = table.item_state_for(isnap.raw_status)
             item = known.get(isnap.external_id)
             if item is None:
-                item = OrderItem(order_id=order.pk, external_id=isnap.external_id, **values)
+                item = OrderItem(order_id=order.pk, external_id=isnap.external_id, created_at=now,
+                                 **values)
                 _sync_state(item, item_target)
                 new_items.append(item)
             elif _set(item, values) | _sync_state(item, item_target):
@@ -330,12 +331,12 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
         rows_created.send(sender=Shipment, instances=new_shipments)
 
     event_rows = [
-        OrderEvent(order_id=o.pk, kind=OrderEvent.Kind.SYNC, to_state=o.state,
+        OrderEvent(order_id=o.pk, kind=OrderEvent.Kind.SYNC, to_state=o.state, created_at=now,
                    message=f"Received from {account.provider_label}")
         for o in new_orders
     ] + [
         OrderEvent(order_id=o.pk, kind=OrderEvent.Kind.SYNC, from_state=before, to_state=o.state,
-                   message=f"Synced: {before} → {o.state}")
+                   created_at=now, message=f"Synced: {before} → {o.state}")
         for o, before in events
     ]
     bulk_insert(event_rows, batch_size=1000)
