@@ -160,11 +160,13 @@ def test_cursor_remembers_oldest_open_order_for_next_run(mocked, account, tipser
     assert sync["next_from"] == (now - dt.timedelta(days=5)).date().isoformat()
     assert "run" not in sync and sync["last_run"]
 
-    # The next run starts from the oldest order that was still open.
+    # The next run asks for the open orders from the oldest order that was still open (and
+    # for every state only since the previous run: tests/providers/tipser/test_periodic.py).
     mocked.reset()
-    _pages(mocked, [old_open], page_size=5, from_date=sync["next_from"])
+    mocked.add(responses.GET, ORDERS_URL, json={"itemsCount": 1, "pageIndex": 0, "items": [old_open]})
     services.account_sync_incoming(account=account)
     assert mocked.calls[0].request.params["from"] == sync["next_from"]
+    assert mocked.calls[0].request.params["states"] == "0,1,6"
 
 
 def test_cursor_without_open_orders_starts_from_last_run_minus_margin(
