@@ -249,16 +249,17 @@ CALLS = [0]
 
 
 def _count_calls() -> None:
-    """Provider calls are counted at the client (every list request of a sync)."""
+    """Provider calls are counted at the client (list pages and single orders)."""
     from providers.tipser.client import TipserClient
 
-    real = TipserClient.list_orders
+    def counted(real):  # type: ignore[no-untyped-def]
+        def call(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            CALLS[0] += 1
+            return real(self, *args, **kwargs)
+        return call
 
-    def counted(self, **kwargs):  # type: ignore[no-untyped-def]
-        CALLS[0] += 1
-        return real(self, **kwargs)
-
-    TipserClient.list_orders = counted  # type: ignore[method-assign]
+    TipserClient.list_orders = counted(TipserClient.list_orders)  # type: ignore[method-assign]
+    TipserClient.get_order = counted(TipserClient.get_order)  # type: ignore[method-assign]
 
 
 def _with_bulk_create():  # type: ignore[no-untyped-def]
