@@ -523,7 +523,7 @@ class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
             base = base.filter(merchant_id=int(merchant))
 
         def tab_list() -> list[dict[str, Any]]:
-            counts = selectors.order_tab_counts(base)
+            counts = selectors.order_tab_counts(base, cap=selectors.TAB_COUNT_CAP)
             current = request.GET.get(QuickFilter.parameter_name, "")
             tabs = []
             for key, label in [("", "All"), *[(k, v[0]) for k, v in selectors.order_tabs().items()]]:
@@ -532,7 +532,8 @@ class OrderAdmin(TransitionAfterCommitMixin, ProviderAdminViews, FSMAdminMixin,
                 params.pop("p", None)
                 if key:
                     params[QuickFilter.parameter_name] = key
-                tabs.append({"key": key or "all", "label": label, "count": counts[key or "all"],
+                tabs.append({"key": key or "all", "label": label, "count": counts[key or "all"] if not key
+                             else selectors.tab_count_label(counts[key]),
                              "url": "?" + params.urlencode(), "current": key == current})
             return tabs
 
