@@ -27,7 +27,7 @@ def main() -> None:
     from providers.tipser.sandbox import render_order
 
     _sandbox_orders("bench-profile-apikey", N)
-    account, _merchant = _account("bench-profile", "bench-profile-apikey", "http://x/", PAGE)
+    account, _merchant = _account("bench-profile", "bench-profile-apikey", "http://x/", page_size=PAGE)
     rows = list(SandboxOrder.objects.filter(merchant__api_key="bench-profile-apikey")
                 .order_by("order_date", "id")[:N])
     bodies = [json.dumps({"itemsCount": N, "pageIndex": k // PAGE,
