@@ -265,10 +265,22 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
         )
     )
     seen: set[str] = set()
+    generated: list[Order] = []
     for order in new_orders:
         if order.reference in taken or order.reference in seen:
             order.reference = new_reference()
+            generated.append(order)
         seen.add(order.reference)
+    # A generated reference has 24 random bits a day: with thousands of fallbacks (two
+    # accounts whose order numbers overlap) some are taken already — draw those again.
+    while generated:
+        clash = set(Order.objects.filter(reference__in=[o.reference for o in generated])
+                    .values_list("reference", flat=True))
+        generated = [o for o in generated if o.reference in clash]
+        for order in generated:
+            while order.reference in seen:
+                order.reference = new_reference()
+            seen.add(order.reference)
     bulk_insert(new_orders, batch_size=500)
     rows_created.send(sender=Order, instances=new_orders)
     if changed_orders:

@@ -125,7 +125,8 @@ def test_queries_per_page_do_not_grow_with_page_size(db, items):
     for size in (5, 50):
         account = AccountFactory(provider="tipser")
         MerchantFactory(account=account)
-        orders = [wire_order(n, items=items) for n in range(size)]
+        # own order numbers per account (overlapping ones get generated references: +1 query)
+        orders = [wire_order(size * 100 + n, items=items) for n in range(size)]
         created = _upsert_queries(account, orders)
         unchanged = _upsert_queries(account, orders)
         for o in orders:  # every order changes at the provider
@@ -262,3 +263,16 @@ def test_existing_orders_are_looked_up_through_the_unique_index_on_sqlite(tipser
     plan = snapshots._existing_orders(tipser_merchant, ["ord00001", "ord00002"]).explain()
     # not the merchant index, which walks every order of the merchant (7 ms a page at 10k)
     assert "uniq_order_external_id_per_merchant" in plan, plan
+
+
+def test_a_generated_reference_that_is_taken_is_drawn_again(account, tipser_merchant, monkeypatch):
+    """Two accounts with overlapping order numbers: the second gets generated references,
+    and a generated one that is already taken (24 random bits a day) is drawn again."""
+    from tests.factories import OrderFactory
+
+    OrderFactory(reference="TIP-30001")  # another account's order with the same number
+    OrderFactory(reference="DD-TAKEN")
+    drawn = iter(["DD-TAKEN", "DD-FREE"])
+    monkeypatch.setattr(snapshots, "new_reference", lambda: next(drawn))
+    snapshots.upsert_page(account=account, page=[mapping.parse_order(wire_order(1))])
+    assert Order.objects.get(merchant=tipser_merchant, external_id="ord00001").reference == "DD-FREE"
