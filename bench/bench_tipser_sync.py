@@ -4,7 +4,6 @@ dropdesk: ``orders.services.account_sync_incoming`` (the real client over HTTP t
 run by ``manage.py runserver`` against the same database), orders/s end to end, in variants:
   * defaults: the product's page size and rate limit (PROVIDER_DEFAULT_RATE_LIMIT);
   * no limit: the account's rate limit off (``options.rate_limit = 0``);
-  * bulk_create: no limit, with ``bulk_create`` in place of ``config.db.insert.bulk_insert``;
   * latency: defaults, against a second server whose sandbox answers after
     SANDBOX_LATENCY_MS=100 ms.
 Limits measured beside them, in the same run (alternating, on emptied accounts):
@@ -262,31 +261,7 @@ def _count_calls() -> None:
     TipserClient.get_order = counted(TipserClient.get_order)  # type: ignore[method-assign]
 
 
-def _with_bulk_create():  # type: ignore[no-untyped-def]
-    """``orders.snapshots`` with Django's ``bulk_create`` in place of ``bulk_insert``."""
-    import contextlib
-
-    from orders import snapshots
-
-    @contextlib.contextmanager
-    def swapped():  # type: ignore[no-untyped-def]
-        real = snapshots.bulk_insert
-
-        def framework(objs, *, batch_size=None):  # type: ignore[no-untyped-def]
-            return type(objs[0])._default_manager.bulk_create(objs, batch_size=batch_size) if objs else objs
-
-        snapshots.bulk_insert = framework
-        try:
-            yield
-        finally:
-            snapshots.bulk_insert = real
-
-    return swapped()
-
-
 def run(db: str, url: str) -> None:
-    import contextlib
-
     setup_django(url)
     from django.conf import settings
 
@@ -311,7 +286,6 @@ def run(db: str, url: str) -> None:
         accounts = {
             "defaults": _account("bench-sync", SYNC_KEY, base_url),
             "no_limit": _account("bench-sync-nolimit", SYNC_KEY, base_url, rate_limit=0),
-            "bulk_create": _account("bench-sync-bulkcreate", SYNC_KEY, base_url, rate_limit=0),
             "latency": _account("bench-sync-latency", SYNC_KEY, slow_url),
         }
         raw_target = _account("bench-sync-raw", SYNC_KEY, base_url)[1]
@@ -329,11 +303,9 @@ def run(db: str, url: str) -> None:
                 _wipe(every)
                 account.state = {}
                 CALLS[0] = 0
-                swap = _with_bulk_create() if name == "bulk_create" else contextlib.nullcontext()
-                with swap:
-                    start = time.perf_counter()
-                    totals = account_sync_incoming(account=account, since=since)
-                    runs[name].append(time.perf_counter() - start)
+                start = time.perf_counter()
+                totals = account_sync_incoming(account=account, since=since)
+                runs[name].append(time.perf_counter() - start)
                 calls[name] = CALLS[0]
                 assert totals["created"] == n_have, (name, totals)
                 if name == "no_limit" and raw_insert is None:  # exactly the rows it wrote
@@ -368,7 +340,7 @@ def run(db: str, url: str) -> None:
     rate_limit = rate * page if rate else float("inf")
     latency_fetch = max(rate_s["latency_fetch_1"], rate_s[f"latency_fetch_{threads}"])
     limits = {
-        "no_limit": cpu_limit, "bulk_create": cpu_limit,
+        "no_limit": cpu_limit,
         "defaults": min(cpu_limit, rate_limit),
         "latency": min(cpu_limit, rate_limit, latency_fetch),
     }
@@ -386,8 +358,6 @@ def run(db: str, url: str) -> None:
         ours = rate_s[name]
         rows.append((f"sync [{name}] orders/s", ours, limits[name],
                      f"{ours / limits[name]:.0%} of limit; {calls[name] / n:.4f} calls/order"))
-    rows.append(("bulk_insert vs bulk_create (no limit)",
-                 f"{rate_s['no_limit'] / rate_s['bulk_create']:.2f}×", "", "stays only if ≥ 1.5×"))
     rows.append(("re-sync unchanged orders/s", n / resync_s, "", "—"))
     for size, (qpp, total, pages) in per_page.items():
         rows.append((f"queries per page of {size}", qpp, "", f"≤ 10, equal ({total} q / {pages} p)"))
@@ -398,7 +368,6 @@ def run(db: str, url: str) -> None:
         "limit_orders_per_s": {k: (round(v) if v != float("inf") else None) for k, v in limits.items()},
         "ratio": {k: round(rate_s[k] / v, 3) for k, v in limits.items()},
         "calls_per_order": {k: round(c / n, 4) for k, c in calls.items()},
-        "bulk_insert_speedup": round(rate_s["no_limit"] / rate_s["bulk_create"], 3),
         "resync_orders_per_s": round(n / resync_s),
         **{f"queries_per_page_{size}": round(v[0], 2) for size, v in per_page.items()},
     })

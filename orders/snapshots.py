@@ -17,7 +17,6 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.db.insert import bulk_insert
 from merchants.models import Merchant, ProviderAccount
 from providers.statuses import StatusTable
 from providers.types import AddressData, ItemSnapshot, OrderSnapshot, ShipmentSnapshot
@@ -281,7 +280,7 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
             while order.reference in seen:
                 order.reference = new_reference()
             seen.add(order.reference)
-    bulk_insert(new_orders, batch_size=500)
+    Order.objects.bulk_create(new_orders, batch_size=500)
     rows_created.send(sender=Order, instances=new_orders)
     if changed_orders:
         Order.objects.bulk_update(changed_orders, ORDER_SYNC_FIELDS, batch_size=500)
@@ -314,7 +313,7 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
                 new_items.append(item)
             elif _set(item, values) | _sync_state(item, item_target):
                 changed_items.append(item)
-    bulk_insert(new_items, batch_size=1000)
+    OrderItem.objects.bulk_create(new_items, batch_size=1000)
     if changed_items:
         OrderItem.objects.bulk_update(changed_items, ITEM_SYNC_FIELDS, batch_size=500)
 
@@ -339,7 +338,7 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
                                     tracking_url=ssnap.tracking_url, raw_data=ssnap.raw)
                 _sync_state(shipment, _shipment_state(ssnap))
                 new_shipments.append(shipment)
-        bulk_insert(new_shipments)
+        Shipment.objects.bulk_create(new_shipments)
         rows_created.send(sender=Shipment, instances=new_shipments)
 
     event_rows = [
@@ -351,5 +350,5 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
                    created_at=now, message=f"Synced: {before} → {o.state}")
         for o, before in events
     ]
-    bulk_insert(event_rows, batch_size=1000)
+    OrderEvent.objects.bulk_create(event_rows, batch_size=1000)
     return counts
