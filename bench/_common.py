@@ -24,6 +24,25 @@ PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/drop
 BENCH_DIR = Path(os.environ.get("BENCH_DIR", str(ROOT / "var" / "bench")))
 
 
+def ensure_pg_database(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", connect_timeout=3,
+                         autocommit=True) as conn:
+        name = url.rsplit("/", 1)[1]
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def sibling_url(db: str, url: str, suffix: str) -> str:
+    """Another bench database beside ``url`` (e.g. a small data set), created if missing."""
+    if db == "sqlite":
+        return url.replace("bench.sqlite3", f"bench{suffix}.sqlite3")
+    other = url + suffix
+    ensure_pg_database(other)
+    return other
+
+
 def database_urls() -> dict[str, str]:
     urls = {"sqlite": f"sqlite:///{BENCH_DIR / 'bench.sqlite3'}"}
     only = os.environ.get("BENCH_DB", "")  # "sqlite" or "postgres": run on one only

@@ -5,3 +5,7 @@ from config.test_settings import *  # noqa: F403
 
 ROOT_URLCONF = "_urls"
 DEBUG = False
+
+# The product's default rate limit (the test settings switch it off): every benchmark runs with
+# the defaults, and sets ``options["rate_limit"] = 0`` on an account for its no-limit variant.
+from config.settings import PROVIDER_DEFAULT_RATE_LIMIT  # noqa: E402,F401

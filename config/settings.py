@@ -91,6 +91,10 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# Simulated provider latency per sandbox request (ms; benchmarks). See providers/sandbox_latency.py.
+SANDBOX_LATENCY_MS = env.float("SANDBOX_LATENCY_MS", default=0.0)
+if SANDBOX_ENABLED:
+    MIDDLEWARE.insert(0, "providers.sandbox_latency.SandboxLatencyMiddleware")
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

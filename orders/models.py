@@ -128,6 +128,9 @@ class Order(FSMConcurrencyMixin, models.Model):
             models.Index(fields=["merchant", "state"], name="order_merchant_state"),
             # the list's default order (admin changelist, API): no sort of the whole table
             models.Index(fields=["-created_at", "-id"], name="order_created_id"),
+            # the admin's tab counts seek, not scan the open states (orders.selectors)
+            models.Index(fields=["state", "placed_at"], name="order_state_placed"),
+            models.Index(fields=["state", "raw_status"], name="order_state_raw_status"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -17,7 +17,6 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.db.insert import bulk_insert
 from merchants.models import Merchant, ProviderAccount
 from providers.statuses import StatusTable
 from providers.types import AddressData, ItemSnapshot, OrderSnapshot, ShipmentSnapshot
@@ -244,9 +243,9 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
         if order is None:
             reference = (f"{account.provider[:3].upper()}-{snap.reference}"[:64] if snap.reference
                          else new_reference())
+            # created_at given: no default (timezone.now) computed per row and thrown away
             order = Order(merchant=merchant, external_id=snap.external_id, reference=reference,
-                          synced_at=now, **values)
-            order.created_at = snap.ordered_at or now
+                          synced_at=now, created_at=snap.ordered_at or now, **values)
             _sync_state(order, target)
             new_orders.append(order)
             counts["created"] += 1
@@ -269,11 +268,23 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
         )
     )
     seen: set[str] = set()
+    generated: list[Order] = []
     for order in new_orders:
         if order.reference in taken or order.reference in seen:
             order.reference = new_reference()
+            generated.append(order)
         seen.add(order.reference)
-    bulk_insert(new_orders, batch_size=500)
+    # A generated reference has 24 random bits a day: with thousands of fallbacks (two
+    # accounts whose order numbers overlap) some are taken already — draw those again.
+    while generated:
+        clash = set(Order.objects.filter(reference__in=[o.reference for o in generated])
+                    .values_list("reference", flat=True))
+        generated = [o for o in generated if o.reference in clash]
+        for order in generated:
+            while order.reference in seen:
+                order.reference = new_reference()
+            seen.add(order.reference)
+    Order.objects.bulk_create(new_orders, batch_size=500)
     rows_created.send(sender=Order, instances=new_orders)
     if changed_orders:
         Order.objects.bulk_update(changed_orders, ORDER_SYNC_FIELDS, batch_size=500)
@@ -300,12 +311,13 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
             item_target = table.item_state_for(isnap.raw_status)
             item = known.get(isnap.external_id)
             if item is None:
-                item = OrderItem(order_id=order.pk, external_id=isnap.external_id, **values)
+                item = OrderItem(order_id=order.pk, external_id=isnap.external_id, created_at=now,
+                                 **values)
                 _sync_state(item, item_target)
                 new_items.append(item)
             elif _set(item, values) | _sync_state(item, item_target):
                 changed_items.append(item)
-    bulk_insert(new_items, batch_size=1000)
+    OrderItem.objects.bulk_create(new_items, batch_size=1000)
     if changed_items:
         OrderItem.objects.bulk_update(changed_items, ITEM_SYNC_FIELDS, batch_size=500)
 
@@ -330,17 +342,17 @@ def upsert_page(*, account: ProviderAccount, page: Iterable[OrderSnapshot]) -> d
                                     tracking_url=ssnap.tracking_url, raw_data=ssnap.raw)
                 _sync_state(shipment, _shipment_state(ssnap))
                 new_shipments.append(shipment)
-        bulk_insert(new_shipments)
+        Shipment.objects.bulk_create(new_shipments)
         rows_created.send(sender=Shipment, instances=new_shipments)
 
     event_rows = [
-        OrderEvent(order_id=o.pk, kind=OrderEvent.Kind.SYNC, to_state=o.state,
+        OrderEvent(order_id=o.pk, kind=OrderEvent.Kind.SYNC, to_state=o.state, created_at=now,
                    message=f"Received from {account.provider_label}")
         for o in new_orders
     ] + [
         OrderEvent(order_id=o.pk, kind=OrderEvent.Kind.SYNC, from_state=before, to_state=o.state,
-                   message=f"Synced: {moved_words(before, o.state)}")
+                   created_at=now, message=f"Synced: {moved_words(before, o.state)}")
         for o, before in events
     ]
-    bulk_insert(event_rows, batch_size=1000)
+    OrderEvent.objects.bulk_create(event_rows, batch_size=1000)
     return counts

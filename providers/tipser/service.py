@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from providers import ratelimit
 from providers.base import CredentialField, OptionField, ProviderService
-from providers.errors import ProviderError, ProviderValidationError
+from providers.errors import (
+    ProviderBadReply,
+    ProviderError,
+    ProviderRejected,
+    ProviderValidationError,
+)
 from providers.registry import register
 from providers.statuses import ItemLifecycle as I
 from providers.types import OrderSnapshot
 
-from . import mapping
+from . import mapping, paging
 from .client import TipserClient
-from .statuses import ALL_STATES, OPEN_ITEM_CODES, SHIPPED, STATUSES
+from .statuses import ALL_STATES, OPEN_ITEM_CODES, OPEN_STATES, SHIPPED, STATUSES
 
 if TYPE_CHECKING:
     from merchants.models import Merchant
@@ -28,6 +35,13 @@ PRODUCTION_HOST = "https://t3-prod-api.tipser.com"
 SANDBOX_HOST = "https://t3-stage-api.tipser.com"
 CARRIER_CACHE_SECONDS = 6 * 3600
 MAX_PAGES = 10_000  # a provider that never stops paging must not keep a worker forever
+# A periodic run fetches the orders that left the open states one by one; past this many open
+# orders the next run walks every state from the oldest open one instead (and the cursor,
+# saved after every page, stays small).
+MAX_TRACKED_OPEN = 1000
+CLOSED_BATCH = 50  # orders fetched by id, written as one page
+
+logger = logging.getLogger(__name__)
 
 
 def _date(value: dt.datetime | dt.date) -> str:
@@ -50,8 +64,8 @@ class TipserService(ProviderService):
         OptionField(
             "page_size",
             "Page size for the order list",
-            50,
-            help_text="Always sent: Tipser's default page size is not published.",
+            paging.LARGEST_PAGE_SIZE,
+            help_text="Always sent: Tipser's default and largest page sizes are not published.",
         ),
         OptionField(
             "sync_states",
@@ -113,77 +127,153 @@ class TipserService(ProviderService):
     def iter_incoming(
         self, *, since: dt.datetime | None, cursor: dict[str, Any]
     ) -> Iterator[list[OrderSnapshot]]:
-        """Every page of ``GET /v3/merchants/orders`` from a start date.
+        """Pages of orders from ``GET /v3/merchants/orders`` (and single orders by id).
 
-        Tipser filters by *order date* only; an order changes after it was placed, so "what
-        changed" cannot be asked. The start date is therefore the date of the oldest order
-        that was still open (an item New / Hold / Acknowledged) in the previous complete run
-        — everything older is settled and need not be read again — but never older than
-        ``max_days``. Without open orders it is the previous run's date minus ``safety_days``
-        (orders placed around midnight, clock skew). The first run reaches back
-        ``initial_days``; an explicit ``since`` wins. The cursor also remembers the page
-        reached, so an interrupted run resumes where it stopped.
+        Tipser filters by *order date* and by item states only; "what changed" cannot be
+        asked. A periodic run therefore costs what can have changed, not the history:
+
+        * **open**: orders with an open item (New / Hold / Acknowledged; ``states`` filter,
+          see ``statuses.OPEN_STATES``) since the oldest order open in the previous run;
+        * **new**: every state since the previous run's date minus ``safety_days``;
+        * **closed**: orders open in the previous run that neither query returned now
+          (they moved on to a settled state) are fetched by id, one call each.
+
+        The first run (or one whose previous run knew too many open orders, or an explicit
+        ``since``) walks every state from its start date (``initial_days`` back, or
+        ``since``). No query reaches back further than ``max_days``. The cursor remembers
+        the step and page reached, so an interrupted run resumes where it stopped.
         """
         client = self.client
         now = timezone.now()
         page_size = self._int_option("page_size")
         states = str(self.option("sync_states") or ALL_STATES)
+        floor = _date(now - dt.timedelta(days=self._int_option("max_days")))
         run = cursor.get("run") if isinstance(cursor.get("run"), dict) else None
-        if since is not None:
-            run = None
-            start = _date(since)
-        elif run and run.get("from"):
-            start = str(run["from"])
-        elif cursor.get("next_from"):
-            floor = _date(now - dt.timedelta(days=self._int_option("max_days")))
-            start = max(str(cursor["next_from"]), floor)
-        else:
-            start = _date(now - dt.timedelta(days=self._int_option("initial_days")))
-        if run is None or run.get("from") != start:
-            run = {
-                "from": start,
-                "page_index": 0,
-                "oldest_open": None,
-                "seen": 0,
-                "started": now.isoformat(),
-            }
+        if since is not None or (run is not None and not isinstance(run.get("steps"), list)):
+            run = None  # an explicit start, or a run saved by an older version: start afresh
+        if run is None:
+            if since is not None:
+                steps = [["all", _date(since), states]]
+            elif cursor.get("next_from") and isinstance(cursor.get("open_ids"), list):
+                new_from = max(str(cursor.get("new_from") or cursor["next_from"]), floor)
+                open_from = max(str(cursor["next_from"]), floor)
+                steps = [["new", new_from, states]]
+                if cursor["open_ids"] and open_from < new_from:
+                    open_states = ",".join(c for c in states.split(",") if c in OPEN_ITEM_CODES)
+                    steps.insert(0, ["open", open_from, open_states or OPEN_STATES])
+                steps.append(["closed", "", ""])
+            elif cursor.get("next_from"):
+                steps = [["all", max(str(cursor["next_from"]), floor), states]]
+            else:
+                initial = _date(now - dt.timedelta(days=self._int_option("initial_days")))
+                steps = [["all", initial, states]]
+            run = {"steps": steps, "step": 0, "page_index": 0, "seen": 0, "oldest_open": None,
+                   "open_ids": [], "seen_ids": [], "total": 0, "started": now.isoformat()}
         cursor["run"] = run
+        known_open = list(cursor.get("open_ids") or [])
+        tracked = set(known_open)
 
-        for _ in range(MAX_PAGES):
-            body = client.list_orders(
-                from_date=start,
-                states=states,
-                page_size=page_size,
-                page_index=int(run["page_index"]),
-            )
-            orders, count = mapping.parse_order_page(body)
-            raw_len = len(body["items"])
+        def note(orders: list[OrderSnapshot]) -> None:
+            run["total"] += len(orders)
             for snap in orders:
-                if snap.ordered_at and any(i.raw_status in OPEN_ITEM_CODES for i in snap.items):
-                    day = _date(snap.ordered_at)
-                    if run["oldest_open"] is None or day < run["oldest_open"]:
-                        run["oldest_open"] = day
-            run["seen"] += raw_len
-            run["page_index"] += 1
-            last = (
-                raw_len == 0
-                or raw_len < page_size
-                or (count is not None and count > raw_len and run["seen"] >= count)
-            )
-            if last:
+                if snap.external_id in tracked:
+                    run["seen_ids"].append(snap.external_id)
+                if any(i.raw_status in OPEN_ITEM_CODES for i in snap.items):
+                    if run["open_ids"] is not None:
+                        run["open_ids"].append(snap.external_id)
+                        if len(run["open_ids"]) > MAX_TRACKED_OPEN:
+                            run["open_ids"] = None
+                    if snap.ordered_at:
+                        day = _date(snap.ordered_at)
+                        if run["oldest_open"] is None or day < run["oldest_open"]:
+                            run["oldest_open"] = day
+
+        while run["step"] < len(run["steps"]):
+            kind, start, step_states = run["steps"][run["step"]]
+            final = run["step"] == len(run["steps"]) - 1
+            if kind == "closed":
+                yield from self._closed_orders(client, run, known_open, note)
                 self._finish_run(cursor, run)
-            if orders:
-                yield orders
-            if last:
+                return
+            for orders in self._list_pages(client, run, start, step_states, page_size):
+                note(orders)
+                done = run["page_index"] < 0  # the last page of this step
+                if done:
+                    run["step"] += 1
+                    run["page_index"], run["seen"] = 0, 0
+                    if final:
+                        self._finish_run(cursor, run)
+                if orders:
+                    yield orders
+            if final:
                 return
         self._finish_run(cursor, run)
+
+    def _list_pages(
+        self, client: TipserClient, run: dict[str, Any], start: str, states: str, page_size: int
+    ) -> Iterator[list[OrderSnapshot]]:
+        """The pages of one list query from ``run["page_index"]``; after the last page,
+        ``run["page_index"]`` is set to -1 before it is yielded."""
+        first = int(run["page_index"])
+
+        def fetch(index: int) -> Any:
+            if index - first >= MAX_PAGES:
+                raise ProviderBadReply(
+                    f"list_orders: more than {MAX_PAGES} pages; stopped", operation="list_orders"
+                )
+            return client.list_orders(
+                from_date=start, states=states, page_size=page_size, page_index=index
+            )
+
+        scope = ratelimit.current_scope.get()
+        pages = paging.iter_pages(
+            fetch,
+            first_index=first,
+            seen=int(run["seen"]),
+            page_size=page_size,
+            parallel=paging.parallel_for_rate(scope.rate if scope else None),
+        )
+        for index, body, last in pages:
+            orders, _count = mapping.parse_order_page(body)
+            run["seen"] += len(body["items"])
+            run["page_index"] = -1 if last else index + 1
+            yield orders
+            if last:
+                return
+
+    def _closed_orders(
+        self,
+        client: TipserClient,
+        run: dict[str, Any],
+        known_open: list[str],
+        note: Callable[[list[OrderSnapshot]], None],
+    ) -> Iterator[list[OrderSnapshot]]:
+        """Orders open in the previous run that this run's queries did not return, by id."""
+        seen = set(run["seen_ids"])
+        todo = [i for i in known_open if i not in seen]
+        for start in range(0, len(todo), CLOSED_BATCH):
+            batch = []
+            for order_id in todo[start : start + CLOSED_BATCH]:
+                try:
+                    batch.append(mapping.parse_order(client.get_order(order_id)))
+                except ProviderRejected as exc:  # gone at Tipser (404/403): stop tracking it
+                    logger.warning("Tipser order %s no longer readable: %s", order_id, exc)
+            note(batch)
+            # asked for now (also those gone): a resumed run does not fetch them again
+            run["seen_ids"].extend(i for i in todo[start : start + CLOSED_BATCH] if i not in seen)
+            if batch:
+                yield batch
 
     def _finish_run(self, cursor: dict[str, Any], run: dict[str, Any]) -> None:
         started = dt.datetime.fromisoformat(run["started"])
         fallback = _date(started - dt.timedelta(days=self._int_option("safety_days")))
         cursor["next_from"] = run["oldest_open"] or fallback
-        cursor["last_from"] = run["from"]
-        cursor["last_count"] = run["seen"]
+        cursor["new_from"] = fallback
+        # None: too many to fetch one by one; the next run walks from the oldest open one
+        ids = run["open_ids"]
+        cursor["open_ids"] = None if ids is None else list(dict.fromkeys(ids))
+        cursor["last_from"] = min((str(s[1]) for s in run["steps"] if s[1]), default="")
+        cursor["last_count"] = run["total"]
         cursor.pop("run", None)
 
     # --- status changes --------------------------------------------------------------------

@@ -95,7 +95,7 @@ def test_blank_credential_on_change_keeps_the_stored_one(admin_client):
     url = reverse("admin:merchants_provideraccount_change", args=[account.pk])
     response = admin_client.post(url, {
         "name": "Tipser EU", "environment": "sandbox", "base_url": TIPSER, "is_active": "on",
-        "options": '{"rate_burst": 4}', "cred__api_key": "", "opt__page_size": "50",
+        "options": '{"rate_burst": 4}', "cred__api_key": "", "opt__page_size": "500",
         "opt__sync_states": ["0", "1", "2", "3", "4", "6"], "opt__initial_days": "30",
         "opt__max_days": "90", "opt__safety_days": "1", "opt__rate_limit": "2.5",
     })

@@ -125,7 +125,8 @@ def test_queries_per_page_do_not_grow_with_page_size(db, items):
     for size in (5, 50):
         account = AccountFactory(provider="tipser")
         MerchantFactory(account=account)
-        orders = [wire_order(n, items=items) for n in range(size)]
+        # own order numbers per account (overlapping ones get generated references: +1 query)
+        orders = [wire_order(size * 100 + n, items=items) for n in range(size)]
         created = _upsert_queries(account, orders)
         unchanged = _upsert_queries(account, orders)
         for o in orders:  # every order changes at the provider
@@ -160,11 +161,13 @@ def test_cursor_remembers_oldest_open_order_for_next_run(mocked, account, tipser
     assert sync["next_from"] == (now - dt.timedelta(days=5)).date().isoformat()
     assert "run" not in sync and sync["last_run"]
 
-    # The next run starts from the oldest order that was still open.
+    # The next run asks for the open orders from the oldest order that was still open (and
+    # for every state only since the previous run: tests/providers/tipser/test_periodic.py).
     mocked.reset()
-    _pages(mocked, [old_open], page_size=5, from_date=sync["next_from"])
+    mocked.add(responses.GET, ORDERS_URL, json={"itemsCount": 1, "pageIndex": 0, "items": [old_open]})
     services.account_sync_incoming(account=account)
     assert mocked.calls[0].request.params["from"] == sync["next_from"]
+    assert mocked.calls[0].request.params["states"] == "0,1,6"
 
 
 def test_cursor_without_open_orders_starts_from_last_run_minus_margin(
@@ -203,7 +206,8 @@ def test_interrupted_sync_resumes_at_the_page_it_reached(mocked, account, tipser
     _pages(mocked, orders, page_size=2)
     mocked.calls.reset()
     services.account_sync_incoming(account=account)
-    assert [c.request.params["pageIndex"] for c in mocked.calls] == ["1", "2"]
+    # the remaining pages are fetched in parallel: in any order
+    assert sorted(c.request.params["pageIndex"] for c in mocked.calls) == ["1", "2"]
     assert Order.objects.filter(merchant=tipser_merchant).count() == 5
 
 
@@ -248,7 +252,8 @@ def test_a_failed_write_saves_the_cursor_of_the_last_written_page_not_the_page_r
     monkeypatch.setattr(snapshots, "upsert_page", real_upsert)
     mocked.calls.reset()
     services.account_sync_incoming(account=account)
-    assert [c.request.params["pageIndex"] for c in mocked.calls] == ["1", "2"]
+    # the remaining pages are fetched in parallel: in any order
+    assert sorted(c.request.params["pageIndex"] for c in mocked.calls) == ["1", "2"]
     assert Order.objects.filter(merchant=tipser_merchant).count() == 6
 
 
@@ -258,3 +263,16 @@ def test_existing_orders_are_looked_up_through_the_unique_index_on_sqlite(tipser
     plan = snapshots._existing_orders(tipser_merchant, ["ord00001", "ord00002"]).explain()
     # not the merchant index, which walks every order of the merchant (7 ms a page at 10k)
     assert "uniq_order_external_id_per_merchant" in plan, plan
+
+
+def test_a_generated_reference_that_is_taken_is_drawn_again(account, tipser_merchant, monkeypatch):
+    """Two accounts with overlapping order numbers: the second gets generated references,
+    and a generated one that is already taken (24 random bits a day) is drawn again."""
+    from tests.factories import OrderFactory
+
+    OrderFactory(reference="TIP-30001")  # another account's order with the same number
+    OrderFactory(reference="DD-TAKEN")
+    drawn = iter(["DD-TAKEN", "DD-FREE"])
+    monkeypatch.setattr(snapshots, "new_reference", lambda: next(drawn))
+    snapshots.upsert_page(account=account, page=[mapping.parse_order(wire_order(1))])
+    assert Order.objects.get(merchant=tipser_merchant, external_id="ord00001").reference == "DD-FREE"
