@@ -4,6 +4,7 @@ PostgreSQL, provider calls counted at the wire."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -201,9 +202,15 @@ def reseller_draft(transactional_db):
 
 
 def _token(mocked) -> None:  # type: ignore[no-untyped-def]
-    from tests.providers.reseller.conftest import add_token
+    """The OAuth token, and the reads the reseller service makes around its writes: the order's
+    status before checkout, an added item read back (the provider-truth rules)."""
+    from tests.providers.reseller.conftest import add_token, fixture
 
     add_token(mocked)
+    mocked.add(responses.GET, f"{RESELLER_ORDERS}/5001", json=fixture("order_draft"))
+    mocked.add_callback(
+        responses.GET, re.compile(rf"{RESELLER_ORDERS}/5001/items/\d+$"),
+        callback=lambda r: (200, {}, json.dumps({**fixture("item"), "Id": int(r.url.rsplit("/", 1)[1])})))
 
 
 def _counter():  # type: ignore[no-untyped-def]
