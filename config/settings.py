@@ -193,6 +193,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "orders.api.schema.add_links",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "OrderStateEnum": "providers.statuses.Lifecycle.CHOICES",
         "ItemStateEnum": "providers.statuses.ItemLifecycle.CHOICES",

@@ -8,8 +8,11 @@ from typing import Any
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
 
 from .errors import ErrorSerializer
+from .query import MAX_ID, spec_for
+from .strict import NO_NUL, NOT_BLANK
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     name="Idempotency-Key",
@@ -40,9 +43,90 @@ ERROR_DESCRIPTIONS = {
 }
 
 
+PATH_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+
+
+def _string_pattern(schema: dict[str, Any]) -> None:
+    """Request strings: no NUL (the database cannot store it), and not blank once trimmed
+    when blank is refused (DRF trims before checking)."""
+    if schema.get("type") == "string" and not {"enum", "format", "pattern"} & set(schema):
+        schema["pattern"] = NOT_BLANK if schema.get("minLength", 0) >= 1 else NO_NUL
+    for key in ("oneOf", "anyOf", "allOf"):
+        for sub in schema.get(key, []):
+            _string_pattern(sub)
+
+
+def _collapse_blank(schema: Any) -> None:
+    """drf-spectacular writes a blank-allowed string as ``oneOf: [string, maxLength 0]``;
+    when the string may itself be blank, "" matches both (and oneOf refuses it): one schema."""
+    if isinstance(schema, list):
+        for item in schema:
+            _collapse_blank(item)
+        return
+    if not isinstance(schema, dict):
+        return
+    options = schema.get("oneOf", [])
+    if (len(options) == 2 and options[1] == {"type": "string", "maxLength": 0}
+            and options[0].get("pattern") == NO_NUL):
+        schema.pop("oneOf")
+        schema.update(options[0])
+    for value in schema.values():
+        _collapse_blank(value)
+
+
 class ApiAutoSchema(AutoSchema):
     def _is_api(self) -> bool:
         return self.path.startswith("/api/v1/")
+
+    # --- parameters: the same specification the server parses with -------------------------
+    def _resolve_path_parameters(self, variables: Any) -> Any:
+        params = super()._resolve_path_parameters(variables)
+        for param in params:
+            if param["name"] == "id" or param["name"].endswith("_pk"):
+                param["schema"] = dict(PATH_ID)
+        return params
+
+    def _get_filter_parameters(self) -> Any:
+        if not self._is_api():
+            return super()._get_filter_parameters()
+        if not self._is_list_view() or self.view.detail:
+            return []
+        return spec_for(self.view).filter_parameters()
+
+    def _get_pagination_parameters(self) -> Any:
+        if not self._is_api():
+            return super()._get_pagination_parameters()
+        if not self._is_list_view() or self.view.detail:
+            return []
+        return spec_for(self.view).pagination_parameters()
+
+    # --- request bodies: exactly what the serializers accept --------------------------------
+    def _map_serializer_field(self, field: Any, direction: Any,
+                              bypass_extensions: bool = False) -> Any:
+        if direction == "request" and hasattr(field, "openapi_schema"):
+            schema = field.openapi_schema()
+            if field.help_text:
+                schema["description"] = str(field.help_text)
+            return schema
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction == "request" and isinstance(schema, dict):
+            _string_pattern(schema)
+            if isinstance(field, serializers.PrimaryKeyRelatedField) and (
+                schema.get("type") == "integer"
+            ):
+                schema.update(minimum=1, maximum=MAX_ID)
+        return schema
+
+    def _map_serializer(self, serializer: Any, direction: Any,
+                        bypass_extensions: bool = False) -> Any:
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction != "request" or "properties" not in schema:
+            return schema
+        schema.setdefault("additionalProperties", False)  # unknown fields: 400
+        _collapse_blank(schema)
+        if hasattr(serializer, "openapi_refine"):  # combinations its validate() enforces
+            schema = serializer.openapi_refine(schema)
+        return schema
 
     def get_override_parameters(self) -> list[Any]:
         params = list(super().get_override_parameters())
@@ -65,3 +149,68 @@ class ApiAutoSchema(AutoSchema):
                 response["description"] = ERROR_DESCRIPTIONS[code]
                 responses[code] = response
         return responses
+
+
+# --- links: from the operations that create or list objects to those that use their ids -----
+_LINKED_STATUSES = ("201", "200", "202")
+
+
+def _variables(path: str) -> list[str]:
+    import re
+
+    return re.findall(r"{(\w+)}", path)
+
+
+def _link_targets(paths: dict[str, Any], collection: str) -> list[tuple[str, str, str]]:
+    """(path, method, new variable) of the operations one level of ids under ``collection``."""
+    import re
+
+    out = []
+    for path, ops in paths.items():
+        match = re.match(re.escape(collection) + r"{(\w+)}/", path)
+        if match and path.count("{") == collection.count("{") + 1:
+            out += [(path, method, match.group(1)) for method in ops if method != "parameters"]
+    return out
+
+
+def add_links(result: dict[str, Any], generator: Any, request: Any, public: bool) -> Any:
+    """OpenAPI links, so a client (and stateful testing) follows real ids: each create links
+    to the operations on what it created; each list to the operations on its first row; an
+    order's new shipment to the shipment."""
+    paths = result.get("paths", {})
+    for path, ops in paths.items():
+        for method, op in ops.items():
+            if not isinstance(op, dict) or "responses" not in op:
+                continue
+            creates = method == "post" and "201" in op["responses"]
+            lists = method == "get" and not path.endswith("}/") and "200" in op["responses"]
+            if not (creates or lists):
+                continue
+            source = "$response.body#/id" if creates else "$response.body#/results/0/id"
+            if lists and "Paginated" not in json_dumps(op["responses"]["200"]):
+                source = "$response.body#/0/id"
+            targets = _link_targets(paths, path)
+            if creates and path.endswith("/shipments/"):
+                targets += [(p, "get", "id") for p in paths if p == "/api/v1/shipments/{id}/"]
+            links = {}
+            for target, target_method, variable in targets:
+                target_op = paths[target][target_method]
+                parameters = {v: f"$request.path.{v}" for v in _variables(path)}
+                if target.startswith(path):
+                    parameters[variable] = source
+                else:
+                    parameters = {variable: source}
+                links[target_op["operationId"]] = {
+                    "operationId": target_op["operationId"], "parameters": parameters,
+                    "description": f"{target_method.upper()} {target} with this id.",
+                }
+            if links:
+                code = "201" if creates else "200"
+                op["responses"][code].setdefault("links", {}).update(links)
+    return result
+
+
+def json_dumps(value: Any) -> str:
+    import json
+
+    return json.dumps(value)

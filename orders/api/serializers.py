@@ -18,6 +18,8 @@ from rest_framework.settings import api_settings
 from merchants.models import Merchant
 from orders.models import Order, OrderEvent, OrderItem, Shipment, ShipmentLine
 
+from .strict import NOT_BLANK, FlatObjectField, StrictDecimalField, json_type_problem
+
 MAX_QUANTITY = 100_000
 MAX_ITEMS = 500
 
@@ -25,11 +27,22 @@ MAX_ITEMS = 500
 class StrictSerializerMixin:
     """Refuse fields the serializer does not know (typos must not pass silently)."""
 
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DecimalField: StrictDecimalField,
+    }
+
     def to_internal_value(self, data: Any) -> Any:
         unknown: dict[str, list[str]] = {}
         if isinstance(data, dict):
             writable = {name for name, f in self.fields.items() if not f.read_only}  # type: ignore[attr-defined]
             unknown = {str(k): ["Unknown field."] for k in sorted(set(data) - writable, key=str)}
+            # JSON types exactly as the schema states them (DRF would coerce 5 to "5")
+            wrong = {name: [problem] for name, f in self.fields.items()  # type: ignore[attr-defined]
+                     if name in data and not f.read_only
+                     and (problem := json_type_problem(f, data[name]))}
+            if wrong:
+                raise serializers.ValidationError({**wrong, **unknown})
         try:
             value = super().to_internal_value(data)  # type: ignore[misc]
         except serializers.ValidationError as exc:
@@ -163,7 +176,7 @@ class OrderDetailSerializer(OrderSerializer):
 # --- input -------------------------------------------------------------------------------------
 class OrderItemInputSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, default=1)
-    variant = serializers.DictField(required=False, help_text="Variant properties.")
+    variant = FlatObjectField(required=False, help_text="Variant properties.")
 
     class Meta:
         model = OrderItem
@@ -176,6 +189,15 @@ class OrderItemInputSerializer(StrictSerializerMixin, serializers.ModelSerialize
             raise serializers.ValidationError({"sku": ["Give a sku or a product_id."]})
         return attrs
 
+    @classmethod
+    def openapi_refine(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        """The schema of ``validate``: a sku or a product_id (not blank)."""
+        schema["anyOf"] = [
+            {"required": [name], "properties": {name: {"type": "string", "pattern": NOT_BLANK}}}
+            for name in ("sku", "product_id")
+        ]
+        return schema
+
 
 ADDRESS_HELP = "Shipping address field."
 
@@ -183,7 +205,7 @@ ADDRESS_HELP = "Shipping address field."
 class OrderWriteSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     """Order fields an integration sets (all optional on a partial update)."""
 
-    provider_options = serializers.DictField(
+    provider_options = FlatObjectField(
         required=False, help_text="Per-order choices the provider needs (carrier id, …)."
     )
 
@@ -211,7 +233,8 @@ class OrderCreateSerializer(OrderWriteSerializer):
 
     def validate_reference(self, value: str) -> str:
         if Order.objects.filter(reference=value).exists():
-            raise serializers.ValidationError("An order with this reference exists.")
+            raise serializers.ValidationError("An order with this reference exists.",
+                                              code="unique")
         return value
 
 
@@ -236,6 +259,20 @@ class ReconcilePayloadSerializer(StrictSerializerMixin, serializers.Serializer):
         if attrs.get("placed") and not attrs.get("external_id", "").strip():
             raise serializers.ValidationError({"external_id": ["Give the provider's order id."]})
         return attrs
+
+    @classmethod
+    def openapi_refine(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        """The schema of ``validate``: placed=true needs a (non-blank) external_id."""
+        import copy
+
+        not_placed, placed = copy.deepcopy(schema), copy.deepcopy(schema)
+        # (inside allOf: drf-spectacular's enum hook would merge the two into one component)
+        not_placed["properties"]["placed"] = {"allOf": [{"type": "boolean", "enum": [False]}]}
+        placed["properties"]["placed"] = {"allOf": [{"type": "boolean", "enum": [True]}]}
+        placed["properties"]["external_id"] = {
+            **schema["properties"]["external_id"], "pattern": NOT_BLANK}
+        placed["required"] = ["placed", "external_id"]
+        return {"oneOf": [not_placed, placed]}
 
 
 class ShipLineInputSerializer(StrictSerializerMixin, serializers.Serializer):

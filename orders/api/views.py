@@ -134,7 +134,8 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
     # --- transitions -----------------------------------------------------------------------
     @extend_schema(summary="Transitions available now, with the payload each needs",
                    responses=s.TransitionSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="transitions", url_name="transitions")
+    @action(detail=True, methods=["get"], url_path="transitions", url_name="transitions",
+            pagination_class=None, filter_backends=[])  # a plain list: no query parameters
     def transitions(self, request: Request, pk: Any = None) -> Response:
         order = self.get_object()
         names = services.order_transitions_available(order=order, user=request.user)
@@ -219,7 +220,8 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
                    responses=s.OrderItemSerializer(many=True))
     @extend_schema(methods=["POST"], summary="Add an item (draft orders only)",
                    request=s.OrderItemInputSerializer, responses={201: s.OrderItemSerializer})
-    @action(detail=True, methods=["get", "post"], url_path="items", url_name="items")
+    @action(detail=True, methods=["get", "post"], url_path="items", url_name="items",
+            pagination_class=None, filter_backends=[])  # a plain list: no query parameters
     def items(self, request: Request, pk: Any = None) -> Response:
         if request.method == "POST":
             return self._item_add(request)
@@ -293,7 +295,8 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
     @extend_schema(methods=["POST"], summary="Ship: record a shipment (the 'ship' transition)",
                    request=s.ShipPayloadSerializer,
                    responses={201: s.ShipmentSerializer, 409: ErrorSerializer})
-    @action(detail=True, methods=["get", "post"], url_path="shipments", url_name="shipments")
+    @action(detail=True, methods=["get", "post"], url_path="shipments", url_name="shipments",
+            pagination_class=None, filter_backends=[])  # a plain list: no query parameters
     def shipments(self, request: Request, pk: Any = None) -> Response:
         if request.method == "POST":
             return self._ship(request)

@@ -1,0 +1,105 @@
+"""Request fields that accept exactly what the OpenAPI schema states (no silent coercion).
+
+DRF coerces: a CharField takes ``5`` as ``"5"``, an IntegerField takes ``"5"`` and ``5.0``,
+a BooleanField takes ``"yes"``. The schema says ``string``/``integer``/``boolean``, so a client
+following it must not be able to send something else and be accepted. ``json_type_problem``
+checks a value's JSON type against its field before DRF's own validation; the fields below
+carry their exact schema (``openapi_schema``), read by ``orders.api.schema``.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.relations import PrimaryKeyRelatedField
+
+NO_NUL = r"^[^\u0000]*$"
+# not blank once trimmed (DRF trims), no NUL anywhere
+NOT_BLANK = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+
+
+class StrictDecimalField(serializers.DecimalField):
+    """A money amount as a JSON string of plain digits (``"12.50"``): no exponent, no sign
+    unless negatives are allowed, at most the field's digits and decimal places."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        whole = (self.max_digits or 30) - (self.decimal_places or 0)
+        sign = "" if self.min_value is not None and Decimal(self.min_value) >= 0 else "-?"
+        places = self.decimal_places or 0
+        fraction = rf"(?:\.\d{{1,{places}}})?" if places else ""
+        self.regex = rf"^{sign}\d{{1,{whole}}}{fraction}$"
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str) or not re.match(self.regex, data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+    def openapi_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string", "format": "decimal", "pattern": self.regex}
+        if self.allow_null:
+            schema["nullable"] = True
+        return schema
+
+
+class FlatObjectField(serializers.DictField):
+    """A JSON object of plain values: names to strings, numbers or booleans (no nesting)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        bad = sorted(str(k) for k, v in value.items()
+                     if isinstance(v, dict | list) or v is None)
+        if bad:
+            raise serializers.ValidationError(
+                {k: ["A string, number or boolean."] for k in bad})
+        return value
+
+    def openapi_schema(self) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "additionalProperties": {"anyOf": [
+                {"type": "string", "pattern": NO_NUL}, {"type": "number"}, {"type": "boolean"},
+            ]},
+            "propertyNames": {"pattern": NO_NUL},
+        }
+
+
+def _expected(field: serializers.Field) -> tuple[type | tuple[type, ...], str] | None:
+    if isinstance(field, StrictDecimalField | serializers.CharField):
+        return str, "a string"
+    if isinstance(field, serializers.ChoiceField):
+        return (str, "a string") if all(isinstance(k, str) for k in field.choices) else None
+    if isinstance(field, serializers.BooleanField):
+        return bool, "true or false"
+    if isinstance(field, serializers.IntegerField | PrimaryKeyRelatedField):
+        return int, "an integer"
+    if isinstance(field, serializers.ListField | serializers.ListSerializer):
+        return list, "a list"
+    if isinstance(field, serializers.DictField | serializers.Serializer):
+        return dict, "an object"
+    return None
+
+
+def json_type_problem(field: serializers.Field, value: Any) -> str | None:
+    """Why ``value`` does not have the JSON type the field's schema states (else None)."""
+    if value is None:
+        return None if field.allow_null else "Must not be null."
+    expected = _expected(field)
+    if expected is None:
+        return None
+    kind, name = expected
+    if isinstance(value, bool) and kind is not bool:
+        return f"Must be {name}."
+    if not isinstance(value, kind):
+        return f"Must be {name}."
+    child = getattr(field, "child", None)
+    if child is not None and not isinstance(field, serializers.ListSerializer):
+        items = value.values() if isinstance(value, dict) else value
+        for item in items:
+            problem = json_type_problem(child, item)
+            if problem:
+                return problem
+    return None
