@@ -10,7 +10,7 @@ from orders.api.serializers import (
     OutputModelSerializer,
     StrictSerializerMixin,
 )
-from orders.api.strict import FlatObjectField
+from orders.api.strict import FlatObjectField, StrictEmailField, StrictURLField
 from providers import registry
 from providers.registry import PROVIDER_CHOICES
 
@@ -44,7 +44,7 @@ class ProviderAccountWriteSerializer(StrictSerializerMixin, serializers.Serializ
     name = serializers.CharField(max_length=120)
     environment = serializers.ChoiceField(choices=ProviderAccount.Environment.choices,
                                           required=False)
-    base_url = serializers.URLField(required=False, allow_blank=True, max_length=200)
+    base_url = StrictURLField(required=False, allow_blank=True, max_length=200)
     options = FlatObjectField(required=False)
     is_active = serializers.BooleanField(required=False)
     credentials = serializers.DictField(
@@ -138,7 +138,16 @@ class MerchantCreateSerializer(StrictSerializerMixin, serializers.Serializer):
     account = BoundedPrimaryKeyRelatedField(queryset=ProviderAccount.objects.all())
     name = serializers.CharField(max_length=200)
     external_id = serializers.CharField(max_length=120, required=False, allow_blank=True)
-    contact_email = serializers.EmailField(required=False, allow_blank=True)
+    contact_email = StrictEmailField(required=False, allow_blank=True, max_length=254)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        external_id = attrs.get("external_id", "")
+        if external_id and Merchant.objects.filter(
+                account=attrs["account"], external_id=external_id).exists():
+            raise serializers.ValidationError(
+                {"external_id": ["This account has a merchant with this id."]}, code="unique")
+        return attrs
 
 
 class MerchantAuthorizeSerializer(StrictSerializerMixin, serializers.Serializer):

@@ -131,6 +131,7 @@ class ProviderAccountViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retr
     @extend_schema(summary="Check the account's credentials with a harmless provider call",
                    request=None, responses=s.AccountCheckResultSerializer)
     @action(detail=True, methods=["post"], url_path="check", url_name="check")
+    @idempotent
     def check(self, request: Request, pk: Any = None) -> Response:
         account = self.get_object()
         try:

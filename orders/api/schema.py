@@ -22,7 +22,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     description=(
         "Optional, 1-255 printable ASCII characters. Sending the same key again with the same "
         "request replays the first response (header `Idempotent-Replayed: true`); the same key "
-        "with a different request answers 422 `idempotency_key_reused`; while the first "
+        "with a different request answers 409 `idempotency_key_reused`; while the first "
         "request still runs, 409 `idempotency_in_progress`. Keys are kept for "
         "API_IDEMPOTENCY_RETENTION_HOURS (default 24)."
     ),
@@ -30,14 +30,18 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 ERROR_DESCRIPTIONS = {
-    "400": "Invalid input (`invalid` with `fields`, or `parse_error`).",
+    "400": "The request does not match this schema (`invalid` with `fields` naming each "
+           "body field or query parameter, or `parse_error`).",
     "401": "Not authenticated.",
     "403": "Authenticated but not allowed (e.g. read-only user).",
-    "404": "Not found (or outside the token's merchants).",
-    "409": "Not allowed now (`not_allowed` with `allowed`), provider refused "
-           "(`provider_rejected` with `failure_reason`), or idempotency key in use.",
+    "404": "Not found (or outside the token's merchants); also an id in the body that names "
+           "nothing (`not_found` with `fields`).",
+    "409": "Well formed, but not possible now: not allowed in this state (`not_allowed` with "
+           "`allowed`), the order's data is not ready (`order_invalid` with `fields`), a "
+           "conflict with stored data (`conflict`), the provider refused (`provider_rejected` "
+           "with `failure_reason`), or the Idempotency-Key is in use or was used for another "
+           "request (`idempotency_in_progress`, `idempotency_key_reused`).",
     "415": "Unsupported media type (send application/json).",
-    "422": "Idempotency key reused with a different request.",
     "429": "Throttled (`retry_after` seconds).",
     "502": "The provider failed or answered nonsense (`provider_error` with `failure_reason`).",
 }
@@ -101,6 +105,12 @@ class ApiAutoSchema(AutoSchema):
         return spec_for(self.view).pagination_parameters()
 
     # --- request bodies: exactly what the serializers accept --------------------------------
+    def _get_request_for_media_type(self, serializer: Any, direction: Any = "request") -> Any:
+        schema, required = super()._get_request_for_media_type(serializer, direction)
+        if getattr(serializer, "openapi_body_required", False):  # combinations require a field
+            required = True
+        return schema, required
+
     def _map_serializer_field(self, field: Any, direction: Any,
                               bypass_extensions: bool = False) -> Any:
         if direction == "request" and hasattr(field, "openapi_schema"):
@@ -141,8 +151,6 @@ class ApiAutoSchema(AutoSchema):
         codes = ["400", "401", "403", "404", "429"]
         if self.method not in ("GET", "HEAD", "OPTIONS"):
             codes += ["409", "415", "502"]
-        if self.method == "POST":
-            codes.append("422")
         for code in codes:
             if code not in responses:
                 response = self._get_response_for_code(ErrorSerializer, code, direction=direction)

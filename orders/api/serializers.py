@@ -18,7 +18,14 @@ from rest_framework.settings import api_settings
 from merchants.models import Merchant
 from orders.models import Order, OrderEvent, OrderItem, Shipment, ShipmentLine
 
-from .strict import NOT_BLANK, FlatObjectField, StrictDecimalField, json_type_problem
+from .strict import (
+    NOT_BLANK,
+    FlatObjectField,
+    StrictDecimalField,
+    StrictEmailField,
+    StrictURLField,
+    json_type_problem,
+)
 
 MAX_QUANTITY = 100_000
 MAX_ITEMS = 500
@@ -30,6 +37,8 @@ class StrictSerializerMixin:
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DecimalField: StrictDecimalField,
+        models.EmailField: StrictEmailField,
+        models.URLField: StrictURLField,
     }
 
     def to_internal_value(self, data: Any) -> Any:
@@ -189,6 +198,8 @@ class OrderItemInputSerializer(StrictSerializerMixin, serializers.ModelSerialize
             raise serializers.ValidationError({"sku": ["Give a sku or a product_id."]})
         return attrs
 
+    openapi_body_required = True
+
     @classmethod
     def openapi_refine(cls, schema: dict[str, Any]) -> dict[str, Any]:
         """The schema of ``validate``: a sku or a product_id (not blank)."""
@@ -260,6 +271,8 @@ class ReconcilePayloadSerializer(StrictSerializerMixin, serializers.Serializer):
             raise serializers.ValidationError({"external_id": ["Give the provider's order id."]})
         return attrs
 
+    openapi_body_required = True
+
     @classmethod
     def openapi_refine(cls, schema: dict[str, Any]) -> dict[str, Any]:
         """The schema of ``validate``: placed=true needs a (non-blank) external_id."""
@@ -285,7 +298,7 @@ class ShipPayloadSerializer(StrictSerializerMixin, serializers.Serializer):
                                     help_text="Leave empty for 'other' carrier.")
     service = serializers.CharField(required=False, allow_blank=True, max_length=120)
     tracking_number = serializers.CharField(max_length=120)
-    tracking_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+    tracking_url = StrictURLField(required=False, allow_blank=True, max_length=500)
     notify_customer = serializers.BooleanField(required=False, default=True)
     comment = serializers.CharField(required=False, allow_blank=True, max_length=500)
     items = ShipLineInputSerializer(  # type: ignore[call-arg]

@@ -103,3 +103,52 @@ def json_type_problem(field: serializers.Field, value: Any) -> str | None:
             if problem:
                 return problem
     return None
+
+
+# Conservative URL and e-mail shapes: every value they match, Django's URLValidator and
+# EmailValidator accept too (the model fields validate again), so the schema's pattern is
+# exactly what the API takes. Looser forms some clients might send are refused with 400.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?"
+_HOST = (rf"(?:(?:{_LABEL}\.){{1,4}}[A-Za-z]{{2,10}}|localhost"
+         r"|(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))")
+URL_PATTERN = rf"^https?://{_HOST}(?::[1-9]\d{{0,3}})?(?:/[A-Za-z0-9._~%!$&'()*+,;=:@/?#-]*)?$"
+EMAIL_PATTERN = (r"^[A-Za-z0-9_%+-]{1,32}(?:\.[A-Za-z0-9_%+-]{1,32}){0,3}"
+                 rf"@(?:{_LABEL}\.){{1,4}}[A-Za-z]{{2,10}}$")
+
+
+class _PatternCharField(serializers.CharField):
+    pattern = ""
+    message = ""
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        if value and not re.match(self.pattern, value):
+            raise serializers.ValidationError(self.message, code="invalid")
+        return value
+
+    def openapi_schema(self) -> dict[str, Any]:
+        pattern = self.pattern if not self.allow_blank else f"(?:{self.pattern})|^$"
+        schema: dict[str, Any] = {"type": "string", "pattern": pattern}
+        if self.max_length is not None:
+            schema["maxLength"] = self.max_length
+        return schema
+
+
+class StrictURLField(_PatternCharField):
+    """An http(s) URL of the usual shape (host name, IPv4 address or localhost)."""
+
+    pattern = URL_PATTERN
+    message = "Enter a valid http(s) URL."
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+
+class StrictEmailField(_PatternCharField):
+    pattern = EMAIL_PATTERN
+    message = "Enter a valid e-mail address."
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)

@@ -265,7 +265,7 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
         items = list(order.items.filter(pk__in=ids))
         missing = sorted(set(ids) - {item.pk for item in items})
         if missing:
-            raise ApiError(400, "invalid", "Not items of this order.",
+            raise ApiError(404, "not_found", "Not items of this order.",
                            fields={"items": [f"No item {pk} in this order." for pk in missing]})
         try:
             moved = services.order_items_set_status(

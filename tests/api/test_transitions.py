@@ -284,7 +284,7 @@ def test_item_status_refusals(api, placed, merchant, mocked):
     url = f"/api/v1/orders/{placed.pk}/items/status/"
     foreign = OrderItemFactory(order=OrderFactory(merchant=merchant))
     response = api.post(url, {"transition": "hold", "items": [foreign.pk]}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 404  # not an item of this order
     assert "items" in response.json()["error"]["fields"]
     response = api.post(url, {"transition": "explode", "items": []}, format="json")
     assert set(response.json()["error"]["fields"]) == {"transition", "items"}
