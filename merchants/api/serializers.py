@@ -72,6 +72,8 @@ class ProviderAccountWriteSerializer(StrictSerializerMixin, serializers.Serializ
                 )
         return attrs
 
+    openapi_body_required = True
+
     @classmethod
     def openapi_refine(cls, schema: dict[str, Any]) -> dict[str, Any]:
         """One variant per provider: the credentials each one has."""
@@ -106,6 +108,8 @@ def _credentials_schema(base: dict[str, Any], names: list[str]) -> dict[str, Any
 
 class ProviderAccountUpdateSerializer(ProviderAccountWriteSerializer):
     """Everything but the provider may change."""
+
+    openapi_body_required = False
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()

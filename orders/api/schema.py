@@ -181,10 +181,26 @@ def _link_targets(paths: dict[str, Any], collection: str) -> list[tuple[str, str
     return out
 
 
+def _nullable_to_31(schema: Any) -> None:
+    """OpenAPI 3.1 has no ``nullable``: ``type: [X, "null"]`` (what pagination emits)."""
+    if isinstance(schema, list):
+        for item in schema:
+            _nullable_to_31(item)
+    elif isinstance(schema, dict):
+        if schema.get("nullable") is True and isinstance(schema.get("type"), str):
+            schema.pop("nullable")
+            schema["type"] = [schema["type"], "null"]
+        if {} in schema.get("oneOf", []):  # "anything, or null": anything (oneOf refuses null)
+            schema.pop("oneOf")
+        for value in schema.values():
+            _nullable_to_31(value)
+
+
 def add_links(result: dict[str, Any], generator: Any, request: Any, public: bool) -> Any:
     """OpenAPI links, so a client (and stateful testing) follows real ids: each create links
     to the operations on what it created; each list to the operations on its first row; an
     order's new shipment to the shipment."""
+    _nullable_to_31(result)
     paths = result.get("paths", {})
     for path, ops in paths.items():
         for method, op in ops.items():
@@ -215,7 +231,30 @@ def add_links(result: dict[str, Any], generator: Any, request: Any, public: bool
             if links:
                 code = "201" if creates else "200"
                 op["responses"][code].setdefault("links", {}).update(links)
+    _add_transition_links(paths)
     return result
+
+
+def _add_transition_links(paths: dict[str, Any]) -> None:
+    """After a transition (or sync), the order's other transitions: an order's life is a
+    chain (place, hold, release, ship, complete; cancel, reopen, reconcile)."""
+    prefix = "/api/v1/orders/{id}/"
+    ops = [(path, op) for path, path_ops in paths.items() if path.startswith(prefix)
+           for method, op in path_ops.items()
+           if method == "post" and ("/transitions/" in path or path.endswith("/sync/"))]
+    detail = paths.get(prefix, {}).get("get")
+    for _path, op in ops:
+        code = next((c for c in ("200", "202") if c in op["responses"]), None)
+        if code is None:
+            continue
+        targets = [target for _p, target in ops if target is not op]
+        if detail:
+            targets.append(detail)
+        op["responses"][code].setdefault("links", {}).update({
+            target["operationId"]: {"operationId": target["operationId"],
+                                    "parameters": {"id": "$request.path.id"}}
+            for target in targets
+        })
 
 
 def json_dumps(value: Any) -> str:

@@ -24,6 +24,7 @@ from .strict import (
     StrictDecimalField,
     StrictEmailField,
     StrictURLField,
+    json_normalize,
     json_type_problem,
 )
 
@@ -52,6 +53,8 @@ class StrictSerializerMixin:
                      and (problem := json_type_problem(f, data[name]))}
             if wrong:
                 raise serializers.ValidationError({**wrong, **unknown})
+            data = {name: json_normalize(self.fields[name], value)  # type: ignore[attr-defined]
+                    if name in self.fields else value for name, value in data.items()}  # type: ignore[attr-defined]
         try:
             value = super().to_internal_value(data)  # type: ignore[misc]
         except serializers.ValidationError as exc:

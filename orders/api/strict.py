@@ -93,6 +93,8 @@ def json_type_problem(field: serializers.Field, value: Any) -> str | None:
     kind, name = expected
     if isinstance(value, bool) and kind is not bool:
         return f"Must be {name}."
+    if kind is int and isinstance(value, float) and value.is_integer():
+        return None  # JSON Schema: 1.0 is an integer
     if not isinstance(value, kind):
         return f"Must be {name}."
     child = getattr(field, "child", None)
@@ -152,3 +154,16 @@ class StrictEmailField(_PatternCharField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
+
+
+def json_normalize(field: serializers.Field, value: Any) -> Any:
+    """Integral floats (``5.0``, ``1e16``) as ints where the schema says integer (JSON Schema
+    counts them as integers; DRF would read ``1e16`` as text and refuse it)."""
+    expected = _expected(field)
+    if expected and expected[0] is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    child = getattr(field, "child", None)
+    if (child is not None and isinstance(field, serializers.ListField)
+            and isinstance(value, list)):
+        return [json_normalize(child, item) for item in value]
+    return value
