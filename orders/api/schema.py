@@ -93,14 +93,14 @@ class ApiAutoSchema(AutoSchema):
     def _get_filter_parameters(self) -> Any:
         if not self._is_api():
             return super()._get_filter_parameters()
-        if not self._is_list_view() or self.view.detail:
+        if not self._is_list_view() or getattr(self.view, "detail", False):
             return []
         return spec_for(self.view).filter_parameters()
 
     def _get_pagination_parameters(self) -> Any:
         if not self._is_api():
             return super()._get_pagination_parameters()
-        if not self._is_list_view() or self.view.detail:
+        if not self._is_list_view() or getattr(self.view, "detail", False):
             return []
         return spec_for(self.view).pagination_parameters()
 
