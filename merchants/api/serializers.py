@@ -10,7 +10,12 @@ from orders.api.serializers import (
     OutputModelSerializer,
     StrictSerializerMixin,
 )
-from orders.api.strict import FlatObjectField, StrictEmailField, StrictURLField
+from orders.api.strict import (
+    CredentialValueField,
+    FlatObjectField,
+    StrictEmailField,
+    StrictURLField,
+)
 from providers import registry
 from providers.registry import PROVIDER_CHOICES
 
@@ -48,7 +53,7 @@ class ProviderAccountWriteSerializer(StrictSerializerMixin, serializers.Serializ
     options = FlatObjectField(required=False)
     is_active = serializers.BooleanField(required=False)
     credentials = serializers.DictField(
-        child=serializers.CharField(allow_blank=True, max_length=4000), required=False,
+        child=CredentialValueField(allow_blank=True, max_length=4000), required=False,
         write_only=True,
         help_text="Credential name -> value. Write-only; a blank value keeps the stored one.",
     )

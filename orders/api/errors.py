@@ -183,7 +183,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     exc = _to_api_error(exc)
     response = drf_exception_handler(exc, context)  # status, auth and Retry-After headers
     if response is None:
-        return None
+        # A bug: logged with its traceback, answered in the error shape (also with DEBUG on,
+        # where Django would render an HTML page).
+        request = context.get("request")
+        logger.error("Internal error on %s", getattr(request, "path", "?"), exc_info=exc)
+        return Response({"error": {"code": "server_error",
+                                   "message": "Internal error; it has been logged."}},
+                        status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     if isinstance(exc, ApiError):
         body = exc.body
     else:

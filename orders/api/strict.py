@@ -167,3 +167,20 @@ def json_normalize(field: serializers.Field, value: Any) -> Any:
             and isinstance(value, list)):
         return [json_normalize(child, item) for item in value]
     return value
+
+
+class CredentialValueField(_PatternCharField):
+    """A credential (API key, password): printable ASCII, as HTTP headers and query strings
+    carry them."""
+
+    pattern = r"^[\x20-\x7e]*$"
+    message = "Printable ASCII characters only."
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def openapi_schema(self) -> dict[str, Any]:
+        schema = super().openapi_schema()
+        schema["pattern"] = self.pattern
+        return schema

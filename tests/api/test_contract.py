@@ -178,3 +178,20 @@ def test_schema_links_creations_to_their_uses(schema):
     items = schema["paths"]["/api/v1/orders/{id}/items/"]["post"]["responses"]["201"]["links"]
     assert items["orders_items_retrieve"]["parameters"] == {
         "id": "$request.path.id", "item_pk": "$response.body#/id"}
+
+
+def test_a_bug_in_an_api_view_is_a_json_500(staff_api, merchant, monkeypatch, caplog):
+    def check(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(merchant_services, "account_check", check)
+    response = staff_api.post(f"/api/v1/accounts/{merchant.account_id}/check/", format="json")
+    assert _error(response, 500) == {"code": "server_error",
+                                     "message": "Internal error; it has been logged."}
+    assert "boom" in caplog.text  # with its traceback, in the log only
+
+
+def test_credentials_are_printable_ascii(staff_api):
+    response = staff_api.post("/api/v1/accounts/", {
+        "provider": "fake", "name": "x", "credentials": {"api_key": "clé"}}, format="json")
+    assert set(_error(response, 400)["fields"]) == {"credentials.api_key"}
