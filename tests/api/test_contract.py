@@ -193,5 +193,5 @@ def test_a_bug_in_an_api_view_is_a_json_500(staff_api, merchant, monkeypatch, ca
 
 def test_credentials_are_printable_ascii(staff_api):
     response = staff_api.post("/api/v1/accounts/", {
-        "provider": "fake", "name": "x", "credentials": {"api_key": "clé"}}, format="json")
+        "provider": "tipser", "name": "x", "credentials": {"api_key": "clé"}}, format="json")
     assert set(_error(response, 400)["fields"]) == {"credentials.api_key"}
