@@ -232,7 +232,25 @@ def add_links(result: dict[str, Any], generator: Any, request: Any, public: bool
                 code = "201" if creates else "200"
                 op["responses"][code].setdefault("links", {}).update(links)
     _add_transition_links(paths)
+    _add_item_status_links(paths)
     return result
+
+
+def _add_item_status_links(paths: dict[str, Any]) -> None:
+    """The order's items (listed or just added) to a status change of those items."""
+    target = paths.get("/api/v1/orders/{id}/items/status/", {}).get("post")
+    items = paths.get("/api/v1/orders/{id}/items/", {})
+    if not target:
+        return
+    for method, code, pointer in (("get", "200", "/0/id"), ("post", "201", "/id")):
+        op = items.get(method)
+        if op and code in op["responses"]:
+            op["responses"][code].setdefault("links", {})[target["operationId"]] = {
+                "operationId": target["operationId"],
+                "parameters": {"id": "$request.path.id"},
+                "requestBody": {"items": [f"$response.body#{pointer}"]},
+                "description": "Change the status of this item.",
+            }
 
 
 def _add_transition_links(paths: dict[str, Any]) -> None:

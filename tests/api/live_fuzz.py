@@ -38,18 +38,21 @@ user.save()
 Token.objects.filter(user=user).delete()
 Token.objects.create(user=user, key="{TOKEN}")
 
-# Orders in the states the transitions start from, so generated requests reach their logic:
-# local ones (reconcile, reopen) on copies of the demo's drafts; provider-backed ones (release,
-# complete) on the demo's orders placed at the Tipser sandbox.
+# Orders in the states the transitions start from, several of each (a run consumes them), so
+# generated requests reach their logic: copies of the demo's drafts (place, reconcile, reopen;
+# complete where the provider has it), and the demo's orders placed at the Tipser sandbox
+# (hold, release).
 import uuid
 from orders.models import Order, OrderItem
 placed = list(Order.objects.filter(state="placed").exclude(external_id="").order_by("pk"))
 for index, order in enumerate(placed):
-    state = ("placed", "on_hold", "shipped")[index % 3]
-    Order.objects.filter(pk=order.pk).update(state=state)
-drafts = list(Order.objects.filter(state="draft").order_by("pk")[:4])
-for state in ("placement_unknown", "failed"):
-    for source in drafts:
+    Order.objects.filter(pk=order.pk).update(state=("placed", "on_hold")[index % 2])
+drafts = [o for o in Order.objects.filter(state="draft").order_by("pk") if o.items.exists()]
+completable = [o for o in drafts if o.status_table.order_allows("complete", raw_status="")]
+plan = [("draft", drafts, 4), ("placement_unknown", drafts, 1), ("failed", drafts, 1),
+        ("shipped", completable, 4)]
+for state, sources, times in plan:
+    for source in sources * times:
         items = list(source.items.all())
         copy = Order.objects.get(pk=source.pk)
         copy.pk = None
