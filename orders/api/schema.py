@@ -43,6 +43,7 @@ ERROR_DESCRIPTIONS = {
            "request (`idempotency_in_progress`, `idempotency_key_reused`).",
     "415": "Unsupported media type (send application/json).",
     "429": "Throttled (`retry_after` seconds).",
+    "500": "A bug on our side (`server_error`): logged with its details, none in the answer.",
     "502": "The provider failed or answered nonsense (`provider_error` with `failure_reason`).",
 }
 
@@ -132,7 +133,11 @@ class ApiAutoSchema(AutoSchema):
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
         if direction != "request" or "properties" not in schema:
             return schema
-        schema.setdefault("additionalProperties", False)  # unknown fields: 400
+        from .serializers import StrictSerializerMixin
+
+        kind = serializer if isinstance(serializer, type) else type(serializer)
+        if issubclass(kind, StrictSerializerMixin):
+            schema.setdefault("additionalProperties", False)  # unknown fields: 400
         _collapse_blank(schema)
         if hasattr(serializer, "openapi_refine"):  # combinations its validate() enforces
             schema = serializer.openapi_refine(schema)
@@ -148,7 +153,7 @@ class ApiAutoSchema(AutoSchema):
         responses = super()._get_response_bodies(direction)
         if direction != "response" or not self._is_api():
             return responses
-        codes = ["400", "401", "403", "404", "429"]
+        codes = ["400", "401", "403", "404", "429", "500"]
         if self.method not in ("GET", "HEAD", "OPTIONS"):
             codes += ["409", "415", "502"]
         for code in codes:
