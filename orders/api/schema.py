@@ -85,10 +85,18 @@ class ApiAutoSchema(AutoSchema):
 
     # --- parameters: the same specification the server parses with -------------------------
     def _resolve_path_parameters(self, variables: Any) -> Any:
+        from django.db import models
+        from drf_spectacular.plumbing import get_view_model
+
         params = super()._resolve_path_parameters(variables)
+        model = get_view_model(self.view, emit_warnings=False)
+        pk = model._meta.pk if model is not None else None
         for param in params:
-            if param["name"] == "id" or param["name"].endswith("_pk"):
-                param["schema"] = dict(PATH_ID)
+            if param["name"].endswith("_pk") or (
+                    param["name"] == "id" and isinstance(pk, models.AutoField | models.IntegerField)):
+                param["schema"] = dict(PATH_ID)  # SafeLookupMixin: anything else is a 404
+            elif param["name"] == "id" and isinstance(pk, models.UUIDField):
+                param["schema"] = {"type": "string", "format": "uuid"}
         return params
 
     def _get_filter_parameters(self) -> Any:
