@@ -85,6 +85,9 @@ def live_server(port: int, database_url: str | None = None) -> Iterator[str]:
         env = {
             **os.environ,
             "DATABASE_URL": database_url or f"sqlite:///{tmp}/fuzz.sqlite3",
+            # the real settings (under pytest the environment names the test settings, which
+            # blank PUBLIC_BASE_URL: the demo accounts would call another port)
+            "DJANGO_SETTINGS_MODULE": "config.settings",
             "DJANGO_DEBUG": "true", "SANDBOX_ENABLED": "true", "PUBLIC_BASE_URL": base,
             # a fuzz run makes thousands of requests with one token
             "API_THROTTLE_USER": "100000000/hour", "API_THROTTLE_ANON": "100000000/hour",
