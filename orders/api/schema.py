@@ -129,6 +129,12 @@ class ApiAutoSchema(AutoSchema):
             return schema
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if direction == "request" and isinstance(schema, dict):
+            # A validator function states its rule for the schema with an ``openapi_schema``
+            # attribute (e.g. ``{"enum": [...]}`` for a country code): one source of truth.
+            for validator in getattr(field, "validators", []):
+                extra = getattr(validator, "openapi_schema", None)
+                if isinstance(extra, dict):
+                    schema.update(extra)
             _string_pattern(schema)
             if isinstance(field, serializers.PrimaryKeyRelatedField) and (
                 schema.get("type") == "integer"

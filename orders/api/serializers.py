@@ -306,14 +306,17 @@ class ShipPayloadSerializer(StrictSerializerMixin, serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, max_length=500)
     items = ShipLineInputSerializer(  # type: ignore[call-arg]
         many=True, required=False, max_length=MAX_ITEMS,
-        help_text="Items and quantities in this shipment; omitted: everything not yet shipped.",
+        help_text="Items and quantities in this shipment (an item named twice: the sum); "
+        "omitted: everything not yet shipped.",
     )
 
     def validate_items(self, value: list[dict[str, int]]) -> list[dict[str, int]]:
-        ids = [line["item"] for line in value]
-        if len(ids) != len(set(ids)):
-            raise serializers.ValidationError("Each item at most once.")
-        return value
+        # An item named twice ships the sum of its quantities (JSON Schema cannot say "each
+        # item at most once", so the API does not refuse it).
+        merged: dict[int, int] = {}
+        for line in value:
+            merged[line["item"]] = merged.get(line["item"], 0) + line["quantity"]
+        return [{"item": item, "quantity": quantity} for item, quantity in merged.items()]
 
     def to_service_kwargs(self) -> dict[str, Any]:
         data = dict(self.validated_data)

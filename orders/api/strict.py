@@ -13,6 +13,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from django.core.validators import MinValueValidator
 from rest_framework import serializers
 from rest_framework.relations import PrimaryKeyRelatedField
 
@@ -28,7 +29,11 @@ class StrictDecimalField(serializers.DecimalField):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         whole = (self.max_digits or 30) - (self.decimal_places or 0)
-        sign = "" if self.min_value is not None and Decimal(self.min_value) >= 0 else "-?"
+        non_negative = (self.min_value is not None and Decimal(self.min_value) >= 0) or any(
+            (getattr(v, "openapi_schema", None) or {}).get("minimum", -1) >= 0
+            or (isinstance(v, MinValueValidator) and Decimal(v.limit_value) >= 0)
+            for v in self.validators)
+        sign = "" if non_negative else "-?"
         places = self.decimal_places or 0
         fraction = rf"(?:\.\d{{1,{places}}})?" if places else ""
         self.regex = rf"^{sign}\d{{1,{whole}}}{fraction}$"

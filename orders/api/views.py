@@ -24,6 +24,7 @@ from . import serializers as s
 from .errors import ApiError, ErrorSerializer, provider_failure
 from .filters import FilterBackend, OrderFilter, ShipmentFilter
 from .idempotency import idempotent
+from .limits import order_totals_check
 from .pagination import ApiPagination
 from .permissions import OrderWritePermission
 from .scoping import SafeLookupMixin, get_or_404, scoped
@@ -116,6 +117,7 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
         data = dict(serializer.validated_data)
         merchant = data.pop("merchant")
         items = data.pop("items", [])
+        order_totals_check(items=items, shipping_total=data.get("shipping_total"))
         order = services.order_create(merchant=merchant, items=items, actor=request.user, **data)
         return Response(self._detail(order), status=status.HTTP_201_CREATED,
                         headers={"Location": _order_location(order)})
@@ -127,6 +129,8 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
         serializer = s.OrderWriteSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         if serializer.validated_data:
+            order_totals_check(order=order,
+                               shipping_total=serializer.validated_data.get("shipping_total"))
             order = services.order_update(order=order, actor=request.user,
                                           **serializer.validated_data)
         return Response(self._detail(order))
@@ -233,6 +237,7 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
         order = self.get_object()
         serializer = s.OrderItemInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        order_totals_check(order=order, items=[serializer.validated_data])
         item = services.order_item_add(order=order, actor=request.user, **serializer.validated_data)
         return Response(s.OrderItemSerializer(item).data, status=status.HTTP_201_CREATED)
 

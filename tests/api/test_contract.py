@@ -195,3 +195,38 @@ def test_credentials_are_printable_ascii(staff_api):
     response = staff_api.post("/api/v1/accounts/", {
         "provider": "tipser", "name": "x", "credentials": {"api_key": "clé"}}, format="json")
     assert set(_error(response, 400)["fields"]) == {"credentials.api_key"}
+
+
+def test_totals_beyond_the_database_precision_are_409_and_nothing_is_stored(api, order):
+    before = order.items.count()
+    response = api.post(f"{ORDERS}{order.pk}/items/", {
+        "sku": "X", "unit_price": "9999999999.99", "quantity": 813}, format="json")
+    assert _error(response, 409)["code"] == "total_too_large"
+    assert order.items.count() == before
+    response = api.patch(f"{ORDERS}{order.pk}/", {"shipping_total": "9999999999.99"},
+                         format="json")
+    assert _error(response, 409)["fields"] == {
+        "items_total": ["The order's total would be beyond 9999999999.99."]}
+
+
+def test_a_validator_states_its_rule_in_the_schema():
+    from rest_framework import serializers
+
+    from orders.api.schema import ApiAutoSchema
+    from orders.api.strict import StrictDecimalField
+
+    def country(value):  # what a model validator function looks like
+        pass
+
+    country.openapi_schema = {"enum": ["DE", "FR"]}
+
+    def non_negative(value):
+        pass
+
+    non_negative.openapi_schema = {"minimum": 0}
+
+    field = serializers.CharField(validators=[country])
+    schema = ApiAutoSchema()._map_serializer_field(field, "request")
+    assert schema["enum"] == ["DE", "FR"]
+    amount = StrictDecimalField(max_digits=12, decimal_places=2, validators=[non_negative])
+    assert amount.regex == r"^\d{1,10}(?:\.\d{1,2})?$"
