@@ -49,7 +49,7 @@ for index, order in enumerate(placed):
     Order.objects.filter(pk=order.pk).update(state=("placed", "on_hold")[index % 2])
 drafts = [o for o in Order.objects.filter(state="draft").order_by("pk") if o.items.exists()]
 completable = [o for o in drafts if o.status_table.order_allows("complete", raw_status="")]
-plan = [("draft", drafts, 4), ("placement_unknown", drafts, 1), ("failed", drafts, 1),
+plan = [("draft", drafts, 12), ("placement_unknown", drafts, 2), ("failed", drafts, 2),
         ("shipped", completable, 4)]
 for state, sources, times in plan:
     for source in sources * times:
