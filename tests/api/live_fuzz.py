@@ -28,15 +28,19 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "fuzz" + "0" * 36
-TOKEN_SCRIPT = f"""
+TOKEN_SCRIPT = """
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 user, _ = get_user_model().objects.get_or_create(username="schemathesis")
 user.is_staff = user.is_superuser = True
 user.save()
-Token.objects.filter(user=user).delete()
-Token.objects.create(user=user, key="{TOKEN}")
+try:  # hashed API tokens, where installed
+    from merchants.tokens import api_token_issue
+    key = api_token_issue(user=user, name="schemathesis")
+except ImportError:
+    from rest_framework.authtoken.models import Token
+    Token.objects.filter(user=user).delete()
+    key = Token.objects.create(user=user).key
+print("KEY=" + key)
 
 # Orders in the states the transitions start from, several of each (a run consumes them), so
 # generated requests reach their logic: copies of the demo's drafts (place, reconcile, reopen;
@@ -72,14 +76,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+def _manage(env: dict[str, str], *args: str) -> str:
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
+                          capture_output=True, text=True).stdout
 
 
 @contextlib.contextmanager
-def live_server(port: int, database_url: str | None = None) -> Iterator[str]:
-    """A seeded ``runserver`` on 127.0.0.1:port; yields its base URL."""
+def live_server(port: int, database_url: str | None = None) -> Iterator[tuple[str, str]]:
+    """A seeded ``runserver`` on 127.0.0.1:port; yields its base URL and a superuser's API
+    token."""
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="dd-fuzz-") as tmp:
         env = {
@@ -96,7 +101,8 @@ def live_server(port: int, database_url: str | None = None) -> Iterator[str]:
         }
         _manage(env, "migrate", "--noinput", "-v0")
         _manage(env, "seed_demo")
-        _manage(env, "shell", "-c", TOKEN_SCRIPT)
+        printed = _manage(env, "shell", "-c", TOKEN_SCRIPT)
+        token = next(line[4:] for line in printed.splitlines() if line.startswith("KEY="))
         log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115
         server = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
@@ -107,7 +113,7 @@ def live_server(port: int, database_url: str | None = None) -> Iterator[str]:
                     requests.get(f"{base}/healthz", timeout=1)
                     break
                 time.sleep(0.2)
-            yield base
+            yield base, token
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -116,16 +122,16 @@ def live_server(port: int, database_url: str | None = None) -> Iterator[str]:
 
 def run(examples: int, port: int, database_url: str | None = None,
         extra: list[str] | None = None) -> subprocess.CompletedProcess[str]:
-    with live_server(port, database_url) as base, tempfile.TemporaryDirectory() as tmp:
+    with live_server(port, database_url) as (base, token), tempfile.TemporaryDirectory() as tmp:
         response = requests.get(f"{base}/api/schema/?format=json", timeout=30,
-                                headers={"Authorization": f"Token {TOKEN}"})
+                                headers={"Authorization": f"Token {token}"})
         response.raise_for_status()
         schema = Path(tmp) / "schema.json"
         schema.write_bytes(response.content)
         command = [
             str(Path(sys.executable).with_name("schemathesis")), "run", str(schema),
             "--url", base, "--checks", "all", "--max-examples", str(examples),
-            "--header", f"Authorization: Token {TOKEN}", "--no-color", "--workers", "2",
+            "--header", f"Authorization: Token {token}", "--no-color", "--workers", "2",
             "--seed", "1", *(extra or []),
         ]
         return subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
