@@ -91,6 +91,7 @@ clean:
 .PHONY: test-e2e
 test-e2e: install
 	$(BIN)/pytest -q -p no:randomly -m e2e tests/e2e
-# The API against its own OpenAPI schema with many more generated cases than `make test`.
+# The API against its own OpenAPI schema with many more generated cases than `make test`:
+# schemathesis, every check and phase, against a seeded live server (tests/api/live_fuzz.py).
 fuzz: install
-	SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-100} $(BIN)/pytest -q -p no:randomly tests/api/test_schemathesis.py
+	$(BIN)/python -m tests.api.live_fuzz --examples $${SCHEMATHESIS_MAX_EXAMPLES:-100}

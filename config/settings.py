@@ -220,6 +220,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # 3.1: JSON Schema 2020-12, so e.g. `propertyNames` (keys without NUL) is part of the contract
+    "OAS_VERSION": "3.1.0",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "orders.api.schema.add_links",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "OrderStateEnum": "providers.statuses.Lifecycle.CHOICES",
         "ItemStateEnum": "providers.statuses.ItemLifecycle.CHOICES",

@@ -65,6 +65,14 @@ def validate_currency_code(value: str) -> None:
         )
 
 
+# The rules as the API's schema states them (orders.api.schema reads ``openapi_schema``): the
+# codes, in capitals or in lower case (both are accepted and stored in capitals).
+validate_country_code.openapi_schema = {  # type: ignore[attr-defined]
+    "enum": ["", *sorted(country_codes()), *sorted(c.lower() for c in country_codes())]}
+validate_currency_code.openapi_schema = {  # type: ignore[attr-defined]
+    "enum": [*sorted(currency_codes()), *sorted(c.lower() for c in currency_codes())]}
+
+
 # --- provider imports: keep what is valid, leave out what is not ----------------------------
 def clean_country(value: Any) -> str:
     code = str(value or "").strip().upper()

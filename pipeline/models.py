@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from merchants.models import Merchant, ProviderAccount
 from orders.models import Order, OrderItem, Shipment
+from orders.validators import validate_currency_code
 
 
 class RouteMode(models.TextChoices):
@@ -73,7 +74,8 @@ class SupplierOffer(models.Model):
     )
     expected_cost = models.DecimalField(max_digits=12, decimal_places=2,
                                         validators=[MinValueValidator(Decimal("0"))])
-    cost_currency = models.CharField(max_length=3, default="EUR")
+    cost_currency = models.CharField(max_length=3, default="EUR", validators=[validate_currency_code],
+                                     help_text="ISO 4217")
     priority = models.PositiveSmallIntegerField(default=1, help_text="1 = first choice; higher = fallback.")
     route_mode = models.CharField(max_length=10, choices=RouteMode.choices, blank=True,
                                   help_text="Empty: the account's routing policy.")

@@ -11,6 +11,12 @@ from orders.api.serializers import (
     OutputModelSerializer,
     StrictSerializerMixin,
 )
+from orders.api.strict import (
+    CredentialValueField,
+    FlatObjectField,
+    StrictEmailField,
+    StrictURLField,
+)
 from providers import registry
 from providers.registry import PROVIDER_CHOICES
 
@@ -50,11 +56,11 @@ class ProviderAccountWriteSerializer(StrictSerializerMixin, serializers.Serializ
     name = serializers.CharField(max_length=120)
     environment = serializers.ChoiceField(choices=ProviderAccount.Environment.choices,
                                           required=False)
-    base_url = serializers.URLField(required=False, allow_blank=True, max_length=200)
-    options = serializers.DictField(required=False)
+    base_url = StrictURLField(required=False, allow_blank=True, max_length=200)
+    options = FlatObjectField(required=False)
     is_active = serializers.BooleanField(required=False)
     credentials = serializers.DictField(
-        child=serializers.CharField(allow_blank=True, max_length=4000), required=False,
+        child=CredentialValueField(allow_blank=True, max_length=4000), required=False,
         write_only=True,
         help_text="Credential name -> value. Write-only; a blank value keeps the stored one.",
     )
@@ -72,19 +78,67 @@ class ProviderAccountWriteSerializer(StrictSerializerMixin, serializers.Serializ
             known = {f.name for f in cls.credential_fields}
             unknown = sorted(set(creds) - known)
             if unknown:
+                # on a change, a credential of another provider conflicts with the stored
+                # account's provider (the schema cannot know it): 409, not 400
+                code = "conflict" if self.instance is not None and set(unknown) <= set(
+                    _credential_names()) else "invalid"
                 raise serializers.ValidationError(
-                    {f"credentials.{k}": [f"Not a {cls.label} credential."] for k in unknown}
+                    {f"credentials.{k}": [f"Not a {cls.label} credential."] for k in unknown},
+                    code=code,
                 )
         return attrs
+
+    openapi_body_required = True
+
+    @classmethod
+    def openapi_refine(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        """One variant per provider: the credentials each one has."""
+        import copy
+
+        variants = []
+        for key, _label in PROVIDER_CHOICES:
+            variant = copy.deepcopy(schema)
+            # (inside allOf: drf-spectacular's enum hook would merge the variants' enums)
+            variant["properties"]["provider"] = {"allOf": [{"type": "string", "enum": [key]}]}
+            variant["properties"]["credentials"] = _credentials_schema(
+                schema["properties"]["credentials"], _credential_names(key))
+            variants.append(variant)
+        return {"oneOf": variants}
+
+
+def _credential_names(provider: str | None = None) -> list[str]:
+    keys = [provider] if provider else [k for k, _ in PROVIDER_CHOICES]
+    names: list[str] = []
+    for key in keys:
+        cls = registry.get(key)
+        names += [f.name for f in cls.credential_fields if f.name not in names] if cls else []
+    return names
+
+
+def _credentials_schema(base: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    value = base.get("additionalProperties") or {"type": "string"}
+    out = {k: v for k, v in base.items() if k != "additionalProperties"}
+    out.update(properties={name: value for name in names}, additionalProperties=False)
+    return out
 
 
 class ProviderAccountUpdateSerializer(ProviderAccountWriteSerializer):
     """Everything but the provider may change."""
 
+    openapi_body_required = False
+
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
         fields.pop("provider")
         return fields
+
+    @classmethod
+    def openapi_refine(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        """Credentials: those of any provider (one of another provider than the account's:
+        409)."""
+        schema["properties"]["credentials"] = _credentials_schema(
+            schema["properties"]["credentials"], _credential_names())
+        return schema
 
 
 class MerchantSerializer(OutputModelSerializer):
@@ -104,7 +158,16 @@ class MerchantCreateSerializer(StrictSerializerMixin, serializers.Serializer):
     account = BoundedPrimaryKeyRelatedField(queryset=ProviderAccount.objects.all())
     name = serializers.CharField(max_length=200)
     external_id = serializers.CharField(max_length=120, required=False, allow_blank=True)
-    contact_email = serializers.EmailField(required=False, allow_blank=True)
+    contact_email = StrictEmailField(required=False, allow_blank=True, max_length=254)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        external_id = attrs.get("external_id", "")
+        if external_id and Merchant.objects.filter(
+                account=attrs["account"], external_id=external_id).exists():
+            raise serializers.ValidationError(
+                {"external_id": ["This account has a merchant with this id."]}, code="unique")
+        return attrs
 
 
 class MerchantAuthorizeSerializer(StrictSerializerMixin, serializers.Serializer):
@@ -130,8 +193,11 @@ class MerchantAuthorizeResultSerializer(serializers.Serializer):
 
 
 class AccountCheckResultSerializer(serializers.Serializer):
-    ok = serializers.BooleanField()
+    ok = serializers.BooleanField(help_text="false: the check failed (see `reason`).")
     message = serializers.CharField(help_text="What the provider said (never a credential).")
+    reason = serializers.CharField(
+        allow_null=True,
+        help_text="ok=false: why, for people (never raw error text); null when ok.")
 
 
 class AccountSyncResultSerializer(serializers.Serializer):

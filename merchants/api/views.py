@@ -24,12 +24,34 @@ from orders.api.idempotency import idempotent
 from orders.api.pagination import ApiPagination
 from orders.api.scoping import SafeLookupMixin, integration_of, merchant_scope, scoped
 from providers import registry
-from providers.errors import ProviderError, ProviderNotSupported
+from providers.errors import (
+    ProviderError,
+    ProviderNotSupported,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 
 from . import serializers as s
 from .filters import MerchantFilter, ProviderAccountFilter
 
 LINK_UNAVAILABLE = "authorization links are not available for this provider"
+
+
+def check_failure_reason(exc: ProviderError) -> str:
+    """Why a credentials check failed, for people: from the error's class and HTTP status,
+    never the raw exception text (it can carry URLs with keys, or library internals)."""
+    if isinstance(exc, ProviderNotSupported):
+        return "This provider has no credentials check."
+    if isinstance(exc, ProviderRejected):
+        if exc.http_status in (401, 403):
+            return (f"The provider refused the credentials (HTTP {exc.http_status}): check the "
+                    "account's keys and environment.")
+        status = f" (HTTP {exc.http_status})" if exc.http_status else ""
+        return f"The provider refused the check{status}: check the account's settings."
+    if isinstance(exc, ProviderUnavailable):
+        return ("The provider could not be reached or is unavailable right now; nothing was "
+                "changed, try again later.")
+    return "The provider's answer could not be read; try again later."
 
 
 class StaffOnly(BasePermission):
@@ -109,13 +131,16 @@ class ProviderAccountViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retr
     @extend_schema(summary="Check the account's credentials with a harmless provider call",
                    request=None, responses=s.AccountCheckResultSerializer)
     @action(detail=True, methods=["post"], url_path="check", url_name="check")
+    @idempotent
     def check(self, request: Request, pk: Any = None) -> Response:
         account = self.get_object()
         try:
             note = services.account_check(account=account)
         except ProviderError as exc:
-            raise provider_failure(exc) from exc
-        return Response({"ok": True, "message": str(note or "OK")})
+            # A failed check is the answer to the question asked, not a failure of this API.
+            reason = check_failure_reason(exc)
+            return Response({"ok": False, "message": reason, "reason": reason})
+        return Response({"ok": True, "message": str(note or "OK"), "reason": None})
 
     @extend_schema(
         summary="Pull the orders the provider sends us (in the background)", request=None,

@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.redaction import redact_text
+from merchants.services import AuthorizationLinkRefused, MerchantAuthorizationError
 from orders.errors import OrderActionRefused, OrderValidationError
 from providers.errors import (
     ProviderError,
@@ -109,23 +110,68 @@ def _field_list(fields: dict[str, Any]) -> dict[str, list[str]]:
             for k, v in fields.items()}
 
 
+# Validation codes that are not a malformed request: the request is well formed (the schema
+# allows it) but names something that does not exist, or conflicts with stored data.
+NOT_FOUND_CODES = frozenset({"does_not_exist"})
+CONFLICT_CODES = frozenset({"unique", "conflict"})
+
+
+def _codes(detail: Any) -> set[str]:
+    if isinstance(detail, dict):
+        return set().union(*(_codes(v) for v in detail.values())) if detail else set()
+    if isinstance(detail, list):
+        return set().union(*(_codes(v) for v in detail)) if detail else set()
+    return {str(detail)}
+
+
+def _validation_error(exc: exceptions.ValidationError) -> ApiError:
+    """400 for a request the schema forbids; 404 when the only problem is a referenced object
+    that does not exist (or is not visible); 409 when it conflicts with stored data."""
+    fields = flatten_errors(exc.detail)
+    codes = _codes(exc.get_codes())
+    if codes and codes <= NOT_FOUND_CODES:
+        return ApiError(404, "not_found", "A referenced object does not exist.", fields=fields)
+    if codes and codes <= NOT_FOUND_CODES | CONFLICT_CODES:
+        return ApiError(409, "conflict", "This conflicts with existing data.", fields=fields)
+    return ApiError(400, "invalid", "The data is not valid.", fields=fields)
+
+
+def _merchant_refusal(exc: MerchantAuthorizationError) -> ApiError:
+    if isinstance(exc, AuthorizationLinkRefused):
+        return ApiError(404 if exc.code == "invalid" else 410, f"link_{exc.code or 'invalid'}",
+                        exc.message)
+    return ApiError(409, exc.code or "refused", exc.message)
+
+
 def _to_api_error(exc: Exception) -> Exception:
+    """Every domain refusal, by class, as an error of the API's shape."""
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, OrderValidationError):
-        return ApiError(400, "invalid", exc.message, fields=_field_list(exc.fields))
+        # The request was well formed (the serializer checked it against the schema): the
+        # order's data does not allow this now. ``fields`` says what to fix.
+        return ApiError(409, "order_invalid", exc.message, fields=_field_list(exc.fields))
     if isinstance(exc, OrderActionRefused):
         code = exc.code
         allowed = exc.allowed if code == "not_allowed" else None
-        return ApiError(REFUSAL_STATUS.get(code, 409), code, exc.message, allowed=allowed)
+        status_code = REFUSAL_STATUS.get(code, 429 if code == "rate_limited" else 409)
+        return ApiError(status_code, code, exc.message, allowed=allowed)
+    if isinstance(exc, MerchantAuthorizationError):
+        return _merchant_refusal(exc)
     if isinstance(exc, ProviderError):
         return provider_failure(exc)
     if isinstance(exc, DjangoValidationError):
         fields = (_field_list(exc.message_dict) if hasattr(exc, "error_dict")
                   else {"non_field_errors": [str(m) for m in exc.messages]})
+        errors = ([e for errs in exc.error_dict.values() for e in errs]
+                  if hasattr(exc, "error_dict") else exc.error_list)
+        if errors and all(e.code in ("unique", "unique_together") for e in errors):
+            return ApiError(409, "conflict", "This conflicts with existing data.", fields=fields)
         return ApiError(400, "invalid", "The data is not valid.", fields=fields)
     if isinstance(exc, TransitionNotAllowed | ConcurrentTransition):
         return ApiError(409, "not_allowed", str(exc) or "Not allowed now.")
+    if isinstance(exc, exceptions.ValidationError):
+        return _validation_error(exc)
     if isinstance(exc, IntegrityError):
         return ApiError(409, "conflict", "This conflicts with existing data (a duplicate?).")
     if isinstance(exc, Http404):
@@ -139,12 +185,15 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     exc = _to_api_error(exc)
     response = drf_exception_handler(exc, context)  # status, auth and Retry-After headers
     if response is None:
-        return None
+        # A bug: logged with its traceback, answered in the error shape (also with DEBUG on,
+        # where Django would render an HTML page).
+        request = context.get("request")
+        logger.error("Internal error on %s", getattr(request, "path", "?"), exc_info=exc)
+        return Response({"error": {"code": "server_error",
+                                   "message": "Internal error; it has been logged."}},
+                        status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     if isinstance(exc, ApiError):
         body = exc.body
-    elif isinstance(exc, exceptions.ValidationError):
-        body = {"code": "invalid", "message": "The data is not valid.",
-                "fields": flatten_errors(exc.detail)}
     else:
         detail = getattr(exc, "detail", "")
         codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else None

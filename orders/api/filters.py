@@ -12,6 +12,8 @@ from orders.models import Order, Shipment
 from providers.registry import PROVIDER_CHOICES
 from providers.statuses import Lifecycle
 
+from .query import DateTimeFilter, validate_query
+
 MAX_ID = 2**63 - 1
 # query parameters that are never a filter: pages, page size, ordering, format
 NOT_FILTERS = frozenset({"page", "page_size", "ordering", "format"})
@@ -26,6 +28,8 @@ class FilterBackend(DjangoFilterBackend):
     """
 
     def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> QuerySet[Any]:
+        if not getattr(view, "detail", False):
+            validate_query(request, view)  # strict: 400 naming the parameter
         if NOT_FILTERS.issuperset(request.query_params.keys()):
             return queryset
         return super().filter_queryset(request, queryset, view)
@@ -52,10 +56,10 @@ class OrderFilter(filters.FilterSet):
     external_id = filters.CharFilter(method="filter_external_id",
                                      help_text="The provider's order id (any of them).")
     tracking_number = filters.CharFilter(method="filter_tracking_number")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    updated_after = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
-    updated_before = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="lt")
+    created_after = DateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = DateTimeFilter(field_name="created_at", lookup_expr="lt")
+    updated_after = DateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_before = DateTimeFilter(field_name="updated_at", lookup_expr="lt")
 
     class Meta:
         model = Order
@@ -79,8 +83,8 @@ class ShipmentFilter(filters.FilterSet):
     state = filters.ChoiceFilter(choices=Shipment.State.choices)
     tracking_number = filters.CharFilter()
     carrier = filters.CharFilter()
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = DateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = DateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Shipment

@@ -1,8 +1,9 @@
 """``Idempotency-Key`` on POSTs: the first response is stored and replayed.
 
 Keyed by (user, key): each integration has its own user, so keys are per token. The same
-key with another request (method, path or body) is refused with 422; while the first request
-is still running, 409. Records older than API_IDEMPOTENCY_RETENTION_HOURS are forgotten
+key with another request (method, path or body) is refused with 409 (it conflicts with the
+stored request; a well-formed request is never 4xx-invalid for it); while the first request
+is still running, 409 too. Records older than API_IDEMPOTENCY_RETENTION_HOURS are forgotten
 (``idempotency_records_purge``, run by the ``orders.tasks.idempotency_purge_task``).
 """
 
@@ -74,7 +75,7 @@ def _claim(request: Request, key: str, digest: str) -> tuple[IdempotencyRecord, 
             return record, None
     if record.request_hash != digest:
         raise ApiError(
-            422, "idempotency_key_reused",
+            409, "idempotency_key_reused",
             f"This Idempotency-Key was already used for a different request "
             f"({record.method} {record.path} with another body); use a new key.",
         )

@@ -18,6 +18,16 @@ from rest_framework.settings import api_settings
 from merchants.models import Merchant
 from orders.models import Order, OrderEvent, OrderItem, Shipment, ShipmentLine
 
+from .strict import (
+    NOT_BLANK,
+    FlatObjectField,
+    StrictDecimalField,
+    StrictEmailField,
+    StrictURLField,
+    json_normalize,
+    json_type_problem,
+)
+
 MAX_QUANTITY = 100_000
 MAX_ITEMS = 500
 
@@ -25,11 +35,26 @@ MAX_ITEMS = 500
 class StrictSerializerMixin:
     """Refuse fields the serializer does not know (typos must not pass silently)."""
 
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DecimalField: StrictDecimalField,
+        models.EmailField: StrictEmailField,
+        models.URLField: StrictURLField,
+    }
+
     def to_internal_value(self, data: Any) -> Any:
         unknown: dict[str, list[str]] = {}
         if isinstance(data, dict):
             writable = {name for name, f in self.fields.items() if not f.read_only}  # type: ignore[attr-defined]
             unknown = {str(k): ["Unknown field."] for k in sorted(set(data) - writable, key=str)}
+            # JSON types exactly as the schema states them (DRF would coerce 5 to "5")
+            wrong = {name: [problem] for name, f in self.fields.items()  # type: ignore[attr-defined]
+                     if name in data and not f.read_only
+                     and (problem := json_type_problem(f, data[name]))}
+            if wrong:
+                raise serializers.ValidationError({**wrong, **unknown})
+            data = {name: json_normalize(self.fields[name], value)  # type: ignore[attr-defined]
+                    if name in self.fields else value for name, value in data.items()}  # type: ignore[attr-defined]
         try:
             value = super().to_internal_value(data)  # type: ignore[misc]
         except serializers.ValidationError as exc:
@@ -163,7 +188,7 @@ class OrderDetailSerializer(OrderSerializer):
 # --- input -------------------------------------------------------------------------------------
 class OrderItemInputSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, default=1)
-    variant = serializers.DictField(required=False, help_text="Variant properties.")
+    variant = FlatObjectField(required=False, help_text="Variant properties.")
 
     class Meta:
         model = OrderItem
@@ -176,6 +201,17 @@ class OrderItemInputSerializer(StrictSerializerMixin, serializers.ModelSerialize
             raise serializers.ValidationError({"sku": ["Give a sku or a product_id."]})
         return attrs
 
+    openapi_body_required = True
+
+    @classmethod
+    def openapi_refine(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        """The schema of ``validate``: a sku or a product_id (not blank)."""
+        schema["anyOf"] = [
+            {"required": [name], "properties": {name: {"type": "string", "pattern": NOT_BLANK}}}
+            for name in ("sku", "product_id")
+        ]
+        return schema
+
 
 ADDRESS_HELP = "Shipping address field."
 
@@ -183,7 +219,7 @@ ADDRESS_HELP = "Shipping address field."
 class OrderWriteSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     """Order fields an integration sets (all optional on a partial update)."""
 
-    provider_options = serializers.DictField(
+    provider_options = FlatObjectField(
         required=False, help_text="Per-order choices the provider needs (carrier id, …)."
     )
 
@@ -211,7 +247,8 @@ class OrderCreateSerializer(OrderWriteSerializer):
 
     def validate_reference(self, value: str) -> str:
         if Order.objects.filter(reference=value).exists():
-            raise serializers.ValidationError("An order with this reference exists.")
+            raise serializers.ValidationError("An order with this reference exists.",
+                                              code="unique")
         return value
 
 
@@ -237,6 +274,22 @@ class ReconcilePayloadSerializer(StrictSerializerMixin, serializers.Serializer):
             raise serializers.ValidationError({"external_id": ["Give the provider's order id."]})
         return attrs
 
+    openapi_body_required = True
+
+    @classmethod
+    def openapi_refine(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        """The schema of ``validate``: placed=true needs a (non-blank) external_id."""
+        import copy
+
+        not_placed, placed = copy.deepcopy(schema), copy.deepcopy(schema)
+        # (inside allOf: drf-spectacular's enum hook would merge the two into one component)
+        not_placed["properties"]["placed"] = {"allOf": [{"type": "boolean", "enum": [False]}]}
+        placed["properties"]["placed"] = {"allOf": [{"type": "boolean", "enum": [True]}]}
+        placed["properties"]["external_id"] = {
+            **schema["properties"]["external_id"], "pattern": NOT_BLANK}
+        placed["required"] = ["placed", "external_id"]
+        return {"oneOf": [not_placed, placed]}
+
 
 class ShipLineInputSerializer(StrictSerializerMixin, serializers.Serializer):
     item = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="Item id.")
@@ -248,19 +301,22 @@ class ShipPayloadSerializer(StrictSerializerMixin, serializers.Serializer):
                                     help_text="Leave empty for 'other' carrier.")
     service = serializers.CharField(required=False, allow_blank=True, max_length=120)
     tracking_number = serializers.CharField(max_length=120)
-    tracking_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+    tracking_url = StrictURLField(required=False, allow_blank=True, max_length=500)
     notify_customer = serializers.BooleanField(required=False, default=True)
     comment = serializers.CharField(required=False, allow_blank=True, max_length=500)
     items = ShipLineInputSerializer(  # type: ignore[call-arg]
         many=True, required=False, max_length=MAX_ITEMS,
-        help_text="Items and quantities in this shipment; omitted: everything not yet shipped.",
+        help_text="Items and quantities in this shipment (an item named twice: the sum); "
+        "omitted: everything not yet shipped.",
     )
 
     def validate_items(self, value: list[dict[str, int]]) -> list[dict[str, int]]:
-        ids = [line["item"] for line in value]
-        if len(ids) != len(set(ids)):
-            raise serializers.ValidationError("Each item at most once.")
-        return value
+        # An item named twice ships the sum of its quantities (JSON Schema cannot say "each
+        # item at most once", so the API does not refuse it).
+        merged: dict[int, int] = {}
+        for line in value:
+            merged[line["item"]] = merged.get(line["item"], 0) + line["quantity"]
+        return [{"item": item, "quantity": quantity} for item, quantity in merged.items()]
 
     def to_service_kwargs(self) -> dict[str, Any]:
         data = dict(self.validated_data)

@@ -24,6 +24,7 @@ from . import serializers as s
 from .errors import ApiError, ErrorSerializer, provider_failure
 from .filters import FilterBackend, OrderFilter, ShipmentFilter
 from .idempotency import idempotent
+from .limits import order_totals_check
 from .pagination import ApiPagination
 from .permissions import OrderWritePermission
 from .scoping import SafeLookupMixin, get_or_404, scoped
@@ -122,6 +123,7 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
         data = dict(serializer.validated_data)
         merchant = data.pop("merchant")
         items = data.pop("items", [])
+        order_totals_check(items=items, shipping_total=data.get("shipping_total"))
         order = services.order_create(merchant=merchant, items=items, actor=request.user, **data)
         return Response(self._detail(order), status=status.HTTP_201_CREATED,
                         headers={"Location": _order_location(order)})
@@ -139,8 +141,11 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
         order = self.get_object()
         serializer = s.OrderWriteSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        base = request.headers.get("If-Match")  # the ETag it was based on (no lost update)
+        # the ETag it was based on (no lost update); an empty header is no precondition
+        base = (request.headers.get("If-Match") or "").strip() or None
         if serializer.validated_data:
+            order_totals_check(order=order,
+                               shipping_total=serializer.validated_data.get("shipping_total"))
             order = services.order_update(order=order, actor=request.user, base_version=base,
                                           **serializer.validated_data)
         order.refresh_from_db()
@@ -149,7 +154,8 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
     # --- transitions -----------------------------------------------------------------------
     @extend_schema(summary="Transitions available now, with the payload each needs",
                    responses=s.TransitionSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="transitions", url_name="transitions")
+    @action(detail=True, methods=["get"], url_path="transitions", url_name="transitions",
+            pagination_class=None, filter_backends=[])  # a plain list: no query parameters
     def transitions(self, request: Request, pk: Any = None) -> Response:
         order = self.get_object()
         names = services.order_transitions_available(order=order, user=request.user)
@@ -234,7 +240,8 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
                    responses=s.OrderItemSerializer(many=True))
     @extend_schema(methods=["POST"], summary="Add an item (draft orders only)",
                    request=s.OrderItemInputSerializer, responses={201: s.OrderItemSerializer})
-    @action(detail=True, methods=["get", "post"], url_path="items", url_name="items")
+    @action(detail=True, methods=["get", "post"], url_path="items", url_name="items",
+            pagination_class=None, filter_backends=[])  # a plain list: no query parameters
     def items(self, request: Request, pk: Any = None) -> Response:
         if request.method == "POST":
             return self._item_add(request)
@@ -246,6 +253,7 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
         order = self.get_object()
         serializer = s.OrderItemInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        order_totals_check(order=order, items=[serializer.validated_data])
         item = services.order_item_add(order=order, actor=request.user, **serializer.validated_data)
         return Response(s.OrderItemSerializer(item).data, status=status.HTTP_201_CREATED)
 
@@ -278,7 +286,7 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
         items = list(order.items.filter(pk__in=ids))
         missing = sorted(set(ids) - {item.pk for item in items})
         if missing:
-            raise ApiError(400, "invalid", "Not items of this order.",
+            raise ApiError(404, "not_found", "Not items of this order.",
                            fields={"items": [f"No item {pk} in this order." for pk in missing]})
         try:
             moved = services.order_items_set_status(
@@ -308,7 +316,8 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
     @extend_schema(methods=["POST"], summary="Ship: record a shipment (the 'ship' transition)",
                    request=s.ShipPayloadSerializer,
                    responses={201: s.ShipmentSerializer, 409: ErrorSerializer})
-    @action(detail=True, methods=["get", "post"], url_path="shipments", url_name="shipments")
+    @action(detail=True, methods=["get", "post"], url_path="shipments", url_name="shipments",
+            pagination_class=None, filter_backends=[])  # a plain list: no query parameters
     def shipments(self, request: Request, pk: Any = None) -> Response:
         if request.method == "POST":
             return self._ship(request)

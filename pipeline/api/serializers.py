@@ -6,7 +6,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from merchants.models import Merchant, ProviderAccount
+from orders.api.errors import ApiError
 from orders.api.serializers import StrictSerializerMixin
+from orders.api.strict import NOT_BLANK, StrictDecimalField
 
 from ..models import PlaceMode, RouteMode, SalesRouting, SupplierOffer
 
@@ -15,9 +17,9 @@ class SupplierOfferSerializer(StrictSerializerMixin, serializers.ModelSerializer
     supplier = serializers.PrimaryKeyRelatedField(queryset=Merchant.objects.all())
     sales_account = serializers.PrimaryKeyRelatedField(
         queryset=ProviderAccount.objects.all(), required=False, allow_null=True)
-    expected_cost = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
-    cost_currency = serializers.RegexField(r"^[A-Z]{3}$", max_length=3, required=False,
-                                           help_text="ISO 4217 code, e.g. EUR.")
+    expected_cost = StrictDecimalField(max_digits=12, decimal_places=2, min_value=0)
+    supplier_variant = serializers.JSONField(required=False, allow_null=True,
+                                             help_text="Aliseeks SKU properties; null: none.")
     priority = serializers.IntegerField(min_value=1, max_value=32767, required=False)
     route_mode = serializers.ChoiceField(choices=["", *RouteMode.values], required=False)
     place_mode = serializers.ChoiceField(choices=["", *PlaceMode.values], required=False)
@@ -30,6 +32,20 @@ class SupplierOfferSerializer(StrictSerializerMixin, serializers.ModelSerializer
         read_only_fields = ["id", "created_at", "updated_at"]
         validators: list[Any] = []  # the unique choice is checked below with a field-named error
 
+    @classmethod
+    def openapi_refine(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        """The schema of ``validate``: a new offer names a sales product id or SKU (not blank)."""
+        if "supplier" not in schema.get("required", []):  # a partial update keeps what it has
+            return schema
+        schema["anyOf"] = [
+            {"required": [name], "properties": {name: {"type": "string", "pattern": NOT_BLANK}}}
+            for name in ("sales_product_id", "sales_sku")
+        ]
+        return schema
+
+    def validate_supplier_variant(self, value: Any) -> Any:
+        return {} if value is None else value
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         merged = {f: attrs.get(f, getattr(self.instance, f, None)) for f in
                   ("sales_product_id", "sales_sku", "supplier", "priority")}
@@ -41,9 +57,9 @@ class SupplierOfferSerializer(StrictSerializerMixin, serializers.ModelSerializer
         if not (merged["sales_product_id"] or merged["sales_sku"]):
             raise serializers.ValidationError(
                 {"sales_product_id": ["Give the sales product id, the sales SKU, or both."]})
-        if clash.exists():
-            raise serializers.ValidationError({"priority": ["This supplier already has an offer for this "
-                                                            "product and SKU at this priority."]})
+        if clash.exists():  # a conflict with what is stored, not a malformed body
+            message = "This supplier already has an offer for this product and SKU at this priority."
+            raise ApiError(409, "conflict", message, fields={"priority": [message]})
         return attrs
 
 

@@ -69,3 +69,25 @@ def scoped_api(merchant) -> APIClient:
     """A token limited to ``merchant``."""
     _integration, key = integration_create(name="shop-a", merchants=[merchant])
     return token_client(key)
+
+
+# --- every status the API tests observe, per (method, path): checked against the schema by
+# test_zz_documented_statuses.py (which runs last in this directory) ---
+OBSERVED_STATUSES: set[tuple[str, str, int]] = set()
+
+
+@pytest.fixture(autouse=True)
+def _record_api_statuses(monkeypatch):
+    from django.test import Client
+
+    original = Client.request
+
+    def request(self, **environ):
+        response = original(self, **environ)
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/api/v1/"):
+            OBSERVED_STATUSES.add((environ["REQUEST_METHOD"].lower(), path,
+                                   response.status_code))
+        return response
+
+    monkeypatch.setattr(Client, "request", request)

@@ -38,20 +38,20 @@ def test_key_order_in_json_does_not_matter(api, merchant):
     assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
 
 
-def test_same_key_different_body_is_422(api, merchant):
+def test_same_key_different_body_is_409(api, merchant):
     api.post(URL, _body(merchant), format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     response = api.post(URL, _body(merchant, sku="OTHER"), format="json",
                         HTTP_IDEMPOTENCY_KEY="k-1")
-    assert response.status_code == 422
+    assert response.status_code == 409
     assert response.json()["error"]["code"] == "idempotency_key_reused"
     assert Order.objects.count() == 1
 
 
-def test_same_key_on_another_endpoint_is_422(api, order):
+def test_same_key_on_another_endpoint_is_409(api, order):
     api.post(f"{URL}{order.pk}/transitions/cancel/", {}, format="json",
              HTTP_IDEMPOTENCY_KEY="k-1")
     response = api.post(f"{URL}{order.pk}/items/", {}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
-    assert response.status_code == 422
+    assert response.status_code == 409
 
 
 def test_without_a_key_every_post_acts(api, merchant):

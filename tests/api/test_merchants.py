@@ -164,9 +164,12 @@ def test_account_validation_names_fields(staff_api, merchant):
     assert response.status_code == 400
     assert set(response.json()["error"]["fields"]) == {"provider", "name", "base_url"}
     url = f"{ACCOUNTS}{merchant.account_id}/"
+    # another provider's credential: it conflicts with the stored account's provider (409)
     unknown = staff_api.patch(url, {"credentials": {"password": "x"}}, format="json")
-    assert unknown.status_code == 400
+    assert unknown.status_code == 409
     assert set(unknown.json()["error"]["fields"]) == {"credentials.password"}
+    nobody = staff_api.patch(url, {"credentials": {"no-such-name": "x"}}, format="json")
+    assert nobody.status_code == 400
     fixed = staff_api.patch(url, {"provider": "tipser"}, format="json")
     assert fixed.json()["error"]["fields"] == {"provider": ["Unknown field."]}
 
@@ -178,10 +181,11 @@ def test_operator_session_can_manage_accounts(operator, merchant):
 
 
 def test_account_check_calls_the_provider(staff_api, merchant, mocked):
-    # the fake provider has no account check: 409 not_supported, nothing sent
+    # the fake provider has no account check: a result (ok false), nothing sent
     response = staff_api.post(f"{ACCOUNTS}{merchant.account_id}/check/", format="json")
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "not_supported"
+    assert response.status_code == 200
+    assert response.json() == {"ok": False, "message": "This provider has no credentials check.",
+                               "reason": "This provider has no credentials check."}
     assert len(mocked.calls) == 0
 
 

@@ -84,7 +84,8 @@ def test_create_with_own_reference(api, merchant):
     assert response.status_code == 201
     assert response.json()["reference"] == "SHOP-1001"
     again = api.post(URL, _create_body(merchant, reference="SHOP-1001"), format="json")
-    assert again.status_code == 400
+    assert again.status_code == 409  # well formed, but conflicts with a stored order
+    assert again.json()["error"]["code"] == "conflict"
     assert "reference" in again.json()["error"]["fields"]
 
 
@@ -109,10 +110,19 @@ def test_create_refuses_item_without_sku_or_product(api, merchant):
     assert "items.0.sku" in response.json()["error"]["fields"]
 
 
-@pytest.mark.parametrize("merchant_value", [999999, 10**30, "abc", None, True, 1.5, [1]])
+@pytest.mark.parametrize("merchant_value", ["abc", None, True, 1.5, [1], "5"])
 def test_create_with_bad_merchant_is_400_naming_merchant(api, merchant, merchant_value):
     response = api.post(URL, _create_body(merchant, merchant=merchant_value), format="json")
     assert response.status_code == 400
+    assert "merchant" in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("merchant_value", [999999, 10**30])
+def test_create_for_a_missing_merchant_is_404_naming_merchant(api, merchant, merchant_value):
+    # well formed (the schema allows any id), but no such merchant
+    response = api.post(URL, _create_body(merchant, merchant=merchant_value), format="json")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
     assert "merchant" in response.json()["error"]["fields"]
 
 
@@ -232,17 +242,12 @@ def test_ordering_and_pagination(api, merchant):
     assert api.get(URL, {"page": 99}).status_code == 404
 
 
-def test_page_size_is_capped(api, merchant, settings):
-    for _ in range(3):
-        OrderFactory(merchant=merchant)
-    from orders.api.pagination import ApiPagination
-
-    ApiPagination.max_page_size, saved = 2, ApiPagination.max_page_size
-    try:
-        body = api.get(URL, {"page_size": 1000}).json()
-    finally:
-        ApiPagination.max_page_size = saved
-    assert len(body["results"]) == 2
+def test_page_size_beyond_the_maximum_is_400(api, merchant, settings):
+    OrderFactory(merchant=merchant)
+    response = api.get(URL, {"page_size": settings.API_MAX_PAGE_SIZE + 1})
+    assert response.status_code == 400
+    assert set(response.json()["error"]["fields"]) == {"page_size"}
+    assert len(api.get(URL, {"page_size": settings.API_MAX_PAGE_SIZE}).json()["results"]) == 1
 
 
 def _list_queries(client, url, n):

@@ -41,7 +41,7 @@ def test_scoped_token_sees_its_own_order(scoped_api, order):
 def test_scoped_token_cannot_create_orders_for_other_merchants(scoped_api, other_merchant):
     response = scoped_api.post("/api/v1/orders/", {"merchant": other_merchant.pk,
                                                    "items": [{"sku": "A"}]}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 404  # not visible to this token: as if it did not exist
     assert "merchant" in response.json()["error"]["fields"]
     assert Order.objects.count() == 0
 

@@ -115,7 +115,8 @@ def test_place_refusals_are_immediate_and_nothing_is_queued(api, mocked,
         invalid = api.post(_url(empty, "place"), format="json")
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "merchant_not_authorized"
-    assert invalid.status_code == 400
+    assert invalid.status_code == 409  # a well-formed request; the order is not ready
+    assert invalid.json()["error"]["code"] == "order_invalid"
     assert invalid.json()["error"]["fields"] == {"items": ["Add at least one item."]}
     assert callbacks == [] and len(mocked.calls) == 0
 
@@ -246,12 +247,12 @@ def test_post_shipments_ships_part_of_the_order(api, placed, mocked):
     assert [s["tracking_number"] for s in listed] == ["P1"]
 
 
-def test_shipment_quantity_beyond_what_is_left_is_400(api, placed):
+def test_shipment_quantity_beyond_what_is_left_is_409(api, placed):
     item = placed.items.get(sku="SKU-B")
     response = api.post(f"/api/v1/orders/{placed.pk}/shipments/",
                         {"tracking_number": "P1", "items": [{"item": item.pk, "quantity": 5}]},
                         format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert f"items.{item.pk}" in response.json()["error"]["fields"]
     assert Shipment.objects.count() == 0
 
@@ -283,7 +284,7 @@ def test_item_status_refusals(api, placed, merchant, mocked):
     url = f"/api/v1/orders/{placed.pk}/items/status/"
     foreign = OrderItemFactory(order=OrderFactory(merchant=merchant))
     response = api.post(url, {"transition": "hold", "items": [foreign.pk]}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 404  # not an item of this order
     assert "items" in response.json()["error"]["fields"]
     response = api.post(url, {"transition": "explode", "items": []}, format="json")
     assert set(response.json()["error"]["fields"]) == {"transition", "items"}

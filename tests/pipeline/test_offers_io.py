@@ -90,7 +90,7 @@ def test_api_offers_validate_and_name_the_field(suppliers):
     assert ok.status_code == 201, ok.content
     again = api.post("/api/v1/supplier-offers/", {"sales_product_id": "P1", "supplier": a.pk,
                                                    "expected_cost": "10.00"}, format="json")
-    assert again.status_code == 400 and "priority" in again.json()["error"]["fields"]
+    assert again.status_code == 409 and "priority" in again.json()["error"]["fields"]
     bad = api.post("/api/v1/supplier-offers/", {"sales_product_id": "P2", "supplier": a.pk,
                                                  "expected_cost": "-1", "cost_currency": "€€€"}, format="json")
     assert bad.status_code == 400

@@ -71,7 +71,8 @@ class SubscriptionViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retriev
     def create(self, request: Request) -> Response:
         integration = getattr(request.user, "api_integration", None)
         if integration is None:
-            raise ApiError(403, "forbidden", "Only an integration's token can subscribe to webhooks.")
+            raise ApiError(403, "forbidden", "Only an integration's token can subscribe to webhooks "
+                                             "(operators add subscriptions in the admin).")
         data = s.SubscriptionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:

@@ -1,0 +1,154 @@
+"""schemathesis against a live server with the demo data: every check, every phase.
+
+    python -m tests.api.live_fuzz [--examples N] [--port P] [--database-url URL] [-- extra args]
+
+Starts ``manage.py runserver`` on its own database (a throwaway SQLite file unless
+``--database-url`` names another), seeds it (``seed_demo``: the providers' sandboxes answer on
+the same server), creates a superuser token, loads the schema and runs
+``schemathesis run --checks all`` (examples, coverage, fuzzing and stateful phases) with
+``schemathesis.toml`` from the repository root. Exits with schemathesis' status.
+
+``make test`` runs it through ``tests/api/test_schemathesis.py`` with a few examples per
+operation; ``make fuzz`` with many more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN_SCRIPT = """
+from django.contrib.auth import get_user_model
+user, _ = get_user_model().objects.get_or_create(username="schemathesis")
+user.is_staff = user.is_superuser = True
+user.save()
+try:  # hashed API tokens, where installed
+    from merchants.tokens import api_token_issue
+    key = api_token_issue(user=user, name="schemathesis")
+except ImportError:
+    from rest_framework.authtoken.models import Token
+    Token.objects.filter(user=user).delete()
+    key = Token.objects.create(user=user).key
+print("KEY=" + key)
+
+# Orders in the states the transitions start from, several of each (a run consumes them), so
+# generated requests reach their logic: copies of the demo's drafts (place, reconcile, reopen;
+# complete where the provider has it), and the demo's orders placed at the Tipser sandbox
+# (hold, release).
+import uuid
+from orders.models import Order, OrderItem
+placed = list(Order.objects.filter(state="placed").exclude(external_id="").order_by("pk"))
+for index, order in enumerate(placed):
+    Order.objects.filter(pk=order.pk).update(state=("placed", "on_hold")[index % 2])
+drafts = [o for o in Order.objects.filter(state="draft").order_by("pk") if o.items.exists()]
+completable = [o for o in drafts if o.status_table.order_allows("complete", raw_status="")]
+plan = [("draft", drafts, 12), ("placement_unknown", drafts, 2), ("failed", drafts, 2),
+        ("shipped", completable, 4)]
+for state, sources, times in plan:
+    for source in sources * times:
+        items = list(source.items.all())
+        copy = Order.objects.get(pk=source.pk)
+        copy.pk = None
+        copy.reference = "FUZZ-" + uuid.uuid4().hex[:10]
+        copy.save()
+        Order.objects.filter(pk=copy.pk).update(state=state)
+        for item in items:
+            item.pk = None
+            item.order_id = copy.pk
+            item.save()
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _manage(env: dict[str, str], *args: str) -> str:
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
+                          capture_output=True, text=True).stdout
+
+
+@contextlib.contextmanager
+def live_server(port: int, database_url: str | None = None) -> Iterator[tuple[str, str]]:
+    """A seeded ``runserver`` on 127.0.0.1:port; yields its base URL and a superuser's API
+    token."""
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="dd-fuzz-") as tmp:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url or f"sqlite:///{tmp}/fuzz.sqlite3",
+            # the real settings (under pytest the environment names the test settings, which
+            # blank PUBLIC_BASE_URL: the demo accounts would call another port)
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_DEBUG": "true", "SANDBOX_ENABLED": "true", "PUBLIC_BASE_URL": base,
+            # a fuzz run makes thousands of requests with one token
+            "API_THROTTLE_USER": "100000000/hour", "API_THROTTLE_ANON": "100000000/hour",
+            # placing runs in the request (no worker here), so chains reach the placed states
+            "CELERY_TASK_ALWAYS_EAGER": "true",
+        }
+        _manage(env, "migrate", "--noinput", "-v0")
+        _manage(env, "seed_demo")
+        printed = _manage(env, "shell", "-c", TOKEN_SCRIPT)
+        token = next(line[4:] for line in printed.splitlines() if line.startswith("KEY="))
+        log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            for _ in range(100):
+                with contextlib.suppress(requests.RequestException):
+                    requests.get(f"{base}/healthz", timeout=1)
+                    break
+                time.sleep(0.2)
+            yield base, token
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+            log.close()
+
+
+def run(examples: int, port: int, database_url: str | None = None,
+        extra: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    with live_server(port, database_url) as (base, token), tempfile.TemporaryDirectory() as tmp:
+        response = requests.get(f"{base}/api/schema/?format=json", timeout=30,
+                                headers={"Authorization": f"Token {token}"})
+        response.raise_for_status()
+        schema = Path(tmp) / "schema.json"
+        schema.write_bytes(response.content)
+        command = [
+            str(Path(sys.executable).with_name("schemathesis")), "run", str(schema),
+            "--url", base, "--checks", "all", "--max-examples", str(examples),
+            "--header", f"Authorization: Token {token}", "--no-color", "--workers", "2",
+            "--seed", "1", *(extra or []),
+        ]
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--examples", type=int, default=100)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("extra", nargs="*", help="more schemathesis options (after --)")
+    args = parser.parse_args()
+    result = run(args.examples, args.port or free_port(), args.database_url, args.extra)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    return result.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
