@@ -181,7 +181,7 @@ def test_no_canary_anywhere(provider, kind, admin_user, client, caplog, plain_lo
             order_place_task.delay(draft.pk)  # eager: a retryable fault is retried and logged
         order_sync_task.delay(known.pk)
         check = api.post(f"/api/v1/accounts/{account.pk}/check/")
-        assert check.status_code in (409, 502), check.content
+        assert check.status_code == 200 and check.json()["ok"] is False, check.content  # a result, not a 502
         sinks["api check error body"] = check.content.decode()
         if provider == "tipser":
             ship = api.post(f"/api/v1/orders/{known.pk}/shipments/",
