@@ -231,6 +231,9 @@ SPECTACULAR_SETTINGS = {
         "ItemStateEnum": "providers.statuses.ItemLifecycle.CHOICES",
         "TransitionOutcomeEnum": [("done", "done"), ("accepted", "accepted")],
         "AcceptedEnum": [("accepted", "accepted")],
+        # one name for the code lists every field shares (orders.validators)
+        "CountryCodeEnum": "orders.validators.COUNTRY_SCHEMA_CODES",
+        "CurrencyCodeEnum": "orders.validators.CURRENCY_SCHEMA_CODES",
     },
 }
 

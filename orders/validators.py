@@ -67,10 +67,10 @@ def validate_currency_code(value: str) -> None:
 
 # The rules as the API's schema states them (orders.api.schema reads ``openapi_schema``): the
 # codes, in capitals or in lower case (both are accepted and stored in capitals).
-validate_country_code.openapi_schema = {  # type: ignore[attr-defined]
-    "enum": ["", *sorted(country_codes()), *sorted(c.lower() for c in country_codes())]}
-validate_currency_code.openapi_schema = {  # type: ignore[attr-defined]
-    "enum": [*sorted(currency_codes()), *sorted(c.lower() for c in currency_codes())]}
+COUNTRY_SCHEMA_CODES = ["", *sorted(country_codes()), *sorted(c.lower() for c in country_codes())]
+CURRENCY_SCHEMA_CODES = [*sorted(currency_codes()), *sorted(c.lower() for c in currency_codes())]
+validate_country_code.openapi_schema = {"enum": COUNTRY_SCHEMA_CODES}  # type: ignore[attr-defined]
+validate_currency_code.openapi_schema = {"enum": CURRENCY_SCHEMA_CODES}  # type: ignore[attr-defined]
 
 
 # --- provider imports: keep what is valid, leave out what is not ----------------------------
