@@ -281,6 +281,7 @@ def supplier_tracking_push(*, supplier_order: Order) -> list[TrackingPush]:
     if not links:
         return []
     sales = links[0].sales_item.order
+    _claims_settle(supplier_order, sales)
     pushed = []
     shipments = supplier_order.shipments.exclude(state=Shipment.State.CANCELLED).exclude(
         tracking_number="").filter(tracking_push__isnull=True).prefetch_related("lines").order_by("pk")
@@ -292,6 +293,18 @@ def supplier_tracking_push(*, supplier_order: Order) -> list[TrackingPush]:
             continue  # another worker claimed it
         pushed.append(_push(push, sales, shipment, links))
     return pushed
+
+
+def _claims_settle(supplier_order: Order, sales: Order) -> None:
+    """A claim whose worker died after Tipser took the push (its sales shipment carries the
+    tracking and was pushed) is recorded as sent; nothing is sent again."""
+    for push in TrackingPush.objects.filter(supplier_shipment__order=supplier_order,
+                                            state=TrackingPush.State.CLAIMED).select_related("supplier_shipment"):
+        taken = sales.shipments.filter(tracking_number=push.supplier_shipment.tracking_number,
+                                       pushed_at__isnull=False).first()
+        if taken is not None:
+            TrackingPush.objects.filter(pk=push.pk).update(
+                state=TrackingPush.State.PUSHED, sales_shipment=taken)
 
 
 def _push(push: TrackingPush, sales: Order, shipment: Shipment, links: list[SupplierLink]) -> TrackingPush:
@@ -366,8 +379,13 @@ def offers_changed_reroute() -> list[int]:
 
 
 def supplier_orders_with_unpushed_tracking() -> list[int]:
-    return list(
+    """Supplier orders with a shipment not pushed yet, or whose push claim was left by a worker
+    that died (settled from the sale's own shipments, never sent again)."""
+    unpushed = set(
         Shipment.objects.filter(order__items__fulfils__active=True, tracking_push__isnull=True)
         .exclude(tracking_number="").exclude(state=Shipment.State.CANCELLED)
         .values_list("order_id", flat=True).distinct()[:500]
     )
+    claimed = set(TrackingPush.objects.filter(state=TrackingPush.State.CLAIMED)
+                  .values_list("supplier_shipment__order_id", flat=True)[:500])
+    return sorted(unpushed | claimed)
