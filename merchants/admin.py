@@ -64,8 +64,8 @@ class ProviderAccountAdmin(ProviderAccountFormAdminMixin, admin.ModelAdmin):
     @admin.action(description="Sync incoming orders now (at most once a minute per account)",
                   permissions=["change"])
     def sync_now(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
+        from orders.dispatch import account_sync_now
         from orders.errors import OrderActionRefused
-        from orders.services import account_sync_now
 
         for account in queryset.order_by("pk"):
             try:

@@ -7,10 +7,9 @@ class OrdersConfig(AppConfig):
 
     # --- bench: thread-safe refresh of FSM-protected fields (orders/fsm_threadsafe.py) ---
     def ready(self) -> None:
-        from . import fsm_threadsafe, shortfall
+        from . import fsm_threadsafe
 
         fsm_threadsafe.install()
-        shortfall.install()
         self._redact_stored_text()
 
     @staticmethod

@@ -17,6 +17,7 @@ import logging
 import random
 
 from celery import shared_task
+from celery.contrib.django.task import DjangoTask
 from django.conf import settings
 from django.core.cache import cache
 
@@ -27,7 +28,8 @@ from providers.errors import ProviderError, ProviderNotSupported, ProviderUnavai
 
 from . import bulkruns, services
 from .errors import OrderActionRefused, OrderValidationError
-from .models import Order
+from .models import BulkRunItem, Order, OrderEvent
+from .timeline import event_add
 
 logger = logging.getLogger(__name__)
 S = services.S
@@ -50,8 +52,52 @@ def _max_tries() -> int:
     return max(1, int(settings.ORDER_PLACE_MAX_TRIES))
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None)
-def order_place_task(self, order_pk: int) -> str:  # type: ignore[no-untyped-def]
+class ProviderTask(DjangoTask):  # type: ignore[misc]
+    """Base of every task that runs provider work: the one place for retries, backoff and
+    follow-ups.
+
+    ``retry_or_give_up(exc)`` retries a ``ProviderUnavailable`` with ``retry_countdown`` until
+    ``ORDER_PLACE_MAX_TRIES`` tries were made, then returns so the task can record that it gave
+    up. ``follow_*`` queue the work a verb leaves behind (services never queue tasks).
+    """
+
+    acks_late = True
+    max_retries = None
+
+    def retry_or_give_up(self, exc: ProviderUnavailable) -> None:
+        if self.request.retries + 1 >= _max_tries():
+            return
+        raise self.retry(countdown=retry_countdown(self.request.retries, exc.retry_after),
+                         exc=exc) from None
+
+    @staticmethod
+    def follow_execution_poll(order: Order, *, attempt: int = 0) -> None:
+        """Queue the next execution poll when the order still needs one."""
+        if not services.order_execution_poll_due(order=order):
+            return
+        try:
+            order_execution_poll_task.apply_async(
+                (order.pk, attempt), countdown=services.execution_poll_delay(attempt))
+        except Exception as exc:  # the broker is down: the placement stands, say so
+            logger.exception("could not schedule the execution poll of %s", order.reference)
+            event_add(order=order, kind=OrderEvent.Kind.ERROR,
+                      message=f"Could not schedule execution polling ({exc.__class__.__name__}); "
+                      "use 'Check execution status now' on the order page.")
+
+    @staticmethod
+    def follow_reconcile(order: Order) -> None:
+        """Queue the provider lookup of an order whose placement outcome is unknown."""
+        if order.state == S.PLACEMENT_UNKNOWN and services.order_supports_lookup(order):
+            order_reconcile_task.apply_async((order.pk,), countdown=settings.ORDER_RECONCILE_DELAY)
+
+    def follow_placement(self, order: Order) -> None:
+        self.follow_reconcile(order)
+        if order.state in (S.PLACED, S.IN_PROGRESS):
+            self.follow_execution_poll(order)
+
+
+@shared_task(bind=True, base=ProviderTask)
+def order_place_task(self: ProviderTask, order_pk: int) -> str:
     order = Order.objects.filter(pk=order_pk).select_related("merchant__account").first()
     if order is None:
         return "missing"
@@ -64,13 +110,13 @@ def order_place_task(self, order_pk: int) -> str:  # type: ignore[no-untyped-def
         order = services.order_place(order=order)
     except ProviderUnavailable as exc:
         order.refresh_from_db()
-        if attempt >= _max_tries():
-            services.order_placement_gave_up(order=order, tries=attempt)
-            return S.FAILED
-        countdown = retry_countdown(self.request.retries, exc.retry_after)
-        services.order_placement_retry_noted(order=order, attempt=attempt, tries=_max_tries(),
-                                             countdown=countdown)
-        raise self.retry(countdown=countdown, exc=exc) from None
+        if attempt < _max_tries():
+            countdown = retry_countdown(self.request.retries, exc.retry_after)
+            services.order_placement_retry_noted(order=order, attempt=attempt,
+                                                 tries=_max_tries(), countdown=countdown)
+            raise self.retry(countdown=countdown, exc=exc) from None
+        services.order_placement_gave_up(order=order, tries=attempt)
+        return S.FAILED
     except (OrderActionRefused, OrderValidationError) as exc:
         # already placing/placed (a redelivery or a double click), or not placeable: no call
         logger.info("place task for order %s: nothing to do (%s)", order_pk, exc)
@@ -80,13 +126,12 @@ def order_place_task(self, order_pk: int) -> str:  # type: ignore[no-untyped-def
         # there is flagged and looked up by the next try, never re-sent
         logger.info("place task for order %s: draft step failed (%s)", order_pk, exc)
         return Order.objects.get(pk=order_pk).state
-    if order.state == S.PLACEMENT_UNKNOWN and services.order_supports_lookup(order):
-        order_reconcile_task.apply_async((order.pk,), countdown=settings.ORDER_RECONCILE_DELAY)
+    self.follow_placement(order)
     return order.state
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None)
-def order_reconcile_task(self, order_pk: int) -> str:  # type: ignore[no-untyped-def]
+@shared_task(bind=True, base=ProviderTask)
+def order_reconcile_task(self: ProviderTask, order_pk: int) -> str:
     """Settle a ``placement_unknown`` order by the provider's lookup (a safe read)."""
     order = Order.objects.filter(pk=order_pk).select_related("merchant__account").first()
     if order is None or order.state != S.PLACEMENT_UNKNOWN:
@@ -97,37 +142,33 @@ def order_reconcile_task(self, order_pk: int) -> str:  # type: ignore[no-untyped
     except ProviderNotSupported:
         return order.state  # the operator reconciles by hand
     except ProviderUnavailable as exc:
-        if self.request.retries + 1 >= _max_tries():
-            services.event_add(order=order, kind="error",
-                               message=f"Automatic reconcile gave up: {exc}. Reconcile by hand.")
-            return order.state
-        raise self.retry(countdown=retry_countdown(self.request.retries, exc.retry_after),
-                         exc=exc) from None
+        self.retry_or_give_up(exc)
+        event_add(order=order, kind=OrderEvent.Kind.ERROR,
+                  message=f"Automatic reconcile gave up: {exc}. Reconcile by hand.")
+        return order.state
     except ProviderError as exc:
-        services.event_add(order=order, kind="error",
-                           message=f"Automatic reconcile failed: {exc}. Reconcile by hand.")
+        event_add(order=order, kind=OrderEvent.Kind.ERROR,
+                  message=f"Automatic reconcile failed: {exc}. Reconcile by hand.")
         return order.state
     return order.state
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None)
-def order_sync_task(self, order_pk: int) -> str:  # type: ignore[no-untyped-def]
+@shared_task(bind=True, base=ProviderTask)
+def order_sync_task(self: ProviderTask, order_pk: int) -> str:
     order = Order.objects.select_related("merchant__account").get(pk=order_pk)
     bind_order(order)
     try:
         return services.order_sync(order=order).state
     except ProviderUnavailable as exc:
-        if self.request.retries + 1 >= _max_tries():
-            return order.state
-        raise self.retry(countdown=retry_countdown(self.request.retries, exc.retry_after),
-                         exc=exc) from None
+        self.retry_or_give_up(exc)
+        return order.state
     except (ProviderError, OrderActionRefused) as exc:
         logger.info("sync of order %s: %s", order_pk, exc)
         return order.state
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None)
-def account_sync_task(self, account_pk: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+@shared_task(bind=True, base=ProviderTask)
+def account_sync_task(self: ProviderTask, account_pk: int) -> dict[str, int]:
     account = ProviderAccount.objects.get(pk=account_pk)
     if not account.is_active:
         return {}
@@ -142,18 +183,16 @@ def account_sync_task(self, account_pk: int) -> dict[str, int]:  # type: ignore[
     except ProviderNotSupported:
         return {}
     except ProviderUnavailable as exc:
-        if self.request.retries + 1 >= _max_tries():
-            logger.warning("incoming sync of account %s gave up: %s", account_pk, exc)
-            return {}
-        raise self.retry(countdown=retry_countdown(self.request.retries, exc.retry_after),
-                         exc=exc) from None
+        self.retry_or_give_up(exc)
+        logger.warning("incoming sync of account %s gave up: %s", account_pk, exc)
+        return {}
     finally:
         cache.delete(lock)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None)
-def order_items_set_status_task(  # type: ignore[no-untyped-def]
-    self, order_pk: int, item_pks: list[int], transition_name: str, comment: str = ""
+@shared_task(bind=True, base=ProviderTask)
+def order_items_set_status_task(
+    self: ProviderTask, order_pk: int, item_pks: list[int], transition_name: str, comment: str = ""
 ) -> str:
     """Push a status change of several items (one provider request; idempotent PUT)."""
     order = Order.objects.get(pk=order_pk)
@@ -162,19 +201,58 @@ def order_items_set_status_task(  # type: ignore[no-untyped-def]
         services.order_items_set_status(order=order, items=items,
                                         transition_name=transition_name, comment=comment)
     except ProviderUnavailable as exc:
-        if self.request.retries + 1 >= _max_tries():
-            return "failed"
-        raise self.retry(countdown=retry_countdown(self.request.retries, exc.retry_after),
-                         exc=exc) from None
+        self.retry_or_give_up(exc)
+        return "failed"
     except (ProviderError, OrderActionRefused, OrderValidationError) as exc:
         logger.info("item status push for order %s refused: %s", order_pk, exc)
         return "refused"
     return "ok"
 
 
-# --- periodic sweeps ----------------------------------------------------------------------------
+@shared_task(bind=True, base=ProviderTask)
+def order_execution_poll_task(self: ProviderTask, order_pk: int, attempt: int = 0) -> str:
+    """Poll an order's execution with backoff until it reaches a final state."""
+    order = Order.objects.select_related("merchant__account").get(pk=order_pk)
+    try:
+        final = services.order_execution_poll(order=order)
+    except ProviderUnavailable:
+        final = False
+    except ProviderError:
+        return "unreadable"  # recorded on the timeline; a sync can pick it up later
+    if final or attempt + 1 >= services.EXECUTION_POLL_MAX_ATTEMPTS:
+        return "final" if final else "gave up"
+    self.follow_execution_poll(order, attempt=attempt + 1)
+    return "polling"
 
 
+@shared_task(bind=True, base=ProviderTask)
+def bulk_run_item_task(self: ProviderTask, item_pk: int) -> str:
+    item = BulkRunItem.objects.select_related("run__actor").get(pk=item_pk)
+    try:
+        item = services.bulk_run_item_execute(item=item)
+    except services.BulkPlaceRetry as retry:  # the placement task's backoff takes over
+        order_place_task.apply_async((retry.item.order_id,),
+                                     countdown=retry_countdown(0, retry.cause.retry_after))
+        return retry.item.outcome
+    if item.run.action in ("place", "sync"):
+        self.follow_placement(Order.objects.select_related("merchant__account")
+                              .get(pk=item.order_id))
+    return item.outcome
+
+
+@shared_task(acks_late=True)
+def bulk_run_dispatch_task(run_pk: int) -> int:
+    """Queue one task per still-queued item of a big bulk run (``dispatch.bulk_run_enqueue``
+    sends this one message instead of a thousand from the web request)."""
+    pks = list(BulkRunItem.objects.filter(run_id=run_pk, outcome=BulkRunItem.Outcome.QUEUED)
+               .order_by("pk").values_list("pk", flat=True))
+    with bulk_run_item_task.app.producer_or_acquire() as producer:
+        for pk in pks:
+            bulk_run_item_task.apply_async((pk,), producer=producer)
+    return len(pks)
+
+
+# --- periodic sweeps (orders/schedules.py) -------------------------------------------------------
 @shared_task(acks_late=True)
 def order_stale_placing_sweep_task() -> list[int]:
     moved = services.order_stale_placing_sweep()
@@ -208,37 +286,9 @@ def accounts_sync_all_task() -> int:
     return count
 
 
-# --- provider-side drafts: execution polling and draft expiry (reseller v3) -------------------
-@shared_task(acks_late=True)
-def order_execution_poll_task(order_pk: int, attempt: int = 0) -> str:
-    """Poll an order's execution with backoff until it reaches a final state."""
-    from providers.errors import ProviderError, ProviderUnavailable
-
-    order = Order.objects.select_related("merchant__account").get(pk=order_pk)
-    try:
-        final = services.order_execution_poll(order=order)
-    except ProviderUnavailable:
-        final = False
-    except ProviderError:
-        return "unreadable"  # recorded on the timeline; a sync can pick it up later
-    if final or attempt + 1 >= services.EXECUTION_POLL_MAX_ATTEMPTS:
-        return "final" if final else "gave up"
-    services._execution_poll_schedule(order, services._service_for_order(order),
-                                      attempt=attempt + 1)
-    return "polling"
-
-
 @shared_task
 def order_drafts_expire_task() -> int:
     return services.order_drafts_expire()
-
-
-@shared_task(acks_late=True)
-def bulk_run_item_task(item_pk: int) -> str:
-    from .models import BulkRunItem
-
-    item = BulkRunItem.objects.select_related("run__actor").get(pk=item_pk)
-    return services.bulk_run_item_execute(item=item).outcome
 
 
 @shared_task
@@ -246,7 +296,3 @@ def idempotency_purge_task() -> int:
     from .api.idempotency import idempotency_records_purge
 
     return idempotency_records_purge()
-# --- bench: one message for a big bulk run (services.bulk_run_enqueue) ---
-@shared_task(acks_late=True)
-def bulk_run_dispatch_task(run_pk: int) -> int:
-    return services.bulk_run_dispatch(run_pk=run_pk)

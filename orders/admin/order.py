@@ -37,7 +37,7 @@ from providers import registry
 from providers.errors import ProviderError, ProviderNotSupported
 from providers.graph import status_table_svg
 
-from .. import labels, selectors, services
+from .. import dispatch, labels, selectors, services
 from ..admin_versions import VersionedChangeFormMixin
 from ..errors import OrderActionRefused
 from ..forms import NoteForm
@@ -235,9 +235,19 @@ class OrderAdmin(VersionedChangeFormMixin, OperatorWordsMixin, OrderPageMixin, T
         if not self.has_run_transitions_permission(request):
             raise PermissionDenied("Read-only access: you cannot change orders.")
 
-    # Transition buttons run through the service layer, never the bare model method.
+    # Transition buttons run through the service layer, never the bare model method; a
+    # placement is queued for the worker (orders.dispatch), like the API's.
     def _apply_fsm_transition(self, *, obj: Any, transition_name: str, request: HttpRequest,
                               kwargs: Any = None) -> bool:
+        if transition_name == "place":
+            try:
+                note = dispatch.order_place_enqueue(order=obj, actor=request.user)
+            except OrderActionRefused as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return False
+            self.message_user(request, f"{note}; this page shows the outcome when the worker "
+                              "is done.", messages.SUCCESS)
+            return True
         try:
             services.order_run_transition(
                 order=obj, name=transition_name, actor=request.user, payload=kwargs or {}
@@ -467,7 +477,7 @@ class OrderAdmin(VersionedChangeFormMixin, OperatorWordsMixin, OrderPageMixin, T
             orders = orders.prefetch_related("items")
         orders = orders[: services.BULK_MAX_ORDERS + 1]
         try:
-            run = services.bulk_run_start(action=action, orders=orders, actor=request.user,
+            run = dispatch.bulk_run_start(action=action, orders=orders, actor=request.user,
                                           per_order=per_order)
         except OrderActionRefused as exc:
             self.message_user(request, exc.message, messages.ERROR)

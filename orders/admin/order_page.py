@@ -14,7 +14,7 @@ from django.urls import URLPattern, path
 
 from .. import labels, selectors
 from ..models import TRANSITION_PERMISSION, Order, OrderEvent
-from ..shortfall import order_shortfall_summary
+from ..services.shortfall import order_shortfall_summary
 from .common import ORDER_PAGE_PANELS
 
 TIMELINE_ROWS = 500

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from merchants.models import Merchant
-from orders import selectors, services, tasks, versions
+from orders import dispatch, selectors, services, versions
 from orders.errors import OrderActionRefused
 from orders.models import Order, OrderEvent, OrderItem, Shipment
 from providers.errors import ProviderError
@@ -192,8 +192,7 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
         payload.is_valid(raise_exception=True)
         location = _order_location(order)
         if name == "place":
-            services.order_place_check(order=order, actor=request.user)
-            tasks.order_place_task.delay_on_commit(order.pk)
+            dispatch.order_place_enqueue(order=order, actor=request.user)
             return Response(
                 {"transition": name, "status": "accepted", "location": location,
                  "order": self._detail(order), "shipment": None},
@@ -227,7 +226,7 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
                 "This order has no provider id yet: nothing to sync.", code="not_allowed",
                 allowed=services.order_transitions_available(order=order, user=request.user),
             )
-        tasks.order_sync_task.delay_on_commit(order.pk)
+        dispatch.order_sync_now(order=order, actor=request.user)  # cooldown, timeline note
         location = _order_location(order)
         return Response(
             {"status": "accepted", "location": location,

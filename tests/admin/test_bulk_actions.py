@@ -178,22 +178,22 @@ def test_readonly_user_gets_no_bulk_actions_and_posting_one_does_nothing(
 
 
 def test_bulk_run_start_refuses_user_without_transition_permission(readonly_user, order):
-    from orders import services
+    from orders import dispatch
     from orders.errors import OrderActionRefused
 
     with pytest.raises(OrderActionRefused):
-        services.bulk_run_start(action="place", orders=[order], actor=readonly_user)
+        dispatch.bulk_run_start(action="place", orders=[order], actor=readonly_user)
     assert not BulkRun.objects.exists()
 
 
 def test_bulk_action_over_too_many_orders_is_refused_with_a_message(operator, order,
                                                                     monkeypatch):
-    from orders import services
+    from orders import dispatch, services
     from orders.errors import OrderActionRefused
 
-    monkeypatch.setattr(services, "BULK_MAX_ORDERS", 0)
+    monkeypatch.setattr(services.bulk, "BULK_MAX_ORDERS", 0)
     with pytest.raises(OrderActionRefused, match="at most 0 orders"):
-        services.bulk_run_start(action="place", orders=[order], actor=operator)
+        dispatch.bulk_run_start(action="place", orders=[order], actor=operator)
     assert not BulkRun.objects.exists()
 
 

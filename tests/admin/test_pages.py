@@ -78,13 +78,23 @@ def test_order_changelist_query_count_does_not_grow_with_rows(admin_client, merc
     assert len(few.captured_queries) == len(many.captured_queries)
 
 
-def test_transition_button_runs_through_service(admin_client, order, mocked):
+def test_place_button_queues_the_placement_for_the_worker(admin_client, order, mocked,
+                                                           django_capture_on_commit_callbacks):
+    """The button answers at once (no provider call in the web request); the worker places."""
     mocked.add(responses.POST, f"{BASE_URL}/orders", json={"id": "E9", "status": "NEW"})
     url = reverse("admin:orders_order_change", args=[order.pk])
     page = admin_client.get(url).content.decode()
     assert "Place with provider" in page
-    response = admin_client.post(url, {"_fsm_transition_to": "place", **_order_form(order)})
-    assert response.status_code == 302
+    with django_capture_on_commit_callbacks() as worker:
+        response = admin_client.post(url, {"_fsm_transition_to": "place", **_order_form(order)},
+                                     follow=True)
+    assert response.redirect_chain[0][1] == 302
+    assert "placement queued" in response.content.decode()
+    assert len(mocked.calls) == 0 and worker  # nothing sent yet: the task is queued
+    order.refresh_from_db()
+    assert order.state == "draft"
+    for task in worker:
+        task()
     order.refresh_from_db()
     assert order.state == "placed" and order.external_id == "E9"
 

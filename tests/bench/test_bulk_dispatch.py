@@ -1,4 +1,4 @@
-"""A big bulk run sends one message; the worker queues one task per order (services.bulk_run_enqueue)."""
+"""A big bulk run sends one message; the worker queues one task per order (dispatch.bulk_run_enqueue)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import responses
 from django.contrib.admin import helpers
 from django.urls import reverse
 
-from orders import services
+from orders import dispatch
 from orders.models import BulkRun
 from tests.factories import OrderFactory, OrderItemFactory
 from tests.fake_provider import BASE_URL
@@ -27,7 +27,7 @@ def operator_client(client, operator):
 def test_bulk_place_above_the_inline_limit_places_every_order_and_panel_is_capped(
     operator_client, merchant, mocked, django_capture_on_commit_callbacks, monkeypatch
 ):
-    monkeypatch.setattr(services, "BULK_INLINE_ENQUEUE", 2)
+    monkeypatch.setattr(dispatch, "BULK_INLINE_ENQUEUE", 2)
     orders = []
     for _ in range(30):
         order = OrderFactory(merchant=merchant)

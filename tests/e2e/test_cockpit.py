@@ -132,7 +132,7 @@ def _short_order(state="placed"):
     OrderItemFactory(order=order, name="Red mug", quantity=2, confirmed_quantity=2, unit_price=Decimal("10.00"))
     from orders import services
 
-    services._recalculate_totals(order)
+    services.totals_recalculate(order)
     return _set_state(order, state, external_id=f"E-{order.pk}", raw_status="NEW")
 
 

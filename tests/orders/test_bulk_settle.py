@@ -9,7 +9,7 @@ import responses
 from django.urls import reverse
 from django.utils import timezone
 
-from orders import services, tasks
+from orders import dispatch, services, tasks
 from orders.models import BulkRun, BulkRunItem, Order
 from tests.factories import OrderFactory, OrderItemFactory
 from tests.fake_provider import BASE_URL
@@ -24,7 +24,7 @@ def _run(merchant, operator, n: int, django_capture_on_commit_callbacks) -> Bulk
         OrderItemFactory(order=order)
         orders.append(order)
     with django_capture_on_commit_callbacks(execute=False):  # the worker never runs them
-        return services.bulk_run_start(action="place", orders=orders, actor=operator)
+        return dispatch.bulk_run_start(action="place", orders=orders, actor=operator)
 
 
 def _worker_died_mid_call(order: Order, minutes_ago: int = 60) -> None:
@@ -89,8 +89,9 @@ def test_an_automatic_retry_after_unavailable_updates_the_item(
     mocked.add(responses.POST, f"{BASE_URL}/orders", json={"id": 9, "status": "NEW"})
     from unittest import mock
 
-    with mock.patch.object(tasks.order_place_task, "apply_async"):  # the retry, run below
-        services.bulk_run_item_execute(item=item)
+    with mock.patch.object(tasks.order_place_task, "apply_async") as retry:  # run below
+        tasks.bulk_run_item_task.apply(args=[item.pk])
+    assert retry.call_args.args[0] == (item.order_id,)  # the worker handed it to the retries
     item.refresh_from_db()
     assert item.outcome == "failed" and "retrying automatically" in item.message
     tasks.order_place_task.apply(args=[item.order_id], retries=1)

@@ -10,7 +10,7 @@ import responses
 
 from orders import selectors, services
 from orders.models import Order
-from orders.shortfall import order_shortfall_accept, order_shortfall_summary
+from orders.services.shortfall import order_shortfall_accept, order_shortfall_summary
 from tests.admin.conftest import set_state
 from tests.factories import OrderFactory, OrderItemFactory
 from tests.fake_provider import BASE_URL
@@ -22,7 +22,7 @@ def _short_order(merchant, *lines, state="placed"):
     order = OrderFactory(merchant=merchant, shipping_total=Decimal("5.00"))
     for quantity, taken, price in lines:
         OrderItemFactory(order=order, quantity=quantity, confirmed_quantity=taken, unit_price=Decimal(price))
-    services._recalculate_totals(order)
+    services.totals_recalculate(order)
     return set_state(order, state, external_id="E-77")
 
 

@@ -31,7 +31,7 @@ def main() -> None:
         OrderItemFactory(order=order, sku="SKU-E", quantity=1)
         print(order.pk)
     elif sys.argv[1] == "enqueue":
-        from orders import services
+        from orders import dispatch
         from orders.models import Order
         from orders.tasks import order_place_task
 
@@ -40,7 +40,7 @@ def main() -> None:
             lambda *a: transaction.on_commit(lambda: order_place_task.apply_async(a, queue=queue))
         )
         with transaction.atomic():
-            print(services.order_place_enqueue(order=Order.objects.get(pk=pk)))
+            print(dispatch.order_place_enqueue(order=Order.objects.get(pk=pk)))
 
 
 if __name__ == "__main__":

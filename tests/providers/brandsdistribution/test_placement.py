@@ -12,7 +12,7 @@ from responses import matchers
 from orders import services
 from orders.errors import OrderActionRefused, OrderValidationError
 from orders.models import OrderEvent
-from orders.shortfall import order_shortfall_accept
+from orders.services.shortfall import order_shortfall_accept
 from providers.errors import ProviderUnavailable
 
 from .helpers import (

@@ -4,6 +4,7 @@ import pytest
 import responses
 
 from orders import services
+from orders.errors import OrderActionRefused
 from orders.models import Shipment
 from providers.brandsdistribution.service import carrier_choices
 
@@ -71,7 +72,7 @@ def test_verify_failed_is_a_payment_failure_that_cannot_be_placed_again(mocked, 
     assert order.state == "failed" and order.state != "on_hold"
     available = services.order_transitions_available(order=order, user=operator)
     assert "place" not in available and "hold" not in available and "release" not in available
-    with pytest.raises(services.OrderActionRefused):
+    with pytest.raises(OrderActionRefused):
         services.order_place(order=order)
 
 

@@ -105,7 +105,7 @@ def test_provider_refusing_an_item_keeps_it_local_with_reason_and_checkout_pushe
     mocked.add(responses.POST, f"{ORDERS}/5001/checkout", json={"Id": 5001, "Status": "Submitted"})
     mocked.add(responses.GET, f"{ORDERS}/5001/execute/status",
                json=fixture("execute_status_executed"))
-    services.order_place(order=provider_draft)
+    tasks.order_place_task.delay(provider_draft.pk)  # the worker: places, then polls the execution
     item.refresh_from_db()
     assert item.external_id == "7009"
 
@@ -130,7 +130,7 @@ def test_place_builds_draft_checks_out_and_polls_execution_to_completed(mocked, 
     mocked.add(responses.GET, status_url, json=fixture("execute_status_in_progress"))
     mocked.add(responses.GET, status_url, json=fixture("execute_status_in_progress"))
     mocked.add(responses.GET, status_url, json=fixture("execute_status_executed"))
-    services.order_place(order=local_draft)
+    tasks.order_place_task.delay(local_draft.pk)  # the worker: places, then polls the execution
     local_draft.refresh_from_db()
     assert local_draft.state == "completed"
     assert local_draft.raw_status == "Executed"
@@ -154,7 +154,7 @@ def test_execution_failure_lands_in_failed_with_reason(mocked, provider_draft):
     mocked.add(responses.POST, f"{ORDERS}/5001/checkout", json={"Id": 5001, "Status": "Submitted"})
     mocked.add(responses.GET, f"{ORDERS}/5001/execute/status",
                json={"Status": "Failed", "Message": "Credit limit exceeded"})
-    services.order_place(order=provider_draft)
+    tasks.order_place_task.delay(provider_draft.pk)  # the worker: places, then polls the execution
     provider_draft.refresh_from_db()
     assert provider_draft.state == "failed"
     assert provider_draft.raw_status == "Failed"
@@ -341,7 +341,7 @@ def test_broker_failure_when_scheduling_poll_keeps_the_placement(mocked, provide
     add_token(mocked)
     add_reads(mocked)
     mocked.add(responses.POST, f"{ORDERS}/5001/checkout", json={"Id": 5001, "Status": "Submitted"})
-    services.order_place(order=provider_draft)
+    tasks.order_place_task.delay(provider_draft.pk)  # the worker: places, then polls the execution
     provider_draft.refresh_from_db()
     assert provider_draft.state == "placed"
     assert provider_draft.events.filter(kind="error",
@@ -377,7 +377,7 @@ def test_item_add_with_unknown_outcome_is_adopted_not_duplicated(mocked, provide
     mocked.add(responses.POST, f"{ORDERS}/5001/checkout", json={"Id": 5001, "Status": "Submitted"})
     mocked.add(responses.GET, f"{ORDERS}/5001/execute/status",
                json=fixture("execute_status_executed"))
-    services.order_place(order=provider_draft)
+    tasks.order_place_task.delay(provider_draft.pk)  # the worker: places, then polls the execution
     assert add.call_count == 1
     assert provider_draft.items.get(product_id="AZ-PLAN").external_id == "7002"
     provider_draft.refresh_from_db()
@@ -401,7 +401,7 @@ def test_no_execution_poll_while_reseller_pending_approval(mocked, provider_draf
                json={"Id": 5001, "Status": "Reseller Pending Approval"})
     poll = mocked.add(responses.GET, f"{ORDERS}/5001/execute/status",
                       json=fixture("execute_status_executed"))
-    services.order_place(order=provider_draft)
+    tasks.order_place_task.delay(provider_draft.pk)  # the worker: places, then polls the execution
     provider_draft.refresh_from_db()
     assert (provider_draft.state, provider_draft.raw_status) == ("placed",
                                                                  "Reseller Pending Approval")

@@ -17,7 +17,7 @@ import responses
 from django.test import Client
 
 from merchants.models import ProviderAccount
-from orders import services
+from orders import services, tasks
 from orders.errors import OrderActionRefused
 from orders.models import OrderEvent
 from providers import registry
@@ -79,7 +79,7 @@ def test_operator_story_draft_two_items_remove_one_checkout_completes(sandbox):
     assert list(remote.items.values_list("product_id", flat=True)) == ["AZ-PLAN"]
     assert b.external_id == str(remote.items.get().pk)
 
-    services.order_place(order=order)  # checkout; the (eager) poll task runs to the end
+    tasks.order_place_task.delay(order.pk)  # checkout; the (eager) poll task runs to the end
     order.refresh_from_db()
     assert order.state == "completed" and order.raw_status == "Executed"
     polls = order.events.filter(kind=OrderEvent.Kind.PROVIDER_CALL, operation="execution_status")
@@ -96,7 +96,7 @@ def test_sandbox_enforces_draft_only_rules_like_the_provider(sandbox):
     merchant = MerchantFactory(account=_account())
     order = OrderFactory(merchant=merchant)
     OrderItemFactory(order=order, product_id="P1", quantity=1)
-    services.order_place(order=order)
+    tasks.order_place_task.delay(order.pk)  # the worker: places, then polls the execution
     order.refresh_from_db()
     svc = registry.service_for(merchant.account)
     item = order.items.get()
@@ -150,7 +150,7 @@ def test_sandbox_stages_custom_fields_and_characteristics(sandbox):
     order.refresh_from_db()
     other = OrderFactory(merchant=merchant)
     OrderItemFactory(order=other, product_id="P2")
-    services.order_place(order=other)
+    tasks.order_place_task.delay(other.pk)  # the worker: places, then polls the execution
     other.refresh_from_db()
     svc = registry.service_for(merchant.account)
     drafts = svc.list_orders(stage="Draft")

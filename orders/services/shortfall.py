@@ -6,7 +6,7 @@ Two answers, one place each:
   took — its quantity becomes that number, an item with nothing taken leaves the order, and the
   totals are recomputed. An order never sent (a reservation shortfall) goes back to draft to be
   placed again; a placed one carries on. Accepting when nothing at all was taken is a cancel.
-* **Cancel**: ``services.order_cancel`` (the provider's cancel when the order is there).
+* **Cancel**: ``order_cancel`` (the provider's cancel when the order is there).
 
 ``order_shortfall_summary`` is the read the order page shows above the fold.
 """
@@ -21,10 +21,11 @@ from django.utils import timezone
 
 from providers.statuses import Lifecycle as S
 
-from . import services
-from .errors import OrderActionRefused
-from .models import Order, OrderEvent, OrderItem
-from .timeline import Actor, event_add
+from ..errors import OrderActionRefused
+from ..models import Order, OrderEvent, OrderItem
+from ..timeline import Actor, event_add
+from .common import lock_order, require_permission, totals_recalculate, transition_apply
+from .fulfilment import order_cancel
 
 
 @dataclass(frozen=True)
@@ -78,17 +79,17 @@ def _kept_quantity(item: OrderItem) -> int:
 
 def order_shortfall_accept(*, order: Order, actor: Actor = None) -> Order:
     """Keep what the provider took (see the module's docstring); nothing taken: cancel."""
-    services._require_permission(actor)
+    require_permission(actor)
     summary = order_shortfall_summary(order=Order.objects.get(pk=order.pk))
     if summary is None:
         raise OrderActionRefused("This order has no shortfall waiting for a decision.",
                                  code="not_allowed")
     if summary.nothing_taken:
-        return services.order_cancel(
+        return order_cancel(
             order=order, actor=actor,
             reason="Shortfall accepted with nothing available: the order is cancelled")
     with transaction.atomic():
-        fresh = services._locked(order)
+        fresh = lock_order(order)
         items = list(fresh.items.all())
         short = [i for i in items if i.shortfall]
         if not short:
@@ -98,7 +99,7 @@ def order_shortfall_accept(*, order: Order, actor: Actor = None) -> Order:
                          for i in short)
         before_total = fresh.total
         never_sent = fresh.state == S.FAILED and not fresh.external_id
-        services._transition(
+        transition_apply(
             fresh, "accept_shortfall", actor=actor,
             message=f"Shortfall accepted ({text}): "
             + ("back to draft, to be placed with these quantities" if never_sent
@@ -115,13 +116,8 @@ def order_shortfall_accept(*, order: Order, actor: Actor = None) -> Order:
         history = [*fresh.raw_data.get("shortfall_history", []), decision]
         fresh.raw_data = {**fresh.raw_data, "shortfall_history": history}
         fresh.save(update_fields=["raw_data", "updated_at"])
-        services._recalculate_totals(fresh)
+        totals_recalculate(fresh)
         event_add(order=fresh, kind=OrderEvent.Kind.NOTE, actor=actor,
                   message=f"Total {before_total} → {fresh.total} {fresh.currency}")
     order.refresh_from_db()
     return order
-
-
-def install() -> None:
-    """The transition catalogue (services.order_run_transition) runs this module's verb."""
-    services.TRANSITION_VERBS["accept_shortfall"] = order_shortfall_accept
