@@ -5,6 +5,10 @@ It is handed our domain objects (orders, items, shipments) and reads their attri
 returns plain data from ``providers.types`` and raises ``providers.errors``. It never writes
 to the database: the domain services in ``orders``/``merchants`` do that.
 
+Every HTTP request goes through the client the service builds (``providers.http.HttpClient``)
+with ``recorder`` and ``rate_scope``: the client limits, records and redacts each one, whatever
+the method — nothing here wraps operations.
+
 Operations a provider does not have raise ``ProviderNotSupported``; ``supports(op)`` tells
 the admin and API which to offer.
 """
@@ -17,8 +21,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 
+from . import ratelimit
 from .errors import ProviderNotSupported, ProviderRejected
 from .http import Recorder
+from .ratelimit import RateScope
 from .statuses import StatusTable
 from .types import MerchantRegistration, OrderSnapshot, PlacementResult
 
@@ -47,20 +53,6 @@ class OptionField:
     multiple: bool = False
 
 
-OPERATIONS = (
-    "check_account",
-    "place_order",
-    "reconcile_placement",
-    "fetch_order",
-    "iter_incoming",
-    "cancel_order",
-    "push_shipment",
-    "set_item_status",
-    "hold_order",
-    "release_order",
-)
-
-
 class ProviderService:
     key: ClassVar[str]
     label: ClassVar[str]
@@ -72,17 +64,9 @@ class ProviderService:
     # Does placement happen at all here (Tipser orders arrive placed)?
     places_orders: ClassVar[bool] = True
     # Calls per second one account may make (None: settings.PROVIDER_DEFAULT_RATE_LIMIT);
-    # an account's options["rate_limit"] overrides it. See providers/ratelimit.py.
+    # an account's options["rate_limit"] overrides it. Applied by the HTTP client to every
+    # request (the client is built with ``rate_scope``). See providers/ratelimit.py.
     rate_limit: ClassVar[float | None] = None
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        # Every operation a provider defines runs inside its account's rate-limit scope, so
-        # each HTTP call it makes takes a slot of the shared per-account limiter.
-        for name in OPERATIONS:
-            fn = cls.__dict__.get(name)
-            if callable(fn) and not getattr(fn, "_rate_scoped", False):
-                setattr(cls, name, _rate_scoped(fn))
 
     def __init__(self, account: ProviderAccount, *, recorder: Recorder | None = None) -> None:
         self.account = account
@@ -101,6 +85,12 @@ class ProviderService:
                 "(FIELD_ENCRYPTION_KEY does not decrypt them)."
             )
         return str(self.account.credentials.get(name, default) or default)
+
+    @property
+    def rate_scope(self) -> RateScope | None:
+        """This account's limiter scope: every client the service builds is given it, so
+        each HTTP request of any operation takes a slot (``providers.http.HttpClient``)."""
+        return ratelimit.scope_for(self)
 
     @property
     def secrets(self) -> list[str]:
@@ -215,40 +205,3 @@ class ProviderService:
     def item_characteristics_set(self, order: Order, item: OrderItem,
                                  values: dict[str, Any]) -> None:
         raise ProviderNotSupported(f"{self.label} has no item characteristics.")
-
-# --- rate-limit scope (providers/ratelimit.py) -------------------------------------------------
-def _rate_scoped(fn: Any) -> Any:
-    import functools
-    import inspect
-
-    from . import ratelimit
-
-    @functools.wraps(fn)
-    def wrapper(self: ProviderService, *args: Any, **kwargs: Any) -> Any:
-        scope = ratelimit.scope_for(self)
-        token = ratelimit.current_scope.set(scope)
-        try:
-            result = fn(self, *args, **kwargs)
-        finally:
-            ratelimit.current_scope.reset(token)
-        if inspect.isgenerator(result):
-            return _scoped_pages(result, scope)
-        return result
-
-    wrapper._rate_scoped = True  # type: ignore[attr-defined]
-    return wrapper
-
-
-def _scoped_pages(gen: Any, scope: Any) -> Any:
-    """Run each step of a generator operation (iter_incoming) inside the scope."""
-    from . import ratelimit
-
-    while True:
-        token = ratelimit.current_scope.set(scope)
-        try:
-            page = next(gen)
-        except StopIteration:
-            return
-        finally:
-            ratelimit.current_scope.reset(token)
-        yield page

@@ -2,8 +2,14 @@
 
 * one ``requests.Session`` per thread and base URL (connection reuse),
 * connect and read timeouts on every call,
-* every call reported to a ``recorder`` (the order's timeline) and the log, with
-  credentials redacted,
+* every call takes a slot of its account's shared rate limiter first (``rate_scope``, built
+  by the service from its account: ``ProviderService.rate_scope``; ``providers.ratelimit``).
+  The client holds the scope, so every request any provider method makes is limited — there
+  is no list of limited operations,
+* every call — sent, failed, or refused by the limiter before sending — goes through
+  ``record_call``: the structured log always (with the account), and the ``recorder`` (the
+  order's timeline) when the service was given one; credentials redacted
+  (``core.redaction``),
 * transport and status failures mapped onto ``providers.errors``: the caller says whether the
   call is idempotent, and that decides whether a failure after sending is *unavailable*
   (safe to retry) or *outcome unknown* (never blind-retry). Whether the request was sent is
@@ -119,11 +125,15 @@ class HttpClient:
         params: Mapping[str, str] | None = None,
         secrets: Iterable[str] = (),
         timeout: tuple[float, float] | None = None,
+        rate_scope: ratelimit.RateScope | None,
     ) -> None:
+        """``rate_scope`` has no default on purpose: every client states whose limiter its
+        calls take (the account's, ``ProviderService.rate_scope``), or ``None`` for none."""
         if not base_url:
             raise ProviderRejected("This account has no base URL configured.")
         self.base_url = base_url.rstrip("/") + "/"
         self.recorder = recorder
+        self.rate_scope = rate_scope
         self.auth = auth
         self.headers = dict(headers or {})
         self.params = dict(params or {})
@@ -172,13 +182,15 @@ class HttpClient:
         auth: Any = None,
     ) -> requests.Response:
         url = urljoin(self.base_url, path.lstrip("/"))
-        ratelimit.acquire()  # the account's shared limiter; raises before sending when busy
         all_params = {**self.params, **(params or {})}
         all_headers = {**self.headers, **(headers or {})}
         started = time.monotonic()
         shown_url = redact_url(url + ("?" + urlencode(all_params) if all_params else ""))
         status: int | None = None
         try:
+            # the account's shared limiter; raises before sending when the wait is too long
+            # (recorded as such: nothing was sent)
+            ratelimit.acquire(self.rate_scope)
             try:
                 response = session_for(self.base_url).request(
                     method,
@@ -213,22 +225,44 @@ class HttpClient:
         started: float,
         error: ProviderError | None,
     ) -> None:
-        outcome = "ok" if error is None else _outcome(error)
         record = CallRecord(
             operation=operation,
             method=method,
             url=url,
             http_status=status,
             duration_ms=int((time.monotonic() - started) * 1000),
-            outcome=outcome,
+            outcome="ok" if error is None else _outcome(error),
             message=redact_text(str(error), self.secrets)[:500] if error else "",
         )
-        logger.info(
-            "provider call %s %s %s -> %s %s in %sms",
-            operation, method, url, status, outcome, record.duration_ms,
-        )
-        if self.recorder is not None:
-            self.recorder(record)
+        record_call(record, recorder=self.recorder, scope=self.rate_scope)
+
+
+def record_call(
+    record: CallRecord, *, recorder: Recorder | None, scope: ratelimit.RateScope | None
+) -> None:
+    """The one place a provider call is recorded: the structured log always (the account, the
+    operation and the outcome as fields of the record), and ``recorder`` (the order's
+    timeline, ``orders.timeline.CallRecorder``) when there is one. There is no account-level
+    call table: for calls made without an order (account checks, carrier lists, reservation
+    reads, token fetches), the log is the record. ``record`` is already redacted."""
+    account = scope.account_id if scope is not None else None
+    fields: dict[str, Any] = {
+        "provider_operation": record.operation,
+        "http_method": record.method,
+        "http_status": record.http_status,
+        "outcome": record.outcome,
+        "duration_ms": record.duration_ms,
+    }
+    if account is not None:  # never overwrite a bound provider_account with None
+        fields["provider_account"] = account
+    logger.info(
+        "provider call %s %s %s -> %s %s in %sms (account %s)",
+        record.operation, record.method, record.url, record.http_status, record.outcome,
+        record.duration_ms, account if account is not None else "-",
+        extra=fields,
+    )
+    if recorder is not None:
+        recorder(record)
 
 
 def transport_error(

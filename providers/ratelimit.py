@@ -1,9 +1,11 @@
 """A per-account rate limiter shared by every process (web server and all workers).
 
-Where it applies: in ``HttpClient.request``, once per HTTP call, for the provider account
-whose service operation is running (``ProviderService`` sets the scope around each operation,
-see ``providers.base``). So every request counts, including each page of a sync and each
-lookup of a reconcile, whichever process makes it, and no provider client needs code for it.
+Where it applies: in ``HttpClient.request``, once per HTTP call, before anything is sent. The
+client carries its account's scope (``ProviderService.rate_scope`` -> ``scope_for``, handed to
+the client when the service builds it), so every request of every provider method counts —
+each page of a sync, each lookup of a reconcile, draft/item/custom-field calls, token fetches,
+carrier lists, merchant registration — whichever process or thread makes it. There is no list
+of limited operations (``tests/providers/test_every_call_limited.py`` enumerates them all).
 
 Rate: ``account.options["rate_limit"]`` (calls per second), else the provider's
 ``ProviderService.rate_limit``, else ``settings.PROVIDER_DEFAULT_RATE_LIMIT``. ``0``/``None``
@@ -22,7 +24,6 @@ A caller that would have to wait longer than ``RATE_LIMIT_MAX_WAIT`` seconds doe
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import math
 import time
@@ -43,11 +44,8 @@ class RateScope:
     key: str  # e.g. "account:12"
     rate: float  # calls per second; <= 0 means unlimited
     burst: int = 1
+    account_id: int | None = None  # the ProviderAccount's pk (for the call log)
 
-
-current_scope: contextvars.ContextVar[RateScope | None] = contextvars.ContextVar(
-    "provider_rate_scope", default=None
-)
 
 # Swapped out by tests to observe waits without sleeping.
 sleep: Callable[[float], None] = time.sleep
@@ -133,12 +131,11 @@ def _reserve_cache(scope: RateScope, max_wait: float) -> float:
         waited += until_next
 
 
-def acquire(scope: RateScope | None = None) -> float:
-    """Take one call's slot for ``scope`` (default: the current one); returns seconds waited.
+def acquire(scope: RateScope | None) -> float:
+    """Take one call's slot for ``scope`` (``None``: no limit); returns seconds waited.
 
     Raises ``ProviderUnavailable`` (nothing sent) when the wait would exceed the maximum.
     """
-    scope = scope or current_scope.get()
     if scope is None or not scope.rate or scope.rate <= 0:
         return 0.0
     max_wait = float(getattr(settings, "RATE_LIMIT_MAX_WAIT", 10.0))
@@ -185,4 +182,5 @@ def scope_for(service: Any) -> RateScope | None:
     except (TypeError, ValueError):
         rate = default
     burst = options.get("rate_burst") or getattr(service, "rate_burst", None) or max(1, int(rate))
-    return RateScope(key=f"account:{account.pk}", rate=rate, burst=int(burst))
+    return RateScope(key=f"account:{account.pk}", rate=rate, burst=int(burst),
+                     account_id=int(account.pk))

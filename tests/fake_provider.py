@@ -55,6 +55,7 @@ class FakeService(ProviderService):
             recorder=self.recorder,
             headers={"X-Api-Key": self.credential("api_key")},
             secrets=self.secrets,
+            rate_scope=self.rate_scope,
         )
 
     def place_order(self, order):  # type: ignore[no-untyped-def]

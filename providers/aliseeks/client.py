@@ -9,6 +9,7 @@ import requests
 
 from providers.errors import ProviderBadReply, ProviderError, ProviderRejected, ProviderUnavailable
 from providers.http import HttpClient, Recorder, body_excerpt, parse_retry_after
+from providers.ratelimit import RateScope
 
 from . import mapping
 
@@ -18,13 +19,13 @@ AUTH_HEADER = "X-Api-Client-Id"
 class AliseeksClient(HttpClient):
     def __init__(
         self, *, base_url: str, api_key: str, recorder: Recorder | None = None,
-        secrets: Iterable[str] = (),
+        secrets: Iterable[str] = (), rate_scope: RateScope | None,
     ) -> None:
         if not api_key:
             raise ProviderRejected("This Aliseeks account has no API key (credential 'api_key').")
         super().__init__(
             base_url=base_url, recorder=recorder, headers={AUTH_HEADER: api_key},
-            secrets=[api_key, *secrets],
+            secrets=[api_key, *secrets], rate_scope=rate_scope,
         )
 
     # --- error replies -------------------------------------------------------------------

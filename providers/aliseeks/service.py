@@ -42,7 +42,8 @@ class AliseeksService(ProviderService):
     @property
     def client(self) -> AliseeksClient:
         return AliseeksClient(base_url=self.base_url, api_key=self.credential("api_key"),
-                              recorder=self.recorder, secrets=self.secrets)
+                              recorder=self.recorder, secrets=self.secrets,
+                              rate_scope=self.rate_scope)
 
     def _defaults(self) -> dict[str, str]:
         return {"default_shipping": str(self.option("shipping_service") or ""),

@@ -20,6 +20,7 @@ from requests.auth import HTTPBasicAuth
 from core.redaction import register_basic_auth
 from providers.errors import ProviderError, ProviderRejected, ProviderUnavailable
 from providers.http import HttpClient, Recorder, parse_retry_after, redact_text
+from providers.ratelimit import RateScope
 
 from . import mapping
 
@@ -44,6 +45,7 @@ class BrandsdistributionClient(HttpClient):
         wire_format: str = mapping.JSON,
         recorder: Recorder | None = None,
         secrets: Iterable[str] = (),
+        rate_scope: RateScope | None,
     ) -> None:
         if wire_format not in mapping.CONTENT_TYPES:
             raise ProviderRejected(
@@ -61,6 +63,7 @@ class BrandsdistributionClient(HttpClient):
             auth=HTTPBasicAuth(api_key, password),
             headers={"Accept": content_type},
             secrets=[api_key, password, *secrets],
+            rate_scope=rate_scope,
         )
         self.wire_format = wire_format
         self.content_type = content_type

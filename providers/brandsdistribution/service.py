@@ -86,6 +86,7 @@ class BrandsdistributionService(ProviderService):
             wire_format=self.wire_format,
             recorder=self.recorder,
             secrets=self.secrets,
+            rate_scope=self.rate_scope,
         )
 
     # --- account -------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from django.core.cache import cache
 from core.redaction import register_basic_auth, register_secret
 from providers.errors import ProviderBadReply, ProviderRejected
 from providers.http import HttpClient, Recorder
+from providers.ratelimit import RateScope
 
 API_VERSION = "3.0"
 TOKEN_PATH = "oauth/token"  # noqa: S105 - a path, not a secret
@@ -39,10 +40,12 @@ class ResellerClient(HttpClient):
         username: str,
         password: str,
         recorder: Recorder | None = None,
+        rate_scope: RateScope | None,
     ) -> None:
         super().__init__(
             base_url=base_url,
             recorder=recorder,
+            rate_scope=rate_scope,
             headers={"X-Api-Version": API_VERSION, "Accept": "application/json"},
             secrets=[client_id, client_secret, username, password],
         )

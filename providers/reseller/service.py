@@ -82,6 +82,7 @@ class ResellerService(ProviderService):
                 username=self.credential("username"),
                 password=self.credential("password"),
                 recorder=self.recorder,
+                rate_scope=self.rate_scope,
             )
         return client
 

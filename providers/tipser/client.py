@@ -8,13 +8,17 @@ import requests
 
 from providers.errors import ProviderBadReply
 from providers.http import HttpClient, Recorder, body_excerpt, redact_text
+from providers.ratelimit import RateScope
 
 ORDERS = "/v3/merchants/orders"
 MARKETS = "/v3/markets"
 
 
 class TipserClient(HttpClient):
-    def __init__(self, *, base_url: str, api_key: str, recorder: Recorder | None = None) -> None:
+    def __init__(
+        self, *, base_url: str, api_key: str, recorder: Recorder | None = None,
+        rate_scope: RateScope | None,
+    ) -> None:
         # The apiKey travels as a query parameter; HttpClient redacts it in every recorded URL
         # and log line, and the value itself is in ``secrets`` for message scrubbing.
         super().__init__(
@@ -23,6 +27,7 @@ class TipserClient(HttpClient):
             params={"apiKey": api_key},
             headers={"Accept": "application/json"},
             secrets=[api_key],
+            rate_scope=rate_scope,
         )
 
     def error_message(self, response: requests.Response) -> str:

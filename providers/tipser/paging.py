@@ -78,7 +78,7 @@ def iter_pages(
                 continue
             submitted = max(submitted, index)
             while submitted < end and len(pending) < parallel:
-                context = contextvars.copy_context()  # the account's rate-limit scope
+                context = contextvars.copy_context()  # the log context (task, order, account)
                 pending[submitted] = pool.submit(context.run, fetch, submitted)
                 submitted += 1
     finally:

@@ -11,7 +11,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from providers import ratelimit
 from providers.base import CredentialField, OptionField, ProviderService
 from providers.errors import (
     ProviderBadReply,
@@ -102,7 +101,8 @@ class TipserService(ProviderService):
             raise ProviderValidationError(
                 "This Tipser account has no API key.", fields={"api_key": "Required."}
             )
-        return TipserClient(base_url=self.base_url, api_key=api_key, recorder=self.recorder)
+        return TipserClient(base_url=self.base_url, api_key=api_key, recorder=self.recorder,
+                            rate_scope=self.rate_scope)
 
     def _int_option(self, name: str) -> int:
         try:
@@ -225,7 +225,7 @@ class TipserService(ProviderService):
                 from_date=start, states=states, page_size=page_size, page_index=index
             )
 
-        scope = ratelimit.current_scope.get()
+        scope = client.rate_scope
         pages = paging.iter_pages(
             fetch,
             first_index=first,

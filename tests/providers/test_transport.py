@@ -149,7 +149,7 @@ def test_anything_not_proven_unsent_is_after_sending(exc):
 
 # --- the helper -----------------------------------------------------------------------------
 def _client(url: str, **kw) -> HttpClient:  # type: ignore[no-untyped-def]
-    return HttpClient(base_url=url, timeout=TIMEOUT, **kw)
+    return HttpClient(base_url=url, timeout=TIMEOUT, rate_scope=None, **kw)
 
 
 @pytest.mark.parametrize("idempotent, error", [
