@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 
-SQLITE_ENGINES = ("django.db.backends.sqlite3", "config.db.sqlite3")
+SQLITE_ENGINES = ("django.db.backends.sqlite3", "core.db.sqlite3")
 MACHINE_LOCAL_BROKERS = ("filesystem", "sqla+sqlite", "sqlite")
 PROCESS_LOCAL_BROKERS = ("memory",)
 FILE_CACHES = ("django.core.cache.backends.filebased.FileBasedCache",)

@@ -119,7 +119,7 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'dropdesk.sqlite3'}")
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["ENGINE"] = "config.db.sqlite3"
+    DATABASES["default"]["ENGINE"] = "core.db.sqlite3"
     # WAL + a busy timeout let the web server and the worker share the embedded database.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
@@ -272,7 +272,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # workers log through LOGGING below (JSON, redacted), not through Celery's own root handler
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
-# --- background work and reliability (issue 6) ------------------------------------------------
+# --- background work and reliability --------------------------------------------------------
 # Placement retries (ProviderUnavailable only): tries in all, exponential backoff with full
 # jitter from RETRY_BASE_DELAY up to RETRY_MAX_DELAY seconds; a provider's Retry-After wins
 # when longer.

@@ -1,37 +1,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import FSMField, transition
 
+from core.models import AppendOnlyModel, FSMConcurrencyMixin
 from providers.registry import provider_label
 
 from .fields import UNREADABLE_MESSAGE, EncryptedJSONField, credentials_unreadable
 
 AUTHORIZATION_PERIOD = dt.timedelta(days=30)
 EXPIRY_WARNING = dt.timedelta(days=7)
-_STATE_FIELDS: dict[type, tuple[Any, ...]] = {}
-
-
-class FSMConcurrencyMixin(ConcurrentTransitionMixin):
-    """django-fsm-2's optimistic locking, with its list of state fields computed once per class.
-
-    The library filters every field of the model for FSM fields each time an instance is
-    created (to remember the initial state): ~25 isinstance checks per row, 7 % of writing a
-    synced page (issue 8). The answer depends only on the class.
-    """
-
-    @property
-    def state_fields(self) -> Any:
-        cls = type(self)
-        fields = _STATE_FIELDS.get(cls)
-        if fields is None:
-            fields = _STATE_FIELDS[cls] = tuple(super().state_fields)
-        return fields
 
 
 class ProviderAccount(models.Model):
@@ -182,18 +164,6 @@ class Merchant(FSMConcurrencyMixin, models.Model):
         self.authorization_expires_at = None
 
 
-class AppendOnlyModel(models.Model):
-    """History rows: written once, never updated (the timelines of orders and merchants)."""
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise ValueError(f"{self._meta.verbose_name_plural} are append-only.")
-        super().save(*args, **kwargs)
-
-
 class MerchantEvent(AppendOnlyModel):
     """Append-only history of a merchant's authorization."""
 
@@ -285,7 +255,7 @@ class Integration(models.Model):
         return self.name
 
 
-# --- API tokens, hashed at rest (issue 21) ---------------------------------------------------
+# --- API tokens, hashed at rest -------------------------------------------------------------
 from typing import ClassVar  # noqa: E402
 
 from rest_framework_api_key.models import (  # noqa: E402

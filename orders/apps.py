@@ -5,11 +5,7 @@ class OrdersConfig(AppConfig):
     name = "orders"
     verbose_name = "Orders"
 
-    # --- bench: thread-safe refresh of FSM-protected fields (orders/fsm_threadsafe.py) ---
     def ready(self) -> None:
-        from . import fsm_threadsafe
-
-        fsm_threadsafe.install()
         self._redact_stored_text()
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""Exactly one provider write per intent (issue 21).
+"""Exactly one provider write per intent.
 
 Every verb that writes at a provider (a shipping push, an item status change, a provider
 draft, an item add or removal, custom fields, characteristics, cancel/hold/release) first

@@ -5,14 +5,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from merchants.models import Merchant
 from providers import registry
 from providers.statuses import ItemLifecycle, Lifecycle
 
-from .models import Order, OrderEvent, OrderItem, Shipment
+from .models import Order, OrderItem, Shipment
 
 NEEDS_ACTION = (Lifecycle.FAILED, Lifecycle.PLACEMENT_UNKNOWN)
 # Orders still moving (every tab only ever matches orders in one of these states).
@@ -45,11 +45,6 @@ def _needs_action_q() -> Q:
     return Q(state__in=NEEDS_ACTION) | _unknown_raw_status_q()
 
 
-def order_list_needing_action(*, merchant_id: int | None = None) -> QuerySet[Order]:
-    """Every order waiting for the operator (the "Needs action" tab and the dashboard)."""
-    return order_list(merchant_id=merchant_id).filter(order_tabs()["needs_action"][1])
-
-
 def order_ids_matching_exactly(*, term: str) -> list[int]:
     """Orders whose reference, provider order id or a shipment's tracking number *is* ``term``
     (references and tracking numbers also in upper case) — one query, through their indexes.
@@ -65,18 +60,6 @@ def order_ids_matching_exactly(*, term: str) -> list[int]:
                .values_list("order_id", flat=True))
     )
     return sorted(ids)
-
-
-def order_detail(*, pk: int) -> Order:
-    return (
-        Order.objects.select_related("merchant__account")
-        .prefetch_related(
-            "items",
-            "shipments__lines",
-            Prefetch("events", queryset=OrderEvent.objects.select_related("actor")),
-        )
-        .get(pk=pk)
-    )
 
 
 # --- admin quick filters (tabs), the dashboard's counts ------------------------------------------

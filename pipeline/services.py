@@ -18,10 +18,12 @@ from django.utils import timezone
 
 from orders import services as order_services
 from orders.errors import OrderActionRefused, OrderValidationError
-from orders.models import ItemLifecycle, Order, OrderEvent, OrderItem, S, Shipment
+from orders.models import Order, OrderEvent, OrderItem, Shipment
 from orders.timeline import Actor, actor_or_none, event_add
 from providers import registry
 from providers.errors import ProviderError
+from providers.statuses import ItemLifecycle
+from providers.statuses import Lifecycle as S
 
 from . import selectors
 from .models import PlaceMode, RouteMode, SalesRouting, SupplierLink, SupplierOffer, TrackingPush

@@ -67,3 +67,10 @@ class OrderItemFactory(factory.django.DjangoModelFactory):
     name = "Widget"
     quantity = 2
     unit_price = Decimal("9.50")
+
+
+def orders_needing_action():
+    """The orders the "Needs action" tab lists (the cockpit's own filter)."""
+    from orders import selectors
+
+    return selectors.order_list().filter(selectors.order_tabs()["needs_action"][1])

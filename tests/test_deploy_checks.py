@@ -12,7 +12,7 @@ from config.checks import embedded_default_problems
 from .test_project import _manage
 
 PG = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "dropdesk"}}
-SQLITE = {"default": {"ENGINE": "config.db.sqlite3", "NAME": "/srv/var/dropdesk.sqlite3"}}
+SQLITE = {"default": {"ENGINE": "core.db.sqlite3", "NAME": "/srv/var/dropdesk.sqlite3"}}
 REDIS_CACHE = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache"}}
 FILE_CACHE = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache"}}
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -48,6 +48,16 @@ CSV_COLUMNS = [
 ]
 
 
+class RunTransitionsPermissionMixin:
+    """The one admin permission name (``run_transitions``) for every action, button and page
+    that moves orders or items: ``orders.run_order_transitions``."""
+
+    def has_run_transitions_permission(self, request: HttpRequest) -> bool:
+        from ..models import TRANSITION_PERMISSION
+
+        return bool(request.user.has_perm(TRANSITION_PERMISSION))
+
+
 class TransitionAfterCommitMixin:
     """Run the change form's provider calls after the admin's form transaction committed.
 
@@ -100,7 +110,7 @@ def order_page_panel_register(panel: Callable[[Any], Any]) -> None:
         ORDER_PAGE_PANELS.append(panel)
 
 
-# --- provider form extensions (brandsdistribution carrier choice, issue 10) ------------------
+# --- provider form extensions (e.g. the Brandsdistribution carrier choice) ------------------
 # provider key -> object with ``title``, ``field_names`` and ``extend(form_class, order)``
 # returning a form class that adds those (non-model) fields and folds them into the order
 # (e.g. into ``provider_options``). Used on editable (draft) orders only.

@@ -23,13 +23,15 @@ from ..models import (
 )
 from .common import (
     OperatorWordsMixin,
+    RunTransitionsPermissionMixin,
     TransitionAfterCommitMixin,
 )
 from .inlines import OrderItemInline
 
 
 @admin.register(OrderItem)
-class OrderItemAdmin(VersionedChangeFormMixin, OperatorWordsMixin, TransitionAfterCommitMixin,
+class OrderItemAdmin(VersionedChangeFormMixin, OperatorWordsMixin, RunTransitionsPermissionMixin,
+                     TransitionAfterCommitMixin,
                      FSMAdminMixin, admin.ModelAdmin):
     fsm_fields = ["state"]
     change_form_template = "admin/orders/orderitem/change_form.html"  # + the base version
@@ -94,15 +96,10 @@ def _items_bulk(transition_name: str, label: str):  # type: ignore[no-untyped-de
 
     action.__name__ = f"items_{transition_name}"
     action.short_description = f"{label} (items, one provider request per order)"  # type: ignore[attr-defined]
-    action.allowed_permissions = ("transition",)  # type: ignore[attr-defined]
+    action.allowed_permissions = ("run_transitions",)  # type: ignore[attr-defined]
     return action
 
 
-def _has_transition_permission(self: admin.ModelAdmin, request: HttpRequest) -> bool:
-    return request.user.has_perm(TRANSITION_PERMISSION)
-
-
-OrderItemAdmin.has_transition_permission = _has_transition_permission  # type: ignore[attr-defined]
 OrderItemAdmin.actions = [
     _items_bulk(name, label) for name, label in
     [("acknowledge", "Acknowledge"), ("hold", "Hold"), ("cancel", "Cancel"),

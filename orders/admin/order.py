@@ -52,6 +52,7 @@ from ..provider_admin import ProviderAdminViews, provider_tools
 from .bulk_ship import bulk_ship_rows
 from .common import (
     OperatorWordsMixin,
+    RunTransitionsPermissionMixin,
     TransitionAfterCommitMixin,
     _order_form_extension,
     pretty_json,
@@ -84,7 +85,8 @@ class OrderChangeList(ChangeList):
 
 
 @admin.register(Order)
-class OrderAdmin(VersionedChangeFormMixin, OperatorWordsMixin, OrderPageMixin, TransitionAfterCommitMixin,
+class OrderAdmin(VersionedChangeFormMixin, OperatorWordsMixin, OrderPageMixin, RunTransitionsPermissionMixin,
+                 TransitionAfterCommitMixin,
                  ProviderAdminViews, FSMAdminMixin, admin.ModelAdmin):
     fsm_fields = ["state"]
     change_list_template = "admin/orders/order/change_list.html"
@@ -226,9 +228,6 @@ class OrderAdmin(VersionedChangeFormMixin, OperatorWordsMixin, OrderPageMixin, T
         return fields
 
     # --- permissions -------------------------------------------------------------------------
-    def has_run_transitions_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.has_perm(TRANSITION_PERMISSION))
-
     def _refuse_unless_operator(self, request: HttpRequest) -> None:
         if request.method != "POST":
             raise PermissionDenied("Use the buttons on the order page.")

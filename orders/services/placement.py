@@ -220,7 +220,7 @@ def order_reconcile_from_provider(*, order: Order, actor: Actor = None) -> Order
 
 
 
-# --- background work and reliability (issue 6) -----------------------------------------------
+# --- stale placements, lookups, automatic retries -------------------------------------------
 def order_stale_placing_sweep(
     *, now: dt.datetime | None = None, older_than: dt.timedelta | None = None
 ) -> list[int]:

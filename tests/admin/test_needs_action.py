@@ -6,8 +6,13 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from orders import selectors
-from tests.factories import AccountFactory, MerchantFactory, OrderFactory, OrderItemFactory
+from tests.factories import (
+    AccountFactory,
+    MerchantFactory,
+    OrderFactory,
+    OrderItemFactory,
+    orders_needing_action,
+)
 
 from .conftest import set_state
 
@@ -41,7 +46,7 @@ def _shown(client, **params) -> set[str]:
 
 def test_needs_action_lists_every_order_waiting_for_the_operator(operator_client, waiting):
     assert _shown(operator_client, tab="needs_action") == {o.reference for o in waiting.values()}
-    assert {o.reference for o in selectors.order_list_needing_action()} == {
+    assert {o.reference for o in orders_needing_action()} == {
         o.reference for o in waiting.values()}
 
 

@@ -1,4 +1,4 @@
-"""refresh_from_db of FSM-protected models is safe in a threaded worker (orders/fsm_threadsafe.py)."""
+"""refresh_from_db of FSM-protected models is safe in a threaded worker (core/fsm.py)."""
 
 from __future__ import annotations
 

@@ -7,11 +7,10 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 import responses
-from django.db import connection, connections
+from django.db import connection
 from rest_framework.test import APIClient
 
 from merchants.services import integration_create
@@ -19,6 +18,7 @@ from orders import services, snapshots
 from orders.errors import OrderActionRefused
 from orders.models import Order, Shipment
 from providers.tipser import mapping
+from tests.concurrency import race
 from tests.factories import AccountFactory, MerchantFactory
 from tests.providers.tipser.conftest import API_KEY, ORDERS_URL, wire_order
 
@@ -30,27 +30,6 @@ pytestmark = [
 
 SHIPPING = f"{ORDERS_URL}/ord00001/shipping"
 STATUS = f"{ORDERS_URL}/ord00001"
-
-
-def _race(target: Callable[[], object], n: int) -> list[object]:
-    barrier = threading.Barrier(n)
-    results: list[object] = []
-
-    def run() -> None:
-        try:
-            barrier.wait()
-            results.append(target())
-        except Exception as exc:
-            results.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def _slow(status: int = 200, body: str = "{}"):  # type: ignore[no-untyped-def]
@@ -98,7 +77,7 @@ def test_eight_simultaneous_ship_requests_push_once_and_leave_no_phantom(
     url = f"/api/v1/orders/{tipser_order.pk}/shipments/"
     body = {"carrier": "DHL", "tracking_number": "JD-8", "notify_customer": True}
 
-    responses_ = _race(lambda: api_client().post(url, body, format="json"), n=8)
+    responses_ = race(lambda: api_client().post(url, body, format="json"), n=8)
 
     codes = sorted(r.status_code for r in responses_)  # type: ignore[attr-defined]
     assert push.call_count == 1
@@ -147,7 +126,7 @@ def test_concurrent_item_status_changes_send_one_request(mocked, tipser_order):
         return services.order_items_set_status(
             order=order, items=list(order.items.all()), transition_name="hold")
 
-    results = _race(change, n=4)
+    results = race(change, n=4)
     assert put.call_count == 1
     refused = [r for r in results if isinstance(r, OrderActionRefused)]
     assert len(refused) == 3 and all(r.message for r in refused)
@@ -156,7 +135,7 @@ def test_concurrent_item_status_changes_send_one_request(mocked, tipser_order):
 @pytest.mark.parametrize("verb", ["order_hold", "order_cancel"])
 def test_concurrent_order_level_writes_send_one_request(mocked, tipser_order, verb):
     put = mocked.add_callback(responses.PUT, STATUS, callback=_slow())
-    results = _race(lambda: getattr(services, verb)(order=Order.objects.get(pk=tipser_order.pk)),
+    results = race(lambda: getattr(services, verb)(order=Order.objects.get(pk=tipser_order.pk)),
                     n=4)
     assert put.call_count == 1
     assert sum(isinstance(r, OrderActionRefused) for r in results) == 3
@@ -234,7 +213,7 @@ def test_concurrent_provider_draft_creates_make_one_draft(mocked, reseller_local
         callback=lambda r: (time.sleep(0.3), (201, {}, json.dumps(fixture("order_draft"))))[1])
     add = mocked.add_callback(responses.POST, f"{RESELLER_ORDERS}/5001/items",
                               callback=_counter())
-    results = _race(lambda: services.order_provider_draft_create(
+    results = race(lambda: services.order_provider_draft_create(
         order=Order.objects.get(pk=reseller_local_draft.pk)), n=4)
     assert create.call_count == 1 and add.call_count == 2
     assert sum(isinstance(r, OrderActionRefused) for r in results) == 3
@@ -257,7 +236,7 @@ def test_concurrent_item_adds_push_each_item_once_and_refused_ones_leave_no_row(
         return services.order_item_add(order=Order.objects.get(pk=reseller_draft.pk),
                                        product_id=sku, sku=sku, quantity=1)
 
-    results = _race(add_one, n=4)
+    results = race(add_one, n=4)
     added = [r for r in results if not isinstance(r, Exception)]
     refused = [r for r in results if isinstance(r, OrderActionRefused)]
     assert len(added) + len(refused) == 4 and added
@@ -274,7 +253,7 @@ def test_concurrent_removals_of_one_item_send_one_delete(mocked, reseller_draft)
     delete = mocked.add_callback(responses.DELETE, f"{RESELLER_ORDERS}/5001/items/7001",
                                  callback=lambda r: (time.sleep(0.3), (204, {}, ""))[1])
     item = reseller_draft.items.get()
-    results = _race(lambda: services.order_item_remove(item=item), n=4)
+    results = race(lambda: services.order_item_remove(item=item), n=4)
     assert delete.call_count == 1
     assert sum(isinstance(r, OrderActionRefused) for r in results) == 3
     assert not reseller_draft.items.exists()
@@ -287,7 +266,7 @@ def test_concurrent_custom_field_saves_send_once_and_a_repeat_is_not_resent(
     put = mocked.add_callback(responses.PUT, f"{RESELLER_ORDERS}/5001/customfields",
                               callback=lambda r: (time.sleep(0.3), (200, {}, "[]"))[1])
     values = {"PONumber": "PO-1"}
-    results = _race(lambda: services.order_custom_fields_set(
+    results = race(lambda: services.order_custom_fields_set(
         order=Order.objects.get(pk=reseller_draft.pk), values=values), n=4)
     assert put.call_count == 1
     assert sum(isinstance(r, OrderActionRefused) for r in results) == 3
@@ -302,7 +281,7 @@ def test_concurrent_characteristics_saves_send_once(mocked, reseller_draft):
     put = mocked.add_callback(responses.PUT, url,
                               callback=lambda r: (time.sleep(0.3), (204, {}, ""))[1])
     item = reseller_draft.items.get()
-    _race(lambda: services.order_item_characteristics_set(item=item, values={"Seats": 9}), n=4)
+    race(lambda: services.order_item_characteristics_set(item=item, values={"Seats": 9}), n=4)
     assert put.call_count == 1
 
 
@@ -315,7 +294,7 @@ def test_concurrent_checkouts_send_one_checkout(mocked, reseller_draft):
         callback=lambda r: (time.sleep(0.3), (200, {}, '{"Id": 5001, "Status": "Submitted"}'))[1])
     mocked.add(responses.GET, f"{RESELLER_ORDERS}/5001/execute/status",
                json=fixture("execute_status_executed"))
-    _race(lambda: services.order_place(order=Order.objects.get(pk=reseller_draft.pk)), n=4)
+    race(lambda: services.order_place(order=Order.objects.get(pk=reseller_draft.pk)), n=4)
     assert checkout.call_count == 1
 
 

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import io
 import random
-import uuid
-from typing import Any
 
 import pytest
 import requests
-from celery import Celery
 from django.core.management import call_command
 
 from merchants.models import ProviderAccount
@@ -24,7 +21,7 @@ from pipeline.models import RoutingPolicy, SalesRouting, TrackingPush
 from pipeline.selectors import supplier_orders_of
 from providers.tipser.models import SandboxMerchant, SandboxShipping
 from providers.tipser.sandbox import CATALOG, orders_generate
-from tests.reliability.test_worker_integration import REDIS_URL, Worker, _wait_for, live_pg  # noqa: F401
+from tests.reliability.test_worker_integration import _wait_for, live_pg, running_worker  # noqa: F401
 
 pytestmark = [pytest.mark.worker, pytest.mark.postgres]
 # POMEGRANATE and the linen shirt (→ Brandsdistribution "Moda Torino (JSON)"), the wool scarf
@@ -44,18 +41,8 @@ def sandboxes(live_pg, live_server, settings):  # noqa: F811
 
 @pytest.fixture
 def worker(sandboxes, tmp_path):
-    queue = f"dd-pipeline-{uuid.uuid4().hex[:8]}"
-    proc = Worker(queue, tmp_path / "worker.log")
-    proc.start()
-    producer = Celery(broker=REDIS_URL)
-
-    def send(name: str, *args: Any) -> None:
-        producer.send_task(name, args=list(args), queue=queue)
-
-    proc.send = send  # type: ignore[attr-defined]
-    yield proc
-    proc.stop()
-    producer.close()
+    with running_worker(tmp_path, prefix="dd-pipeline") as proc:
+        yield proc
 
 
 def _new_sale(tipser: ProviderAccount) -> str:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 import responses
-from django.db import connection, connections
+from django.db import connection
 
 from orders import services, tasks
 from orders.errors import OrderActionRefused
 from orders.models import Order
+from tests.concurrency import race
 from tests.factories import MerchantFactory, OrderFactory, OrderItemFactory
 from tests.fake_provider import BASE_URL
 
@@ -30,27 +30,6 @@ def _slow_create(request):  # type: ignore[no-untyped-def]
     return 200, {}, '{"id": "C-1", "status": "NEW"}'
 
 
-def _race(target, n: int = 2) -> list[object]:
-    barrier = threading.Barrier(n)
-    results: list[object] = []
-
-    def run() -> None:
-        try:
-            barrier.wait()
-            results.append(target())
-        except Exception as exc:
-            results.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    return results
-
-
 @pytest.fixture
 def draft(transactional_db):
     order = OrderFactory(merchant=MerchantFactory())
@@ -60,7 +39,7 @@ def draft(transactional_db):
 
 def test_two_threads_placing_one_order_make_exactly_one_provider_call(mocked, draft):
     mocked.add_callback(responses.POST, CREATE, callback=_slow_create)
-    results = _race(lambda: services.order_place(order=Order.objects.get(pk=draft.pk)).state)
+    results = race(lambda: services.order_place(order=Order.objects.get(pk=draft.pk)).state)
     assert len(mocked.calls) == 1
     assert sorted(type(r).__name__ if isinstance(r, Exception) else r for r in results) == [
         "OrderActionRefused", "placed"]
@@ -72,7 +51,7 @@ def test_two_threads_placing_one_order_make_exactly_one_provider_call(mocked, dr
 
 def test_four_task_deliveries_at_once_make_exactly_one_provider_call(mocked, draft):
     mocked.add_callback(responses.POST, CREATE, callback=_slow_create)
-    results = _race(lambda: tasks.order_place_task.apply(args=[draft.pk]).get(), n=4)
+    results = race(lambda: tasks.order_place_task.apply(args=[draft.pk]).get(), n=4)
     assert len(mocked.calls) == 1
     assert all(r in ("placing", "placed") for r in results), results
     draft.refresh_from_db()

@@ -4,6 +4,7 @@ whose task is redelivered without a second create."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,10 +97,11 @@ class Worker:
                 self.kill()
 
 
-@pytest.fixture
-def worker(live_pg, tmp_path):
-    queue = f"dd-test-{uuid.uuid4().hex[:8]}"
-    proc = Worker(queue, tmp_path / "worker.log")
+@contextlib.contextmanager
+def running_worker(log_dir: Path, prefix: str = "dd-test") -> Iterator[Worker]:
+    """A real worker on its own queue; ``worker.send(task_name, *args)`` queues a task for it."""
+    queue = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    proc = Worker(queue, log_dir / "worker.log")
     proc.start()
     producer = Celery(broker=REDIS_URL)
 
@@ -106,11 +109,18 @@ def worker(live_pg, tmp_path):
         producer.send_task(name, args=list(args), queue=queue)
 
     proc.send = send  # type: ignore[attr-defined]
-    yield proc
-    proc.stop()
-    producer.close()
-    client = redis_lib.Redis.from_url(REDIS_URL)
-    client.delete(queue)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+        producer.close()
+        redis_lib.Redis.from_url(REDIS_URL).delete(queue)
+
+
+@pytest.fixture
+def worker(live_pg, tmp_path):
+    with running_worker(tmp_path) as proc:
+        yield proc
 
 
 def _wait_for(predicate, timeout: float = 30.0, what: str = "") -> None:  # type: ignore[no-untyped-def]

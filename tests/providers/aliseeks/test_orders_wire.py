@@ -376,7 +376,7 @@ def test_sync_of_a_split_order_reads_every_id_and_combines(mocked):
 
 def test_sync_of_an_unknown_status_needs_action_with_the_raw_value_shown(mocked, operator,
                                                                        client):
-    from orders.selectors import order_list_needing_action
+    from tests.factories import orders_needing_action as order_list_needing_action
 
     order = _placed(make_order())
     _get(mocked, "101274465122817", {**fixture("get_order_reply.json"),
@@ -399,7 +399,7 @@ def test_sync_of_an_unknown_status_needs_action_with_the_raw_value_shown(mocked,
 
 
 def test_sync_of_a_known_status_after_an_unknown_one_leaves_needs_action(mocked):
-    from orders.selectors import order_list_needing_action
+    from tests.factories import orders_needing_action as order_list_needing_action
 
     order = _placed(make_order())
     type(order).objects.filter(pk=order.pk).update(raw_status="risk_control")

@@ -50,7 +50,7 @@ def test_sync_of_dispatched_order_records_tracking_in_a_shipment(mocked):
     (9999, "placed", "9999 (undocumented)"),
 ])
 def test_status_codes_map_to_lifecycle_and_unknown_codes_are_data(mocked, code, state, label):
-    from orders.selectors import order_list_needing_action
+    from tests.factories import orders_needing_action as order_list_needing_action
 
     order = _placed(mocked)
     mocked.add(responses.GET, status_url("2345"), json=_status(status=code))
