@@ -144,19 +144,21 @@ class ProviderAccountViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retr
 
     @extend_schema(
         summary="Pull the orders the provider sends us (in the background)", request=None,
+        description="At most one sync per account per `SYNC_NOW_MIN_INTERVAL` seconds (as the "
+        "admin's action): sooner is `429 rate_limited`.",
         responses={202: s.AccountSyncResultSerializer},
     )
     @action(detail=True, methods=["post"], url_path="sync", url_name="sync")
     @idempotent
     def sync(self, request: Request, pk: Any = None) -> Response:
-        from orders.tasks import account_sync_task
+        from orders.services import account_sync_now
 
         account = self.get_object()
         cls = registry.get(account.provider)
         if cls is None or not cls.supports("iter_incoming"):
             raise ApiError(409, "not_supported",
                            "This provider does not send orders to us: nothing to pull.")
-        account_sync_task.delay_on_commit(account.pk)
+        account_sync_now(account=account, actor=request.user)  # cooldown: 429 rate_limited
         location = reverse("api:order-list") + "?" + urlencode({"provider": account.provider})
         return Response({"status": "accepted", "location": location},
                         status=status.HTTP_202_ACCEPTED, headers={"Location": location})
