@@ -21,7 +21,7 @@ class ProviderValueSerializer(serializers.Serializer):
     type = serializers.CharField(allow_blank=True, required=False)
     choices = serializers.ListField(child=serializers.CharField(), allow_null=True,
                                     required=False)
-    required = serializers.BooleanField(required=False)
+    required = serializers.BooleanField(required=False)  # type: ignore[assignment]
 
 
 class ProviderValuesInputSerializer(StrictSerializerMixin, serializers.Serializer):

@@ -227,7 +227,7 @@ def test_api_routes_require_the_admin_permission(world, django_user_model):
                               (_user_with(django_user_model, route.permission, n), False)):
             client = APIClient()
             client.force_login(user)
-            response = _rolled_back(lambda client=client, url=url: client.generic(
+            response = _rolled_back(lambda client=client, url=url, route=route: client.generic(
                 route.method, url, data=json.dumps(route.body), content_type="application/json"))
             if refused:
                 assert response.status_code == 403, (
