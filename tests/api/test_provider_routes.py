@@ -17,6 +17,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 
 from merchants.models import ProviderAccount
+from merchants.services import integration_create
 from merchants.tokens import api_token_issue
 from orders import services
 from orders.models import Order, OrderEvent
@@ -253,3 +254,18 @@ def test_tokens_without_account_rights_are_refused(api, db, django_user_model, m
         assert client.post(f"/api/v1/accounts/{pk}/sync/", format="json").status_code == 403
     assert ProviderAccount.objects.get(pk=pk).name != "Y"
     assert ProviderAccount.objects.count() == 1
+
+
+def test_staff_integrations_made_before_get_the_account_permissions(db):
+    integration, _key = integration_create(name="old-ops", staff=True)
+    plain, _key = integration_create(name="old-erp")
+    integration.user.user_permissions.remove(
+        *integration.user.user_permissions.filter(codename__endswith="_provideraccount"))
+    migration = importlib.import_module(
+        "merchants.migrations.0005_staff_integrations_manage_accounts")
+    migration.grant(django_apps, None)
+    staff_user = type(integration.user).objects.get(pk=integration.user.pk)
+    assert staff_user.has_perm("merchants.add_provideraccount")
+    assert staff_user.has_perm("merchants.change_provideraccount")
+    plain_user = type(plain.user).objects.get(pk=plain.user.pk)
+    assert not plain_user.has_perm("merchants.change_provideraccount")
