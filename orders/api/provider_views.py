@@ -23,11 +23,14 @@ from providers.statuses import Lifecycle
 
 from . import provider_serializers as ps
 from . import serializers as s
-from .errors import provider_failure
+from .errors import ErrorSerializer, provider_failure
 from .idempotency import idempotent
 from .scoping import get_or_404
 
 ITEM_PK = OpenApiParameter("item_pk", int, OpenApiParameter.PATH, description="Item id.")
+# Reads that ask the provider: refused now (409: not at the provider yet, no such verb there,
+# the provider said no) or the provider failed (502), as the writes.
+PROVIDER_READ_ERRORS = {409: ErrorSerializer, 502: ErrorSerializer}
 
 
 class OrderProviderRoutesMixin:
@@ -112,7 +115,7 @@ class OrderProviderRoutesMixin:
 
     # --- custom fields and item characteristics -------------------------------------------
     @extend_schema(methods=["GET"], summary="The order's custom fields at the provider",
-                   responses=ps.ProviderValueSerializer(many=True))
+                   responses={200: ps.ProviderValueSerializer(many=True), **PROVIDER_READ_ERRORS})
     @extend_schema(methods=["PUT"], summary="Save custom fields at the provider",
                    request=ps.ProviderValuesInputSerializer,
                    responses={200: ps.ProviderValuesSavedSerializer})
@@ -133,7 +136,7 @@ class OrderProviderRoutesMixin:
 
     @extend_schema(parameters=[ITEM_PK])
     @extend_schema(methods=["GET"], summary="An item's characteristics at the provider",
-                   responses=ps.ProviderValueSerializer(many=True))
+                   responses={200: ps.ProviderValueSerializer(many=True), **PROVIDER_READ_ERRORS})
     @extend_schema(methods=["PUT"], summary="Save an item's characteristics at the provider",
                    request=ps.ProviderValuesInputSerializer,
                    responses={200: ps.ProviderValuesSavedSerializer})
@@ -157,7 +160,7 @@ class OrderProviderRoutesMixin:
 
     # --- carriers and items ----------------------------------------------------------------
     @extend_schema(summary="The provider's carriers for shipping this order",
-                   responses=ps.CarrierListSerializer)
+                   responses={200: ps.CarrierListSerializer, **PROVIDER_READ_ERRORS})
     @action(detail=True, methods=["get"], url_path="carriers", url_name="carriers",
             pagination_class=None, filter_backends=[])
     def carriers(self, request: Request, pk: Any = None) -> Response:
