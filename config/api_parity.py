@@ -73,6 +73,12 @@ API_ROUTES: dict[str, Route] = {
         "POST", "/api/v1/accounts/{pk}/check/", ACCOUNT, staff=True),
     "merchants.ProviderAccount action sync_now": Route(
         "POST", "/api/v1/accounts/{pk}/sync/", ACCOUNT, staff=True),
+    "brandsdistribution.AccountReservation action read_reservation": Route(
+        "POST", "/api/v1/accounts/{pk}/reservation/read/",
+        "brandsdistribution.change_accountreservation", staff=True),
+    "brandsdistribution.AccountReservation action release_reservation": Route(
+        "POST", "/api/v1/accounts/{pk}/reservation/release/",
+        "brandsdistribution.change_accountreservation", staff=True),
     # --- merchants ---------------------------------------------------------------------------
     "merchants.Merchant action send_authorization_link": Route(
         "POST", "/api/v1/merchants/{pk}/authorize/", MERCHANT, {"mode": "link"}),
@@ -108,8 +114,6 @@ ADMIN_ONLY_APPS: dict[str, str] = {
     "auth": "users, groups and passwords are managed by a site administrator, not integrations",
     "django_celery_beat": "periodic task schedules are site administration (merchants' sync "
                           "schedules follow their account: PATCH /api/v1/accounts/{id}/)",
-    "brandsdistribution": "the Brandsdistribution demo sandbox and its reservation tool: "
-                          "provider maintenance for site administrators (not yet in the API)",
 }
 
 # Single verbs kept in the admin on purpose (a read the API has as a GET, or administration).
@@ -144,6 +148,9 @@ ADMIN_ONLY: dict[str, str] = {
         "one offer at a time",
     "pipeline.RoutingPolicy action delete_selected":
         "routing policies are set up by a site administrator (delete_routingpolicy)",
+    **{f"brandsdistribution.Sandbox{name} action delete_selected":
+       "the demo sandbox's own data (restocking the demo), not provider work"
+       for name in ("Stock", "Order", "Lock")},
     "pipeline.TrackingPush action delete_selected":
         "a site administrator's repair of the tracking push log",
 }

@@ -13,7 +13,7 @@ from io import StringIO
 import pytest
 import responses
 from django.apps import apps as django_apps
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 
 from merchants.models import ProviderAccount
@@ -22,7 +22,7 @@ from merchants.tokens import api_token_issue
 from orders import services
 from orders.models import Order, OrderEvent
 from tests.admin.conftest import set_state
-from tests.factories import MerchantFactory, OrderFactory, OrderItemFactory
+from tests.factories import AccountFactory, MerchantFactory, OrderFactory, OrderItemFactory
 from tests.fake_provider import BASE_URL, FakeService
 from tests.providers.reseller.test_sandbox import _account, bridge
 
@@ -269,3 +269,38 @@ def test_staff_integrations_made_before_get_the_account_permissions(db):
     assert staff_user.has_perm("merchants.change_provideraccount")
     plain_user = type(plain.user).objects.get(pk=plain.user.pk)
     assert not plain_user.has_perm("merchants.change_provideraccount")
+
+
+# --- Brandsdistribution: the reservation ------------------------------------------------------
+def test_reservation_read_and_released_through_the_api(db, mocked, django_user_model):
+    from rest_framework.test import APIClient
+
+    from tests.providers.brandsdistribution.helpers import LOCKED, RESERVE, fixture, make_order
+
+    account = make_order().merchant.account
+    user = django_user_model.objects.create_user("res-op", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="change_accountreservation"))
+    client = APIClient()
+    client.force_login(user)
+    url = f"/api/v1/accounts/{account.pk}/reservation/"
+    mocked.add(responses.GET, LOCKED, body=fixture("reservation.json"))  # 1578 locked 2
+    read = client.post(url + "read/", format="json")
+    assert read.status_code == 200, read.json()
+    assert [(m["stock_id"], m["locked"]) for m in read.json()["models"]] == [("1578", 2)]
+    empty = b'{"models": [], "order_id": 0}'
+    mocked.add(responses.GET, LOCKED, body=fixture("reservation.json"))
+    mocked.add(responses.POST, RESERVE, body=empty)
+    mocked.add(responses.GET, LOCKED, body=empty)
+    released = client.post(url + "release/", format="json")
+    assert released.status_code == 200, released.json()
+    assert released.json()["message"] == "Released 2 x 1578."
+    assert released.json()["reservation"]["models"] == []
+    other = client.post(f"/api/v1/accounts/{AccountFactory().pk}/reservation/read/",
+                        format="json")
+    assert other.status_code == 409 and other.json()["error"]["code"] == "not_supported"
+
+
+def test_reservation_needs_the_reservation_permission(staff_api, merchant, mocked):
+    url = f"/api/v1/accounts/{merchant.account_id}/reservation/release/"
+    assert staff_api.post(url, format="json").status_code == 403  # accounts, not reservations
+    assert len(mocked.calls) == 0
