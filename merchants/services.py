@@ -479,6 +479,12 @@ INTEGRATION_PERMISSIONS = (
     "orders.view_orderitem", "orders.view_shipment", "merchants.view_merchant",
 )
 INTEGRATION_UNSCOPED_PERMISSIONS = ("merchants.add_merchant", "merchants.change_merchant")
+# A staff integration (``create_api_token --staff``) also manages provider accounts: create,
+# change, check credentials, sync now (the admin's rule: add / change provider account).
+INTEGRATION_STAFF_PERMISSIONS = (
+    "merchants.view_provideraccount", "merchants.add_provideraccount",
+    "merchants.change_provideraccount",
+)
 
 
 def integration_token_rotate(*, integration: Any, actor: Any = None) -> str:
@@ -521,7 +527,8 @@ def integration_create(
     user.set_unusable_password()
     user.full_clean(exclude=["password"])
     user.save()
-    codes = INTEGRATION_PERMISSIONS + (() if merchants else INTEGRATION_UNSCOPED_PERMISSIONS)
+    codes = (INTEGRATION_PERMISSIONS + (() if merchants else INTEGRATION_UNSCOPED_PERMISSIONS)
+             + (INTEGRATION_STAFF_PERMISSIONS if staff else ()))
     wanted = {tuple(code.split(".", 1)) for code in codes}
     perms = [
         p for p in Permission.objects.select_related("content_type").filter(

@@ -88,6 +88,23 @@ def order_place_enqueue(*, order: Order, actor: Actor = None) -> str:
     return f"{order.reference}: placement queued"
 
 
+def order_lookup_enqueue(*, order: Order, actor: Actor = None) -> str:
+    """Queue the provider lookup of an order whose placement outcome is unknown (a safe
+    read; the worker settles the order from it)."""
+    services.require_permission(actor)
+    if order.state != services.S.PLACEMENT_UNKNOWN:
+        raise OrderActionRefused(
+            f"Only an order whose placement is unknown is looked up (this one is "
+            f"{order.get_state_display()}).", code="not_allowed",
+            allowed=services.order_transitions_available(order=order, user=actor))
+    if not services.order_supports_lookup(order):
+        raise OrderActionRefused("This provider has no order lookup: use the 'reconcile' "
+                                 "transition.", code="not_supported")
+    tasks.order_reconcile_task.delay_on_commit(order.pk)
+    event_add(order=order, kind=OrderEvent.Kind.NOTE, actor=actor, message="Lookup queued")
+    return f"{order.reference}: lookup at the provider queued"
+
+
 def bulk_run_start(
     *,
     action: str,

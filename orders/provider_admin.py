@@ -144,6 +144,8 @@ class ProviderAdminViews:
     def _values_page(self: Any, request: HttpRequest, order: Order, title: str,
                      read: Any, write: Any) -> HttpResponse:
         can_write = request.user.has_perm(TRANSITION_PERMISSION)
+        if request.method == "POST" and not can_write:
+            raise PermissionDenied("Read-only access: you cannot change orders.")
         context = {**self.admin_site.each_context(request), "order": order, "title": title,
                    "can_write": can_write, "form": None, "error": ""}
         try:

@@ -264,3 +264,23 @@ def order_work_running(*, order: Order) -> bool:
     return bool(cls is not None and cls.supports("poll_execution") and order.external_id
                 and order.state in (Lifecycle.PLACED, Lifecycle.IN_PROGRESS)
                 and order.updated_at > timezone.now() - dt.timedelta(hours=2))
+
+
+# --- reads the API shares with the admin's forms (issue 14: API parity) ----------------------
+def order_carrier_choices(*, order: Order) -> list[tuple[str, str]] | None:
+    """The provider's carriers for shipping ``order`` as (value, label), as the admin's ship
+    form offers them; None when the provider keeps no list (any carrier name is taken).
+    May call the provider (its own cache first); raises ``ProviderError`` when it fails."""
+    choices = registry.service_for(order.merchant.account).carrier_choices(order)
+    return list(choices) if choices else None
+
+
+def order_items_acknowledgeable(*, order: Order) -> list[OrderItem]:
+    """The order's items its provider lets us acknowledge now (the admin's "Acknowledge all
+    items" button and the API's ``items/acknowledge``)."""
+    from django_fsm import can_proceed
+
+    items = list(order.items.all())
+    for item in items:
+        item.order = order  # the transition condition reads the provider's table
+    return [i for i in items if can_proceed(i.acknowledge)]

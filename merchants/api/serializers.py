@@ -203,3 +203,22 @@ class AccountCheckResultSerializer(serializers.Serializer):
 class AccountSyncResultSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["accepted"])
     location = serializers.CharField(help_text="Where the pulled orders appear.")
+
+
+class ReservedModelSerializer(serializers.Serializer):
+    stock_id = serializers.CharField()
+    locked = serializers.IntegerField()
+    available = serializers.IntegerField(allow_null=True, required=False)
+    since = serializers.CharField(allow_null=True, required=False)
+
+
+class ReservationSerializer(serializers.Serializer):
+    models = ReservedModelSerializer(many=True, help_text="What the reservation holds now.")
+    read_at = serializers.CharField(allow_null=True, required=False)
+    error = serializers.CharField(allow_blank=True, help_text="Why it could not be read now "
+                                  "(the last reading is shown); empty when read.")
+
+
+class ReservationReleasedSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    reservation = ReservationSerializer()

@@ -16,6 +16,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.redaction import redact_text
 from merchants import services
 from merchants.models import Merchant, ProviderAccount
 from orders.api.errors import ApiError, provider_failure
@@ -54,6 +55,13 @@ def check_failure_reason(exc: ProviderError) -> str:
     return "The provider's answer could not be read; try again later."
 
 
+# Brandsdistribution's reservation (stock it locked for us): read it, release it. The admin's
+# "Brandsdistribution reservations" page asks for the change permission on that page's model.
+RESERVATION_PERMISSION = "brandsdistribution.change_accountreservation"
+RESERVATION_ACTIONS = ("reservation_read", "reservation_release")
+RESERVATION_PROVIDER = "brandsdistribution"
+
+
 class StaffOnly(BasePermission):
     """Provider accounts: staff only, never a merchant-scoped token; changes need the model
     permissions."""
@@ -66,7 +74,10 @@ class StaffOnly(BasePermission):
             return False
         if request.method in SAFE_METHODS:
             return True
-        perm = "add" if getattr(view, "action", None) == "create" else "change"
+        action_name = getattr(view, "action", None)
+        if action_name in RESERVATION_ACTIONS:  # the admin's rule for the reservation tool
+            return user.has_perm(RESERVATION_PERMISSION)
+        perm = "add" if action_name == "create" else "change"
         return user.has_perm(f"merchants.{perm}_provideraccount")
 
 
@@ -144,22 +155,66 @@ class ProviderAccountViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retr
 
     @extend_schema(
         summary="Pull the orders the provider sends us (in the background)", request=None,
+        description="At most one sync per account per `SYNC_NOW_MIN_INTERVAL` seconds (as the "
+        "admin's action): sooner is `429 rate_limited`.",
         responses={202: s.AccountSyncResultSerializer},
     )
     @action(detail=True, methods=["post"], url_path="sync", url_name="sync")
     @idempotent
     def sync(self, request: Request, pk: Any = None) -> Response:
-        from orders.tasks import account_sync_task
+        from orders.dispatch import account_sync_now
 
         account = self.get_object()
         cls = registry.get(account.provider)
         if cls is None or not cls.supports("iter_incoming"):
             raise ApiError(409, "not_supported",
                            "This provider does not send orders to us: nothing to pull.")
-        account_sync_task.delay_on_commit(account.pk)
+        account_sync_now(account=account, actor=request.user)  # cooldown: 429 rate_limited
         location = reverse("api:order-list") + "?" + urlencode({"provider": account.provider})
         return Response({"status": "accepted", "location": location},
                         status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+
+    # --- Brandsdistribution: the reservation --------------------------------------------------
+    def _reservation_account(self) -> ProviderAccount:
+        account = self.get_object()
+        if account.provider != RESERVATION_PROVIDER:
+            raise ApiError(409, "not_supported", "Only Brandsdistribution accounts keep a "
+                           "reservation.")
+        return account
+
+    @staticmethod
+    def _reservation(result: dict[str, Any]) -> dict[str, Any]:
+        error = redact_text(str(result.get("error") or ""))
+        return {"models": result.get("models") or [], "read_at": result.get("read_at"),
+                "error": error}
+
+    @extend_schema(summary="Brandsdistribution: read what the account's reservation holds now",
+                   request=None, responses=s.ReservationSerializer)
+    @action(detail=True, methods=["post"], url_path="reservation/read",
+            url_name="reservation-read")
+    @idempotent
+    def reservation_read(self, request: Request, pk: Any = None) -> Response:
+        from providers.brandsdistribution.reservations import reservation_read
+
+        account = self._reservation_account()
+        return Response(self._reservation(reservation_read(account)))
+
+    @extend_schema(summary="Brandsdistribution: release everything the reservation holds",
+                   request=None, responses=s.ReservationReleasedSerializer)
+    @action(detail=True, methods=["post"], url_path="reservation/release",
+            url_name="reservation-release")
+    @idempotent
+    def reservation_release(self, request: Request, pk: Any = None) -> Response:
+        from providers.brandsdistribution.reservations import reservation_release
+
+        account = self._reservation_account()
+        try:
+            note = reservation_release(account)
+        except ProviderError as exc:
+            raise provider_failure(exc) from exc
+        cached = (ProviderAccount.objects.get(pk=account.pk).state or {}).get("reservation") or {}
+        return Response({"message": note, "reservation": self._reservation(cached)})
 
 
 @extend_schema(tags=["merchants"])

@@ -34,7 +34,7 @@ from django_fsm import can_proceed
 from django_fsm.admin import FSMAdminMixin
 
 from providers import registry
-from providers.errors import ProviderError, ProviderNotSupported
+from providers.errors import ProviderError
 from providers.graph import status_table_svg
 
 from .. import dispatch, labels, selectors, services
@@ -346,14 +346,12 @@ class OrderAdmin(VersionedChangeFormMixin, OperatorWordsMixin, OrderPageMixin, R
         self._refuse_unless_operator(request)
         order = self._order_or_404(request, object_id)
         try:
-            order = services.order_reconcile_from_provider(order=order, actor=request.user)
-        except ProviderNotSupported as exc:
-            self.message_user(request, f"{exc} Use the reconcile form.", messages.WARNING)
-        except (OrderActionRefused, ProviderError) as exc:
-            self.message_user(request, f"Lookup failed: {exc}", messages.ERROR)
+            note = dispatch.order_lookup_enqueue(order=order, actor=request.user)
+        except OrderActionRefused as exc:
+            self.message_user(request, f"{exc.message} Use the reconcile form.", messages.WARNING)
         else:
-            self.message_user(request, f"Looked up: now {order.get_state_display()}.",
-                              messages.SUCCESS)
+            self.message_user(request, f"{note}; this page shows the outcome when the worker "
+                              "is done.", messages.SUCCESS)
         return redirect("admin:orders_order_change", order.pk)
 
     def acknowledge_items_view(self, request: HttpRequest, object_id: str) -> HttpResponse:

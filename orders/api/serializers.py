@@ -335,6 +335,7 @@ TRANSITION_PAYLOADS: dict[str, type[serializers.Serializer]] = {
     "ship": ShipPayloadSerializer,
     "complete": EmptyPayloadSerializer,
     "cancel": CancelPayloadSerializer,
+    "accept_shortfall": EmptyPayloadSerializer,
 }
 LONG_RUNNING = {"place"}
 

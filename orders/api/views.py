@@ -27,6 +27,7 @@ from .idempotency import idempotent
 from .limits import order_totals_check
 from .pagination import ApiPagination
 from .permissions import OrderWritePermission
+from .provider_views import OrderProviderRoutesMixin
 from .scoping import SafeLookupMixin, get_or_404, scoped
 
 
@@ -73,7 +74,7 @@ def _transition_action(name: str) -> Any:
 
 
 @extend_schema(tags=["orders"])
-class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
+class OrderViewSet(SafeLookupMixin, OrderProviderRoutesMixin, viewsets.GenericViewSet):
     """Orders (scoped tokens see only their merchants' orders)."""
 
     lookup_value_regex = "[^/]+"
@@ -176,6 +177,7 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
     transition_ship = _transition_action("ship")
     transition_complete = _transition_action("complete")
     transition_cancel = _transition_action("cancel")
+    transition_accept_shortfall = _transition_action("accept_shortfall")
 
     # Routes are generated in name order: "transition_unknown" sorts after every real name,
     # so this catch-all only sees names without their own route.
@@ -216,6 +218,8 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
         })
 
     @extend_schema(summary="Refresh the order from its provider (in the background)",
+                   description="At most one sync per order per `SYNC_NOW_MIN_INTERVAL` "
+                   "seconds (as the admin's button): sooner is `429 rate_limited`.",
                    request=None, responses={202: s.SyncResultSerializer})
     @action(detail=True, methods=["post"], url_path="sync", url_name="sync")
     @idempotent
@@ -226,7 +230,7 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
                 "This order has no provider id yet: nothing to sync.", code="not_allowed",
                 allowed=services.order_transitions_available(order=order, user=request.user),
             )
-        dispatch.order_sync_now(order=order, actor=request.user)  # cooldown, timeline note
+        dispatch.order_sync_now(order=order, actor=request.user)  # cooldown (429), timeline note
         location = _order_location(order)
         return Response(
             {"status": "accepted", "location": location,

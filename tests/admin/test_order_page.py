@@ -95,12 +95,17 @@ def test_reconcile_form_places_order_with_given_id(operator_client, order):
     assert order.state == "placed" and order.external_id == "X-9"
 
 
-def test_lookup_reconciles_from_provider(operator_client, order, mocked):
+def test_lookup_reconciles_from_provider(operator_client, order, mocked,
+                                        django_capture_on_commit_callbacks):
     set_state(order, "placement_unknown")
     mocked.add(responses.GET, f"{BASE_URL}/orders/by-ref/{order.reference}",
                json={"id": 42, "status": "NEW"})
 
-    operator_client.post(reverse("admin:orders_order_lookup", args=[order.pk]))
+    with django_capture_on_commit_callbacks() as worker:
+        operator_client.post(reverse("admin:orders_order_lookup", args=[order.pk]))
+    assert len(mocked.calls) == 0 and worker  # queued: no provider call in the request
+    for task in worker:
+        task()
 
     order.refresh_from_db()
     assert order.state == "placed" and order.external_id == "42"

@@ -1,0 +1,177 @@
+"""Order routes that talk to the order's provider: the admin's provider pages and buttons
+(provider draft, lookup, execution status, custom fields, item characteristics, carriers,
+acknowledge all items) as API routes. Mixed into ``OrderViewSet``; thin like it: parse, call
+the ``orders.services`` verb (or queue its task, as placing does), render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from orders import dispatch, selectors, services
+from orders.errors import OrderActionRefused
+from orders.models import Order, OrderItem
+from providers import registry
+from providers.errors import ProviderError
+
+from . import provider_serializers as ps
+from . import serializers as s
+from .errors import ErrorSerializer, provider_failure
+from .idempotency import idempotent
+from .scoping import get_or_404
+
+ITEM_PK = OpenApiParameter("item_pk", int, OpenApiParameter.PATH, description="Item id.")
+# Reads that ask the provider: refused now (409: not at the provider yet, no such verb there,
+# the provider said no) or the provider failed (502), as the writes.
+PROVIDER_READ_ERRORS = {409: ErrorSerializer, 502: ErrorSerializer}
+
+
+class OrderProviderRoutesMixin:
+    """Needs ``get_object``, ``_detail`` and ``get_serializer_context`` (``OrderViewSet``)."""
+
+    get_object: Any
+    _detail: Any
+    get_serializer_context: Any
+
+    def _provider_call(self, order: Order, call: Any) -> Any:
+        try:
+            return call()
+        except ProviderError as exc:
+            order.refresh_from_db()
+            raise provider_failure(exc, order) from exc
+
+    def _item(self, order: Order, item_pk: Any) -> OrderItem:
+        item = get_or_404(OrderItem.objects.filter(order=order), item_pk)
+        item.order = order  # type: ignore[attr-defined]
+        return item  # type: ignore[return-value]
+
+    # --- provider-side draft (reseller v3) -------------------------------------------------
+    @extend_schema(
+        summary="Create the order's draft at the provider (its items are added there)",
+        description="For providers with provider-side drafts: afterwards, adding and removing "
+        "items (`POST items/`, `DELETE items/{item_pk}/`) goes to the provider draft too. "
+        "409 `not_supported` for other providers, `not_allowed` when not a draft or the "
+        "draft exists already.",
+        request=None, responses={200: s.OrderDetailSerializer})
+    @action(detail=True, methods=["post"], url_path="provider-draft", url_name="provider-draft")
+    @idempotent
+    def provider_draft(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        self._provider_call(order, lambda: services.order_provider_draft_create(
+            order=order, actor=request.user))
+        return Response(self._detail(order))
+
+    # --- placement unknown: look the order up at the provider --------------------------------
+    @extend_schema(
+        summary="Look a 'placement unknown' order up at its provider (in the background)",
+        description="Found: placed, with its provider id; not found: back to draft. 409 "
+        "`not_allowed` unless the order is `placement_unknown`, `not_supported` when the "
+        "provider has no lookup (then use the `reconcile` transition).",
+        request=None, responses={202: ps.QueuedResultSerializer})
+    @action(detail=True, methods=["post"], url_path="lookup", url_name="lookup")
+    @idempotent
+    def lookup(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        dispatch.order_lookup_enqueue(order=order, actor=request.user)
+        return self._queued(order)
+
+    def _queued(self, order: Order) -> Response:
+        location = reverse("api:order-detail", kwargs={"pk": order.pk})
+        return Response(
+            {"status": "accepted", "location": location,
+             "order": s.OrderSerializer(order, context=self.get_serializer_context()).data},
+            status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+    # --- execution status (reseller v3) ----------------------------------------------------
+    @extend_schema(
+        summary="Ask the provider now how the order's execution goes (applied to the order)",
+        request=None, responses={200: ps.ExecutionPollResultSerializer})
+    @action(detail=True, methods=["post"], url_path="execution-poll", url_name="execution-poll")
+    @idempotent
+    def execution_poll(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        cls = registry.get(order.provider)
+        if not order.external_id or cls is None or not cls.supports("poll_execution"):
+            raise OrderActionRefused("This order has no execution at its provider to ask "
+                                     "about.", code="not_supported")
+        final = self._provider_call(order, lambda: services.order_execution_poll(
+            order=order, actor=request.user))
+        return Response({"final": bool(final), "order": self._detail(order)})
+
+    # --- custom fields and item characteristics -------------------------------------------
+    @extend_schema(methods=["GET"], summary="The order's custom fields at the provider",
+                   responses={200: ps.ProviderValueSerializer(many=True), **PROVIDER_READ_ERRORS})
+    @extend_schema(methods=["PUT"], summary="Save custom fields at the provider",
+                   request=ps.ProviderValuesInputSerializer,
+                   responses={200: ps.ProviderValuesSavedSerializer})
+    @action(detail=True, methods=["get", "put"], url_path="custom-fields",
+            url_name="custom-fields", pagination_class=None, filter_backends=[])
+    def custom_fields(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        if request.method == "PUT":
+            body = ps.ProviderValuesInputSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            values = body.validated_data["values"]
+            self._provider_call(order, lambda: services.order_custom_fields_set(
+                order=order, values=values, actor=request.user))
+            return Response({"saved": sorted(values)})
+        fields = self._provider_call(order, lambda: services.order_custom_fields_get(
+            order=order, actor=request.user))
+        return Response(ps.ProviderValueSerializer(fields, many=True).data)
+
+    @extend_schema(parameters=[ITEM_PK])
+    @extend_schema(methods=["GET"], summary="An item's characteristics at the provider",
+                   responses={200: ps.ProviderValueSerializer(many=True), **PROVIDER_READ_ERRORS})
+    @extend_schema(methods=["PUT"], summary="Save an item's characteristics at the provider",
+                   request=ps.ProviderValuesInputSerializer,
+                   responses={200: ps.ProviderValuesSavedSerializer})
+    @action(detail=True, methods=["get", "put"],
+            url_path=r"items/(?P<item_pk>[0-9]+)/characteristics",
+            url_name="item-characteristics", pagination_class=None, filter_backends=[])
+    def item_characteristics(self, request: Request, pk: Any = None,
+                             item_pk: Any = None) -> Response:
+        order = self.get_object()
+        item = self._item(order, item_pk)
+        if request.method == "PUT":
+            body = ps.ProviderValuesInputSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            values = body.validated_data["values"]
+            self._provider_call(order, lambda: services.order_item_characteristics_set(
+                item=item, values=values, actor=request.user))
+            return Response({"saved": sorted(values)})
+        fields = self._provider_call(order, lambda: services.order_item_characteristics_get(
+            item=item, actor=request.user))
+        return Response(ps.ProviderValueSerializer(fields, many=True).data)
+
+    # --- carriers and items ----------------------------------------------------------------
+    @extend_schema(summary="The provider's carriers for shipping this order",
+                   responses={200: ps.CarrierListSerializer, **PROVIDER_READ_ERRORS})
+    @action(detail=True, methods=["get"], url_path="carriers", url_name="carriers",
+            pagination_class=None, filter_backends=[])
+    def carriers(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        choices = self._provider_call(order, lambda: selectors.order_carrier_choices(order=order))
+        return Response({"free_text": choices is None,
+                         "carriers": [{"value": v, "label": label} for v, label in choices or []]})
+
+    @extend_schema(summary="Acknowledge every item the provider lets us acknowledge now "
+                           "(one provider request)",
+                   request=None, responses={200: ps.ItemsAcknowledgedSerializer})
+    @action(detail=True, methods=["post"], url_path="items/acknowledge",
+            url_name="items-acknowledge")
+    @idempotent
+    def items_acknowledge(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        items = selectors.order_items_acknowledgeable(order=order)
+        if not items:
+            raise OrderActionRefused("No item of this order can be acknowledged now.",
+                                     code="not_allowed")
+        moved = self._provider_call(order, lambda: services.order_items_set_status(
+            order=order, items=items, transition_name="acknowledge", actor=request.user))
+        return Response({"items": s.OrderItemSerializer(moved, many=True).data})

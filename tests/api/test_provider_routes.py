@@ -1,0 +1,306 @@
+"""The admin's provider verbs through the API (issue 14): accept shortfall, provider drafts
+with item push/remove, custom fields, item characteristics, carriers, the provider lookup,
+acknowledge-all, execution status, sync with its cooldown; and ``--staff`` tokens managing
+provider accounts."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+import responses
+from django.apps import apps as django_apps
+from django.contrib.auth.models import Group, Permission
+from django.core.management import call_command
+
+from merchants.models import ProviderAccount
+from merchants.services import integration_create
+from merchants.tokens import api_token_issue
+from orders import services
+from orders.models import Order, OrderEvent
+from tests.admin.conftest import set_state
+from tests.factories import AccountFactory, MerchantFactory, OrderFactory, OrderItemFactory
+from tests.fake_provider import BASE_URL, FakeService
+from tests.providers.reseller.test_sandbox import _account, bridge
+
+from .conftest import token_client
+
+pytestmark = pytest.mark.django_db
+
+
+def _url(order: Order, rest: str) -> str:
+    return f"/api/v1/orders/{order.pk}/{rest}"
+
+
+# --- accept shortfall ---------------------------------------------------------------------------
+def test_accept_shortfall_is_a_transition_route(api, merchant):
+    order = OrderFactory(merchant=merchant, shipping_total=Decimal("5.00"))
+    OrderItemFactory(order=order, quantity=10, confirmed_quantity=4, unit_price=Decimal("2.00"))
+    OrderItemFactory(order=order, quantity=3, confirmed_quantity=3, unit_price=Decimal("1.00"))
+    services._recalculate_totals(order)
+    order = set_state(order, "placed", external_id="E-77")
+    listed = {row["name"] for row in api.get(_url(order, "transitions/")).json()}
+    assert "accept_shortfall" in listed
+    response = api.post(_url(order, "transitions/accept_shortfall/"), {}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["order"]["total"] == "16.00"
+    assert sorted(i["quantity"] for i in response.json()["order"]["items"]) == [3, 4]
+    # nothing short any more: refused with the transitions allowed now
+    again = api.post(_url(order, "transitions/accept_shortfall/"), {}, format="json")
+    assert again.status_code == 409 and "allowed" in again.json()["error"]
+    assert api.post(_url(order, "transitions/accept_shortfall/"), {"x": 1},
+                    format="json").status_code == 400
+
+
+# --- reseller v3: provider draft, items at the provider, custom fields, characteristics -------
+@pytest.fixture
+def sandbox(mocked):
+    bridge(mocked)
+    return mocked
+
+
+@pytest.fixture
+def reseller_order(db):
+    order = OrderFactory(merchant=MerchantFactory(account=_account()))
+    OrderItemFactory(order=order, product_id="P1")
+    return order
+
+
+def test_provider_draft_then_items_pushed_and_removed_there(api, reseller_order, sandbox):
+    order = reseller_order
+    response = api.post(_url(order, "provider-draft/"), format="json")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["external_id"] and body["items"][0]["external_id"]
+    again = api.post(_url(order, "provider-draft/"), format="json")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "not_allowed"
+    added = api.post(_url(order, "items/"), {"product_id": "P2", "sku": "P2", "quantity": 1},
+                     format="json")
+    assert added.status_code == 201, added.json()
+    assert added.json()["external_id"]  # pushed to the provider draft
+    removed = api.delete(_url(order, f"items/{added.json()['id']}/"))
+    assert removed.status_code == 204
+    assert order.items.count() == 1
+
+
+def test_provider_draft_refused_for_providers_without_drafts(api, order, mocked):
+    response = api.post(_url(order, "provider-draft/"), format="json")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "not_supported"
+    assert len(mocked.calls) == 0
+
+
+def test_custom_fields_read_and_saved_at_the_provider(api, reseller_order, sandbox):
+    order = services.order_provider_draft_create(order=reseller_order)
+    fields = api.get(_url(order, "custom-fields/"))
+    assert fields.status_code == 200, fields.json()
+    names = {f["name"] for f in fields.json()}
+    assert "PONumber" in names
+    saved = api.put(_url(order, "custom-fields/"), {"values": {"PONumber": "PO-42"}},
+                    format="json")
+    assert saved.status_code == 200, saved.json()
+    assert saved.json() == {"saved": ["PONumber"]}
+    values = {f["name"]: f["value"] for f in api.get(_url(order, "custom-fields/")).json()}
+    assert values["PONumber"] == "PO-42"
+    assert order.events.filter(message__contains="Custom fields saved").exists()
+
+
+@pytest.mark.parametrize("body, field", [
+    ({}, "values"), ({"values": {}}, "values"), ({"values": {"PONumber": 5}}, "values"),
+    ({"values": {" ": "x"}}, "values"), ({"values": {"a": "x"}, "extra": 1}, "extra"),
+    ({"values": "PO-1"}, "values"),
+])
+def test_custom_fields_body_is_validated_naming_the_field(api, order, body, field, mocked):
+    order = set_state(order, "placed", external_id="991")
+    response = api.put(_url(order, "custom-fields/"), body, format="json")
+    assert response.status_code == 400, response.json()
+    assert field in response.json()["error"]["fields"]
+    assert len(mocked.calls) == 0
+
+
+def test_custom_fields_of_an_order_not_at_the_provider_is_409(api, order):
+    response = api.get(_url(order, "custom-fields/"))
+    assert response.status_code == 409 and response.json()["error"]["code"] == "not_allowed"
+
+
+def test_item_characteristics_read_and_saved(api, reseller_order, sandbox):
+    order = services.order_provider_draft_create(order=reseller_order)
+    item = order.items.get()
+    url = _url(order, f"items/{item.pk}/characteristics/")
+    read = api.get(url)
+    assert read.status_code == 200, read.json()
+    name = read.json()[0]["name"]
+    saved = api.put(url, {"values": {name: "Blue"}}, format="json")
+    assert saved.status_code == 200, saved.json()
+    values = {v["name"]: v["value"] for v in api.get(url).json()}
+    assert values[name] == "Blue"
+    other = OrderItemFactory(order=OrderFactory(merchant=order.merchant))
+    assert api.get(_url(order, f"items/{other.pk}/characteristics/")).status_code == 404
+
+
+def test_readonly_user_cannot_write_custom_fields(readonly_user, reseller_order, sandbox):
+    from rest_framework.test import APIClient
+
+    order = services.order_provider_draft_create(order=reseller_order)
+    client = APIClient()
+    client.force_login(readonly_user)
+    assert client.get(_url(order, "custom-fields/")).status_code == 200
+    response = client.put(_url(order, "custom-fields/"), {"values": {"PONumber": "x"}},
+                          format="json")
+    assert response.status_code == 403
+
+
+# --- carriers, lookup, acknowledge all, execution, sync -------------------------------------
+def test_carriers_list_or_free_text(api, order, monkeypatch):
+    assert api.get(_url(order, "carriers/")).json() == {"free_text": True, "carriers": []}
+    monkeypatch.setattr(FakeService, "carrier_choices",
+                        lambda self, order=None: [("dhl", "DHL"), ("ups", "UPS")], raising=False)
+    body = api.get(_url(order, "carriers/")).json()
+    assert body == {"free_text": False, "carriers": [{"value": "dhl", "label": "DHL"},
+                                                     {"value": "ups", "label": "UPS"}]}
+
+
+def test_lookup_settles_a_placement_unknown_order_in_the_background(
+    api, order, mocked, django_capture_on_commit_callbacks
+):
+    refused = api.post(_url(order, "lookup/"), format="json")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "not_allowed"
+    order = set_state(order, "placement_unknown")
+    mocked.add(responses.GET, f"{BASE_URL}/orders/by-ref/{order.reference}",
+               json={"id": "X-9", "status": "NEW"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(_url(order, "lookup/"), format="json")
+    assert response.status_code == 202, response.json()
+    assert response["Location"] == f"/api/v1/orders/{order.pk}/"
+    order.refresh_from_db()
+    assert (order.state, order.external_id) == ("placed", "X-9")
+
+
+def test_acknowledge_all_items_in_one_provider_request(api, merchant, mocked):
+    order = OrderFactory(merchant=merchant, state="placed", external_id="991")
+    for external_id in ("a", "b"):  # the provider said: new, may be acknowledged
+        OrderItemFactory(order=order, external_id=external_id, raw_status="0",
+                         next_statuses=["6", "1"])
+    mocked.add(responses.PUT, f"{BASE_URL}/orders/991", json={})
+    response = api.post(_url(order, "items/acknowledge/"), format="json")
+    assert response.status_code == 200, response.json()
+    assert {i["state"] for i in response.json()["items"]} == {"acknowledged"}
+    assert len(mocked.calls) == 1 and json.loads(mocked.calls[0].request.body)["status"] == 6
+    again = api.post(_url(order, "items/acknowledge/"), format="json")
+    assert again.status_code == 409
+
+
+def test_execution_poll_needs_a_provider_with_executions(api, merchant, mocked):
+    order = OrderFactory(merchant=merchant, state="placed", external_id="991")
+    response = api.post(_url(order, "execution-poll/"), format="json")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "not_supported"
+    assert len(mocked.calls) == 0
+
+
+def test_sync_uses_sync_now_with_its_cooldown_and_timeline(api, merchant, settings):
+    order = OrderFactory(merchant=merchant, state="placed", external_id="991")
+    first = api.post(_url(order, "sync/"), format="json")
+    assert first.status_code == 202, first.json()
+    assert order.events.filter(kind=OrderEvent.Kind.SYNC, message="Sync queued").exists()
+    second = api.post(_url(order, "sync/"), format="json")
+    assert second.status_code == 429
+    assert second.json()["error"]["code"] == "rate_limited"
+
+
+# --- staff tokens manage provider accounts ----------------------------------------------------
+def _staff_token_from_the_command(name: str) -> str:
+    out = StringIO()
+    call_command("create_api_token", name, "--staff", stdout=out, stderr=StringIO())
+    return out.getvalue().strip()
+
+
+def test_a_staff_token_creates_changes_checks_and_syncs_accounts(db, mocked):
+    client = token_client(_staff_token_from_the_command("Ops script"))
+    created = client.post("/api/v1/accounts/", {
+        "provider": "tipser", "name": "Fake EU", "environment": "sandbox",
+        "base_url": "http://127.0.0.1:8000/sandbox/tipser", "options": {"locale": "en"},
+        "credentials": {"api_key": "t0ps3cret-value"}}, format="json")
+    assert created.status_code == 201, created.json()
+    pk = created.json()["id"]
+    changed = client.patch(f"/api/v1/accounts/{pk}/", {"name": "Fake EU 2"}, format="json")
+    assert changed.status_code == 200 and changed.json()["name"] == "Fake EU 2"
+    checked = client.post(f"/api/v1/accounts/{pk}/check/", format="json")
+    assert checked.status_code == 200 and set(checked.json()) == {"ok", "message", "reason"}
+    synced = client.post(f"/api/v1/accounts/{pk}/sync/", format="json")
+    assert synced.status_code == 202, synced.json()
+    assert client.post(f"/api/v1/accounts/{pk}/sync/", format="json").status_code == 429
+    assert ProviderAccount.objects.get(pk=pk).name == "Fake EU 2"
+
+
+def test_tokens_without_account_rights_are_refused(api, db, django_user_model, merchant):
+    """A plain integration token, and a staff token of the Read-only group: may not create,
+    change, check or sync accounts (the read-only one may read them)."""
+    importlib.import_module("orders.migrations.0002_groups").create_groups(django_apps, None)
+    viewer = django_user_model.objects.create_user("ro-script", is_staff=True)
+    viewer.groups.add(Group.objects.get(name="Read-only"))
+    readonly = token_client(api_token_issue(user=viewer, name="ro-script"))
+    pk = merchant.account_id
+    for client, reads in ((api, 403), (readonly, 200)):
+        assert client.get(f"/api/v1/accounts/{pk}/").status_code == reads
+        assert client.post("/api/v1/accounts/", {"provider": "tipser", "name": "X",
+                                                 "base_url": "http://127.0.0.1:8000/x"},
+                           format="json").status_code == 403
+        assert client.patch(f"/api/v1/accounts/{pk}/", {"name": "Y"},
+                            format="json").status_code == 403
+        assert client.post(f"/api/v1/accounts/{pk}/check/", format="json").status_code == 403
+        assert client.post(f"/api/v1/accounts/{pk}/sync/", format="json").status_code == 403
+    assert ProviderAccount.objects.get(pk=pk).name != "Y"
+    assert ProviderAccount.objects.count() == 1
+
+
+def test_staff_integrations_made_before_get_the_account_permissions(db):
+    integration, _key = integration_create(name="old-ops", staff=True)
+    plain, _key = integration_create(name="old-erp")
+    integration.user.user_permissions.remove(
+        *integration.user.user_permissions.filter(codename__endswith="_provideraccount"))
+    migration = importlib.import_module(
+        "merchants.migrations.0005_staff_integrations_manage_accounts")
+    migration.grant(django_apps, None)
+    staff_user = type(integration.user).objects.get(pk=integration.user.pk)
+    assert staff_user.has_perm("merchants.add_provideraccount")
+    assert staff_user.has_perm("merchants.change_provideraccount")
+    plain_user = type(plain.user).objects.get(pk=plain.user.pk)
+    assert not plain_user.has_perm("merchants.change_provideraccount")
+
+
+# --- Brandsdistribution: the reservation ------------------------------------------------------
+def test_reservation_read_and_released_through_the_api(db, mocked, django_user_model):
+    from rest_framework.test import APIClient
+
+    from tests.providers.brandsdistribution.helpers import LOCKED, RESERVE, fixture, make_order
+
+    account = make_order().merchant.account
+    user = django_user_model.objects.create_user("res-op", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="change_accountreservation"))
+    client = APIClient()
+    client.force_login(user)
+    url = f"/api/v1/accounts/{account.pk}/reservation/"
+    mocked.add(responses.GET, LOCKED, body=fixture("reservation.json"))  # 1578 locked 2
+    read = client.post(url + "read/", format="json")
+    assert read.status_code == 200, read.json()
+    assert [(m["stock_id"], m["locked"]) for m in read.json()["models"]] == [("1578", 2)]
+    empty = b'{"models": [], "order_id": 0}'
+    mocked.add(responses.GET, LOCKED, body=fixture("reservation.json"))
+    mocked.add(responses.POST, RESERVE, body=empty)
+    mocked.add(responses.GET, LOCKED, body=empty)
+    released = client.post(url + "release/", format="json")
+    assert released.status_code == 200, released.json()
+    assert released.json()["message"] == "Released 2 x 1578."
+    assert released.json()["reservation"]["models"] == []
+    other = client.post(f"/api/v1/accounts/{AccountFactory().pk}/reservation/read/",
+                        format="json")
+    assert other.status_code == 409 and other.json()["error"]["code"] == "not_supported"
+
+
+def test_reservation_needs_the_reservation_permission(staff_api, merchant, mocked):
+    url = f"/api/v1/accounts/{merchant.account_id}/reservation/release/"
+    assert staff_api.post(url, format="json").status_code == 403  # accounts, not reservations
+    assert len(mocked.calls) == 0
