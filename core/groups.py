@@ -19,8 +19,8 @@ def groups_grant(app_label: str) -> Callable[[Any, Any], None]:
         app_config.models_module = previous or True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = previous
-        Group = apps.get_model("auth", "Group")  # noqa: N806
-        Permission = apps.get_model("auth", "Permission")  # noqa: N806
+        Group = apps.get_model("auth", "Group")
+        Permission = apps.get_model("auth", "Permission")
         perms = list(Permission.objects.filter(content_type__app_label=app_label))
         operators, _ = Group.objects.get_or_create(name="Operators")
         operators.permissions.add(
