@@ -19,8 +19,9 @@ from django.utils import timezone
 from django_fsm import RETURN_VALUE, FSMField, transition
 
 from merchants.models import AppendOnlyModel, FSMConcurrencyMixin, Merchant
+from orders.lifecycle import ItemLifecycle, Lifecycle
 from providers import registry
-from providers.statuses import ItemLifecycle, Lifecycle, StatusTable
+from providers.statuses import StatusTable
 
 from .validators import (
     CodeField,

@@ -11,13 +11,13 @@ from django.db.models import Sum
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from orders.lifecycle import ItemLifecycle, Lifecycle
 from providers import registry
 from providers.errors import (
     ProviderBadReply,
     ProviderError,
     ProviderOutcomeUnknown,
 )
-from providers.statuses import ItemLifecycle, Lifecycle
 
 from .. import claims, labels
 from ..errors import OrderActionRefused, OrderValidationError

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from orders.lifecycle import Lifecycle
 from providers import registry
 from providers.errors import (
     ProviderBadReply,
@@ -21,7 +22,6 @@ from providers.errors import (
     ProviderUnavailable,
     ProviderValidationError,
 )
-from providers.statuses import Lifecycle
 from providers.types import PlacementResult
 
 from .. import claims, labels

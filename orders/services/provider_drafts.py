@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from orders.lifecycle import Lifecycle
 from providers import registry
 from providers.errors import (
     ProviderBadReply,
@@ -24,7 +25,6 @@ from providers.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from providers.statuses import Lifecycle
 
 from .. import claims, labels
 from ..errors import OrderActionRefused, OrderValidationError

@@ -13,12 +13,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from merchants.models import ProviderAccount
+from orders.lifecycle import Lifecycle
 from providers import registry
 from providers.errors import (
     ProviderError,
     ProviderNotSupported,
 )
-from providers.statuses import Lifecycle
 from providers.types import OrderSnapshot
 
 from .. import snapshots

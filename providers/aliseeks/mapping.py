@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 from django.utils.dateparse import parse_datetime
 
+from orders.lifecycle import Lifecycle as L
 from providers.errors import ProviderBadReply
-from providers.statuses import Lifecycle as L
 from providers.types import MerchantRegistration, OrderSnapshot, ShipmentSnapshot
 
 from . import statuses

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from orders.lifecycle import ItemLifecycle as I
 from providers.base import CredentialField, OptionField, ProviderService
 from providers.errors import (
     ProviderBadReply,
@@ -19,7 +20,6 @@ from providers.errors import (
     ProviderValidationError,
 )
 from providers.registry import register
-from providers.statuses import ItemLifecycle as I
 from providers.types import OrderSnapshot
 
 from . import mapping, paging
