@@ -62,7 +62,7 @@ class FakeService(ProviderService):
         response = self.client.request(
             "POST", "/orders", operation="place_order", idempotent=False,
             json={"ref": order.reference, "items": [
-                {"sku": i.sku, "qty": i.quantity} for i in order.items.all()
+                {"sku": i.sku, "qty": i.quantity} for i in order.items
             ]},
         )
         try:
