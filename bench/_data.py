@@ -11,8 +11,8 @@ def ensure_orders(n: int, *, provider: str = "tipser") -> None:
     from django.utils import timezone
 
     from merchants.models import Merchant, ProviderAccount
+    from orders.lifecycle import Lifecycle
     from orders.models import Order, OrderItem
-    from providers.statuses import Lifecycle
 
     account, _ = ProviderAccount.objects.get_or_create(
         provider=provider, name="bench", defaults={"environment": "sandbox"})

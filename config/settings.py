@@ -227,8 +227,8 @@ SPECTACULAR_SETTINGS = {
         "orders.api.schema.add_links",
     ],
     "ENUM_NAME_OVERRIDES": {
-        "OrderStateEnum": "providers.statuses.Lifecycle.CHOICES",
-        "ItemStateEnum": "providers.statuses.ItemLifecycle.CHOICES",
+        "OrderStateEnum": "orders.lifecycle.Lifecycle.CHOICES",
+        "ItemStateEnum": "orders.lifecycle.ItemLifecycle.CHOICES",
         "TransitionOutcomeEnum": [("done", "done"), ("accepted", "accepted")],
         "AcceptedEnum": [("accepted", "accepted")],
         # one name for the code lists every field shares (orders.validators)

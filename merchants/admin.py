@@ -12,7 +12,7 @@ from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
 from django_fsm.admin import FSMAdminMixin
 
-from providers import registry
+from merchants.provider_requests import provider_service
 from providers.errors import ProviderError
 
 from . import services
@@ -166,7 +166,7 @@ class MerchantAdmin(FSMAdminMixin, admin.ModelAdmin):
         context["can_send_authorization_link"] = bool(
             _authorization_link_service() and self.has_change_permission(request)
             and merchant is not None
-            and registry.service_for(merchant.account).supports(  # type: ignore[attr-defined]
+            and provider_service(merchant.account).supports(  # type: ignore[attr-defined]
                 "register_merchant")
         )
         return super().change_view(request, object_id, form_url, extra_context=context)

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from merchants.provider_requests import merchant_ref, provider_service
 from providers import registry
 
 from .models import AUTHORIZATION_PERIOD, EXPIRY_WARNING, Merchant, MerchantEvent, ProviderAccount
@@ -146,7 +147,8 @@ def merchant_authorizations_sweep(*, now: dt.datetime | None = None) -> dict[str
 
 def account_check(*, account: ProviderAccount, merchant: Merchant | None = None) -> str:
     """A harmless provider call proving the account (and merchant id) work."""
-    return registry.service_for(account).check_account(merchant=merchant)
+    return provider_service(account).check_account(
+        merchant=merchant_ref(merchant) if merchant is not None else None)
 
 
 # --- merchant authorization (Aliseeks: manual Merchant ID, or one-time links) ---
@@ -241,7 +243,7 @@ def merchant_authorization_link_create(
     base = base_url.rstrip("/")
     if not base.startswith(("http://", "https://")):
         raise MerchantAuthorizationError("The public base URL must start with http:// or https://.")
-    service = registry.service_for(merchant.account)
+    service = provider_service(merchant.account)
     if not service.supports("register_merchant"):
         raise MerchantAuthorizationError(
             f"{service.label} has no authorization links.", code="not_supported")
@@ -377,9 +379,9 @@ def _authorization_confirm(request: AuthorizationRequest) -> tuple[bool, str, st
     "no" (the link is used up) from "could not ask now" (it may be retried)."""
     probe = Merchant.objects.select_related("account").get(pk=request.merchant_id)
     probe.external_id = request.provider_merchant_id or probe.external_id
-    service = registry.service_for(probe.account)
+    service = provider_service(probe.account)
     try:
-        note = service.check_account(merchant=probe)
+        note = service.check_account(merchant=merchant_ref(probe))
     except ProviderNotSupported:
         return True, (f"{service.label} offers no way to confirm the authorization; use "
                       "“Verify Merchant ID and authorize” once the merchant has allowed "
@@ -439,7 +441,7 @@ def merchant_verify_manual(
     probe = Merchant.objects.select_related("account").get(pk=merchant.pk)
     probe.external_id = external_id
     try:
-        note = registry.service_for(probe.account).check_account(merchant=probe)
+        note = provider_service(probe.account).check_account(merchant=merchant_ref(probe))
     except ProviderError as exc:
         raise MerchantAuthorizationError(
             f"Merchant ID {external_id} could not be verified: {exc}", code="verify_failed"

@@ -17,7 +17,7 @@ import datetime as dt
 
 from django.utils import timezone
 
-from providers.statuses import Lifecycle
+from orders.lifecycle import Lifecycle
 
 from .models import BulkRunItem, Order
 

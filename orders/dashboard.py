@@ -19,8 +19,8 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from merchants.models import ProviderAccount
+from orders.lifecycle import Lifecycle
 from providers import registry
-from providers.statuses import Lifecycle
 
 from . import labels, selectors
 from .models import Order, OrderEvent

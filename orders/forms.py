@@ -57,14 +57,15 @@ class OrderShipForm(ShipForm, forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from providers import registry
         from providers.errors import ProviderError
+
+        from .provider_requests import order_request, order_service
 
         order = self.instance
         if order is None or order.pk is None:
             return
         try:
-            choices = registry.service_for(order.merchant.account).carrier_choices(order)
+            choices = order_service(order).carrier_choices(order_request(order))
         except ProviderError:
             choices = None
         if choices:

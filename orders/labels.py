@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import cache
 
-from providers.statuses import ItemLifecycle, Lifecycle, StatusTable
+from orders.lifecycle import ItemLifecycle, Lifecycle
+from providers.statuses import StatusTable
 
 from .models import Order
 

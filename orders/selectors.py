@@ -9,8 +9,8 @@ from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from merchants.models import Merchant
+from orders.lifecycle import ItemLifecycle, Lifecycle
 from providers import registry
-from providers.statuses import ItemLifecycle, Lifecycle
 
 from .models import Order, OrderItem, Shipment
 

@@ -9,9 +9,9 @@ from django.db import transaction
 from django.db.models.signals import post_save
 from django_fsm.signals import post_transition
 
+from orders.lifecycle import Lifecycle as S
 from orders.models import Order, Shipment
 from orders.signals import rows_created, rows_updated
-from providers.statuses import Lifecycle as S
 
 from . import dispatch, selectors
 from .models import RoutingPolicy, SupplierLink

@@ -18,12 +18,12 @@ from django.utils import timezone
 
 from orders import services as order_services
 from orders.errors import OrderActionRefused, OrderValidationError
+from orders.lifecycle import ItemLifecycle
+from orders.lifecycle import Lifecycle as S
 from orders.models import Order, OrderEvent, OrderItem, Shipment
+from orders.provider_requests import order_request, order_service
 from orders.timeline import Actor, actor_or_none, event_add
-from providers import registry
 from providers.errors import ProviderError
-from providers.statuses import ItemLifecycle
-from providers.statuses import Lifecycle as S
 
 from . import selectors
 from .models import PlaceMode, RouteMode, SalesRouting, SupplierLink, SupplierOffer, TrackingPush
@@ -251,11 +251,11 @@ def supplier_order_refused(*, supplier_order: Order, reason: str) -> None:
 def _carrier_for(sales: Order, supplier_carrier: str) -> tuple[str, str]:
     """The sales channel's carrier matching the supplier's (its market's list), else "other"
     with the supplier's carrier named in the comment."""
-    service = registry.service_for(sales.merchant.account)
+    service = order_service(sales)
     names: list[str] = []
     if service.supports("carrier_choices"):
         try:
-            names = [value for value, _ in service.carrier_choices(sales) or () if value]
+            names = [value for value, _ in service.carrier_choices(order_request(sales)) or () if value]
         except ProviderError:
             names = []
     wanted = supplier_carrier.strip().lower()

@@ -1,9 +1,11 @@
 """The interface every provider implements (``providers/<key>/service.py``).
 
-A service is built per account by ``providers.registry.service_for(account, recorder=...)``.
-It is handed our domain objects (orders, items, shipments) and reads their attributes; it
-returns plain data from ``providers.types`` and raises ``providers.errors``. It never writes
-to the database: the domain services in ``orders``/``merchants`` do that.
+A service is built per account by ``providers.registry.service_for(config, recorder=...)``
+from a frozen ``AccountConfig``. It is handed frozen requests (``OrderRequest``,
+``ItemRequest``, ``ShipmentRequest``, ``MerchantRef`` from ``providers.types``; the domain
+builds them in ``orders.provider_requests`` / ``merchants.provider_requests``), returns plain
+data from ``providers.types`` and raises ``providers.errors``. It never sees or writes our
+models: the domain services in ``orders``/``merchants`` do that.
 
 Every HTTP request goes through the client the service builds (``providers.http.HttpClient``)
 with ``recorder`` and ``rate_scope``: the client limits, records and redacts each one, whatever
@@ -31,8 +33,7 @@ from .types import MerchantRegistration, OrderSnapshot, PlacementResult
 if TYPE_CHECKING:
     import datetime as dt
 
-    from merchants.models import Merchant, ProviderAccount
-    from orders.models import Order, OrderItem, Shipment
+    from providers.types import AccountConfig, ItemRequest, MerchantRef, OrderRequest, ShipmentRequest
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class ProviderService:
     # request (the client is built with ``rate_scope``). See providers/ratelimit.py.
     rate_limit: ClassVar[float | None] = None
 
-    def __init__(self, account: ProviderAccount, *, recorder: Recorder | None = None) -> None:
+    def __init__(self, account: AccountConfig, *, recorder: Recorder | None = None) -> None:
         self.account = account
         self.recorder = recorder
 
@@ -111,23 +112,23 @@ class ProviderService:
         return own is not None and own is not base
 
     # --- operations (override what the provider has) --------------------------------------
-    def check_account(self, *, merchant: Merchant | None = None) -> str:
+    def check_account(self, *, merchant: MerchantRef | None = None) -> str:
         """A harmless call proving credentials (and the merchant id) work. Returns a note."""
         raise ProviderNotSupported(f"{self.label} has no account check.")
 
-    def validate_for_placement(self, order: Order) -> dict[str, str]:
+    def validate_for_placement(self, order: OrderRequest) -> dict[str, str]:
         """Field -> problem for anything the provider would refuse. Empty when fine."""
         return {}
 
-    def place_order(self, order: Order) -> PlacementResult:
+    def place_order(self, order: OrderRequest) -> PlacementResult:
         raise ProviderNotSupported(f"{self.label} does not take orders from us.")
 
-    def reconcile_placement(self, order: Order) -> PlacementResult | None:
+    def reconcile_placement(self, order: OrderRequest) -> PlacementResult | None:
         """Look the order up by our reference: the result, or None when the provider has
         no such order (it was never placed)."""
         raise ProviderNotSupported(f"{self.label} has no lookup by our reference.")
 
-    def fetch_order(self, order: Order) -> OrderSnapshot:
+    def fetch_order(self, order: OrderRequest) -> OrderSnapshot:
         raise ProviderNotSupported(f"{self.label} cannot read an order back.")
 
     def iter_incoming(
@@ -136,30 +137,30 @@ class ProviderService:
         """Pages of orders new or changed since ``since``; may update ``cursor`` in place."""
         raise ProviderNotSupported(f"{self.label} does not send orders to us.")
 
-    def cancel_order(self, order: Order) -> None:
+    def cancel_order(self, order: OrderRequest) -> None:
         raise ProviderNotSupported(f"{self.label} cannot cancel an order through its API.")
 
-    def push_shipment(self, shipment: Shipment) -> None:
+    def push_shipment(self, shipment: ShipmentRequest) -> None:
         raise ProviderNotSupported(f"{self.label} takes no shipping information from us.")
 
     def set_item_status(
-        self, order: Order, items: list[OrderItem], target: str, *, comment: str = ""
+        self, order: OrderRequest, items: list[ItemRequest], target: str, *, comment: str = ""
     ) -> None:
         raise ProviderNotSupported(f"{self.label} has no item statuses to change.")
 
     # --- order-level hold (Tipser: a status change for all items) -------------------------
-    def hold_order(self, order: Order) -> None:
+    def hold_order(self, order: OrderRequest) -> None:
         raise ProviderNotSupported(f"{self.label} has no hold through its API.")
 
-    def release_order(self, order: Order) -> None:
+    def release_order(self, order: OrderRequest) -> None:
         raise ProviderNotSupported(f"{self.label} has no hold to release through its API.")
 
     # --- shipping form helpers -------------------------------------------------------------
-    def carrier_choices(self, order: Order | None = None) -> list[tuple[str, str]] | None:
+    def carrier_choices(self, order: OrderRequest | None = None) -> list[tuple[str, str]] | None:
         """(value, label) carriers for the ship form; None: free text (no list known)."""
         return None
 
-    def order_state_after_items(self, order: Order, items: list[OrderItem]) -> str | None:
+    def order_state_after_items(self, order: OrderRequest, items: list[ItemRequest]) -> str | None:
         """The canonical order state its items' states imply, for providers whose order
         state follows its items (Tipser); None: the order state is its own."""
         return None
@@ -178,30 +179,30 @@ class ProviderService:
         empty when it may. Checked by the domain before any call."""
         return ""
 
-    def create_draft(self, order: Order) -> PlacementResult:
+    def create_draft(self, order: OrderRequest) -> PlacementResult:
         """Create the provider-side draft of ``order`` (its id, raw status, expiry)."""
         raise ProviderNotSupported(f"{self.label} has no provider-side drafts.")
 
-    def add_item(self, order: Order, item: OrderItem) -> str:
+    def add_item(self, order: OrderRequest, item: ItemRequest) -> str:
         """Add ``item`` to the order's provider draft; the provider's item id."""
         raise ProviderNotSupported(f"{self.label} has no provider-side drafts.")
 
-    def remove_item(self, order: Order, item: OrderItem) -> None:
+    def remove_item(self, order: OrderRequest, item: ItemRequest) -> None:
         raise ProviderNotSupported(f"{self.label} has no provider-side drafts.")
 
-    def poll_execution(self, order: Order) -> PlacementResult:
+    def poll_execution(self, order: OrderRequest) -> PlacementResult:
         """The execution status of a placed order (raw status, mapped state, message)."""
         raise ProviderNotSupported(f"{self.label} has no execution status.")
 
-    def custom_fields_get(self, order: Order) -> list[dict[str, Any]]:
+    def custom_fields_get(self, order: OrderRequest) -> list[dict[str, Any]]:
         raise ProviderNotSupported(f"{self.label} has no order custom fields.")
 
-    def custom_fields_set(self, order: Order, values: dict[str, Any]) -> None:
+    def custom_fields_set(self, order: OrderRequest, values: dict[str, Any]) -> None:
         raise ProviderNotSupported(f"{self.label} has no order custom fields.")
 
-    def item_characteristics_get(self, order: Order, item: OrderItem) -> list[dict[str, Any]]:
+    def item_characteristics_get(self, order: OrderRequest, item: ItemRequest) -> list[dict[str, Any]]:
         raise ProviderNotSupported(f"{self.label} has no item characteristics.")
 
-    def item_characteristics_set(self, order: Order, item: OrderItem,
+    def item_characteristics_set(self, order: OrderRequest, item: ItemRequest,
                                  values: dict[str, Any]) -> None:
         raise ProviderNotSupported(f"{self.label} has no item characteristics.")

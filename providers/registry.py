@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from .http import Recorder
 
 if TYPE_CHECKING:
-    from merchants.models import ProviderAccount
+    from providers.types import AccountConfig
 
     from .base import ProviderService
 
@@ -72,5 +72,5 @@ def service_class(key: str) -> type[ProviderService]:
     return cls
 
 
-def service_for(account: ProviderAccount, *, recorder: Recorder | None = None) -> ProviderService:
+def service_for(account: AccountConfig, *, recorder: Recorder | None = None) -> ProviderService:
     return service_class(account.provider)(account, recorder=recorder)

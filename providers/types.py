@@ -104,3 +104,129 @@ class MerchantRegistration:
 
     merchant_id: str
     redirect_url: str
+
+
+# --- requests: what the domain hands a provider (built from our models by the domain) ---------
+# Frozen copies: a provider reads them and returns results; it never sees or writes our models.
+@dataclass(frozen=True)
+class AccountConfig:
+    """One provider account as a provider needs it (``merchants`` builds it from the model)."""
+
+    pk: int | None
+    provider: str
+    name: str = ""
+    environment: str = "production"
+    base_url: str = ""
+    credentials: dict[str, Any] = field(default_factory=dict, repr=False)
+    options: dict[str, Any] = field(default_factory=dict)
+    credentials_readable: bool = True
+    # read-only snapshot of the account's bookkeeping (cached lists, cursors); never written here
+    state: dict[str, Any] = field(default_factory=dict, repr=False)
+    label: str = ""  # how people name the account ("Main (Tipser, sandbox)")
+
+    def __str__(self) -> str:
+        return self.label or self.name or self.provider
+
+
+@dataclass(frozen=True)
+class MerchantRef:
+    pk: int | None
+    name: str = ""
+    external_id: str = ""  # the merchant's id at the provider
+
+
+@dataclass(frozen=True)
+class ItemRequest:
+    pk: int  # our OrderItem's id (results such as confirmed quantities are keyed by it)
+    external_id: str = ""
+    product_id: str = ""
+    sku: str = ""
+    name: str = ""
+    variant: Any = None
+    quantity: int = 1
+    unit_price: Decimal | None = None
+    state: str = ""  # canonical item state (orders.lifecycle.ItemLifecycle)
+    raw_status: str = ""
+    next_statuses: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    pk: int | None
+    reference: str
+    merchant: MerchantRef
+    items: tuple[ItemRequest, ...] = ()
+    external_id: str = ""
+    external_ids: tuple[str, ...] = ()
+    state: str = ""  # canonical order state (orders.lifecycle.Lifecycle)
+    raw_status: str = ""
+    contact_name: str = ""
+    contact_email: str = ""
+    phone_prefix: str = ""
+    phone_number: str = ""
+    address_line1: str = ""
+    address_line2: str = ""
+    city: str = ""
+    region: str = ""
+    postal_code: str = ""
+    country: str = ""
+    currency: str = ""
+    items_total: Decimal | None = None
+    shipping_total: Decimal | None = None
+    total: Decimal | None = None
+    # JSON as stored (normally objects; a provider validates what it needs)
+    provider_options: Any = field(default_factory=dict)
+    raw_data: Any = field(default_factory=dict)
+    ordered_at: dt.datetime | None = None
+    created_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class ShipmentLineRequest:
+    item: ItemRequest
+    quantity: int = 1
+
+
+@dataclass(frozen=True)
+class ShipmentRequest:
+    pk: int | None
+    order: OrderRequest
+    lines: tuple[ShipmentLineRequest, ...] = ()
+    external_id: str = ""
+    carrier: str = ""
+    service: str = ""
+    tracking_number: str = ""
+    tracking_url: str = ""
+    comment: str = ""
+    notify_customer: bool = True
+
+
+# --- demo data (``providers/<key>/demo.py``): plain data the seeding side turns into rows -----
+@dataclass
+class DemoMerchant:
+    name: str
+    external_id: str = ""
+    contact_email: str = ""
+    authorized: bool = True
+    # each: the keyword arguments of one draft order (items, address fields, provider_options)
+    orders: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class DemoAccount:
+    """One demo account: the seeded one (``name_suffix`` empty, its credentials and options
+    already set) or an extra one made beside it with its own credentials and options."""
+
+    merchants: list[DemoMerchant] = field(default_factory=list)
+    name_suffix: str = ""
+    credentials: dict[str, Any] | None = None
+    options: dict[str, Any] | None = None
+    # incoming orders imported as one sync page, and the sync cursor to keep afterwards
+    incoming: list[OrderSnapshot] = field(default_factory=list)
+    sync_cursor: dict[str, Any] | None = None
+
+
+@dataclass
+class DemoData:
+    accounts: list[DemoAccount]
+    note: str = ""  # one line for the command's output

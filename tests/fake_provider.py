@@ -3,11 +3,11 @@ provider layer (registry, status table conditions, HTTP helper, error classes)."
 
 from __future__ import annotations
 
+from orders.lifecycle import ItemLifecycle as I
+from orders.lifecycle import Lifecycle as L
 from providers.base import CredentialField, ProviderService
 from providers.errors import ProviderBadReply
 from providers.http import HttpClient
-from providers.statuses import ItemLifecycle as I
-from providers.statuses import Lifecycle as L
 from providers.statuses import RawStatus, StatusTable
 from providers.types import ItemSnapshot, OrderSnapshot, PlacementResult, ShipmentSnapshot
 
@@ -62,7 +62,7 @@ class FakeService(ProviderService):
         response = self.client.request(
             "POST", "/orders", operation="place_order", idempotent=False,
             json={"ref": order.reference, "items": [
-                {"sku": i.sku, "qty": i.quantity} for i in order.items.all()
+                {"sku": i.sku, "qty": i.quantity} for i in order.items
             ]},
         )
         try:

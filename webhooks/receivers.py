@@ -12,9 +12,9 @@ from django.db.models.signals import post_save
 from django_fsm.signals import post_transition
 
 from merchants.models import Merchant
+from orders.lifecycle import Lifecycle as S
 from orders.models import Order, OrderItem, Shipment
 from orders.signals import rows_created, rows_updated
-from providers.statuses import Lifecycle as S
 
 from . import dispatch
 from .models import EventType

@@ -1,5 +1,7 @@
 """Admin of the orders app (one module per seam; importing this package registers them)."""
 
+from django.apps import apps
+
 from .common import (
     CSV_COLUMNS,
     ORDER_FORM_EXTENSIONS,
@@ -13,6 +15,10 @@ from .inlines import OrderEventInline, OrderItemInline, ShipmentInline, Shipment
 from .items import OrderItemAdmin
 from .order import BulkShipForm, OrderAdmin
 from .records import OrderEventAdmin, ShipmentAdmin
+
+if apps.is_installed("providers.brandsdistribution"):
+    # provider glue lives here, not in providers/<key> (which never imports the domain)
+    from . import brandsdistribution  # noqa: F401
 
 __all__ = [
     "CSV_COLUMNS",

@@ -7,7 +7,8 @@ from typing import Any
 
 from django_fsm import can_proceed
 
-from providers import registry
+from merchants.provider_requests import provider_service
+from orders.provider_requests import order_request
 from providers.errors import ProviderError
 
 from ..models import Order
@@ -23,9 +24,9 @@ def bulk_ship_rows(orders: list[Order]) -> list[dict[str, Any]]:
         carriers = None
         if allowed:
             account = order.merchant.account
-            service = services.setdefault(account.pk, registry.service_for(account))
+            service = services.setdefault(account.pk, provider_service(account))
             try:
-                carriers = service.carrier_choices(order)
+                carriers = service.carrier_choices(order_request(order))
             except ProviderError:
                 carriers = None
         rows.append({"order": order, "allowed": allowed, "carriers": carriers or None})

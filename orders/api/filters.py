@@ -8,9 +8,9 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.request import Request
 
+from orders.lifecycle import Lifecycle
 from orders.models import Order, Shipment
 from providers.registry import PROVIDER_CHOICES
-from providers.statuses import Lifecycle
 
 from .query import DateTimeFilter, validate_query
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_fsm import RETURN_VALUE, FSMField, transition
 
 from core.models import FSMConcurrencyMixin
-from providers.statuses import ItemLifecycle
+from orders.lifecycle import ItemLifecycle
 
 from ..validators import (
     at_least_one,

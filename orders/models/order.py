@@ -13,8 +13,9 @@ from django_fsm import RETURN_VALUE, FSMField, transition
 
 from core.models import FSMConcurrencyMixin
 from merchants.models import Merchant
+from orders.lifecycle import ItemLifecycle, Lifecycle
 from providers import registry
-from providers.statuses import ItemLifecycle, Lifecycle, StatusTable
+from providers.statuses import StatusTable
 
 from ..validators import (
     CodeField,

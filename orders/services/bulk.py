@@ -11,12 +11,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from orders.lifecycle import Lifecycle
 from providers import registry
 from providers.errors import (
     ProviderError,
     ProviderUnavailable,
 )
-from providers.statuses import Lifecycle
 
 from .. import bulkruns
 from ..errors import OrderActionRefused, OrderValidationError

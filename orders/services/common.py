@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import F, Sum
 from django_fsm import TransitionNotAllowed
 
-from providers.statuses import Lifecycle
+from orders.lifecycle import Lifecycle
 
 from .. import bulkruns, labels
 from ..errors import OrderActionRefused

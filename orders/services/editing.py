@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from merchants.models import Merchant
+from orders.lifecycle import Lifecycle
 from providers import registry
-from providers.statuses import Lifecycle
 
 from .. import claims, versions
 from ..errors import OrderActionRefused, OrderValidationError

@@ -11,13 +11,19 @@ from django.db.models import Sum
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from orders.lifecycle import ItemLifecycle, Lifecycle
+from orders.provider_requests import (
+    item_requests,
+    order_request,
+    order_service,
+    shipment_request,
+)
 from providers import registry
 from providers.errors import (
     ProviderBadReply,
     ProviderError,
     ProviderOutcomeUnknown,
 )
-from providers.statuses import ItemLifecycle, Lifecycle
 
 from .. import claims, labels
 from ..errors import OrderActionRefused, OrderValidationError
@@ -65,7 +71,7 @@ def _provider_then_transition(
             claims.refuse_if_busy(fresh)  # e.g. a provider draft being created right now
             transition_apply(fresh, name, actor=actor, message=message, **kwargs)
         return fresh
-    service = registry.service_for(order.merchant.account, recorder=CallRecorder(order))
+    service = order_service(order, recorder=CallRecorder(order))
     with claims.provider_write(order=order, operation=name, label=name.replace("_", " ").title(),
                                actor=actor):
         order = Order.objects.select_related("merchant__account").get(pk=order.pk)
@@ -93,7 +99,7 @@ def _provider_then_transition(
 def order_cancel(*, order: Order, actor: Actor = None, reason: str = "") -> Order:
     local = order.state in (S.DRAFT, S.FAILED) and not order.external_id
     return _provider_then_transition(
-        order, "cancel", None if local else (lambda svc: svc.cancel_order(order)),
+        order, "cancel", None if local else (lambda svc: svc.cancel_order(order_request(order))),
         actor=actor, reason=reason,
         message="Cancelled" + (f": {reason}" if reason else ""),
     )
@@ -114,7 +120,7 @@ def _provider_verb(order: Order, operation: str) -> Callable[[Any], None] | None
     cls = registry.get(order.merchant.account.provider)
     if cls is None or not cls.supports(operation) or not order.external_id:
         return None
-    return lambda svc: getattr(svc, operation)(order)
+    return lambda svc: getattr(svc, operation)(order_request(order))
 
 
 def order_complete(*, order: Order, actor: Actor = None) -> Order:
@@ -151,7 +157,7 @@ def order_ship(
     fields = {"carrier": carrier, "service": service, "tracking_number": tracking,
               "tracking_url": tracking_url, "notify_customer": notify_customer,
               "comment": comment}
-    provider = registry.service_for(order.merchant.account, recorder=CallRecorder(order))
+    provider = order_service(order, recorder=CallRecorder(order))
     if not provider.supports("push_shipment"):  # local only: one transaction under the lock
         with transaction.atomic():
             shipment, plan = _shipment_prepare(order, fields, items, actor=actor)
@@ -163,7 +169,7 @@ def order_ship(
         with transaction.atomic():
             shipment, plan = _shipment_prepare(order, fields, items, actor=actor)
         try:
-            provider.push_shipment(shipment)
+            provider.push_shipment(shipment_request(shipment))
         except ProviderError as exc:
             _shipment_push_failed(order, shipment, exc, actor=actor)
             raise
@@ -292,7 +298,7 @@ def order_items_set_status(
         "mark_returned": ItemLifecycle.RETURNED,
     }[transition_name]
     _items_allow(items, transition_name)
-    service = registry.service_for(order.merchant.account, recorder=CallRecorder(order))
+    service = order_service(order, recorder=CallRecorder(order))
     with claims.provider_write(order=order, operation="set_item_status", actor=actor,
                                label=f"Item status change ({transition_name})"):
         # read again under the claim: a request that raced this one may have moved them
@@ -300,7 +306,8 @@ def order_items_set_status(
         items = [fresh_items[i.pk] for i in items if i.pk in fresh_items]
         _items_allow(items, transition_name)
         try:
-            service.set_item_status(order, items, target, comment=comment)
+            service.set_item_status(order_request(order), item_requests(items), target,
+                                    comment=comment)
         except ProviderError as exc:
             Order.objects.filter(pk=order.pk).update(failure_reason=f"Item status refused: {exc}")
             event_add(order=order, kind=OrderEvent.Kind.ERROR, actor=actor,
@@ -332,7 +339,8 @@ def _items_settle(order: Order, items: list[OrderItem], transition_name: str, ta
             item.raw_status = code or item.raw_status
             item.next_statuses = None
             item.save(update_fields=["raw_status", "next_statuses", "updated_at"])
-        implied = service.order_state_after_items(order, list(order.items.all()))
+        implied = service.order_state_after_items(order_request(order),
+                                                  item_requests(order.items.all()))
         if implied:
             fresh = lock_order(order)
             if implied != fresh.state and fresh.state not in S.FINAL:

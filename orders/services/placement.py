@@ -13,6 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from merchants.provider_requests import provider_service
+from orders.lifecycle import Lifecycle
+from orders.provider_requests import order_request, order_service
 from providers import registry
 from providers.errors import (
     ProviderBadReply,
@@ -21,7 +24,6 @@ from providers.errors import (
     ProviderUnavailable,
     ProviderValidationError,
 )
-from providers.statuses import Lifecycle
 from providers.types import PlacementResult
 
 from .. import claims, labels
@@ -59,14 +61,14 @@ def placement_precheck(order: Order, *, recorder: Any = None) -> Any:
             "authorize it before placing orders.",
             code="merchant_not_authorized",
         )
-    service = registry.service_for(merchant.account, recorder=recorder)
+    service = provider_service(merchant.account, recorder=recorder)
     if not service.places_orders or not service.supports("place_order"):
         raise OrderActionRefused(
             f"{service.label} orders are not placed from dropdesk.", code="not_supported"
         )
     if not order.items.exists():
         raise OrderValidationError("The order has no items.", fields={"items": "Add at least one item."})
-    problems = service.validate_for_placement(order)
+    problems = service.validate_for_placement(order_request(order))
     if problems:
         raise OrderValidationError(
             "The order cannot be sent as it is: "
@@ -95,7 +97,7 @@ def order_place(*, order: Order, actor: Actor = None) -> Order:
         transition_apply(order, "place", actor=actor)
 
     try:
-        result = service.place_order(order)
+        result = service.place_order(order_request(order))
     except ProviderUnavailable as exc:
         _placement_finish(order, "placement_failed", reason=f"Provider unavailable: {exc}", actor=actor)
         raise
@@ -195,8 +197,8 @@ def order_reconcile_from_provider(*, order: Order, actor: Actor = None) -> Order
     Found: placed (with its id). Not found: back to draft (nothing was created there).
     Raises ProviderNotSupported when the provider has no lookup (the operator decides).
     """
-    service = registry.service_for(order.merchant.account, recorder=CallRecorder(order))
-    result = service.reconcile_placement(order)
+    service = order_service(order, recorder=CallRecorder(order))
+    result = service.reconcile_placement(order_request(order))
     with transaction.atomic():
         fresh = lock_order(order)
         if fresh.state != S.PLACEMENT_UNKNOWN:

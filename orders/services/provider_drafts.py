@@ -16,6 +16,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from orders.lifecycle import Lifecycle
+from orders.provider_requests import item_request, order_request, order_service
 from providers import registry
 from providers.errors import (
     ProviderBadReply,
@@ -24,7 +26,6 @@ from providers.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from providers.statuses import Lifecycle
 
 from .. import claims, labels
 from ..errors import OrderActionRefused, OrderValidationError
@@ -51,7 +52,7 @@ _EXECUTION_FINAL = (*Lifecycle.FINAL, S.FAILED)
 
 
 def service_for_order(order: Order) -> Any:
-    return registry.service_for(order.merchant.account, recorder=CallRecorder(order))
+    return order_service(order, recorder=CallRecorder(order))
 
 
 def _refuse_if_not_allowed(service: Any, operation: str) -> None:
@@ -114,7 +115,7 @@ def _provider_items_adopt(order: Order, service: Any, pending: list[OrderItem], 
     """After an add whose outcome was unknown: items at the provider that no local item
     claims, with the same product and quantity, are ours — record their ids."""
     claimed = set(order.items.exclude(external_id="").values_list("external_id", flat=True))
-    remote = service.list_items(order)
+    remote = service.list_items(order_request(order))
     for item in pending:
         match = next((r for r in remote if r.external_id and r.external_id not in claimed
                       and r.product_id == (item.product_id or item.sku)
@@ -144,9 +145,10 @@ def _provider_items_push(order: Order, service: Any, *, actor: Actor) -> None:
             raise
         _flag_set(order, UNKNOWN_ITEMS_FLAG, False)
         pending = [i for i in pending if not i.external_id]
+    request = order_request(order)
     for item in pending:
         try:
-            external_id = service.add_item(order, item)
+            external_id = service.add_item(request, item_request(item))
         except ProviderError as exc:
             if isinstance(exc, (ProviderOutcomeUnknown, ProviderBadReply)):
                 _flag_set(order, UNKNOWN_ITEMS_FLAG, True)
@@ -180,7 +182,7 @@ def provider_item_delete(item: OrderItem, *, actor: Actor) -> None:
     if not item.external_id:
         return
     try:
-        service.remove_item(order, item)
+        service.remove_item(order_request(order), item_request(item))
     except ProviderError as exc:
         if isinstance(exc, ProviderRejected) and exc.http_status == 404:
             return  # already gone there (an earlier delete went through)
@@ -190,7 +192,8 @@ def provider_item_delete(item: OrderItem, *, actor: Actor) -> None:
 
 
 def _draft_create(order: Order, service: Any, *, actor: Actor) -> Order:
-    problems = service.validate_for_placement(order)
+    request = order_request(order)
+    problems = service.validate_for_placement(request)
     if problems:
         raise OrderValidationError(
             "The provider draft cannot be created: "
@@ -201,14 +204,14 @@ def _draft_create(order: Order, service: Any, *, actor: Actor) -> Order:
     if (order.raw_data or {}).get(UNKNOWN_DRAFT_FLAG) and hasattr(service, "find_draft"):
         # the last create had an unknown outcome: adopt that draft if it exists
         try:
-            result = service.find_draft(order)
+            result = service.find_draft(request)
         except ProviderError as exc:
             _provider_failure(order, _error_text("Looking up the provider draft", exc),
                               actor=actor)
             raise
     if result is None:
         try:
-            result = service.create_draft(order)
+            result = service.create_draft(request)
         except ProviderError as exc:
             if isinstance(exc, (ProviderOutcomeUnknown, ProviderBadReply)):
                 _flag_set(order, UNKNOWN_DRAFT_FLAG, True)
@@ -317,7 +320,7 @@ def order_execution_poll(*, order: Order, actor: Actor = None) -> bool:
         return False  # e.g. Reseller Pending Approval: not confirmed, no execution to ask about
     service = service_for_order(order)
     try:
-        result = service.poll_execution(order)
+        result = service.poll_execution(order_request(order))
     except ProviderUnavailable:
         raise
     except ProviderError as exc:
@@ -403,14 +406,14 @@ def order_custom_fields_get(*, order: Order, actor: Actor = None) -> list[dict[s
     """The order's custom fields at the provider:
     [{name, label, value, type, choices, required}]."""
     return _extra_info_call(order, "custom_fields_get", "order custom fields",
-                            lambda svc: svc.custom_fields_get(order), actor=actor, write=False)
+                            lambda svc: svc.custom_fields_get(order_request(order)), actor=actor, write=False)
 
 
 def order_custom_fields_set(*, order: Order, values: Mapping[str, Any],
                             actor: Actor = None) -> None:
     clean = _clean_values(values)
     _extra_info_call(order, "custom_fields_set", "order custom fields",
-                     lambda svc: svc.custom_fields_set(order, clean), actor=actor, write=True,
+                     lambda svc: svc.custom_fields_set(order_request(order), clean), actor=actor, write=True,
                      key=claims.intent_key(clean))
     event_add(order=order, kind=OrderEvent.Kind.NOTE, actor=actor,
               message="Custom fields saved at the provider: " + ", ".join(sorted(clean)))
@@ -421,7 +424,8 @@ def order_item_characteristics_get(*, item: OrderItem, actor: Actor = None) -> l
     if not item.external_id:
         raise OrderActionRefused("This item is not at the provider yet.", code="not_allowed")
     return _extra_info_call(order, "item_characteristics_get", "item characteristics",
-                            lambda svc: svc.item_characteristics_get(order, item),
+                            lambda svc: svc.item_characteristics_get(order_request(order),
+                                                                    item_request(item)),
                             actor=actor, write=False)
 
 
@@ -432,7 +436,8 @@ def order_item_characteristics_set(*, item: OrderItem, values: Mapping[str, Any]
     if not item.external_id:
         raise OrderActionRefused("This item is not at the provider yet.", code="not_allowed")
     _extra_info_call(order, "item_characteristics_set", "item characteristics",
-                     lambda svc: svc.item_characteristics_set(order, item, clean),
+                     lambda svc: svc.item_characteristics_set(order_request(order),
+                                                              item_request(item), clean),
                      actor=actor, write=True, key=claims.intent_key(item.pk, clean))
     event_add(order=order, kind=OrderEvent.Kind.ITEM, actor=actor,
               message=f"Characteristics of '{item}' saved at the provider: "

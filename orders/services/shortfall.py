@@ -19,7 +19,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from providers.statuses import Lifecycle as S
+from orders.lifecycle import Lifecycle as S
 
 from ..errors import OrderActionRefused
 from ..models import Order, OrderEvent, OrderItem

@@ -13,12 +13,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from merchants.models import ProviderAccount
-from providers import registry
+from merchants.provider_requests import provider_service
+from orders.lifecycle import Lifecycle
+from orders.provider_requests import order_request, order_service
 from providers.errors import (
     ProviderError,
     ProviderNotSupported,
 )
-from providers.statuses import Lifecycle
 from providers.types import OrderSnapshot
 
 from .. import snapshots
@@ -46,9 +47,9 @@ def order_sync(*, order: Order, actor: Actor = None) -> Order:
         raise OrderActionRefused(
             f"The provider's table allows no read of an order in status "
             f"{order.raw_status_label or order.raw_status!r}.", code="not_allowed")
-    service = registry.service_for(order.merchant.account, recorder=CallRecorder(order))
+    service = order_service(order, recorder=CallRecorder(order))
     try:
-        snapshot = service.fetch_order(order)
+        snapshot = service.fetch_order(order_request(order))
     except ProviderNotSupported:
         raise
     except ProviderError as exc:
@@ -76,7 +77,7 @@ def account_sync_incoming(
     provider's cursor is saved on the account after every page, so an interrupted sync
     resumes and a periodic one asks only for what is new or changed.
     """
-    service = registry.service_for(account)
+    service = provider_service(account)
     cursor: dict[str, Any] = dict(account.state.get("sync", {}))
     totals = {"pages": 0, "created": 0, "updated": 0, "unchanged": 0}
     # the next page is fetched while this one is written; each page comes with the cursor as

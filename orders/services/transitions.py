@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from providers.statuses import Lifecycle
+from orders.lifecycle import Lifecycle
 
 from ..errors import OrderActionRefused
 from ..models import (

@@ -4,6 +4,8 @@
   ready to place.
 * "Aliseeks pending shop": not authorized yet — in the admin run "Send authorization link"
   on it, open the link, allow on the sandbox's page, and it is authorized.
+
+Plain data only (``demo_data``): the seeding side (``orders.demo``) creates the rows.
 """
 
 from __future__ import annotations
@@ -11,9 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from merchants import services as merchant_services
-from merchants.models import ProviderAccount
-from orders import services as order_services
+from providers.types import DemoAccount, DemoData, DemoMerchant
 
 from .models import SandboxMerchant
 
@@ -46,19 +46,17 @@ ORDERS = [
 ]
 
 
-def seed(*, account: ProviderAccount, stdout: Any = None) -> None:
+def demo_data() -> DemoData:
+    """The sandbox knows the demo merchant (authorized); the rest is data to seed."""
     SandboxMerchant.objects.update_or_create(merchant_id=DEMO_MERCHANT_ID,
                                              defaults={"authorized": True})
-    shop = merchant_services.merchant_create(
-        account=account, name="Aliseeks demo shop", external_id=DEMO_MERCHANT_ID,
-        contact_email="shop@example.test",
+    shop = DemoMerchant(name="Aliseeks demo shop", external_id=DEMO_MERCHANT_ID,
+                        contact_email="shop@example.test",
+                        orders=[{"items": items, **ADDRESS} for items in ORDERS])
+    pending = DemoMerchant(name="Aliseeks pending shop", contact_email="pending@example.test",
+                           authorized=False)
+    return DemoData(
+        accounts=[DemoAccount(merchants=[shop, pending])],
+        note="Aliseeks: 1 authorized merchant with 3 drafts, 1 merchant to authorize "
+             "(admin action “Send authorization link”); sandbox at /sandbox/aliseeks/",
     )
-    merchant_services.merchant_authorize(merchant=shop, how="demo")
-    merchant_services.merchant_create(
-        account=account, name="Aliseeks pending shop", contact_email="pending@example.test",
-    )
-    for items in ORDERS:
-        order_services.order_create(merchant=shop, items=items, **ADDRESS)
-    if stdout is not None:
-        stdout.write("  Aliseeks: 1 authorized merchant with 3 drafts, 1 merchant to authorize "
-                     "(admin action “Send authorization link”); sandbox at /sandbox/aliseeks/")

@@ -11,14 +11,14 @@ from urllib.parse import urlsplit
 
 from django.utils.dateparse import parse_datetime
 
+from orders.lifecycle import Lifecycle as L
 from providers.errors import ProviderBadReply
-from providers.statuses import Lifecycle as L
 from providers.types import MerchantRegistration, OrderSnapshot, ShipmentSnapshot
 
 from . import statuses
 
 if TYPE_CHECKING:
-    from orders.models import Order, OrderItem
+    from providers.types import ItemRequest, OrderRequest
 
 LOCALES = ("ar_SA", "de_DE", "en_US", "es_ES", "fr_FR", "he_IL", "ko_KR", "pl_PL", "pt_BR",
            "ru_RU", "tr_TR")
@@ -75,7 +75,7 @@ def item_properties(variant: Any) -> list[dict[str, Any]]:
     return result
 
 
-def item_shipping_service(item: OrderItem, order: Order, default: str = "") -> str:
+def item_shipping_service(item: ItemRequest, order: OrderRequest, default: str = "") -> str:
     variant = item.variant if isinstance(item.variant, dict) else {}
     options = order.provider_options or {}
     return str(
@@ -84,12 +84,12 @@ def item_shipping_service(item: OrderItem, order: Order, default: str = "") -> s
     ).strip()
 
 
-def order_locale(order: Order, default: str = DEFAULT_LOCALE) -> str:
+def order_locale(order: OrderRequest, default: str = DEFAULT_LOCALE) -> str:
     return str((order.provider_options or {}).get("locale") or default or DEFAULT_LOCALE)
 
 
 def validate_order(
-    order: Order, items: Iterable[OrderItem], *, merchant_id: str, default_shipping: str = "",
+    order: OrderRequest, items: Iterable[ItemRequest], *, merchant_id: str, default_shipping: str = "",
     default_locale: str = DEFAULT_LOCALE,
 ) -> dict[str, str]:
     """Field → problem for everything Aliseeks needs and would refuse."""
@@ -140,7 +140,7 @@ def validate_order(
 
 
 def create_body(
-    order: Order, items: Iterable[OrderItem], *, merchant_id: str, default_shipping: str = "",
+    order: OrderRequest, items: Iterable[ItemRequest], *, merchant_id: str, default_shipping: str = "",
     default_locale: str = DEFAULT_LOCALE,
 ) -> dict[str, Any]:
     prefix = digits(order.phone_prefix)

@@ -13,8 +13,7 @@ from . import mapping, statuses
 from .client import AliseeksClient
 
 if TYPE_CHECKING:
-    from merchants.models import Merchant
-    from orders.models import Order
+    from providers.types import MerchantRef, OrderRequest
 
 # An order id no AliExpress order has: the harmless lookup of the merchant check.
 PROBE_ORDER_ID = "0"
@@ -50,7 +49,7 @@ class AliseeksService(ProviderService):
                 "default_locale": str(self.option("locale") or mapping.DEFAULT_LOCALE)}
 
     # --- merchants ---------------------------------------------------------------------------
-    def check_account(self, *, merchant: Merchant | None = None) -> str:
+    def check_account(self, *, merchant: MerchantRef | None = None) -> str:
         """GET /v1/orders for order id 0 of the merchant: read-only, the only documented read.
 
         A real order of that id cannot exist, so "not found" about the *order* means the key
@@ -76,12 +75,12 @@ class AliseeksService(ProviderService):
         return mapping.registration_from(body)
 
     # --- orders ------------------------------------------------------------------------------
-    def validate_for_placement(self, order: Order) -> dict[str, str]:
-        return mapping.validate_order(order, order.items.all(),
+    def validate_for_placement(self, order: OrderRequest) -> dict[str, str]:
+        return mapping.validate_order(order, order.items,
                                       merchant_id=order.merchant.external_id, **self._defaults())
 
-    def place_order(self, order: Order) -> PlacementResult:
-        items = list(order.items.all())
+    def place_order(self, order: OrderRequest) -> PlacementResult:
+        items = list(order.items)
         problems = mapping.validate_order(order, items, merchant_id=order.merchant.external_id,
                                           **self._defaults())
         if problems:
@@ -105,7 +104,7 @@ class AliseeksService(ProviderService):
             raw={"orderIds": ids, "merchantId": str(reply.get("merchantId") or "")},
         )
 
-    def fetch_order(self, order: Order) -> OrderSnapshot:
+    def fetch_order(self, order: OrderRequest) -> OrderSnapshot:
         merchant_id = order.merchant.external_id
         ids = [str(i) for i in (order.external_ids or [])] or [order.external_id]
         bodies = {}

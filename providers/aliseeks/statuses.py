@@ -18,9 +18,9 @@ AliExpress orders **unpaid**; the merchant pays on AliExpress.
 
 from __future__ import annotations
 
+from orders.lifecycle import Action as A
+from orders.lifecycle import Lifecycle as L
 from providers.statuses import NOT_PUBLISHED, RawStatus, StatusTable
-from providers.statuses import Action as A
-from providers.statuses import Lifecycle as L
 
 AWAITING_PAYMENT = "awaiting_payment"
 SEPARATOR = "/"

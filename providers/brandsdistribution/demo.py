@@ -1,6 +1,8 @@
 """Demo data for ``manage.py seed_demo``: a JSON and an XML account (both reserving first, each
 in its own encoding), pointing at the sandbox, each with a merchant and draft orders that show
 the happy path, a shortfall found at reservation (before sending) and an unknown stock id.
+
+Plain data only (``demo_data``): the seeding side (``orders.demo``) creates the rows.
 """
 
 from __future__ import annotations
@@ -8,9 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from merchants import services as merchant_services
-from merchants.models import ProviderAccount
-from orders import services
+from providers.types import DemoAccount, DemoData, DemoMerchant
 
 from .sandbox import ensure_stock
 
@@ -43,39 +43,35 @@ def _items(*lines: tuple[str, int]) -> list[dict[str, Any]]:
              "unit_price": PRODUCTS[sku][1]} for sku, qty in lines]
 
 
-def _merchant(account: ProviderAccount, name: str, external_id: str) -> Any:
-    merchant = merchant_services.merchant_create(
-        account=account, name=name, external_id=external_id, contact_email="shop@example.test",
-    )
-    merchant_services.merchant_authorize(merchant=merchant, how="demo")
-    return merchant
-
-
-def seed(*, account: ProviderAccount, stdout: Any) -> None:
+def demo_data() -> DemoData:
+    """Sandbox stock seeded; two accounts (the seeded JSON one and an XML one beside it)."""
     ensure_stock()
-    json_merchant = _merchant(account, "Moda Torino (JSON)", "demo-bd-json")
-    services.order_create(merchant=json_merchant, items=_items(("148148", 2), ("1578", 1)),
-                          provider_options={"autoConfirm": True, "customer_key": "C-100"},
-                          **ADDRESS)
-    services.order_create(merchant=json_merchant, items=_items(("148148", 1), ("148367", 5)),
-                          provider_options={"notes": "Shortfall demo: only 3 bags in stock"},
-                          **ADDRESS)
-    services.order_create(merchant=json_merchant, items=_items(("999999", 1)),
-                          provider_options={"notes": "Unknown stock id demo: fix the SKU"},
-                          **ADDRESS)
-
-    xml_account = merchant_services.account_create(
-        provider=account.provider, name=f"{account.name} (XML)", environment=account.environment,
-        base_url=account.base_url, credentials=XML_CREDENTIALS, options=XML_OPTIONS,
+    json_merchant = DemoMerchant(
+        name="Moda Torino (JSON)", external_id="demo-bd-json", contact_email="shop@example.test",
+        orders=[
+            {"items": _items(("148148", 2), ("1578", 1)),
+             "provider_options": {"autoConfirm": True, "customer_key": "C-100"}, **ADDRESS},
+            {"items": _items(("148148", 1), ("148367", 5)),
+             "provider_options": {"notes": "Shortfall demo: only 3 bags in stock"}, **ADDRESS},
+            {"items": _items(("999999", 1)),
+             "provider_options": {"notes": "Unknown stock id demo: fix the SKU"}, **ADDRESS},
+        ])
+    xml_merchant = DemoMerchant(
+        name="Moda Milano (XML)", external_id="demo-bd-xml", contact_email="shop@example.test",
+        orders=[
+            {"items": _items(("1578", 2)),
+             "provider_options": {"carrierId": "39", "street_type": "Via",
+                                  "street_name": "Roma", "address_number": "1"}, **ADDRESS},
+            {"items": _items(("148367", 4)),
+             "provider_options": {"autoConfirm": False,
+                                  "notes": "Shortfall at the XML reservation"}, **ADDRESS},
+        ])
+    return DemoData(
+        accounts=[
+            DemoAccount(merchants=[json_merchant]),
+            DemoAccount(merchants=[xml_merchant], name_suffix=" (XML)",
+                        credentials=XML_CREDENTIALS, options=XML_OPTIONS),
+        ],
+        note="  brandsdistribution: JSON account (reserve first) with 3 drafts, "
+             "XML account (reserve first, in XML) with 2 drafts; sandbox stock seeded",
     )
-    xml_merchant = _merchant(xml_account, "Moda Milano (XML)", "demo-bd-xml")
-    services.order_create(merchant=xml_merchant, items=_items(("1578", 2)),
-                          provider_options={"carrierId": "39", "street_type": "Via",
-                                            "street_name": "Roma", "address_number": "1"},
-                          **ADDRESS)
-    services.order_create(merchant=xml_merchant, items=_items(("148367", 4)),
-                          provider_options={"autoConfirm": False,
-                                            "notes": "Shortfall at the XML reservation"},
-                          **ADDRESS)
-    stdout.write("    brandsdistribution: JSON account (reserve first) with 3 drafts, "
-                 "XML account (reserve first, in XML) with 2 drafts; sandbox stock seeded")

@@ -21,7 +21,7 @@ from defusedxml import DefusedXmlException
 from providers.errors import ProviderBadReply
 
 if TYPE_CHECKING:
-    from orders.models import Order, OrderItem
+    from providers.types import ItemRequest, OrderRequest
 
 JSON = "json"
 XML = "xml"
@@ -63,12 +63,12 @@ def auto_confirm(options: Mapping[str, Any]) -> bool:
     return bool(value)
 
 
-def stock_id(item: OrderItem) -> str:
+def stock_id(item: ItemRequest) -> str:
     """The provider's model id (size/colour variation) is kept in the item's SKU."""
     return (item.sku or "").strip()
 
 
-def order_document(order: Order, items: list[OrderItem]) -> dict[str, Any]:
+def order_document(order: OrderRequest, items: list[ItemRequest]) -> dict[str, Any]:
     """The order as the provider documents it; every value a string (as in the docs)."""
     opts = order.provider_options or {}
     street_name, number = split_street(order.address_line1)
@@ -76,7 +76,7 @@ def order_document(order: Order, items: list[OrderItem]) -> dict[str, Any]:
         street_name = f"{street_name}, {order.address_line2.strip()}"
     doc: dict[str, Any] = {
         "key": order.reference,
-        "date": format_date(order.ordered_at or order.created_at),
+        "date": format_date(order.ordered_at or order.created_at or dt.datetime.now(dt.UTC)),
     }
     if str(opts.get("carrierId", "") or "").strip():
         doc["carrierId"] = str(opts["carrierId"]).strip()
@@ -258,7 +258,7 @@ def taken_from_reservation(
             for sid, qty in wanted.items()}
 
 
-def confirmed_quantities(items: list[OrderItem], taken: Mapping[str, int]) -> dict[int, int]:
+def confirmed_quantities(items: list[ItemRequest], taken: Mapping[str, int]) -> dict[int, int]:
     """Item pk -> confirmed quantity, for the stock ids whose whole quantity is proven taken.
 
     Only a full quantity is ever confirmed from the reservation arithmetic; a stock id whose
@@ -272,7 +272,7 @@ def confirmed_quantities(items: list[OrderItem], taken: Mapping[str, int]) -> di
             if taken.get(stock_id(item), 0) >= wanted[stock_id(item)]}
 
 
-def held_quantities(items: list[OrderItem], held: Mapping[str, int]) -> dict[int, int]:
+def held_quantities(items: list[ItemRequest], held: Mapping[str, int]) -> dict[int, int]:
     """Item pk -> quantity held for it (a reservation shortfall, before sending): a stock id's
     held quantity is split across its items in order."""
     remaining = dict(held)

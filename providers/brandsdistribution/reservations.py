@@ -14,10 +14,10 @@ from django.utils import timezone
 from providers.errors import ProviderError
 
 if TYPE_CHECKING:
-    from merchants.models import ProviderAccount
+    from providers.types import AccountConfig
 
 
-def reservation_read(account: ProviderAccount) -> dict[str, Any]:
+def reservation_read(account: AccountConfig) -> dict[str, Any]:
     """``{"models": [{"stock_id","locked","available","since"}], "read_at", "error"}``; the
     account's cached view is updated (the last one kept, with ``error``, when unreadable)."""
     from merchants.models import ProviderAccount as Account
@@ -37,12 +37,13 @@ def reservation_read(account: ProviderAccount) -> dict[str, Any]:
                    for sid, m in sorted(models.items()) if m["locked"] > 0],
         "read_at": now,
     }
-    account.state = {**(account.state or {}), "reservation": entry}
-    Account.objects.filter(pk=account.pk).update(state=account.state)
+    # TODO(issue 14, branch truth): a provider must not write the account; the domain will.
+    state = {**(account.state or {}), "reservation": entry}
+    Account.objects.filter(pk=account.pk or 0).update(state=state)
     return {**entry, "error": ""}
 
 
-def reservation_release(account: ProviderAccount) -> str:
+def reservation_release(account: AccountConfig) -> str:
     """Unlock every model the account's reservation holds now (read first); a note."""
     from .service import BrandsdistributionService
 

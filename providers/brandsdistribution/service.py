@@ -40,8 +40,7 @@ from . import mapping, statuses
 from .client import BrandsdistributionClient
 
 if TYPE_CHECKING:
-    from merchants.models import Merchant, ProviderAccount
-    from orders.models import Order, OrderItem
+    from providers.types import AccountConfig, ItemRequest, MerchantRef, OrderRequest
 
 CARRIER_CACHE_TTL = dt.timedelta(hours=12)
 
@@ -90,7 +89,7 @@ class BrandsdistributionService(ProviderService):
         )
 
     # --- account -------------------------------------------------------------------------
-    def check_account(self, *, merchant: Merchant | None = None) -> str:
+    def check_account(self, *, merchant: MerchantRef | None = None) -> str:
         models = self.client.reservation()
         return (f"Credentials accepted ({self.wire_format.upper()}); "
                 f"{len(models)} model(s) reserved.")
@@ -99,7 +98,7 @@ class BrandsdistributionService(ProviderService):
         return self.client.carriers()
 
     # --- placement -----------------------------------------------------------------------
-    def validate_for_placement(self, order: Order) -> dict[str, str]:
+    def validate_for_placement(self, order: OrderRequest) -> dict[str, str]:
         problems: dict[str, str] = {}
         if self.wire_format not in mapping.CONTENT_TYPES:
             problems["account.wire_format"] = "Must be 'json' or 'xml'."
@@ -122,7 +121,7 @@ class BrandsdistributionService(ProviderService):
         for name in mapping.RECIPIENT_OPTIONS + mapping.ADDRESS_OPTIONS:
             if name in opts and not isinstance(opts[name], str | int):
                 problems[f"provider_options.{name}"] = "Must be text."
-        for index, item in enumerate(order.items.all()):
+        for index, item in enumerate(order.items):
             if not mapping.stock_id(item).isdigit():
                 problems[f"items[{index}].sku"] = (
                     "Brandsdistribution needs the numeric stock_id (model id of the size/colour "
@@ -130,8 +129,8 @@ class BrandsdistributionService(ProviderService):
                 )
         return problems
 
-    def place_order(self, order: Order) -> PlacementResult:
-        items = list(order.items.all())
+    def place_order(self, order: OrderRequest) -> PlacementResult:
+        items = list(order.items)
         client = self.client
         wanted = _quantities(items)
         baseline: dict[str, dict[str, int]] = {}
@@ -198,7 +197,7 @@ class BrandsdistributionService(ProviderService):
         )
 
     def _reserve(
-        self, client: BrandsdistributionClient, items: list[OrderItem], wanted: dict[str, int]
+        self, client: BrandsdistributionClient, items: list[ItemRequest], wanted: dict[str, int]
     ) -> tuple[dict[str, dict[str, int]], dict[str, int], dict[str, dict[str, int]]]:
         """Lock ``wanted``. Returns (baseline reservation, what we now hold per stock id,
         the reservation right before sending). A shortfall is found here, before anything
@@ -264,7 +263,7 @@ class BrandsdistributionService(ProviderService):
         return "Released the locked quantities."
 
     # --- status --------------------------------------------------------------------------
-    def _lookup(self, order: Order) -> dict[str, Any] | None:
+    def _lookup(self, order: OrderRequest) -> dict[str, Any] | None:
         found = self.client.orders_by_key(order.reference)
         mine = [o for o in found if str(o.get("ext_ref", order.reference)) == order.reference]
         if not mine:
@@ -275,7 +274,7 @@ class BrandsdistributionService(ProviderService):
                     return entry
         return max(mine, key=lambda o: int(o["order_id"]))
 
-    def reconcile_placement(self, order: Order) -> PlacementResult | None:
+    def reconcile_placement(self, order: OrderRequest) -> PlacementResult | None:
         entry = self._lookup(order)
         if entry is None:
             return None
@@ -286,7 +285,7 @@ class BrandsdistributionService(ProviderService):
             raw={"status": entry},
         )
 
-    def fetch_order(self, order: Order) -> OrderSnapshot:
+    def fetch_order(self, order: OrderRequest) -> OrderSnapshot:
         entry = self._lookup(order)
         if entry is None:
             raise ProviderRejected(
@@ -315,7 +314,7 @@ class BrandsdistributionService(ProviderService):
 
 
 # --- carrier list, cached on the account -----------------------------------------------------
-def carrier_choices(account: ProviderAccount, *, refresh: bool = False) -> dict[str, Any]:
+def carrier_choices(account: AccountConfig, *, refresh: bool = False) -> dict[str, Any]:
     """``{"carriers": [{"id","name","cost"}], "fetched_at": iso, "error": str}``.
 
     Served from ``account.state["carriers"]`` while fresh; otherwise read from the provider
@@ -339,12 +338,13 @@ def carrier_choices(account: ProviderAccount, *, refresh: bool = False) -> dict[
     except ProviderError as exc:
         return {"carriers": cached.get("carriers", []), "fetched_at": fetched, "error": str(exc)}
     entry = {"carriers": carriers, "fetched_at": timezone.now().isoformat()}
-    account.state = {**(account.state or {}), "carriers": entry}
-    Account.objects.filter(pk=account.pk).update(state=account.state)
+    # TODO(issue 14, branch truth): a provider must not write the account; the domain will.
+    state = {**(account.state or {}), "carriers": entry}
+    Account.objects.filter(pk=account.pk or 0).update(state=state)
     return {**entry, "error": ""}
 
 
-def _quantities(items: list[OrderItem]) -> dict[str, int]:
+def _quantities(items: list[ItemRequest]) -> dict[str, int]:
     counts: Counter[str] = Counter()
     for item in items:
         counts[mapping.stock_id(item)] += item.quantity

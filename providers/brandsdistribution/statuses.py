@@ -12,9 +12,9 @@ status) may be placed. Unknown codes stay raw, keep the order where it is, and p
 
 from __future__ import annotations
 
+from orders.lifecycle import Action as A
+from orders.lifecycle import Lifecycle as L
 from providers.statuses import NOT_PUBLISHED, RawStatus, StatusTable
-from providers.statuses import Action as A
-from providers.statuses import Lifecycle as L
 
 PENDING = "0"
 MONEY_WAITING = "1"

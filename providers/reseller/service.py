@@ -10,6 +10,7 @@ call is refused here before any request (``refusal``) with the reason.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +27,7 @@ from .client import ResellerClient
 if TYPE_CHECKING:
     import datetime as dt
 
-    from merchants.models import Merchant
-    from orders.models import Order, OrderItem
+    from providers.types import ItemRequest, MerchantRef, OrderRequest
 
 FREE, STANDARD = "free", "standard"
 # What a Free edition account may do (documented: list/detail/items, part of extra info).
@@ -108,40 +108,40 @@ class ResellerService(ProviderService):
     def field_names(self) -> dict[str, str]:
         return mapping.field_names(self.account.options.get("field_names"))
 
-    def account_id_for(self, order: Order) -> str:
+    def account_id_for(self, order: OrderRequest) -> str:
         options = order.provider_options or {}
         value = mapping.get(options, "account_id", "AccountId") or self.option("account_id")
         return str(value or "").strip()
 
     @staticmethod
-    def _order_path(order: Order) -> str:
+    def _order_path(order: OrderRequest) -> str:
         if not order.external_id:
             raise ProviderValidationError("The order has no provider draft yet.",
                                           fields={"external_id": "No provider draft."})
         return f"api/orders/{order.external_id}"
 
     # --- checks ---------------------------------------------------------------------------
-    def check_account(self, *, merchant: Merchant | None = None) -> str:
+    def check_account(self, *, merchant: MerchantRef | None = None) -> str:
         body = self.client.call("GET", "api/orders", operation="check_account", idempotent=True,
                                 params={"stage": "Draft"})
         mapping.list_of(body or [], "check_account")
         version = self.client.headers["X-Api-Version"]
         return f"Token accepted; {self.edition} edition; API v{version}."
 
-    def validate_for_placement(self, order: Order) -> dict[str, str]:
+    def validate_for_placement(self, order: OrderRequest) -> dict[str, str]:
         problems: dict[str, str] = {}
         if not order.external_id and not self.account_id_for(order):
             problems["provider_options.account_id"] = (
                 "AccountId is required: set the account's default AccountId or the order's "
                 "provider option 'account_id'."
             )
-        for index, item in enumerate(order.items.all()):
+        for index, item in enumerate(order.items):
             if not (item.product_id or item.sku):
                 problems[f"items[{index}].product_id"] = "A product id is required."
         return problems
 
     # --- drafts and items -------------------------------------------------------------------
-    def create_draft(self, order: Order) -> PlacementResult:
+    def create_draft(self, order: OrderRequest) -> PlacementResult:
         """``POST /api/orders`` (AccountId mandatory): not idempotent."""
         self._guard("create_draft")
         account_id = self.account_id_for(order)
@@ -155,7 +155,7 @@ class ResellerService(ProviderService):
                                 json_body=mapping.draft_body(order, account_id, self.field_names))
         return mapping.draft_result(body, now=timezone.now())
 
-    def add_item(self, order: Order, item: OrderItem) -> str:
+    def add_item(self, order: OrderRequest, item: ItemRequest) -> str:
         """``POST …/items`` then read the item back (``GET …/items/{itemId}``): the id is
         only trusted once the provider shows the item."""
         self._guard("add_item")
@@ -166,7 +166,7 @@ class ResellerService(ProviderService):
         self._read_item(order, item_id)
         return item_id
 
-    def _read_item(self, order: Order, item_id: str) -> ItemSnapshot:
+    def _read_item(self, order: OrderRequest, item_id: str) -> ItemSnapshot:
         body = self.client.call("GET", f"{self._order_path(order)}/items/{item_id}",
                                 operation="fetch_item", idempotent=True)
         snap = mapping.item_snapshot(mapping._need_mapping(body, "fetch_item"))
@@ -174,26 +174,26 @@ class ResellerService(ProviderService):
             snap.external_id = item_id
         return snap
 
-    def remove_item(self, order: Order, item: OrderItem) -> None:
+    def remove_item(self, order: OrderRequest, item: ItemRequest) -> None:
         self._guard("remove_item")
         if not item.external_id:
             return  # never reached the provider
         self.client.call("DELETE", f"{self._order_path(order)}/items/{item.external_id}",
                          operation="remove_item", idempotent=True)
 
-    def list_items(self, order: Order) -> list[ItemSnapshot]:
+    def list_items(self, order: OrderRequest) -> list[ItemSnapshot]:
         body = self.client.call("GET", f"{self._order_path(order)}/items",
                                 operation="list_items", idempotent=True)
         return [mapping.item_snapshot(r) for r in mapping.list_of(body or [], "list_items")]
 
-    def fetch_item(self, order: Order, item: OrderItem) -> ItemSnapshot:
+    def fetch_item(self, order: OrderRequest, item: ItemRequest) -> ItemSnapshot:
         if not item.external_id:
             raise ProviderValidationError("This item is not at the provider yet.",
                                           fields={"external_id": "No provider item id."})
         return self._read_item(order, item.external_id)
 
     # --- checkout and execution --------------------------------------------------------------
-    def place_order(self, order: Order) -> PlacementResult:
+    def place_order(self, order: OrderRequest) -> PlacementResult:
         """Create the draft if none yet and push items it lacks, then checkout (not
         idempotent). The domain normally builds the draft first (``order_provider_draft_create``)
         so each provider id is recorded as soon as it exists."""
@@ -201,7 +201,8 @@ class ResellerService(ProviderService):
         draft: PlacementResult | None = None
         if not order.external_id:
             draft = self.create_draft(order)
-            order.external_id = draft.external_ids[0]  # in memory only, for the paths below
+            # a copy with the new draft's id, for the paths below (the request is never changed)
+            order = dataclasses.replace(order, external_id=draft.external_ids[0])
         else:
             # Documented: checkout "can only be done when the order is in Draft status". Ask
             # the provider, not only our state: an order it already took is never checked out
@@ -216,9 +217,9 @@ class ResellerService(ProviderService):
                     message=f"Not checked out: the provider already has this order "
                             f"({current.raw_status or 'no status'}).",
                     raw={"order": current.raw})
-        for item in order.items.all():
+        for item in order.items:
             if not item.external_id:
-                item.external_id = self.add_item(order, item)
+                self.add_item(order, item)
         body = self.client.call("POST", f"{self._order_path(order)}/checkout",
                                 operation="checkout", idempotent=False)
         result = mapping.checkout_result(order.external_id, body)
@@ -226,7 +227,7 @@ class ResellerService(ProviderService):
             result.raw = {"draft": draft.raw, "checkout": result.raw}
         return result
 
-    def poll_execution(self, order: Order) -> PlacementResult:
+    def poll_execution(self, order: OrderRequest) -> PlacementResult:
         body = self.client.call("GET", f"{self._order_path(order)}/execute/status",
                                 operation="execution_status", idempotent=True)
         return mapping.execution_result(order.external_id, body)
@@ -254,7 +255,7 @@ class ResellerService(ProviderService):
             seen.update(s.external_id for s in fresh)
             yield page, fresh
 
-    def fetch_order(self, order: Order) -> OrderSnapshot:
+    def fetch_order(self, order: OrderRequest) -> OrderSnapshot:
         path = self._order_path(order)
         body = self.client.call("GET", path, operation="fetch_order", idempotent=True)
         items = self.client.call("GET", f"{path}/items", operation="list_items", idempotent=True)
@@ -268,14 +269,14 @@ class ResellerService(ProviderService):
             yield snaps
         cursor["page"] = 1
 
-    def _find(self, order: Order, *, stage: str) -> OrderSnapshot | None:
+    def _find(self, order: OrderRequest, *, stage: str) -> OrderSnapshot | None:
         for _page, snaps in self.iter_pages(stage=stage):
             found = next((s for s in snaps if s.reference == order.reference), None)
             if found is not None:
                 return found
         return None
 
-    def reconcile_placement(self, order: Order) -> PlacementResult | None:
+    def reconcile_placement(self, order: OrderRequest) -> PlacementResult | None:
         """Was the checkout (or the draft) acted on? By id when we have it, else by our
         reference among all orders. A Draft found means the checkout never happened."""
         if order.external_id:
@@ -289,7 +290,7 @@ class ResellerService(ProviderService):
         return PlacementResult(external_ids=[snap.external_id], raw_status=snap.raw_status,
                                state=snap.state, raw=snap.raw)
 
-    def find_draft(self, order: Order) -> PlacementResult | None:
+    def find_draft(self, order: OrderRequest) -> PlacementResult | None:
         """Our draft among the provider's drafts (by our reference), after a create whose
         outcome was unknown; None when there is none."""
         found = self._find(order, stage="Draft")
@@ -299,24 +300,24 @@ class ResellerService(ProviderService):
                                state=found.state, expires_at=found.expires_at, raw=found.raw)
 
     # --- extra information -------------------------------------------------------------------
-    def custom_fields_get(self, order: Order) -> list[dict[str, Any]]:
+    def custom_fields_get(self, order: OrderRequest) -> list[dict[str, Any]]:
         body = self.client.call("GET", f"{self._order_path(order)}/customfields",
                                 operation="custom_fields_get", idempotent=True)
         return mapping.values_from(body if body is not None else [], "custom_fields_get")
 
-    def custom_fields_set(self, order: Order, values: dict[str, Any]) -> None:
+    def custom_fields_set(self, order: OrderRequest, values: dict[str, Any]) -> None:
         self._guard("custom_fields_set")
         self.client.call("PUT", f"{self._order_path(order)}/customfields",
                          operation="custom_fields_set", idempotent=True,
                          json_body=mapping.values_body(values, self.field_names))
 
-    def _item_path(self, order: Order, item: OrderItem) -> str:
+    def _item_path(self, order: OrderRequest, item: ItemRequest) -> str:
         if not item.external_id:
             raise ProviderValidationError("This item is not at the provider yet.",
                                           fields={"external_id": "No provider item id."})
         return f"{self._order_path(order)}/items/{item.external_id}"
 
-    def item_characteristics_get(self, order: Order, item: OrderItem) -> list[dict[str, Any]]:
+    def item_characteristics_get(self, order: OrderRequest, item: ItemRequest) -> list[dict[str, Any]]:
         """When the characteristics form opens: the item is read back first
         (``GET …/items/{itemId}``), so a form is never built for an item the provider no
         longer has."""
@@ -326,7 +327,7 @@ class ResellerService(ProviderService):
                                 operation="item_characteristics_get", idempotent=True)
         return mapping.values_from(body if body is not None else [], "item_characteristics_get")
 
-    def item_characteristics_set(self, order: Order, item: OrderItem,
+    def item_characteristics_set(self, order: OrderRequest, item: ItemRequest,
                                  values: dict[str, Any]) -> None:
         self._guard("item_characteristics_set")
         self.client.call("PUT", f"{self._item_path(order, item)}/characteristics",

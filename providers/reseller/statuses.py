@@ -12,9 +12,9 @@ labels and lifecycle mapping live in one place. Lookups are case- and space-inse
 
 from __future__ import annotations
 
+from orders.lifecycle import Action as A
+from orders.lifecycle import Lifecycle as L
 from providers.statuses import NOT_PUBLISHED, RawStatus, StatusTable
-from providers.statuses import Action as A
-from providers.statuses import Lifecycle as L
 
 DRAFT = "Draft"
 SUBMITTED = "Submitted"

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import json
 import random
-from typing import Any
 
-from merchants import services as merchant_services
-from merchants.models import ProviderAccount
-from orders import snapshots
+from providers.types import DemoAccount, DemoData, DemoMerchant
 
 from . import mapping
 from .models import SandboxMerchant
@@ -21,29 +18,24 @@ CREDENTIALS = {"api_key": "demo-tipser-apikey-0001"}
 OPTIONS = {"page_size": 20, "sync_interval_minutes": 1}
 
 
-def seed(*, account: ProviderAccount, stdout: Any) -> None:
-    merchant = merchant_services.merchant_create(
-        account=account,
-        name="Tipser demo shop",
-        external_id="demo-tipser",
-        contact_email="tipser@example.test",
-    )
-    merchant_services.merchant_authorize(merchant=merchant, how="demo")
+def demo_data() -> DemoData:
+    """The sandbox merchant and its incoming orders (as a sync would read them)."""
     sandbox_merchant, _ = SandboxMerchant.objects.get_or_create(
-        api_key=account.credentials["api_key"], defaults={"name": "Tipser demo shop"}
+        api_key=CREDENTIALS["api_key"], defaults={"name": "Tipser demo shop"}
     )
     orders = orders_generate(merchant=sandbox_merchant, count=6, rng=random.Random(3))
     # Initial import. The web server (and with it the sandbox) is not running while
-    # seed_demo runs, so the sandbox's wire documents go through the same mapping and bulk
-    # upsert as a real sync; from here on the periodic sync calls the sandbox over HTTP.
+    # seed_demo runs, so the sandbox's wire documents go through the same mapping (and the
+    # seeding side's bulk upsert) as a real sync; from here on the periodic sync calls the
+    # sandbox over HTTP.
     page = [mapping.parse_order(json.loads(json.dumps(render_order(o)))) for o in orders]
-    snapshots.upsert_page(account=account, page=page)
     oldest = min(o.order_date for o in orders).date().isoformat()
-    account.state = {**account.state, "sync": {"next_from": oldest}}
-    account.save(update_fields=["state", "updated_at"])
-    stdout.write(
-        f"    Tipser: {len(orders)} incoming sandbox orders imported; more at "
-        "/sandbox/tipser/control/ (apiKey: see providers/tipser/demo.py), "
-        "synced every minute by the worker"
+    merchant = DemoMerchant(name="Tipser demo shop", external_id="demo-tipser",
+                            contact_email="tipser@example.test")
+    return DemoData(
+        accounts=[DemoAccount(merchants=[merchant], incoming=page,
+                              sync_cursor={"next_from": oldest})],
+        note=f"  Tipser: {len(orders)} incoming sandbox orders imported; more at "
+             "/sandbox/tipser/control/ (apiKey: see providers/tipser/demo.py), "
+             "synced every minute by the worker",
     )
-

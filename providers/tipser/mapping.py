@@ -14,9 +14,9 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
+from orders.lifecycle import ItemLifecycle as I
+from orders.lifecycle import Lifecycle as L
 from providers.errors import ProviderBadReply
-from providers.statuses import ItemLifecycle as I
-from providers.statuses import Lifecycle as L
 from providers.types import AddressData, ItemSnapshot, OrderSnapshot
 
 from .statuses import STATUSES

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from orders.lifecycle import ItemLifecycle as I
 from providers.base import CredentialField, OptionField, ProviderService
 from providers.errors import (
     ProviderBadReply,
@@ -19,7 +20,6 @@ from providers.errors import (
     ProviderValidationError,
 )
 from providers.registry import register
-from providers.statuses import ItemLifecycle as I
 from providers.types import OrderSnapshot
 
 from . import mapping, paging
@@ -27,8 +27,7 @@ from .client import TipserClient
 from .statuses import ALL_STATES, OPEN_ITEM_CODES, OPEN_STATES, SHIPPED, STATUSES
 
 if TYPE_CHECKING:
-    from merchants.models import Merchant
-    from orders.models import Order, OrderItem, Shipment
+    from providers.types import ItemRequest, MerchantRef, OrderRequest, ShipmentRequest
 
 PRODUCTION_HOST = "https://t3-prod-api.tipser.com"
 SANDBOX_HOST = "https://t3-stage-api.tipser.com"
@@ -111,7 +110,7 @@ class TipserService(ProviderService):
             return next(int(o.default) for o in self.option_fields if o.name == name)
 
     # --- operations ------------------------------------------------------------------------
-    def check_account(self, *, merchant: Merchant | None = None) -> str:
+    def check_account(self, *, merchant: MerchantRef | None = None) -> str:
         body = self.client.list_orders(
             from_date=_date(timezone.now()),
             states=str(self.option("sync_states")),
@@ -121,7 +120,7 @@ class TipserService(ProviderService):
         _, count = mapping.parse_order_page(body)
         return f"apiKey accepted ({count if count is not None else '?'} order(s) today)"
 
-    def fetch_order(self, order: Order) -> OrderSnapshot:
+    def fetch_order(self, order: OrderRequest) -> OrderSnapshot:
         return mapping.parse_order(self.client.get_order(order.external_id))
 
     def iter_incoming(
@@ -277,14 +276,14 @@ class TipserService(ProviderService):
         cursor.pop("run", None)
 
     # --- status changes --------------------------------------------------------------------
-    def _allowed(self, item: OrderItem, code: str) -> bool:
+    def _allowed(self, item: ItemRequest, code: str) -> bool:
         target = STATUSES.item_state_for(code)
         return target is not None and STATUSES.item_allows(
             target, raw_status=item.raw_status, next_statuses=item.next_statuses
         )
 
     def set_item_status(
-        self, order: Order, items: list[OrderItem], target: str, *, comment: str = ""
+        self, order: OrderRequest, items: list[ItemRequest], target: str, *, comment: str = ""
     ) -> None:
         code = STATUSES.item_code_for(target)
         if code is None:
@@ -301,18 +300,18 @@ class TipserService(ProviderService):
         self.client.set_status(order.external_id, mapping.status_body(code, ids, comment))
 
     def _whole_order(
-        self, order: Order, target: str, *, skip: tuple[str, ...], comment: str
+        self, order: OrderRequest, target: str, *, skip: tuple[str, ...], comment: str
     ) -> None:
         """An order-level change: one request with every item that is not already past it."""
-        items = [i for i in order.items.all() if i.state not in skip and i.external_id]
+        items = [i for i in order.items if i.state not in skip and i.external_id]
         if not items:
             raise ProviderValidationError("No item of this order can take this change.")
         self.set_item_status(order, items, target, comment=comment)
 
-    def cancel_order(self, order: Order) -> None:
+    def cancel_order(self, order: OrderRequest) -> None:
         self._whole_order(order, I.CANCELLED, skip=(I.CANCELLED,), comment="Cancelled by merchant")
 
-    def hold_order(self, order: Order) -> None:
+    def hold_order(self, order: OrderRequest) -> None:
         self._whole_order(
             order,
             I.ON_HOLD,
@@ -320,10 +319,10 @@ class TipserService(ProviderService):
             comment="On hold",
         )
 
-    def release_order(self, order: Order) -> None:
+    def release_order(self, order: OrderRequest) -> None:
         live = [
             i
-            for i in order.items.all()
+            for i in order.items
             if i.external_id and i.state not in (I.CANCELLED, I.SHIPPED, I.RETURNED)
         ]
         # The held items; when none is known as held yet (the hold was just sent and no sync
@@ -333,11 +332,11 @@ class TipserService(ProviderService):
             raise ProviderValidationError("No item of this order can be released.")
         self.set_item_status(order, items, I.ACKNOWLEDGED, comment="Hold released")
 
-    def push_shipment(self, shipment: Shipment) -> None:
+    def push_shipment(self, shipment: ShipmentRequest) -> None:
         """Post the shipping information, then mark the shipped items Shipped (which makes
         Tipser send the confirmation and invoice) — the doc keeps the two apart."""
         order = shipment.order
-        items = [line.item for line in shipment.lines.select_related("item")]
+        items = [line.item for line in shipment.lines]
         ids = [i.external_id for i in items if i.external_id]
         if not ids:
             raise ProviderValidationError(
@@ -363,7 +362,7 @@ class TipserService(ProviderService):
                 ),
             )
 
-    def order_state_after_items(self, order: Order, items: list[OrderItem]) -> str | None:
+    def order_state_after_items(self, order: OrderRequest, items: list[ItemRequest]) -> str | None:
         return mapping.order_state_from_item_states([i.state for i in items])
 
     # --- carriers --------------------------------------------------------------------------
@@ -379,7 +378,7 @@ class TipserService(ProviderService):
             cache.set(key, cached, CARRIER_CACHE_SECONDS)
         return dict(cached)
 
-    def carrier_names(self, *, refresh: bool = False, order: Order | None = None) -> list[str]:
+    def carrier_names(self, *, refresh: bool = False, order: OrderRequest | None = None) -> list[str]:
         """Carrier names: those of the order's market ("from the proper market section"),
         every market's when the order's market is not found."""
         markets = self._markets(refresh=refresh)
@@ -390,7 +389,7 @@ class TipserService(ProviderService):
                 return list(own)
         return list(markets["all"])
 
-    def carrier_choices(self, order: Order | None = None) -> list[tuple[str, str]]:
+    def carrier_choices(self, order: OrderRequest | None = None) -> list[tuple[str, str]]:
         """Choices for the ship form: the carriers of the order's market, the customer's
         preferred one, and "other" (sent as null). A failing markets call still leaves
         "other"."""

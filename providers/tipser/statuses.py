@@ -12,8 +12,8 @@ raw and derive the canonical order state from the item states (``mapping.order_s
 
 from __future__ import annotations
 
-from providers.statuses import ItemLifecycle as I
-from providers.statuses import Lifecycle as L
+from orders.lifecycle import ItemLifecycle as I
+from orders.lifecycle import Lifecycle as L
 from providers.statuses import RawStatus, StatusTable
 
 NEW, HOLD, SHIPPED, CANCELLED, RETURNED, ACKNOWLEDGED = "0", "1", "2", "3", "4", "6"

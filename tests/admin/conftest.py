@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from orders.lifecycle import Lifecycle as L
 from orders.models import Order
 from providers import registry
-from providers.statuses import Lifecycle as L
 from providers.statuses import RawStatus, StatusTable
 from tests.fake_provider import STATUSES, FakeService
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from django_fsm import TransitionNotAllowed, can_proceed
 
+from orders.lifecycle import ItemLifecycle, Lifecycle
 from orders.models import Order, OrderItem, Shipment
-from providers.statuses import ItemLifecycle, Lifecycle
 from tests.factories import OrderFactory, OrderItemFactory
 
 pytestmark = pytest.mark.django_db

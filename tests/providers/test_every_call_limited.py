@@ -23,8 +23,10 @@ import pytest
 import responses
 from django.core.cache import cache
 
+from merchants.provider_requests import merchant_ref, provider_service
 from orders import snapshots
 from orders.models import Order, Shipment, ShipmentLine
+from orders.provider_requests import item_request, order_request, shipment_request
 from providers import ratelimit, registry
 from providers.base import ProviderService
 from providers.docsamples import sample_bytes, sample_json
@@ -65,7 +67,7 @@ class World:
     routes: list[tuple[str, str, Any]] = field(default_factory=list)
 
     def service(self, recorder: Callable[[CallRecord], None]) -> Any:  # the provider's class
-        return registry.service_for(self.account, recorder=recorder)
+        return provider_service(self.account, recorder=recorder)
 
 
 def _account(provider: str, base: str, credentials: dict[str, str], **options: Any) -> Any:
@@ -206,26 +208,26 @@ def _drain(result: Any) -> Any:
 
 # Methods of the base class (a provider that does not override one sends nothing).
 BASE_CALLS: dict[str, Call] = {
-    "check_account": lambda s, w: s.check_account(merchant=w.order.merchant),
-    "place_order": lambda s, w: s.place_order(w.order),
-    "reconcile_placement": lambda s, w: s.reconcile_placement(w.order),
-    "fetch_order": lambda s, w: s.fetch_order(w.order),
+    "check_account": lambda s, w: s.check_account(merchant=merchant_ref(w.order.merchant)),
+    "place_order": lambda s, w: s.place_order(order_request(w.order)),
+    "reconcile_placement": lambda s, w: s.reconcile_placement(order_request(w.order)),
+    "fetch_order": lambda s, w: s.fetch_order(order_request(w.order)),
     "iter_incoming": lambda s, w: _drain(s.iter_incoming(since=None, cursor={})),
-    "cancel_order": lambda s, w: s.cancel_order(w.order),
-    "push_shipment": lambda s, w: s.push_shipment(w.shipment),
-    "set_item_status": lambda s, w: s.set_item_status(w.order, [w.item], "cancelled"),
-    "hold_order": lambda s, w: s.hold_order(w.order),
-    "release_order": lambda s, w: s.release_order(w.order),
-    "carrier_choices": lambda s, w: s.carrier_choices(w.order),
+    "cancel_order": lambda s, w: s.cancel_order(order_request(w.order)),
+    "push_shipment": lambda s, w: s.push_shipment(w.shipment and shipment_request(w.shipment)),
+    "set_item_status": lambda s, w: s.set_item_status(order_request(w.order), [item_request(w.item)], "cancelled"),
+    "hold_order": lambda s, w: s.hold_order(order_request(w.order)),
+    "release_order": lambda s, w: s.release_order(order_request(w.order)),
+    "carrier_choices": lambda s, w: s.carrier_choices(order_request(w.order)),
     "register_merchant": lambda s, w: s.register_merchant(
         redirect_url="https://dropdesk.example.test/back", merchant_id="m-1"),
-    "create_draft": lambda s, w: s.create_draft(w.order),
-    "add_item": lambda s, w: s.add_item(w.order, w.item),
-    "remove_item": lambda s, w: s.remove_item(w.order, w.item),
-    "poll_execution": lambda s, w: s.poll_execution(w.order),
-    "custom_fields_get": lambda s, w: s.custom_fields_get(w.order),
-    "custom_fields_set": lambda s, w: s.custom_fields_set(w.order, {"PONumber": "PO-1"}),
-    "item_characteristics_get": lambda s, w: s.item_characteristics_get(w.order, w.item),
+    "create_draft": lambda s, w: s.create_draft(order_request(w.order)),
+    "add_item": lambda s, w: s.add_item(order_request(w.order), item_request(w.item)),
+    "remove_item": lambda s, w: s.remove_item(order_request(w.order), item_request(w.item)),
+    "poll_execution": lambda s, w: s.poll_execution(order_request(w.order)),
+    "custom_fields_get": lambda s, w: s.custom_fields_get(order_request(w.order)),
+    "custom_fields_set": lambda s, w: s.custom_fields_set(order_request(w.order), {"PONumber": "PO-1"}),
+    "item_characteristics_get": lambda s, w: s.item_characteristics_get(order_request(w.order), item_request(w.item)),
     "item_characteristics_set": lambda s, w: s.item_characteristics_set(
         w.order, w.item, {"Seats": "6"}),
 }
@@ -233,12 +235,12 @@ BASE_CALLS: dict[str, Call] = {
 # Methods only some providers have (by provider key).
 PROVIDER_CALLS: dict[tuple[str, str], Call] = {
     ("brandsdistribution", "list_carriers"): lambda s, w: s.list_carriers(),
-    ("reseller", "list_items"): lambda s, w: s.list_items(w.order),
-    ("reseller", "fetch_item"): lambda s, w: s.fetch_item(w.order, w.item),
+    ("reseller", "list_items"): lambda s, w: s.list_items(order_request(w.order)),
+    ("reseller", "fetch_item"): lambda s, w: s.fetch_item(order_request(w.order), item_request(w.item)),
     ("reseller", "list_orders"): lambda s, w: s.list_orders(stage="All"),
     ("reseller", "iter_pages"): lambda s, w: _drain(s.iter_pages(stage="All")),
-    ("reseller", "find_draft"): lambda s, w: s.find_draft(w.order),
-    ("tipser", "carrier_names"): lambda s, w: s.carrier_names(refresh=True, order=w.order),
+    ("reseller", "find_draft"): lambda s, w: s.find_draft(order_request(w.order)),
+    ("tipser", "carrier_names"): lambda s, w: s.carrier_names(refresh=True, order=order_request(w.order)),
 }
 
 
@@ -404,7 +406,7 @@ def test_no_http_methods_send_nothing(key: str, wire: Wire, mocked: responses.Re
         "credential": lambda s, w: s.credential(s.credential_fields[0].name),
         "option": lambda s, w: s.option("rate_limit"),
         "refusal": lambda s, w: s.refusal("place_order"),
-        "validate_for_placement": lambda s, w: s.validate_for_placement(w.order),
+        "validate_for_placement": lambda s, w: s.validate_for_placement(order_request(w.order)),
         "order_state_after_items": lambda s, w: s.order_state_after_items(
             w.order, list(w.order.items.all())),
         "account_id_for": lambda s, w: s.account_id_for(w.order),
@@ -456,7 +458,7 @@ def test_a_call_outside_the_old_operation_list_now_waits_for_its_slot(
     world.account.save()
     _route(world, mocked)
     service = world.service(lambda record: None)
-    service.custom_fields_get(world.order)  # token + GET: the second waits a window
+    service.custom_fields_get(order_request(world.order))  # token + GET: the second waits a window
     assert len(mocked.calls) == 2 and waits == [1.0]
 
     ali = _aliseeks()

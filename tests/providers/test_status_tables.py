@@ -14,11 +14,12 @@ from django_fsm import can_proceed
 
 from orders import services
 from orders.errors import OrderActionRefused
+from orders.lifecycle import Action, ItemLifecycle
 from orders.models import Order, OrderItem
 from providers.aliseeks.statuses import STATUSES as ALISEEKS
 from providers.brandsdistribution.statuses import STATUSES as BRANDSDISTRIBUTION
 from providers.reseller.statuses import STATUSES as RESELLER
-from providers.statuses import Action, ItemLifecycle, StatusTable
+from providers.statuses import StatusTable
 from providers.tipser.statuses import STATUSES as TIPSER
 from tests.factories import AccountFactory, MerchantFactory, OrderFactory, OrderItemFactory
 

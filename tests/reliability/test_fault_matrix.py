@@ -28,8 +28,8 @@ from django.core.cache import cache
 from urllib3.exceptions import NewConnectionError, ProtocolError, ReadTimeoutError
 
 from orders import tasks
+from orders.lifecycle import Lifecycle
 from orders.models import Order
-from providers.statuses import Lifecycle
 from tests.factories import MerchantFactory, OrderFactory, OrderItemFactory
 from tests.fake_provider import BASE_URL
 

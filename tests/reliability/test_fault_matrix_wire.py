@@ -25,8 +25,8 @@ import pytest
 from django.core.cache import cache
 
 from orders import tasks
+from orders.lifecycle import Lifecycle
 from orders.models import Order
-from providers.statuses import Lifecycle
 
 from .test_fault_matrix import SPECS, _events_summary
 from .wire_provider import DNS_FAILURE_URL, FAULTS, ConnectTimeoutAddress, WireProvider, refused_url

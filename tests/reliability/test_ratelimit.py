@@ -8,9 +8,11 @@ import redis as redis_lib
 import responses
 from django.core.cache import cache
 
+from merchants.provider_requests import provider_service
 from orders import services
-from providers import ratelimit, registry
+from providers import ratelimit
 from providers.errors import ProviderUnavailable
+from providers.types import MerchantRef, OrderRequest
 from tests.factories import MerchantFactory
 from tests.fake_provider import BASE_URL
 
@@ -60,8 +62,8 @@ def _account(rate, **options):
 def test_cache_limiter_spreads_an_accounts_calls_over_windows(mocked, clock):
     merchant = _account(2)
     mocked.add(responses.GET, f"{BASE_URL}/orders/by-ref/R", json={})
-    service = registry.service_for(merchant.account)
-    order = type("O", (), {"reference": "R"})()
+    service = provider_service(merchant.account)
+    order = OrderRequest(pk=None, reference="R", merchant=MerchantRef(pk=None))
     for _ in range(5):
         service.reconcile_placement(order)
     assert len(mocked.calls) == 5
@@ -71,9 +73,9 @@ def test_cache_limiter_spreads_an_accounts_calls_over_windows(mocked, clock):
 def test_limiter_is_per_account(mocked, clock):
     one, two = _account(1), _account(1)
     mocked.add(responses.GET, f"{BASE_URL}/orders/by-ref/R", json={})
-    order = type("O", (), {"reference": "R"})()
-    registry.service_for(one.account).reconcile_placement(order)
-    registry.service_for(two.account).reconcile_placement(order)
+    order = OrderRequest(pk=None, reference="R", merchant=MerchantRef(pk=None))
+    provider_service(one.account).reconcile_placement(order)
+    provider_service(two.account).reconcile_placement(order)
     assert clock.sleeps == []
 
 
@@ -81,8 +83,8 @@ def test_call_over_the_maximum_wait_is_not_sent_and_is_unavailable(mocked, clock
     settings.RATE_LIMIT_MAX_WAIT = 0
     merchant = _account(1)
     mocked.add(responses.GET, f"{BASE_URL}/orders/by-ref/R", json={})
-    service = registry.service_for(merchant.account)
-    order = type("O", (), {"reference": "R"})()
+    service = provider_service(merchant.account)
+    order = OrderRequest(pk=None, reference="R", merchant=MerchantRef(pk=None))
     service.reconcile_placement(order)
     with pytest.raises(ProviderUnavailable) as err:
         service.reconcile_placement(order)
@@ -104,9 +106,10 @@ def test_no_rate_means_no_limit(mocked, clock, settings):
     settings.PROVIDER_DEFAULT_RATE_LIMIT = 0
     merchant = MerchantFactory()
     mocked.add(responses.GET, f"{BASE_URL}/orders/by-ref/R", json={})
-    service = registry.service_for(merchant.account)
+    service = provider_service(merchant.account)
     for _ in range(20):
-        service.reconcile_placement(type("O", (), {"reference": "R"})())
+        service.reconcile_placement(
+            OrderRequest(pk=None, reference="R", merchant=MerchantRef(pk=None)))
     assert clock.sleeps == []
 
 

@@ -12,8 +12,8 @@ import pytest
 from django.core.cache import cache
 
 from orders import tasks
+from orders.lifecycle import Lifecycle
 from orders.models import Order
-from providers.statuses import Lifecycle
 from tests.providers.aliseeks import fault_spec as aliseeks_spec
 from tests.providers.brandsdistribution import fault_spec as bd_spec
 

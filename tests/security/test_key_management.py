@@ -141,8 +141,8 @@ def test_saving_an_account_for_another_reason_keeps_the_unreadable_value(setting
 
 
 def test_a_provider_call_with_unreadable_credentials_is_refused_before_sending(settings, mocked):
+    from merchants.provider_requests import provider_service as service_for
     from providers.errors import ProviderRejected
-    from providers.registry import service_for
 
     settings.FIELD_ENCRYPTION_KEY = [KEY_A]
     account = AccountFactory(provider="tipser", credentials={"api_key": SECRET})

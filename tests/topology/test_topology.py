@@ -31,8 +31,8 @@ import pytest
 import redis as redis_lib
 import requests
 
+from orders.lifecycle import Lifecycle
 from orders.schedules import SWEEPS
-from providers.statuses import Lifecycle
 
 from .conftest import NOTES
 from .helper import CONTACT_PREFIX

@@ -1,12 +1,11 @@
 """Demo data: one sandbox account and merchant per provider, and a spread of orders.
 
 Idempotent: accounts that exist are left as they are. Each provider may contribute its own
-demo data through ``providers/<key>/demo.py: seed(*, account, merchant, stdout)``.
+demo data as plain data (``providers/<key>/demo.py: demo_data()``); ``orders.demo`` seeds it.
 """
 
 from __future__ import annotations
 
-import importlib
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +16,7 @@ from django.db import transaction
 from merchants import services as merchant_services
 from merchants.models import ProviderAccount
 from orders import services
+from orders.demo import demo_seed, provider_demo
 from providers.registry import PROVIDER_CHOICES
 
 DEMO_ADDRESS: dict[str, Any] = {
@@ -63,19 +63,15 @@ class Command(BaseCommand):
         return moved
 
     def _seed_provider(self, key: str, name: str, base_url: str) -> None:
-        try:
-            demo = importlib.import_module(f"providers.{key}.demo")
-        except ModuleNotFoundError:
-            demo = None
+        demo = provider_demo(key)
         account = merchant_services.account_create(
             provider=key, name=name, environment=ProviderAccount.Environment.SANDBOX,
             base_url=base_url,
             credentials=getattr(demo, "CREDENTIALS", {"api_key": f"demo-{key}-key"}),
             options=getattr(demo, "OPTIONS", {}),
         )
-        if demo is not None and hasattr(demo, "seed"):
-            demo.seed(account=account, stdout=self.stdout)
-            self.stdout.write(f"  {name}: seeded by providers.{key}.demo")
+        if demo_seed(account=account, stdout=self.stdout):
+            self.stdout.write(f"  {name}: seeded from providers.{key}.demo")
             return
         merchant = merchant_services.merchant_create(
             account=account, name=f"{name} merchant", external_id=f"demo-{key}",

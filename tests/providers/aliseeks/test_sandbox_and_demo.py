@@ -10,7 +10,9 @@ from django.test import override_settings
 from django.utils import timezone
 
 from merchants.models import Merchant, ProviderAccount
+from orders.demo import demo_seed
 from orders.models import Order
+from orders.provider_requests import order_request
 from providers.aliseeks import demo
 from providers.aliseeks.models import SandboxMerchant, SandboxOrder
 
@@ -104,14 +106,14 @@ def test_demo_seed_creates_an_authorized_and_a_pending_merchant_with_drafts(db):
     account = ProviderAccount.objects.create(
         provider="aliseeks", name="Aliseeks demo", base_url="http://127.0.0.1:8000/sandbox/aliseeks/",
         credentials=demo.CREDENTIALS, options=demo.OPTIONS)
-    demo.seed(account=account)
+    demo_seed(account=account)
     shop = Merchant.objects.get(account=account, external_id=demo.DEMO_MERCHANT_ID)
     assert shop.can_order
     pending = Merchant.objects.get(account=account, name="Aliseeks pending shop")
     assert pending.auth_state == "pending"
     assert Order.objects.filter(merchant=shop, state="draft").count() == 3
     assert SandboxMerchant.objects.get(merchant_id=demo.DEMO_MERCHANT_ID).authorized
-    from providers.registry import service_for
+    from merchants.provider_requests import provider_service as service_for
 
     for order in Order.objects.filter(merchant=shop):
-        assert service_for(account).validate_for_placement(order) == {}
+        assert service_for(account).validate_for_placement(order_request(order)) == {}

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from orders.provider_requests import order_request
 from providers.brandsdistribution import mapping
 from providers.errors import ProviderBadReply
 
@@ -29,7 +30,7 @@ def _doc_sample_xml_without_empty_optionals() -> bytes:
 
 def test_xml_order_body_matches_the_documented_sample_byte_for_byte():
     order = make_order(wire_format="xml")
-    body = mapping.order_body(mapping.order_document(order, list(order.items.all())), "xml")
+    body = mapping.order_body(mapping.order_document(order_request(order), list(order_request(order).items)), "xml")
     # The sample's empty <careof/> and <notes> are optional and left out when empty.
     assert body == _doc_sample_xml_without_empty_optionals()
     assert body.startswith(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><root>')
@@ -40,7 +41,7 @@ def test_json_order_body_matches_the_documented_sample():
         reference="2357", ordered_at=dt.datetime(2021, 2, 2, 23, 59, 59, tzinfo=dt.UTC),
         items=(("1578", 1),),
     )
-    body = mapping.order_body(mapping.order_document(order, list(order.items.all())), "json")
+    body = mapping.order_body(mapping.order_document(order_request(order), list(order_request(order).items)), "json")
     expected = json.loads(fixture("order_request.json"))
     assert json.loads(body) == expected
     sent = json.loads(body)["order_list"][0]
@@ -51,7 +52,7 @@ def test_json_order_body_matches_the_documented_sample():
 def test_json_and_xml_carry_the_same_document():
     order = make_order(provider_options={"careof": "c/o Bob", "notes": "ring twice",
                                          "autoConfirm": False})
-    doc = mapping.order_document(order, list(order.items.all()))
+    doc = mapping.order_document(order_request(order), list(order_request(order).items))
     xml = mapping.parse_xml(mapping.order_body(doc, "xml"), what="t")
     entry = xml.find("order_list/order")
     assert entry is not None
@@ -110,7 +111,7 @@ def test_malformed_replies_are_bad_replies(body, fmt):
 
 def test_what_an_order_took_is_what_left_the_reservation():
     order = make_order(items=(("148148", 10), ("148367", 15)))
-    items = list(order.items.all())
+    items = list(order_request(order).items)
     before = {"148148": {"locked": 13, "available": 0}, "148367": {"locked": 15, "available": 0}}
     # the documented reply: what *remains* (148148: a leftover of 3; 148367: unlisted = 0)
     remaining = mapping.parse_models_reply(
@@ -126,7 +127,7 @@ def test_what_an_order_took_is_what_left_the_reservation():
 def test_the_doc_reply_samples_fed_to_the_arithmetic_show_no_shortfall():
     """The doc's XML sample after an order that took 10 of 20 reserved: 10 remain."""
     order = make_order(items=(("148148", 10),))
-    items = list(order.items.all())
+    items = list(order_request(order).items)
     remaining = mapping.parse_models_reply(fixture("order_reply.xml"), "xml", what="t")["models"]
     taken = mapping.taken_from_reservation({"148148": {"locked": 20, "available": 5}},
                                            remaining, {"148148": 10})

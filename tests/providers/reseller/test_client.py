@@ -11,9 +11,10 @@ import pytest
 import responses
 from responses import matchers
 
+from merchants.provider_requests import provider_service
 from orders.models import OrderEvent
+from orders.provider_requests import order_request
 from orders.timeline import CallRecorder
-from providers import registry
 from providers.errors import ProviderBadReply, ProviderRejected
 
 from .conftest import CREDENTIALS, ORDERS, TOKEN_URL, add_token, fixture
@@ -37,7 +38,7 @@ def test_token_uses_basic_client_auth_and_password_grant_and_api_version(mocked,
                                  "X-Api-Version": "3.0"}),
         matchers.query_param_matcher({"stage": "Draft"}),
     ])
-    note = registry.service_for(account).check_account()
+    note = provider_service(account).check_account()
     assert "standard" in note
     form = parse_qs(mocked.calls[0].request.body)
     assert form == {"grant_type": ["password"], "username": ["api-user"],
@@ -49,16 +50,16 @@ def test_token_uses_basic_client_auth_and_password_grant_and_api_version(mocked,
 def test_token_is_cached_per_account_across_service_instances(mocked, account):
     token = add_token(mocked)
     mocked.add(responses.GET, ORDERS, json={"items": []})
-    registry.service_for(account).check_account()
-    registry.service_for(account).check_account()
+    provider_service(account).check_account()
+    provider_service(account).check_account()
     assert token.call_count == 1
 
 
 def test_other_account_gets_its_own_token(mocked, account, free_account):
     token = add_token(mocked)
     mocked.add(responses.GET, ORDERS, json={"items": []})
-    registry.service_for(account).check_account()
-    registry.service_for(free_account).check_account()
+    provider_service(account).check_account()
+    provider_service(free_account).check_account()
     assert token.call_count == 2
 
 
@@ -69,10 +70,10 @@ def test_401_refreshes_token_once_and_retries_the_call(mocked, account):
                        match=[matchers.header_matcher({"Authorization": "Bearer old-token-1"})])
     fresh = mocked.add(responses.GET, ORDERS, json={"items": []},
                        match=[matchers.header_matcher({"Authorization": "Bearer new-token-2"})])
-    registry.service_for(account).check_account()
+    provider_service(account).check_account()
     assert (stale.call_count, fresh.call_count) == (1, 1)
     # the refreshed token is the cached one now
-    registry.service_for(account).check_account()
+    provider_service(account).check_account()
     assert fresh.call_count == 2
     assert sum(1 for c in mocked.calls if c.request.url == TOKEN_URL) == 2
 
@@ -81,7 +82,7 @@ def test_second_401_is_a_rejection_not_a_loop(mocked, account):
     add_token(mocked)
     mocked.add(responses.GET, ORDERS, status=401, json={"message": "Authorization has been denied"})
     with pytest.raises(ProviderRejected) as err:
-        registry.service_for(account).check_account()
+        provider_service(account).check_account()
     assert err.value.http_status == 401
     assert "denied" in str(err.value)
     assert sum(1 for c in mocked.calls if c.request.url.startswith(ORDERS)) == 2
@@ -92,24 +93,24 @@ def test_bad_credentials_give_the_oauth_reason(mocked, account):
                json={"error": "invalid_grant",
                      "error_description": "The user name or password is incorrect."})
     with pytest.raises(ProviderRejected) as err:
-        registry.service_for(account).check_account()
+        provider_service(account).check_account()
     assert "user name or password is incorrect" in str(err.value)
 
 
 def test_token_reply_without_access_token_is_a_bad_reply(mocked, account):
     mocked.add(responses.POST, TOKEN_URL, json={"token_type": "bearer"})
     with pytest.raises(ProviderBadReply):
-        registry.service_for(account).check_account()
+        provider_service(account).check_account()
 
 
 def test_token_and_credentials_never_reach_timeline_or_logs(mocked, provider_draft, caplog):
     add_token(mocked)
     mocked.add(responses.GET, f"{ORDERS}/5001", status=400,
                json={"message": "bad tok-abc123456789 api-password-123 client-secret-xyz"})
-    service = registry.service_for(provider_draft.merchant.account,
+    service = provider_service(provider_draft.merchant.account,
                                    recorder=CallRecorder(provider_draft))
     with caplog.at_level(logging.INFO), pytest.raises(ProviderRejected) as err:
-        service.fetch_order(provider_draft)
+        service.fetch_order(order_request(provider_draft))
     texts = [str(err.value), caplog.text,
              *OrderEvent.objects.filter(order=provider_draft).values_list("message", flat=True)]
     for text in texts:

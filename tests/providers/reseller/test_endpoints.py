@@ -10,7 +10,8 @@ import pytest
 import responses
 from responses import matchers
 
-from providers import registry
+from merchants.provider_requests import provider_service
+from orders.provider_requests import item_request, order_request
 from providers.errors import ProviderBadReply, ProviderRejected
 from providers.reseller import mapping
 from providers.reseller.statuses import STATUSES, normalise, state_for
@@ -24,7 +25,7 @@ BEARER = {"Authorization": "Bearer tok-abc123456789", "X-Api-Version": "3.0"}
 @pytest.fixture
 def svc(mocked, account):
     add_token(mocked)
-    return registry.service_for(account)
+    return provider_service(account)
 
 
 def _json(call):
@@ -36,7 +37,7 @@ def test_create_draft_posts_account_id_and_maps_id_and_expiry(mocked, svc, local
                match=[matchers.header_matcher(BEARER),
                       matchers.json_params_matcher({"AccountId": "ACC-1001",
                                                     "ExternalReference": local_draft.reference})])
-    result = svc.create_draft(local_draft)
+    result = svc.create_draft(order_request(local_draft))
     assert result.external_ids == ["5001"]
     assert result.raw_status == "Draft" and result.state == "draft"
     assert result.expires_at == dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)
@@ -46,7 +47,7 @@ def test_create_draft_without_expiration_date_expires_order_date_plus_7_days(
         mocked, svc, local_draft):
     mocked.add(responses.POST, ORDERS, status=201,
                json={"id": 9, "status": "Draft", "orderDate": "2026-11-20T10:00:00Z"})
-    result = svc.create_draft(local_draft)
+    result = svc.create_draft(order_request(local_draft))
     assert result.expires_at == dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)
 
 
@@ -54,13 +55,13 @@ def test_create_draft_uses_order_account_id_override(mocked, svc, local_draft):
     local_draft.provider_options = {"account_id": "ACC-2002"}
     mocked.add(responses.POST, ORDERS, status=201, json={"Id": 1},
                match=[matchers.json_params_matcher({"AccountId": "ACC-2002"}, strict_match=False)])
-    assert svc.create_draft(local_draft).external_ids == ["1"]
+    assert svc.create_draft(order_request(local_draft)).external_ids == ["1"]
 
 
 def test_create_draft_reply_without_id_is_bad_reply(mocked, svc, local_draft):
     mocked.add(responses.POST, ORDERS, status=201, json={"Status": "Draft"})
     with pytest.raises(ProviderBadReply):
-        svc.create_draft(local_draft)
+        svc.create_draft(order_request(local_draft))
 
 
 def test_add_item_posts_item_reads_it_back_and_returns_provider_item_id(mocked, svc,
@@ -72,7 +73,7 @@ def test_add_item_posts_item_reads_it_back_and_returns_provider_item_id(mocked, 
                    "Quantity": 5, "UnitPrice": "9.50"})])
     read = mocked.add(responses.GET, f"{ORDERS}/5001/items/7001", json=fixture("item"),
                       match=[matchers.header_matcher(BEARER)])
-    assert svc.add_item(provider_draft, item) == "7001"
+    assert svc.add_item(order_request(provider_draft), item_request(item)) == "7001"
     assert read.call_count == 1  # GET /api/orders/{orderId}/items/{itemId}
 
 
@@ -83,7 +84,7 @@ def test_added_item_the_provider_does_not_show_is_an_error_not_an_id(mocked, svc
     mocked.add(responses.GET, f"{ORDERS}/5001/items/7001", status=404,
                json={"message": "Item not found"})
     with pytest.raises(ProviderRejected, match="Item not found"):
-        svc.add_item(provider_draft, item)
+        svc.add_item(order_request(provider_draft), item_request(item))
 
 
 def test_account_can_override_assumed_body_field_names(mocked, account, local_draft):
@@ -95,14 +96,14 @@ def test_account_can_override_assumed_body_field_names(mocked, account, local_dr
     mocked.add(responses.POST, ORDERS, status=201, json={"Id": 9},
                match=[matchers.json_params_matcher({"accountId": "ACC-1001",
                                                     "PONumber": local_draft.reference})])
-    assert registry.service_for(account).create_draft(local_draft).external_ids == ["9"]
+    assert provider_service(account).create_draft(order_request(local_draft)).external_ids == ["9"]
 
 
 def test_remove_item_deletes_by_ids(mocked, svc, provider_draft):
     item = provider_draft.items.get()
     call = mocked.add(responses.DELETE, f"{ORDERS}/5001/items/7001", status=204,
                       match=[matchers.header_matcher(BEARER)])
-    svc.remove_item(provider_draft, item)
+    svc.remove_item(order_request(provider_draft), item_request(item))
     assert call.call_count == 1
 
 
@@ -111,7 +112,7 @@ def test_checkout_reads_the_provider_status_first_then_posts_and_maps_submitted(
     add_reads(mocked)
     mocked.add(responses.POST, f"{ORDERS}/5001/checkout", json={"Id": 5001, "Status": "Submitted"},
                match=[matchers.header_matcher(BEARER)])
-    result = svc.place_order(provider_draft)
+    result = svc.place_order(order_request(provider_draft))
     assert result.external_ids == ["5001"]
     assert (result.raw_status, result.state) == ("Submitted", "placed")
     assert mocked.calls[-1].request.body in (None, b"", "")
@@ -125,7 +126,7 @@ def test_an_order_the_provider_already_took_is_never_checked_out_again(
         mocked, svc, provider_draft, status):
     add_reads(mocked, status=status)
     checkout = mocked.add(responses.POST, f"{ORDERS}/5001/checkout", json={})
-    result = svc.place_order(provider_draft)
+    result = svc.place_order(order_request(provider_draft))
     assert checkout.call_count == 0
     assert result.external_ids == ["5001"] and result.raw_status == status
     assert "Not checked out" in result.message
@@ -134,7 +135,7 @@ def test_an_order_the_provider_already_took_is_never_checked_out_again(
 def test_checkout_empty_202_reply_means_submitted(mocked, svc, provider_draft):
     add_reads(mocked)
     mocked.add(responses.POST, f"{ORDERS}/5001/checkout", status=202, body="")
-    assert svc.place_order(provider_draft).raw_status == "Submitted"
+    assert svc.place_order(order_request(provider_draft)).raw_status == "Submitted"
 
 
 def test_checkout_refused_when_not_draft_gives_provider_reason(mocked, svc, provider_draft):
@@ -142,7 +143,7 @@ def test_checkout_refused_when_not_draft_gives_provider_reason(mocked, svc, prov
     mocked.add(responses.POST, f"{ORDERS}/5001/checkout", status=400,
                json={"message": "Order 5001 is not in Draft status (it is Submitted)."})
     with pytest.raises(ProviderRejected) as err:
-        svc.place_order(provider_draft)
+        svc.place_order(order_request(provider_draft))
     assert "not in Draft status" in str(err.value)
 
 
@@ -151,8 +152,8 @@ def test_execution_status_maps_in_progress_and_executed(mocked, svc, provider_dr
     mocked.add(responses.GET, url, json=fixture("execute_status_in_progress"),
                match=[matchers.header_matcher(BEARER)])
     mocked.add(responses.GET, url, json=fixture("execute_status_executed"))
-    first = svc.poll_execution(provider_draft)
-    second = svc.poll_execution(provider_draft)
+    first = svc.poll_execution(order_request(provider_draft))
+    second = svc.poll_execution(order_request(provider_draft))
     assert (first.raw_status, first.state, first.message) == ("InProgress", "in_progress",
                                                               "Executing (1/3)")
     assert (second.raw_status, second.state) == ("Executed", "completed")
@@ -198,7 +199,7 @@ def test_get_order_and_items_map_case_tolerant_fields(mocked, svc, provider_draf
                match=[matchers.header_matcher(BEARER)])
     mocked.add(responses.GET, f"{ORDERS}/5001/items", json=fixture("items"),
                match=[matchers.header_matcher(BEARER)])
-    snap = svc.fetch_order(provider_draft)
+    snap = svc.fetch_order(order_request(provider_draft))
     assert (snap.external_id, snap.raw_status, snap.state) == ("5001", "Submitted", "placed")
     assert snap.total == Decimal("52.50") and snap.currency == "EUR"
     assert [(i.external_id, i.product_id, i.quantity, i.unit_price) for i in snap.items] == [
@@ -208,7 +209,7 @@ def test_get_order_and_items_map_case_tolerant_fields(mocked, svc, provider_draf
 def test_get_one_item(mocked, svc, provider_draft):
     mocked.add(responses.GET, f"{ORDERS}/5001/items/7001", json=fixture("item"),
                match=[matchers.header_matcher(BEARER)])
-    snap = svc.fetch_item(provider_draft, provider_draft.items.get())
+    snap = svc.fetch_item(order_request(provider_draft), item_request(provider_draft.items.get()))
     assert (snap.external_id, snap.name, snap.quantity) == ("7001", "Microsoft 365 Business", 5)
 
 
@@ -220,10 +221,10 @@ def test_custom_fields_get_and_put(mocked, svc, provider_draft):
         matchers.header_matcher(BEARER),
         matchers.json_params_matcher([{"Name": "PONumber", "Value": "PO-77"}]),
     ])
-    fields = svc.custom_fields_get(provider_draft)
+    fields = svc.custom_fields_get(order_request(provider_draft))
     assert fields[1] == {"name": "Region", "label": "Region", "value": "EU", "type": "choice",
                          "choices": ["EU", "US"], "required": True}
-    svc.custom_fields_set(provider_draft, {"PONumber": "PO-77"})
+    svc.custom_fields_set(order_request(provider_draft), {"PONumber": "PO-77"})
     assert put.call_count == 1
 
 
@@ -237,11 +238,11 @@ def test_characteristics_get_and_put(mocked, svc, provider_draft):
         matchers.header_matcher(BEARER),
         matchers.json_params_matcher([{"Name": "Seats", "Value": "7"}]),
     ])
-    values = svc.item_characteristics_get(provider_draft, item)
+    values = svc.item_characteristics_get(order_request(provider_draft), item_request(item))
     assert [(v["name"], v["value"]) for v in values] == [("DomainName", "example.test"),
                                                          ("Seats", "5")]
     assert read.call_count == 1  # the item is read back when its form opens
-    svc.item_characteristics_set(provider_draft, item, {"Seats": "7"})
+    svc.item_characteristics_set(order_request(provider_draft), item_request(item), {"Seats": "7"})
     assert put.call_count == 1
 
 
@@ -250,14 +251,14 @@ def test_characteristics_of_an_item_the_provider_no_longer_has_say_so(mocked, sv
     mocked.add(responses.GET, f"{ORDERS}/5001/items/7001", status=404,
                json={"message": "Order item 7001 not found"})
     with pytest.raises(ProviderRejected, match="7001 not found"):
-        svc.item_characteristics_get(provider_draft, provider_draft.items.get())
+        svc.item_characteristics_get(order_request(provider_draft), item_request(provider_draft.items.get()))
 
 
 def test_reconcile_finds_checked_out_order_and_ignores_drafts(mocked, svc, provider_draft):
     mocked.add(responses.GET, f"{ORDERS}/5001", json={"Id": 5001, "Status": "Draft"})
-    assert svc.reconcile_placement(provider_draft) is None
+    assert svc.reconcile_placement(order_request(provider_draft)) is None
     mocked.add(responses.GET, f"{ORDERS}/5001", json={"Id": 5001, "Status": "Submitted"})
-    found = svc.reconcile_placement(provider_draft)
+    found = svc.reconcile_placement(order_request(provider_draft))
     assert found.external_ids == ["5001"] and found.state == "placed"
 
 
@@ -266,7 +267,7 @@ def test_reconcile_without_id_searches_all_stages_by_our_reference(mocked, svc, 
     rows[1]["ExternalReference"] = local_draft.reference
     mocked.add(responses.GET, ORDERS, json={"items": rows},
                match=[matchers.query_param_matcher({"stage": "All"}, strict_match=False)])
-    assert svc.reconcile_placement(local_draft).external_ids == ["5002"]
+    assert svc.reconcile_placement(order_request(local_draft)).external_ids == ["5002"]
 
 
 def test_status_table_has_the_documented_statuses_and_tolerates_spelling():

@@ -17,10 +17,11 @@ import responses
 from django.test import Client
 
 from merchants.models import ProviderAccount
+from merchants.provider_requests import provider_service
 from orders import services, tasks
 from orders.errors import OrderActionRefused
 from orders.models import OrderEvent
-from providers import registry
+from orders.provider_requests import item_request, order_request
 from providers.errors import ProviderRejected
 from providers.reseller import demo
 from providers.reseller.models import SandboxClock, SandboxOrder
@@ -86,7 +87,7 @@ def test_operator_story_draft_two_items_remove_one_checkout_completes(sandbox):
     assert polls.count() == 3
 
     # reads: detail + items map back; after checkout the items are frozen at the provider
-    snap = registry.service_for(merchant.account).fetch_order(order)
+    snap = provider_service(merchant.account).fetch_order(order_request(order))
     assert snap.raw_status == "Executed" and [i.product_id for i in snap.items] == ["AZ-PLAN"]
     with pytest.raises(OrderActionRefused):
         services.order_item_add(order=order, product_id="X", quantity=1)
@@ -98,15 +99,15 @@ def test_sandbox_enforces_draft_only_rules_like_the_provider(sandbox):
     OrderItemFactory(order=order, product_id="P1", quantity=1)
     tasks.order_place_task.delay(order.pk)  # the worker: places, then polls the execution
     order.refresh_from_db()
-    svc = registry.service_for(merchant.account)
+    svc = provider_service(merchant.account)
     item = order.items.get()
     with pytest.raises(ProviderRejected, match="not in Draft status"):
-        svc.add_item(order, item)
+        svc.add_item(order_request(order), item_request(item))
     with pytest.raises(ProviderRejected, match="not in Draft status"):
-        svc.remove_item(order, item)
+        svc.remove_item(order_request(order), item_request(item))
     # checkout again: we read the provider's status first and never send it
     checkouts = SandboxOrder.objects.get(pk=int(order.external_id)).status
-    result = svc.place_order(order)
+    result = svc.place_order(order_request(order))
     assert "Not checked out" in result.message and result.raw_status != "Draft"
     assert SandboxOrder.objects.get(pk=int(order.external_id)).status == checkouts
 
@@ -130,14 +131,14 @@ def test_sandbox_requires_bearer_api_version_and_account_id(sandbox):
 
 
 def test_sandbox_free_user_reads_but_cannot_write(sandbox):
-    standard = registry.service_for(_account())
+    standard = provider_service(_account())
     order = OrderFactory(merchant=MerchantFactory(account=_account()))
-    created = standard.create_draft(order)
+    created = standard.create_draft(order_request(order))
     order.external_id = created.external_ids[0]
     free_account = _account(edition="standard", username="free")  # mislabelled edition
-    free = registry.service_for(free_account)
-    assert free.fetch_order(order).raw_status == "Draft"
-    assert [f["name"] for f in free.custom_fields_get(order)] == ["PONumber", "DeliveryNotes"]
+    free = provider_service(free_account)
+    assert free.fetch_order(order_request(order)).raw_status == "Draft"
+    assert [f["name"] for f in free.custom_fields_get(order_request(order))] == ["PONumber", "DeliveryNotes"]
     with pytest.raises(ProviderRejected, match="Free"):
         free.add_item(order, OrderItemFactory(order=order, product_id="P"))
 
@@ -152,7 +153,7 @@ def test_sandbox_stages_custom_fields_and_characteristics(sandbox):
     OrderItemFactory(order=other, product_id="P2")
     tasks.order_place_task.delay(other.pk)  # the worker: places, then polls the execution
     other.refresh_from_db()
-    svc = registry.service_for(merchant.account)
+    svc = provider_service(merchant.account)
     drafts = svc.list_orders(stage="Draft")
     confirmed = svc.list_orders(stage="Confirmed")
     every = svc.list_orders(stage="All")
@@ -167,7 +168,7 @@ def test_sandbox_stages_custom_fields_and_characteristics(sandbox):
     services.order_item_characteristics_set(item=item, values={"Seats": "12"})
     values = {v["name"]: v["value"] for v in services.order_item_characteristics_get(item=item)}
     assert values["Seats"] == "12"
-    assert svc.fetch_item(order, item).product_id == "P1"
+    assert svc.fetch_item(order_request(order), item_request(item)).product_id == "P1"
     with pytest.raises(ProviderRejected, match="Unknown field"):
         services.order_custom_fields_set(order=order, values={"Bogus": "1"})
 
@@ -178,7 +179,7 @@ def test_sandbox_drafts_expire_after_7_days_and_our_sweep_follows(sandbox):
     order = services.order_provider_draft_create(order=order)
     assert SandboxOrder.objects.count() == 1
     SandboxClock.advance(dt.timedelta(days=7, minutes=1))
-    svc = registry.service_for(merchant.account)
+    svc = provider_service(merchant.account)
     drafts = svc.list_orders(stage="Draft")  # the old token expired too: refreshed on 401
     assert drafts == []
     assert SandboxOrder.objects.count() == 0

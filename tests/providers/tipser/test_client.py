@@ -11,10 +11,11 @@ from django.core.cache import cache
 from django.test import override_settings
 from responses import matchers
 
+from merchants.provider_requests import provider_service as service_for
 from orders import services
 from orders.models import OrderEvent
+from orders.provider_requests import order_request
 from providers.errors import ProviderBadReply, ProviderRejected, ProviderUnavailable
-from providers.registry import service_for
 from providers.tipser.service import PRODUCTION_HOST, SANDBOX_HOST
 
 from .conftest import API_KEY, HOST, ORDERS_URL, fixture, wire_order
@@ -74,7 +75,7 @@ def test_detail_call_reads_one_order(mocked, account, tipser_merchant):
         json=fixture("order_detail.json"),
         match=[matchers.query_param_matcher({"apiKey": API_KEY})],
     )
-    snap = service_for(account).fetch_order(order)
+    snap = service_for(account).fetch_order(order_request(order))
     assert snap.external_id == "5be5e8c4ac564b000165003f"
 
 
@@ -263,14 +264,14 @@ def test_carrier_choices_are_those_of_the_orders_market(mocked, account, tipser_
     service = service_for(account)
     german = OrderFactory(merchant=tipser_merchant, country="DE", currency="EUR",
                           raw_data={"shippingPreferences": {"shippingProvider": "DHL"}})
-    assert service.carrier_choices(german) == [
+    assert service.carrier_choices(order_request(german)) == [
         ("DHL", "DHL (customer's choice)"), ("DPD", "DPD"), ("Hermes", "Hermes"),
         ("", "Other (not listed)")]
     swedish_by_currency = OrderFactory(merchant=tipser_merchant, country="", currency="SEK")
-    assert [v for v, _ in service.carrier_choices(swedish_by_currency)] == [
+    assert [v for v, _ in service.carrier_choices(order_request(swedish_by_currency))] == [
         "Bring", "DHL", "PostNord", ""]
     unknown_market = OrderFactory(merchant=tipser_merchant, country="GB", currency="GBP")
-    assert len(service.carrier_choices(unknown_market)) == 8 + 1  # every market's, once
+    assert len(service.carrier_choices(order_request(unknown_market))) == 8 + 1  # every market's, once
     assert len(mocked.calls) == 1  # one markets read, cached
 
 

@@ -6,6 +6,7 @@ import pytest
 from django_celery_beat.models import PeriodicTask
 
 from merchants import services as merchant_services
+from orders.demo import demo_seed
 from orders.models import Order
 from providers.tipser import demo
 
@@ -22,7 +23,7 @@ def test_demo_seed_imports_incoming_sandbox_orders_and_schedules_sync():
         options=demo.OPTIONS,
     )
     out = io.StringIO()
-    demo.seed(account=account, stdout=out)
+    demo_seed(account=account, stdout=out)
     orders = Order.objects.filter(merchant__account=account)
     assert orders.count() == 6
     assert {o.state for o in orders} == {"placed"}

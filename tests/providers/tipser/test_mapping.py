@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
+from orders.lifecycle import Lifecycle as L
 from providers.errors import ProviderBadReply
-from providers.statuses import Lifecycle as L
 from providers.tipser import mapping
 from providers.types import ItemSnapshot
 

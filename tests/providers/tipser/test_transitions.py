@@ -10,11 +10,12 @@ import responses
 from django_fsm import can_proceed
 from responses import matchers
 
+from merchants.provider_requests import provider_service as service_for
 from orders import services, snapshots
 from orders.errors import OrderActionRefused
 from orders.models import Order, OrderEvent
+from orders.provider_requests import item_requests, order_request
 from providers.errors import ProviderError, ProviderRejected, ProviderValidationError
-from providers.registry import service_for
 from providers.tipser import mapping
 
 from .conftest import API_KEY, ORDERS_URL, fixture, wire_order
@@ -53,7 +54,8 @@ def test_service_refuses_a_status_outside_next_statuses_before_any_http_call(
 ):
     order = _import(account, fixture("order_detail.json"))  # shipped item, nextStatuses [4]
     with pytest.raises(ProviderValidationError):
-        service_for(account).set_item_status(order, list(order.items.all()), "cancelled")
+        service_for(account).set_item_status(order_request(order), item_requests(order.items.all()),
+                                              "cancelled")
     assert len(mocked.calls) == 0
 
 
