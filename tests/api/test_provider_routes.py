@@ -40,7 +40,7 @@ def test_accept_shortfall_is_a_transition_route(api, merchant):
     order = OrderFactory(merchant=merchant, shipping_total=Decimal("5.00"))
     OrderItemFactory(order=order, quantity=10, confirmed_quantity=4, unit_price=Decimal("2.00"))
     OrderItemFactory(order=order, quantity=3, confirmed_quantity=3, unit_price=Decimal("1.00"))
-    services._recalculate_totals(order)
+    services.totals_recalculate(order)
     order = set_state(order, "placed", external_id="E-77")
     listed = {row["name"] for row in api.get(_url(order, "transitions/")).json()}
     assert "accept_shortfall" in listed
