@@ -13,6 +13,7 @@ from orders.lifecycle import ItemLifecycle, Lifecycle
 from providers import registry
 
 from .models import Order, OrderItem, Shipment
+from .provider_requests import order_request, order_service
 
 NEEDS_ACTION = (Lifecycle.FAILED, Lifecycle.PLACEMENT_UNKNOWN)
 # Orders still moving (every tab only ever matches orders in one of these states).
@@ -266,12 +267,12 @@ def order_work_running(*, order: Order) -> bool:
                 and order.updated_at > timezone.now() - dt.timedelta(hours=2))
 
 
-# --- reads the API shares with the admin's forms (issue 14: API parity) ----------------------
+# --- reads the API shares with the admin's forms --------------------------------------------
 def order_carrier_choices(*, order: Order) -> list[tuple[str, str]] | None:
     """The provider's carriers for shipping ``order`` as (value, label), as the admin's ship
     form offers them; None when the provider keeps no list (any carrier name is taken).
     May call the provider (its own cache first); raises ``ProviderError`` when it fails."""
-    choices = registry.service_for(order.merchant.account).carrier_choices(order)
+    choices = order_service(order).carrier_choices(order_request(order))
     return list(choices) if choices else None
 
 

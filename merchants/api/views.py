@@ -197,8 +197,10 @@ class ProviderAccountViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retr
     def reservation_read(self, request: Request, pk: Any = None) -> Response:
         from providers.brandsdistribution.reservations import reservation_read
 
+        from ..provider_requests import account_config
+
         account = self._reservation_account()
-        return Response(self._reservation(reservation_read(account)))
+        return Response(self._reservation(reservation_read(account_config(account))))
 
     @extend_schema(summary="Brandsdistribution: release everything the reservation holds",
                    request=None, responses=s.ReservationReleasedSerializer)
@@ -208,9 +210,11 @@ class ProviderAccountViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retr
     def reservation_release(self, request: Request, pk: Any = None) -> Response:
         from providers.brandsdistribution.reservations import reservation_release
 
+        from ..provider_requests import account_config
+
         account = self._reservation_account()
         try:
-            note = reservation_release(account)
+            note = reservation_release(account_config(account))
         except ProviderError as exc:
             raise provider_failure(exc) from exc
         cached = (ProviderAccount.objects.get(pk=account.pk).state or {}).get("reservation") or {}
