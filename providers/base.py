@@ -28,7 +28,7 @@ from .errors import ProviderNotSupported, ProviderRejected
 from .http import Recorder
 from .ratelimit import RateScope
 from .statuses import StatusTable
-from .types import MerchantRegistration, OrderSnapshot, PlacementResult
+from .types import ItemSnapshot, MerchantRegistration, OrderSnapshot, PlacementResult
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -188,6 +188,15 @@ class ProviderService:
         raise ProviderNotSupported(f"{self.label} has no provider-side drafts.")
 
     def remove_item(self, order: OrderRequest, item: ItemRequest) -> None:
+        raise ProviderNotSupported(f"{self.label} has no provider-side drafts.")
+
+    def list_items(self, order: OrderRequest) -> list[ItemSnapshot]:
+        """The items of the order's provider draft (to adopt an add whose outcome was unknown)."""
+        raise ProviderNotSupported(f"{self.label} has no provider-side drafts.")
+
+    def find_draft(self, order: OrderRequest) -> PlacementResult | None:
+        """The provider draft made for ``order`` (after a create whose outcome was unknown);
+        None when there is none."""
         raise ProviderNotSupported(f"{self.label} has no provider-side drafts.")
 
     def poll_execution(self, order: OrderRequest) -> PlacementResult:

@@ -136,7 +136,7 @@ def _provider_items_push(order: Order, service: Any, *, actor: Actor) -> None:
     if not pending:
         return
     order.refresh_from_db(fields=["raw_data"])
-    if (order.raw_data or {}).get(UNKNOWN_ITEMS_FLAG) and hasattr(service, "list_items"):
+    if (order.raw_data or {}).get(UNKNOWN_ITEMS_FLAG) and service.supports("list_items"):
         try:
             _provider_items_adopt(order, service, pending, actor=actor)
         except ProviderError as exc:
@@ -201,7 +201,7 @@ def _draft_create(order: Order, service: Any, *, actor: Actor) -> Order:
             fields=problems,
         )
     result = None
-    if (order.raw_data or {}).get(UNKNOWN_DRAFT_FLAG) and hasattr(service, "find_draft"):
+    if (order.raw_data or {}).get(UNKNOWN_DRAFT_FLAG) and service.supports("find_draft"):
         # the last create had an unknown outcome: adopt that draft if it exists
         try:
             result = service.find_draft(request)

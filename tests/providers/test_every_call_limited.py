@@ -229,17 +229,17 @@ BASE_CALLS: dict[str, Call] = {
     "custom_fields_set": lambda s, w: s.custom_fields_set(order_request(w.order), {"PONumber": "PO-1"}),
     "item_characteristics_get": lambda s, w: s.item_characteristics_get(order_request(w.order), item_request(w.item)),
     "item_characteristics_set": lambda s, w: s.item_characteristics_set(
-        w.order, w.item, {"Seats": "6"}),
+        order_request(w.order), item_request(w.item), {"Seats": "6"}),
+    "list_items": lambda s, w: s.list_items(order_request(w.order)),
+    "find_draft": lambda s, w: s.find_draft(order_request(w.order)),
 }
 
 # Methods only some providers have (by provider key).
 PROVIDER_CALLS: dict[tuple[str, str], Call] = {
     ("brandsdistribution", "list_carriers"): lambda s, w: s.list_carriers(),
-    ("reseller", "list_items"): lambda s, w: s.list_items(order_request(w.order)),
     ("reseller", "fetch_item"): lambda s, w: s.fetch_item(order_request(w.order), item_request(w.item)),
     ("reseller", "list_orders"): lambda s, w: s.list_orders(stage="All"),
     ("reseller", "iter_pages"): lambda s, w: _drain(s.iter_pages(stage="All")),
-    ("reseller", "find_draft"): lambda s, w: s.find_draft(order_request(w.order)),
     ("tipser", "carrier_names"): lambda s, w: s.carrier_names(refresh=True, order=order_request(w.order)),
 }
 
