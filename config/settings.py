@@ -189,14 +189,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "orders.api.schema.ApiAutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["orders.api.filters.FilterBackend"],
-    "DEFAULT_PARSER_CLASSES": ["orders.api.parsers.SafeJSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["api.filters.FilterBackend"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.SafeJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "EXCEPTION_HANDLER": "orders.api.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
     # Per token (each integration has its own user) and per client address when anonymous.
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.UserRateThrottle",
@@ -224,7 +224,7 @@ SPECTACULAR_SETTINGS = {
     "OAS_VERSION": "3.1.0",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "orders.api.schema.add_links",
+        "api.schema.add_links",
     ],
     "ENUM_NAME_OVERRIDES": {
         "OrderStateEnum": "orders.lifecycle.Lifecycle.CHOICES",

@@ -293,6 +293,6 @@ def order_drafts_expire_task() -> int:
 
 @shared_task
 def idempotency_purge_task() -> int:
-    from .api.idempotency import idempotency_records_purge
+    from api.idempotency import idempotency_records_purge
 
     return idempotency_records_purge()

@@ -65,7 +65,7 @@ def validate_currency_code(value: str) -> None:
         )
 
 
-# The rules as the API's schema states them (orders.api.schema reads ``openapi_schema``): the
+# The rules as the API's schema states them (api.schema reads ``openapi_schema``): the
 # codes, in capitals or in lower case (both are accepted and stored in capitals).
 COUNTRY_SCHEMA_CODES = ["", *sorted(country_codes()), *sorted(c.lower() for c in country_codes())]
 CURRENCY_SCHEMA_CODES = [*sorted(currency_codes()), *sorted(c.lower() for c in currency_codes())]

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import django_filters as filters
 
+from api.filters import IdFilter
 from merchants.models import Merchant, ProviderAccount
-from orders.api.filters import IdFilter
 from providers.registry import PROVIDER_CHOICES
 
 

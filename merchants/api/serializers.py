@@ -4,19 +4,15 @@ from typing import Any
 
 from rest_framework import serializers
 
-from merchants.crypto import key_problems
-from merchants.models import Merchant, ProviderAccount
-from orders.api.serializers import (
-    BoundedPrimaryKeyRelatedField,
-    OutputModelSerializer,
-    StrictSerializerMixin,
-)
-from orders.api.strict import (
+from api.serializers import BoundedPrimaryKeyRelatedField, OutputModelSerializer, StrictSerializerMixin
+from api.strict import (
     CredentialValueField,
     FlatObjectField,
     StrictEmailField,
     StrictURLField,
 )
+from merchants.crypto import key_problems
+from merchants.models import Merchant, ProviderAccount
 from providers import registry
 from providers.registry import PROVIDER_CHOICES
 

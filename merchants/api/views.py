@@ -16,14 +16,14 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.errors import ApiError, provider_failure
+from api.filters import FilterBackend
+from api.idempotency import idempotent
+from api.pagination import ApiPagination
+from api.scoping import SafeLookupMixin, integration_of, merchant_scope, scoped
 from core.redaction import redact_text
 from merchants import services
 from merchants.models import Merchant, ProviderAccount
-from orders.api.errors import ApiError, provider_failure
-from orders.api.filters import FilterBackend
-from orders.api.idempotency import idempotent
-from orders.api.pagination import ApiPagination
-from orders.api.scoping import SafeLookupMixin, integration_of, merchant_scope, scoped
 from providers import registry
 from providers.errors import (
     ProviderError,

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from .errors import ApiError
+from api.errors import ApiError
 
 MONEY_LIMIT = Decimal("9999999999.99")
 

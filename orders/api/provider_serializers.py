@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from api.strict import NO_NUL
+
 from .serializers import OrderDetailSerializer, OrderItemSerializer, OrderSerializer, StrictSerializerMixin
-from .strict import NO_NUL
 
 MAX_VALUES = 100
 

@@ -14,6 +14,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.errors import ErrorSerializer, provider_failure
+from api.idempotency import idempotent
+from api.scoping import get_or_404
 from orders import dispatch, selectors, services
 from orders.errors import OrderActionRefused
 from orders.models import Order, OrderItem
@@ -22,9 +25,6 @@ from providers.errors import ProviderError
 
 from . import provider_serializers as ps
 from . import serializers as s
-from .errors import ErrorSerializer, provider_failure
-from .idempotency import idempotent
-from .scoping import get_or_404
 
 ITEM_PK = OpenApiParameter("item_pk", int, OpenApiParameter.PATH, description="Item id.")
 # Reads that ask the provider: refused now (409: not at the provider yet, no such verb there,

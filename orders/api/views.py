@@ -14,6 +14,11 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.errors import ApiError, ErrorSerializer, provider_failure
+from api.filters import FilterBackend
+from api.idempotency import idempotent
+from api.pagination import ApiPagination
+from api.scoping import SafeLookupMixin, get_or_404, scoped
 from merchants.models import Merchant
 from orders import dispatch, selectors, services, versions
 from orders.errors import OrderActionRefused
@@ -21,14 +26,10 @@ from orders.models import Order, OrderEvent, OrderItem, Shipment
 from providers.errors import ProviderError
 
 from . import serializers as s
-from .errors import ApiError, ErrorSerializer, provider_failure
-from .filters import FilterBackend, OrderFilter, ShipmentFilter
-from .idempotency import idempotent
+from .filters import OrderFilter, ShipmentFilter
 from .limits import order_totals_check
-from .pagination import ApiPagination
 from .permissions import OrderWritePermission
 from .provider_views import OrderProviderRoutesMixin
-from .scoping import SafeLookupMixin, get_or_404, scoped
 
 
 def _order_location(order: Order) -> str:

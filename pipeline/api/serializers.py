@@ -5,10 +5,10 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.errors import ApiError
+from api.serializers import StrictSerializerMixin
+from api.strict import NOT_BLANK, StrictDecimalField
 from merchants.models import Merchant, ProviderAccount
-from orders.api.errors import ApiError
-from orders.api.serializers import StrictSerializerMixin
-from orders.api.strict import NOT_BLANK, StrictDecimalField
 
 from ..models import PlaceMode, RouteMode, SalesRouting, SupplierOffer
 

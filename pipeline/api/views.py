@@ -12,10 +12,10 @@ from rest_framework.permissions import DjangoModelPermissions, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from orders.api.errors import ApiError, ErrorSerializer
-from orders.api.pagination import ApiPagination
+from api.errors import ApiError, ErrorSerializer
+from api.pagination import ApiPagination
+from api.scoping import SafeLookupMixin, get_or_404, scoped
 from orders.api.permissions import OrderWritePermission
-from orders.api.scoping import SafeLookupMixin, get_or_404, scoped
 from orders.models import Order
 
 from .. import dispatch, services

@@ -7,9 +7,9 @@ import pytest
 from django.test import RequestFactory
 from drf_spectacular.generators import SchemaGenerator
 
+from api.query import MAX_ID
 from config.urls import handler500
 from merchants import services as merchant_services
-from orders.api.query import MAX_ID
 from providers.errors import ProviderRejected, ProviderUnavailable
 from tests.factories import OrderFactory
 
@@ -212,8 +212,8 @@ def test_totals_beyond_the_database_precision_are_409_and_nothing_is_stored(api,
 def test_a_validator_states_its_rule_in_the_schema():
     from rest_framework import serializers
 
-    from orders.api.schema import ApiAutoSchema
-    from orders.api.strict import StrictDecimalField
+    from api.schema import ApiAutoSchema
+    from api.strict import StrictDecimalField
 
     def country(value):  # what a model validator function looks like
         pass

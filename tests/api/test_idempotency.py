@@ -6,7 +6,7 @@ import pytest
 import responses
 from django.utils import timezone
 
-from orders.api.idempotency import idempotency_records_purge
+from api.idempotency import idempotency_records_purge
 from orders.models import IdempotencyRecord, Order, Shipment
 from tests.api.conftest import token_client
 from tests.fake_provider import BASE_URL
@@ -95,7 +95,7 @@ def test_transition_replay_does_not_run_twice(api, merchant, mocked):
 
 
 def test_key_still_running_is_409(api, merchant, integration):
-    from orders.api.idempotency import request_digest
+    from api.idempotency import request_digest
 
     class _Request:  # what the first, still running, request looked like
         method, path, data = "POST", URL, _body(merchant)

@@ -5,7 +5,8 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from orders.api.serializers import OrderDetailSerializer, StrictSerializerMixin
+from api.serializers import StrictSerializerMixin
+from orders.api.serializers import OrderDetailSerializer
 
 from ..models import SUBSCRIBABLE, WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 

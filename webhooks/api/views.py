@@ -15,9 +15,9 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from orders.api.errors import ApiError, ErrorSerializer
-from orders.api.pagination import ApiPagination
-from orders.api.scoping import SafeLookupMixin
+from api.errors import ApiError, ErrorSerializer
+from api.pagination import ApiPagination
+from api.scoping import SafeLookupMixin
 
 from .. import dispatch, selectors, services
 from ..models import WebhookDelivery, WebhookEvent, WebhookSubscription

@@ -4,7 +4,7 @@ DRF coerces: a CharField takes ``5`` as ``"5"``, an IntegerField takes ``"5"`` a
 a BooleanField takes ``"yes"``. The schema says ``string``/``integer``/``boolean``, so a client
 following it must not be able to send something else and be accepted. ``json_type_problem``
 checks a value's JSON type against its field before DRF's own validation; the fields below
-carry their exact schema (``openapi_schema``), read by ``orders.api.schema``.
+carry their exact schema (``openapi_schema``), read by ``api.schema``.
 """
 
 from __future__ import annotations

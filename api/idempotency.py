@@ -23,9 +23,8 @@ from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.errors import ApiError
 from orders.models import IdempotencyRecord
-
-from .errors import ApiError
 
 KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
 HEADER = "Idempotency-Key"

@@ -10,9 +10,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
-from .errors import ErrorSerializer
-from .query import MAX_ID, spec_for
-from .strict import NO_NUL, NOT_BLANK
+from api.errors import ErrorSerializer
+from api.query import MAX_ID, spec_for
+from api.strict import NO_NUL, NOT_BLANK
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     name="Idempotency-Key",
