@@ -16,7 +16,7 @@ from providers.errors import ProviderError
 
 from . import mapping
 from .models import AccountReservation, SandboxLock, SandboxOrder, SandboxStock
-from .reservations import reservation_read, reservation_release
+from .reservations import reservation_read, reservation_release, reservation_view
 from .service import carrier_choices
 
 
@@ -112,7 +112,7 @@ class AccountReservationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Locked (stock id: quantity, since)")
     def locked_models(self, obj: AccountReservation) -> str:
-        models = ((obj.state or {}).get("reservation") or {}).get("models") or []
+        models = reservation_view(obj)["models"]
         if not models:
             return "nothing known to be locked (read it)"
         return format_html_join(", ", "{}: {} (since {})",
@@ -120,7 +120,7 @@ class AccountReservationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Read at")
     def read_at(self, obj: AccountReservation) -> str:
-        return str(((obj.state or {}).get("reservation") or {}).get("read_at", "—"))[:19]
+        return str(reservation_view(obj)["read_at"] or "—")[:19]
 
     @admin.action(description="Read the reservation now", permissions=["change"])
     def read_reservation(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:

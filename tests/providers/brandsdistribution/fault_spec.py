@@ -3,7 +3,8 @@
 ``make_order()`` builds a draft ready to place (authorized merchant, JSON account with
 ``reserve_first`` off, so the create call is the only write a placement makes);
 ``mock_success(rsps, order)`` registers every other response a successful placement needs
-(the status by key read after the create; the reservation calls when ``reserve_first`` is on);
+(the status by key, read when the reply carries no id; the reservation calls when
+``reserve_first`` is on);
 ``create`` is the non-idempotent create call; ``create_success_json`` its success reply.
 """
 
@@ -40,12 +41,12 @@ def mock_success(rsps: responses.RequestsMock, order: Order) -> None:
     if not options.get("reserve_first", True):
         return
     locked = f"{BASE}{bd_client.RESERVATION_PATH}"
-    rsps.add(responses.GET, locked, json={"models": [], "order_id": 0})
-    rsps.add(responses.GET, locked, json={
+    rsps.add(responses.GET, locked, json={"models": [], "order_id": 0})  # the batch's baseline
+    # the lock's reply lists the reservation (Rewix "Reserve")
+    rsps.add(responses.POST, f"{BASE}{bd_client.RESERVE_PATH}", json={
         "models": [{"stock_id": int(STOCK_ID), "locked": QUANTITY, "available": 5}],
         "order_id": 0,
     })
-    rsps.add(responses.POST, f"{BASE}{bd_client.RESERVE_PATH}", json={})
 
 
 FAULT_SPEC: dict[str, Any] = {
