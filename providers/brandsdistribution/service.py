@@ -145,6 +145,8 @@ class BrandsdistributionService(ProviderService):
         pk = self.account.pk
         held: dict[str, int] = {}
         notes: list[str] = []
+        baseline: dict[str, dict[str, int]] | None
+        before_send: dict[str, dict[str, int]] | None
         with reservations.placement_turn(pk):
             if self.reserve_first:
                 baseline, held, before_send = self._reserve(client, items, wanted)
