@@ -207,3 +207,33 @@ def test_the_placement_turn_excludes_another_connection_on_postgresql(monkeypatc
     assert isinstance(outcome, ProviderUnavailable) and outcome.retry_after == 30
     with ThreadPoolExecutor(1) as pool:  # released: the next one gets its turn
         assert pool.submit(contend).result() == "entered"
+
+
+@pytest.mark.postgres
+def test_four_workers_placing_through_order_place_on_postgresql(mocked, transactional_db):
+    """The worker's path (claim, call, outcome in their own transactions) from four threads,
+    each with its own PostgreSQL connection: every order placed, none shown short."""
+    if connection.vendor != "postgresql":
+        pytest.skip("threads with their own connections: PostgreSQL (SQLite serialises writes)")
+    from orders import services
+    from orders.models import Order
+
+    fake = FakeBrandsdistribution({"1578": 10_000, "1567": 10_000})
+    fake.install(mocked)
+    _account, orders = _orders(16, (("1578", 2), ("1567", 1)))
+
+    def place(pk: int) -> str:
+        try:
+            return services.order_place(order=Order.objects.get(pk=pk)).state
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(4) as pool:
+        states = list(pool.map(place, [o.pk for o in orders]))
+    assert states == ["placed"] * 16
+    for order in Order.objects.filter(pk__in=[o.pk for o in orders]):
+        assert [(i.quantity, i.confirmed_quantity) for i in order.items.order_by("pk")] == [
+            (2, 2), (1, 1)], order.reference
+        assert not order.has_open_shortfall
+    assert all(q == 0 for q in fake.locked.values())
+    assert fake.calls.count("reservation") == 1 and "unlock" not in fake.calls
