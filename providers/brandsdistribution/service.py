@@ -177,9 +177,9 @@ class BrandsdistributionService(ProviderService):
                     notes.append("Quantities not confirmed (" + "; ".join(unproven) + "); check "
                                  "the order at Brandsdistribution.")
                 # Whatever of ours is still reserved after the order would stay locked forever.
-                assert baseline is not None
+                base = baseline or {}  # always set when reserving first
                 leftover = {sid: min(held.get(sid, 0), mapping.locked(remaining, sid)
-                                     - mapping.locked(baseline, sid)) for sid in wanted}
+                                     - mapping.locked(base, sid)) for sid in wanted}
                 leftover = {sid: q for sid, q in leftover.items() if q > 0}
                 if leftover:
                     notes.append(self._unlock(client, leftover))
