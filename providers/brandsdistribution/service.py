@@ -16,11 +16,12 @@ on PostgreSQL, processes), optionally reserving first:
    create that fails — refused, unavailable, timed out, unreadable — is settled the same
    way: the reservation is read and what stands above the baseline is released (an order
    that was created took its quantities, so nothing of it is released);
-4. the provider's order id is the reply's (never a 0); when the reply has none, the status by
-   key is read (the authority for id and status; the first sync reads it in any case).
+4. read the status by key: the authority for the order's id and status (the reply's
+   ``order_id`` is 0 in the doc's JSON sample and looks like the reservation's "growing"
+   virtual order; it is only a fallback when the lookup cannot be read).
 
-Steady state: two calls per order (lock + create). Status, reconcile and sync use the lookup
-by our reference (the provider's ``ext_ref``).
+Steady state: three calls per order (lock, create, status by key); the reservation is read
+once per batch. Status, reconcile and sync use the lookup by our reference (``ext_ref``).
 """
 
 from __future__ import annotations
@@ -190,15 +191,17 @@ class BrandsdistributionService(ProviderService):
                                  "is available and says how much only when stock or reserved "
                                  "quantity of the model is left; the other quantities are not "
                                  "confirmed.")
-        # The status by key is the authority for the provider's order id; it is read here only
-        # when the reply carries none (the doc's JSON sample answers ``order_id: 0``) — the
-        # order's first sync reads it anyway. Steady state: lock + create, two calls.
+        # The status by key is the authority for the order's id and status, read after every
+        # create. The reply's ``order_id`` looks like the reservation's ("growing") virtual
+        # order rather than this order: the reservation status carries the same attribute (both
+        # doc samples say 1000) and Rewix's own shop plugin keeps that one as the growing
+        # order's id and reads the new order's id by key right after the create. It is only a
+        # fallback when the lookup cannot be read (never a 0).
         entry = None
-        if not reply["order_id"]:
-            try:
-                entry = self._lookup(order)
-            except ProviderError as exc:
-                notes.append(f"Status by key not read ({exc}).")
+        try:
+            entry = self._lookup(order)
+        except ProviderError as exc:
+            notes.append(f"Status by key not read ({exc}).")
         order_id = entry["order_id"] if entry else (str(reply["order_id"])
                                                      if reply["order_id"] else "")
         if not order_id:
@@ -208,7 +211,6 @@ class BrandsdistributionService(ProviderService):
                 "order; look the order up by reference",
                 operation="place_order",
             )
-        # Without a read, "created by API Send Order" is BOOKED (documented); the sync reads it.
         raw_status = entry["status"] if entry and entry["status"] else statuses.BOOKED
         return PlacementResult(
             external_ids=[order_id],

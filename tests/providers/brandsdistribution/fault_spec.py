@@ -3,8 +3,7 @@
 ``make_order()`` builds a draft ready to place (authorized merchant, JSON account with
 ``reserve_first`` off, so the create call is the only write a placement makes);
 ``mock_success(rsps, order)`` registers every other response a successful placement needs
-(the status by key, read when the reply carries no id; the reservation calls when
-``reserve_first`` is on);
+(the status by key read after the create; the reservation calls when ``reserve_first`` is on);
 ``create`` is the non-idempotent create call; ``create_success_json`` its success reply.
 """
 

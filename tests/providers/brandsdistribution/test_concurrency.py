@@ -9,13 +9,14 @@ create emptied the reservation between this order's read and its lock).
 Invariants checked: an order the fake served in full is never shown short and is confirmed in
 full; an order reported short was never sent; what a placed order is confirmed is exactly what
 the fake gave it; nothing is left reserved by us at the end; per order, lock + create only
-(one reservation read for the whole run). Runs on SQLite and PostgreSQL (where the placement
++ status by key (one reservation read for the whole run). Runs on SQLite and PostgreSQL (where the placement
 turn is also a PostgreSQL advisory lock, tested across connections below).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +42,7 @@ class FakeBrandsdistribution:
         self.available = dict(stock)
         self.locked: dict[str, int] = {}
         self.taken: dict[str, dict[str, int]] = {}  # order key -> what the create gave it
+        self.ids: dict[str, int] = {}  # order key -> the provider's order id
         self.calls: list[str] = []
         self.delay = delay
         self._lock = threading.Lock()
@@ -90,11 +92,23 @@ class FakeBrandsdistribution:
                 got[sid] = got.get(sid, 0) + from_lock + from_stock
             self.taken[doc["key"]] = got
             self._next_id += 1
-            reply = {"models": self._models(), "order_id": self._next_id}
+            self.ids[doc["key"]] = self._next_id
+            reply = {"models": self._models(), "order_id": 0}  # as the doc's JSON sample
         time.sleep(self.delay)
         return 200, {}, json.dumps(reply)
 
+    def status_by_key(self, request):  # type: ignore[no-untyped-def]
+        key = request.url.rsplit("/", 1)[-1]
+        with self._lock:
+            self.calls.append("status")
+            found = [{"order_id": self.ids[key], "ext_ref": key, "status": 5}] if (
+                key in self.ids) else []
+        return 200, {}, json.dumps({"orders": found})
+
     def install(self, mocked: responses.RequestsMock) -> None:
+        mocked.add_callback(responses.GET, re.compile(re.escape(BASE) + r"/restful/ghost/"
+                                                      r"clientorders/clientkey/.+"),
+                            callback=self.status_by_key)
         mocked.add_callback(responses.GET, LOCKED, callback=self.reservation)
         mocked.add_callback(responses.POST, RESERVE, callback=self.reserve)
         mocked.add_callback(responses.POST, CREATE, callback=self.create)
@@ -156,10 +170,13 @@ def test_four_threads_placing_on_one_account_never_show_a_full_order_short(mocke
     results = _place_all(account, orders)
     placed, shorts = _check(fake, results, {"1578": 2, "1567": 1})
     assert (placed, shorts) == (24, 0)
-    # steady state: lock + create per order, the reservation read once for the run
+    # steady state: lock + create + status by key per order, the reservation read once
     assert fake.calls.count("reservation") == 1
     assert fake.calls.count("lock") == fake.calls.count("create") == 24
+    assert fake.calls.count("status") == 24
     assert "unlock" not in fake.calls
+    assert sorted(r.external_ids[0] for _o, r in results) == sorted(
+        str(i) for i in fake.ids.values())  # each order's own id, from the status by key
 
 
 def test_scarce_stock_at_once_short_orders_are_stopped_before_sending_and_released(mocked):

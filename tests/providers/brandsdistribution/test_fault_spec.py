@@ -19,8 +19,7 @@ def test_fault_spec_describes_a_successful_placement(mocked):
     order.refresh_from_db()
     assert (order.state, order.external_id) == ("placed", "4711")
     assert mocked.calls[0].request.url == url
-    # the reply carries the id: the create is the only call (the first sync reads the status)
-    assert [c.request.method for c in mocked.calls] == ["POST"]
+    assert [c.request.method for c in mocked.calls] == ["POST", "GET"]  # create, status by key
 
 
 def test_fault_spec_mock_success_covers_the_reservation_when_on(mocked):

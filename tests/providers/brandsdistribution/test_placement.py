@@ -69,9 +69,9 @@ def test_json_placement_sends_documented_headers_and_body_and_stores_order_id(mo
     order = make_order()
     mocked.add(responses.POST, CREATE, json=_ok_json(models=(("148148", 10, 3),)),
                match=[matchers.header_matcher(JSON_HEADERS)])
+    _status(mocked)
     services.order_place(order=order)
     order.refresh_from_db()
-    # the reply carries the id: one call; "created by API Send Order" is BOOKED until a sync
     assert (order.state, order.external_id, order.raw_status) == ("placed", "4711", "5")
     sent = json.loads(mocked.calls[0].request.body)["order_list"][0]
     assert sent["key"] == order.reference == "2345"
@@ -87,7 +87,7 @@ def test_json_placement_sends_documented_headers_and_body_and_stores_order_id(mo
     assert order.events.filter(message__contains="quantities are not confirmed").exists()
     calls = order.events.filter(kind=OrderEvent.Kind.PROVIDER_CALL)
     assert sorted((c.operation, c.http_status, c.outcome) for c in calls) == [
-        ("place_order", 200, "ok")]
+        ("order_status", 200, "ok"), ("place_order", 200, "ok")]
     _assert_no_secret_in_timeline(order)
 
 
@@ -95,10 +95,11 @@ def test_xml_placement_sends_the_xml_document_and_reads_the_xml_reply(mocked):
     order = make_order(wire_format="xml")
     mocked.add(responses.POST, CREATE, body=fixture("order_reply.xml"),
                content_type="application/xml", match=[matchers.header_matcher(XML_HEADERS)])
+    _status(mocked, order_id=1000, status=5, xml=True)
     services.order_place(order=order)
     order.refresh_from_db()
     assert (order.state, order.external_id, order.raw_status) == ("placed", "1000", "5")
-    assert len(mocked.calls) == 1  # the XML reply carries the id (order_id="1000")
+    assert mocked.calls[1].request.headers["Accept"] == "application/xml"
     body = mocked.calls[0].request.body
     assert body.startswith(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
                            b"<root><order_list><order><key>2345</key>"
@@ -133,17 +134,14 @@ def test_status_by_key_is_the_authority_for_the_status_after_placement(mocked):
         "placed", "1", "Money waiting")
 
 
-def test_a_reply_with_an_id_needs_no_status_read_the_first_sync_reads_it(mocked):
+def test_status_by_key_unreadable_after_placement_keeps_the_reply_id(mocked):
     order = make_order()
     mocked.add(responses.POST, CREATE, json=_ok_json())
+    mocked.add(responses.GET, status_url("2345"), status=503, body="busy")
     services.order_place(order=order)
     order.refresh_from_db()
     assert (order.state, order.external_id, order.raw_status) == ("placed", "4711", "5")
-    assert len(mocked.calls) == 1
-    _status(mocked, order_id=4711, status=1)
-    services.order_sync(order=order)
-    order.refresh_from_db()
-    assert (order.external_id, order.raw_status) == ("4711", "1")
+    assert order.events.filter(message__contains="Status by key not read").exists()
 
 
 def test_status_by_key_unreadable_after_a_reply_without_id_is_unknown(mocked):
@@ -382,9 +380,9 @@ def test_reserve_first_locks_then_sends_and_confirms_what_left_the_reservation(m
     assert not order.has_open_shortfall
 
 
-def test_steady_state_is_two_calls_per_order_the_reservation_is_read_once_per_batch(mocked):
-    """lock + create per order: the lock's reply lists the reservation, and the reservation
-    the last reply left is the next order's baseline (read once for the batch)."""
+def test_steady_state_is_three_calls_per_order_the_reservation_is_read_once_per_batch(mocked):
+    """lock + create + status by key per order: the lock's reply lists the reservation, and
+    the reservation the last reply left is the next order's baseline (read once a batch)."""
     first = make_order(reserve_first=True, items=(("148148", 2),))
     account = first.merchant.account
     second = make_order(reserve_first=True, items=(("148148", 3),), reference="2346")
@@ -393,15 +391,17 @@ def test_steady_state_is_two_calls_per_order_the_reservation_is_read_once_per_ba
     _reservation(mocked, [])
     _reserved(mocked, ("148148", 2, 8))
     mocked.add(responses.POST, CREATE, json=_ok_json(order_id=4711, models=()))
+    _status(mocked, reference="2345", order_id=4711)
     services.order_place(order=first)
     mocked.replace(responses.POST, RESERVE, json={"models": [
         {"stock_id": 148148, "locked": 3, "available": 5}], "order_id": 0})
     mocked.replace(responses.POST, CREATE, json=_ok_json(order_id=4712, models=()))
+    _status(mocked, reference="2346", order_id=4712)
     calls_before = len(mocked.calls)
     services.order_place(order=second)
     assert [(c.request.method, c.request.url) for c in mocked.calls[calls_before:]] == [
-        ("POST", RESERVE), ("POST", CREATE)]
-    assert len(mocked.calls) == 5  # one reservation read for the batch
+        ("POST", RESERVE), ("POST", CREATE), ("GET", status_url("2346"))]
+    assert len(mocked.calls) == 7  # one reservation read for the batch
     for order, qty in ((first, 2), (second, 3)):
         order.refresh_from_db()
         assert order.state == "placed" and order.items.get().confirmed_quantity == qty
@@ -463,14 +463,11 @@ def test_reserve_first_in_xml_speaks_the_documented_xml_for_every_call(mocked):
     mocked.add(responses.POST, RESERVE, body=held, match=[matchers.header_matcher(XML_HEADERS)])
     # the order emptied the reservation: the reply lists no model
     mocked.add(responses.POST, CREATE, body=b'<root order_id="1000"></root>')
+    _status(mocked, order_id=1000, status=2, xml=True)
     services.order_place(order=order)
     order.refresh_from_db()
-    assert (order.state, order.external_id, order.raw_status) == ("placed", "1000", "5")
-    assert [c.request.method for c in mocked.calls] == ["GET", "POST", "POST"]
-    _status(mocked, order_id=1000, status=2, xml=True)  # status by key in XML, at the sync
-    services.order_sync(order=order)
-    order.refresh_from_db()
-    assert (order.state, order.raw_status) == ("in_progress", "2")
+    assert (order.state, order.external_id, order.raw_status) == ("in_progress", "1000", "2")
+    assert [c.request.method for c in mocked.calls] == ["GET", "POST", "POST", "GET"]
     assert order.items.get().confirmed_quantity == 2
     # Rewix "Reserve" in XML: type and model values are attributes, no <operations>/<type>
     assert _calls(mocked, "POST", RESERVE)[0].request.body == (

@@ -158,13 +158,8 @@ def test_place_sync_against_the_sandbox(live_server, fmt):
     SandboxLock.objects.create(api_key=f"demo-bd-{fmt}", stock_id=148148, locked=3)
     services.order_place(order=order)
     order.refresh_from_db()
-    if fmt == "json":  # the reply's order_id is 0 (doc sample): the status by key is read
-        assert (order.state, order.raw_status) == ("in_progress", "2"), order.failure_reason
-    else:  # the XML reply carries the id: two calls, the first sync reads the status
-        assert (order.state, order.raw_status) == ("placed", "5"), order.failure_reason
-        services.order_sync(order=order)
-        order.refresh_from_db()
-        assert (order.state, order.raw_status) == ("in_progress", "2")
+    # auto-confirmed: the status by key already says "to dispatch"
+    assert (order.state, order.raw_status) == ("in_progress", "2"), order.failure_reason
     sandbox_order = SandboxOrder.objects.get(ext_ref=order.reference)
     assert order.external_id == str(sandbox_order.order_id) != "0"
     item = order.items.get()
