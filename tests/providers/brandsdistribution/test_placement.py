@@ -659,3 +659,21 @@ def test_reply_with_order_id_0_and_no_order_by_key_is_unknown_then_settled_by_lo
     order.refresh_from_db()
     assert (order.state, order.external_id, order.raw_status) == ("placed", "130", "5")
     assert len(_calls(mocked, "POST", CREATE)) == 1  # never re-sent
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_an_aborted_create_that_added_to_the_reservation_leaves_nothing_of_ours(mocked, fmt):
+    """Doc: an aborted create "may have added" quantities to the reservation. After the refusal
+    the reservation is read and everything above the baseline on the order's models — our lock
+    and what the abort added — is unlocked; the leftover that was there before stays."""
+    order = make_order(wire_format=fmt, reserve_first=True, items=(("148148", 2),))
+    mocked.add(responses.GET, LOCKED, body=_models_body(fmt, [("148148", 1, 9)]))  # baseline
+    mocked.add(responses.POST, RESERVE, body=_models_body(fmt, [("148148", 3, 7)]))  # lock
+    mocked.add(responses.POST, CREATE, status=429, body="stock_id 999 does not exist")
+    mocked.add(responses.GET, LOCKED, body=_models_body(fmt, [("148148", 4, 6)]))  # abort +1
+    services.order_place(order=order)
+    order.refresh_from_db()
+    assert order.state == "failed" and "stock_id 999 does not exist" in order.failure_reason
+    ops = _ops(mocked) if fmt == "json" else _xml_ops(mocked)
+    assert ops[-1] == {"type": "unlock", "models": [{"stock_id": 148148, "quantity": 3}]}
+    assert "Released the locked quantities" in order.failure_reason
