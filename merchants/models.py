@@ -38,7 +38,8 @@ class ProviderAccount(models.Model):
     options = models.JSONField(
         blank=True, default=dict, help_text="Provider-specific settings of this account."
     )
-    # Provider bookkeeping (sync cursor, cached carrier lists, …). Not edited by people.
+    # Sync bookkeeping written by orders/services (the cursor). Provider data cached per account
+    # (carrier lists, reservations, markets) lives in core.account_cache, not here.
     state = models.JSONField(blank=True, default=dict, editable=False)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -32,6 +32,7 @@ def item_request(item: OrderItem) -> ItemRequest:
         variant=copy.deepcopy(item.variant),
         quantity=int(item.quantity or 0),
         unit_price=item.unit_price,
+        total_price=item.total_price,
         state=item.state,
         raw_status=item.raw_status or "",
         next_statuses=None if nxt is None else tuple(str(c) for c in nxt),

@@ -145,6 +145,7 @@ class ItemRequest:
     variant: Any = None
     quantity: int = 1
     unit_price: Decimal | None = None
+    total_price: Decimal | None = None  # as the provider last reported it (None: not known)
     state: str = ""  # canonical item state (orders.lifecycle.ItemLifecycle)
     raw_status: str = ""
     next_statuses: tuple[str, ...] | None = None

@@ -27,6 +27,16 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix): 
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: provider data cached per account pk
+    (core.account_cache) must not leak into a later test whose account reuses the pk."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _fake_provider():
     registry.register(FakeService)
     yield

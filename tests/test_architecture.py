@@ -24,10 +24,6 @@ KNOWN_PROVIDER_IMPORTS = {
     # reservations); moving it to merchants changes its app label, content type and
     # permissions (a migration on both apps): left for a planned migration.
     ("providers.brandsdistribution.models", "merchants.models"),
-    # The reservation and carrier caches still write ProviderAccount.state from the provider
-    # (issue 14): being reworked on branch `truth`, which moves those writes to the domain.
-    ("providers.brandsdistribution.reservations", "merchants.models"),
-    ("providers.brandsdistribution.service", "merchants.models"),
 }
 
 

@@ -195,7 +195,7 @@ class ProviderAccountViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retr
             url_name="reservation-read")
     @idempotent
     def reservation_read(self, request: Request, pk: Any = None) -> Response:
-        from providers.brandsdistribution.reservations import reservation_read
+        from providers.brandsdistribution.service import reservation_read
 
         from ..provider_requests import account_config
 
@@ -208,7 +208,7 @@ class ProviderAccountViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retr
             url_name="reservation-release")
     @idempotent
     def reservation_release(self, request: Request, pk: Any = None) -> Response:
-        from providers.brandsdistribution.reservations import reservation_release
+        from providers.brandsdistribution.service import reservation_release
 
         from ..provider_requests import account_config
 

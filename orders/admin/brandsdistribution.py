@@ -18,8 +18,12 @@ from django.utils.html import format_html_join
 from merchants.provider_requests import account_config
 from providers.brandsdistribution import mapping
 from providers.brandsdistribution.models import AccountReservation
-from providers.brandsdistribution.reservations import reservation_read, reservation_release
-from providers.brandsdistribution.service import carrier_choices
+from providers.brandsdistribution.reservations import reservation_view
+from providers.brandsdistribution.service import (
+    carrier_choices,
+    reservation_read,
+    reservation_release,
+)
 from providers.errors import ProviderError
 
 from .common import order_form_extension_register
@@ -100,7 +104,7 @@ class AccountReservationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Locked (stock id: quantity, since)")
     def locked_models(self, obj: AccountReservation) -> str:
-        models = ((obj.state or {}).get("reservation") or {}).get("models") or []
+        models = reservation_view(obj.pk)["models"]
         if not models:
             return "nothing known to be locked (read it)"
         return format_html_join(", ", "{}: {} (since {})",
@@ -108,7 +112,7 @@ class AccountReservationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Read at")
     def read_at(self, obj: AccountReservation) -> str:
-        return str(((obj.state or {}).get("reservation") or {}).get("read_at", "—"))[:19]
+        return str(reservation_view(obj.pk)["read_at"] or "—")[:19]
 
     @admin.action(description="Read the reservation now", permissions=["change"])
     def read_reservation(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:

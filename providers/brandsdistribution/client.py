@@ -117,14 +117,20 @@ class BrandsdistributionClient(HttpClient):
         return mapping.parse_models_reply(response.content, self.wire_format,
                                           what="place_order")
 
-    def reserve(self, operation: str, quantities: Mapping[str, int]) -> None:
-        """Lock/unlock quantities. ``lock`` is not idempotent (it adds to the reservation)."""
-        self._send(
+    def reserve(self, operation: str, quantities: Mapping[str, int]) -> dict[str, dict[str, int]] | None:
+        """Lock/unlock quantities. ``lock`` is not idempotent (it adds to the reservation).
+
+        The reply lists the models in the reservation after the operation (Rewix "Reserve":
+        "the actually reserved quantities"): returned like ``reservation()``; None when the
+        reply carries no list (an empty body, or JSON without ``models``)."""
+        response = self._send(
             "POST", RESERVE_PATH, operation=f"reserve_{operation}",
             idempotent=operation == "set",
             body=mapping.reserve_body(mapping.reserve_document(operation, quantities),
                                       self.wire_format),
         )
+        return mapping.parse_reserve_reply(response.content, self.wire_format,
+                                           what=f"reserve_{operation}")
 
     def reservation(self) -> dict[str, dict[str, int]]:
         response = self._send("GET", RESERVATION_PATH, operation="reservation_status",

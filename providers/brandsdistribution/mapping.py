@@ -238,6 +238,26 @@ def parse_models_reply(content: bytes, wire_format: str, *, what: str) -> dict[s
     return {"order_id": oid or None, "models": _models(raw_models, what=what), "raw": raw}
 
 
+def parse_reserve_reply(content: bytes, wire_format: str, *,
+                        what: str) -> dict[str, dict[str, int]] | None:
+    """The reserve reply's reservation (same shape as the reservation status), or None when
+    the reply lists nothing at all (an empty body; JSON without ``models``; XML whose root is
+    not ``<root>``) — the caller then reads the reservation instead."""
+    if not content.strip():
+        return None
+    if wire_format == XML:
+        root = parse_xml(content, what=what)
+        if root.tag != "root":
+            return None
+    else:
+        body = parse_json(content, what=what)
+        if not isinstance(body, dict) or "models" not in body:
+            return None
+    models: dict[str, dict[str, int]] = parse_models_reply(content, wire_format,
+                                                           what=what)["models"]
+    return models
+
+
 def locked(models: Mapping[str, Mapping[str, int]], sid: str) -> int:
     return int(models.get(sid, {}).get("locked", 0))
 
@@ -270,6 +290,22 @@ def confirmed_quantities(items: list[ItemRequest], taken: Mapping[str, int]) -> 
         wanted[stock_id(item)] = wanted.get(stock_id(item), 0) + item.quantity
     return {item.pk: item.quantity for item in items
             if taken.get(stock_id(item), 0) >= wanted[stock_id(item)]}
+
+
+def confirmed_from_remaining(
+    items: list[ItemRequest], remaining: Mapping[str, Mapping[str, int]]
+) -> dict[int, int]:
+    """Item pk -> confirmed quantity for an order sent without a reservation of its own.
+
+    The create takes the order's quantities out of the reservation first and beyond it only
+    what is available ("only the available quantity will be added and no error or message
+    will be returned"). So a model the reply still lists — something of it left reserved
+    (``locked`` > 0) or still available (``available`` > 0) — was not cut: its quantity is
+    confirmed in full. A model the reply does not list proves nothing (unconfirmed, never
+    a shortfall)."""
+    proven = {sid for sid, m in remaining.items()
+              if int(m.get("locked", 0)) > 0 or int(m.get("available", 0)) > 0}
+    return {item.pk: item.quantity for item in items if stock_id(item) in proven}
 
 
 def held_quantities(items: list[ItemRequest], held: Mapping[str, int]) -> dict[int, int]:

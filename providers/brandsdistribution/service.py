@@ -1,29 +1,37 @@
 """Brandsdistribution / BDroppy "ghost" API: we place dropshipping orders for a merchant.
 
-Placement (one order per request, as the docs advise), optionally reserving first:
+Placement (one order per request, as the docs advise), inside the account's placement turn
+(``reservations.placement_turn``: one placement at a time per account, across threads and,
+on PostgreSQL, processes), optionally reserving first:
 
-1. read the reservation (baseline), ``lock`` the order's quantities, read it back;
-2. anything short: release what we locked and stop before sending (``ProviderShortfall``:
-   the order fails with requested vs held per item, the operator accepts or cancels);
-3. send the order; a refusal releases what we locked. The reply lists the models *remaining*
-   in the reservation (not what the order took): what the order took is the reservation read
-   before sending minus what remains; only a full take is confirmed, anything unproven stays
-   unconfirmed (never a shortfall invented after sending). Whatever of ours is still reserved
-   afterwards is unlocked, so nothing stays reserved by us;
-4. read the status by key: the authority for the provider's order id (the reply's ``order_id``
-   is 0 in the doc's JSON sample) and status.
+1. ``lock`` the order's quantities; the lock's reply lists the reservation. The baseline is the
+   reservation remembered from the previous reply (read once per batch, not per order);
+2. the reservation holding less than the order wants is a shortfall: what our lock added is
+   released and nothing is sent (``ProviderShortfall``: requested vs held per item, the
+   operator accepts or cancels);
+3. send the order. The reply lists the models *remaining* in the reservation (not what the
+   order took): what the order took is the reservation after the lock minus what remains;
+   only a full take is confirmed, anything unproven stays unconfirmed (never a shortfall
+   invented after sending). Whatever of ours is still reserved afterwards is unlocked. A
+   create that fails — refused, unavailable, timed out, unreadable — is settled the same
+   way: the reservation is read and what stands above the baseline is released (an order
+   that was created took its quantities, so nothing of it is released);
+4. read the status by key: the authority for the order's id and status (the reply's
+   ``order_id`` is 0 in the doc's JSON sample and looks like the reservation's "growing"
+   virtual order; it is only a fallback when the lookup cannot be read).
 
-Status, reconcile and sync all use the lookup by our reference (the provider's ``ext_ref``).
+Steady state: three calls per order (lock, create, status by key); the reservation is read
+once per batch. Status, reconcile and sync use the lookup by our reference (``ext_ref``).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
+from core import account_cache
 from providers.base import CredentialField, OptionField, ProviderService
 from providers.errors import (
     ProviderBadReply,
@@ -36,13 +44,14 @@ from providers.errors import (
 from providers.registry import register
 from providers.types import OrderSnapshot, PlacementResult, ShipmentSnapshot
 
-from . import mapping, statuses
+from . import mapping, reservations, statuses
 from .client import BrandsdistributionClient
 
 if TYPE_CHECKING:
     from providers.types import AccountConfig, ItemRequest, MerchantRef, OrderRequest
 
-CARRIER_CACHE_TTL = dt.timedelta(hours=12)
+CARRIER_CACHE_NAME = "bd-carriers"
+CARRIER_CACHE_SECONDS = 12 * 3600
 
 
 @register
@@ -133,42 +142,60 @@ class BrandsdistributionService(ProviderService):
         items = list(order.items)
         client = self.client
         wanted = _quantities(items)
-        baseline: dict[str, dict[str, int]] = {}
+        pk = self.account.pk
         held: dict[str, int] = {}
-        before_send: dict[str, dict[str, int]] | None = None
-        if self.reserve_first:
-            baseline, held, before_send = self._reserve(client, items, wanted)
-        document = mapping.order_document(order, items)
-        try:
-            reply = client.create_order(document)
-        except (ProviderRejected, ProviderUnavailable) as exc:
-            # Nothing was created: give back what we locked (a retry locks again).
-            note = self._release(client, baseline, held) if held else ""
-            exc.message = exc.message + note
-            exc.args = (exc.message,)
-            raise
-        remaining = reply["models"]
         notes: list[str] = []
-        confirmed: dict[int, int] = {}
-        taken: dict[str, int] = {}
-        if before_send is not None:
-            taken = mapping.taken_from_reservation(before_send, remaining, wanted)
-            confirmed = mapping.confirmed_quantities(items, taken)
-            unproven = [f"stock {sid}: {taken[sid]} of {qty} seen leaving the reservation"
-                        for sid, qty in wanted.items() if taken[sid] < qty]
-            if unproven:
-                notes.append("Quantities not confirmed (" + "; ".join(unproven) + "); check "
-                             "the order at Brandsdistribution.")
-            # Whatever of ours is still reserved after the order would stay locked forever.
-            leftover = {sid: min(held.get(sid, 0), mapping.locked(remaining, sid)
-                                 - mapping.locked(baseline, sid)) for sid in wanted}
-            leftover = {sid: q for sid, q in leftover.items() if q > 0}
-            if leftover:
-                notes.append(self._unlock(client, leftover))
-        else:
-            notes.append("Sent without a reservation: Brandsdistribution takes only what is "
-                         "available and does not say how much, so quantities are not confirmed.")
-        # The status by key is the authority for the provider's order id and status.
+        baseline: dict[str, dict[str, int]] | None
+        before_send: dict[str, dict[str, int]] | None
+        with reservations.placement_turn(pk):
+            if self.reserve_first:
+                baseline, held, before_send = self._reserve(client, items, wanted)
+            else:
+                baseline, before_send = reservations.remembered(pk), None
+            try:
+                reply = client.create_order(mapping.order_document(order, items))
+            except ProviderError as exc:
+                # Rejected or unavailable: nothing was created. Unknown: if the order was
+                # created it took its quantities out of the reservation. Either way, what is
+                # still reserved above the baseline is ours (an aborted create may have added
+                # some): release it, so nothing stays reserved by us.
+                if baseline is not None and (held or not isinstance(exc, ProviderUnavailable)):
+                    note = self._settle(client, baseline, wanted,
+                                        cap={s: q + held.get(s, 0) for s, q in wanted.items()})
+                    exc.message = exc.message + (" " + note if note else "")
+                    exc.args = (exc.message,)
+                raise
+            remaining = reply["models"]
+            reservations.remember(pk, remaining)
+            taken: dict[str, int] = {}
+            if before_send is not None:
+                taken = mapping.taken_from_reservation(before_send, remaining, wanted)
+                confirmed = mapping.confirmed_quantities(items, taken)
+                unproven = [f"stock {sid}: {taken[sid]} of {qty} seen leaving the reservation"
+                            for sid, qty in wanted.items() if taken[sid] < qty]
+                if unproven:
+                    notes.append("Quantities not confirmed (" + "; ".join(unproven) + "); check "
+                                 "the order at Brandsdistribution.")
+                # Whatever of ours is still reserved after the order would stay locked forever.
+                base = baseline or {}  # always set when reserving first
+                leftover = {sid: min(held.get(sid, 0), mapping.locked(remaining, sid)
+                                     - mapping.locked(base, sid)) for sid in wanted}
+                leftover = {sid: q for sid, q in leftover.items() if q > 0}
+                if leftover:
+                    notes.append(self._unlock(client, leftover))
+            else:
+                confirmed = mapping.confirmed_from_remaining(items, remaining)
+                if len(confirmed) < len(items):
+                    notes.append("Sent without a reservation: Brandsdistribution takes only what "
+                                 "is available and says how much only when stock or reserved "
+                                 "quantity of the model is left; the other quantities are not "
+                                 "confirmed.")
+        # The status by key is the authority for the order's id and status, read after every
+        # create. The reply's ``order_id`` looks like the reservation's ("growing") virtual
+        # order rather than this order: the reservation status carries the same attribute (both
+        # doc samples say 1000) and Rewix's own shop plugin keeps that one as the growing
+        # order's id and reads the new order's id by key right after the create. It is only a
+        # fallback when the lookup cannot be read (never a 0).
         entry = None
         try:
             entry = self._lookup(order)
@@ -199,67 +226,86 @@ class BrandsdistributionService(ProviderService):
     def _reserve(
         self, client: BrandsdistributionClient, items: list[ItemRequest], wanted: dict[str, int]
     ) -> tuple[dict[str, dict[str, int]], dict[str, int], dict[str, dict[str, int]]]:
-        """Lock ``wanted``. Returns (baseline reservation, what we now hold per stock id,
-        the reservation right before sending). A shortfall is found here, before anything
-        is sent, and what we locked is given back."""
-        before = client.reservation()
+        """Lock ``wanted`` (inside the account's placement turn). Returns (the reservation
+        before the lock, what our lock added per stock id, the reservation after it).
+
+        The lock's reply lists the reservation; the baseline is the remembered one (read once
+        per batch). The order is short exactly when the reservation after the lock holds less
+        than it wants (it takes its quantities from the reservation, and nothing else of ours
+        changes it before the create) — whatever the baseline, so a stale baseline can never
+        invent a shortfall. A shortfall is found here, before anything is sent, and what our
+        lock added is given back."""
+        pk = self.account.pk
+        before = reservations.baseline(pk, client)
         try:
-            client.reserve("lock", wanted)
+            after = client.reserve("lock", wanted)
         except ProviderError as exc:
-            note = self._release(client, before, wanted)
+            note = self._settle(client, before, wanted, cap=wanted)
             if isinstance(exc, ProviderOutcomeUnknown | ProviderBadReply):
                 raise ProviderRejected(
-                    f"Reservation did not complete ({exc}); the order was not sent.{note}",
+                    f"Reservation did not complete ({exc}); the order was not sent. {note}",
                     http_status=exc.http_status, operation=exc.operation,
                 ) from exc
-            exc.message = f"Reservation refused: {exc.message}. The order was not sent.{note}"
+            exc.message = f"Reservation refused: {exc.message}. The order was not sent. {note}"
             exc.args = (exc.message,)
             raise
-        after = client.reservation()
+        if after is None:  # a reply without the reservation: read it
+            after = client.reservation()
+        reservations.remember(pk, after)
         held = {
             sid: max(0, min(qty, mapping.locked(after, sid) - mapping.locked(before, sid)))
             for sid, qty in wanted.items()
         }
-        if any(held[sid] < qty for sid, qty in wanted.items()):
-            confirmed = mapping.held_quantities(items, held)
-            note = self._release(client, before, held)
+        short = {sid: mapping.locked(after, sid) for sid, qty in wanted.items()
+                 if mapping.locked(after, sid) < qty}
+        if short:
+            confirmed = mapping.held_quantities(
+                items, {sid: min(qty, mapping.locked(after, sid)) for sid, qty in wanted.items()})
+            extra = {sid: q for sid, q in held.items() if q > 0}
+            note = self._unlock(client, extra) if extra else ""
             details = "; ".join(
-                f"stock {sid}: requested {qty}, locked {held[sid]}"
+                f"stock {sid}: requested {wanted[sid]}, locked {got}"
                 f" (available {after.get(sid, {}).get('available', 0)})"
-                for sid, qty in wanted.items() if held[sid] < qty
+                for sid, got in short.items()
             )
             raise ProviderShortfall(
                 f"Reservation shortfall — {details}. The order was not sent; accept the "
-                f"available quantities or cancel.{note}",
+                f"available quantities or cancel. {note}".rstrip(),
                 confirmed_quantities=confirmed,
-                fields={f"stock_id.{sid}": f"requested {qty}, locked {held[sid]}"
-                        for sid, qty in wanted.items() if held[sid] < qty},
+                fields={f"stock_id.{sid}": f"requested {wanted[sid]}, locked {got}"
+                        for sid, got in short.items()},
                 operation="reserve_lock", code="shortfall",
             )
         return before, held, after
 
-    def _release(
+    def _settle(
         self, client: BrandsdistributionClient, before: dict[str, dict[str, int]],
-        wanted: dict[str, int],
+        wanted: dict[str, int], *, cap: dict[str, int],
     ) -> str:
-        """Unlock whatever this attempt added to the reservation. Best effort: returns a note."""
+        """Read the reservation and unlock what stands above ``before`` on the order's stock
+        ids (at most ``cap``): ours, inside the placement turn. Best effort: returns a note."""
         try:
             now = client.reservation()
         except ProviderError as exc:
-            return f" Could not release the locked quantities ({exc}); check the reservation."
-        extra = {
-            sid: min(qty, mapping.locked(now, sid) - mapping.locked(before, sid))
-            for sid, qty in wanted.items()
-        }
+            reservations.forget(self.account.pk)
+            return f"Could not check the reservation ({exc}); see the account's reservation."
+        reservations.remember(self.account.pk, now)
+        extra = {sid: min(cap.get(sid, 0), mapping.locked(now, sid) - mapping.locked(before, sid))
+                 for sid in wanted}
         extra = {sid: q for sid, q in extra.items() if q > 0}
-        return (" " + self._unlock(client, extra)) if extra else ""
+        return self._unlock(client, extra) if extra else ""
 
     def _unlock(self, client: BrandsdistributionClient, quantities: dict[str, int]) -> str:
         try:
-            client.reserve("unlock", quantities)
+            after = client.reserve("unlock", quantities)
         except ProviderError as exc:
+            reservations.forget(self.account.pk)
             return (f"Could not release the locked quantities ({exc}); see the account's "
                     "reservation.")
+        if after is None:
+            reservations.forget(self.account.pk)  # read again by the next placement
+        else:
+            reservations.remember(self.account.pk, after)
         return "Released the locked quantities."
 
     # --- status --------------------------------------------------------------------------
@@ -313,35 +359,26 @@ class BrandsdistributionService(ProviderService):
         )
 
 
-# --- carrier list, cached on the account -----------------------------------------------------
+# --- carrier list, cached per account (core.account_cache) ------------------------------------
 def carrier_choices(account: AccountConfig, *, refresh: bool = False) -> dict[str, Any]:
     """``{"carriers": [{"id","name","cost"}], "fetched_at": iso, "error": str}``.
 
-    Served from ``account.state["carriers"]`` while fresh; otherwise read from the provider
-    and saved back. When the list cannot be read, the cached one (maybe empty) is returned
-    with ``error`` set, and the admin falls back to a free carrier id field.
+    Served from ``core.account_cache`` while fresh (``CARRIER_CACHE_SECONDS``); otherwise read
+    from the provider and cached. When the list cannot be read, the last cached one (maybe
+    empty) is returned with ``error`` set, and the admin falls back to a free carrier id field.
     """
-    from merchants.models import ProviderAccount as Account
-
-    cached = dict((account.state or {}).get("carriers") or {})
-    fetched = cached.get("fetched_at")
-    fresh = False
-    if fetched and not refresh:
-        try:
-            fresh = timezone.now() - dt.datetime.fromisoformat(fetched) < CARRIER_CACHE_TTL
-        except ValueError:
-            fresh = False
-    if fresh:
-        return {**cached, "error": ""}
+    if not refresh:
+        fresh = account_cache.entry(account.pk, CARRIER_CACHE_NAME)
+        if fresh is not None and account_cache.age(fresh) <= CARRIER_CACHE_SECONDS:
+            return {"carriers": fresh["data"], "fetched_at": fresh["stored_at"], "error": ""}
     try:
         carriers = BrandsdistributionService(account).list_carriers()
     except ProviderError as exc:
-        return {"carriers": cached.get("carriers", []), "fetched_at": fetched, "error": str(exc)}
-    entry = {"carriers": carriers, "fetched_at": timezone.now().isoformat()}
-    # TODO(issue 14, branch truth): a provider must not write the account; the domain will.
-    state = {**(account.state or {}), "carriers": entry}
-    Account.objects.filter(pk=account.pk or 0).update(state=state)
-    return {**entry, "error": ""}
+        stale = account_cache.entry(account.pk, CARRIER_CACHE_NAME)
+        return {"carriers": stale["data"] if stale else [],
+                "fetched_at": stale["stored_at"] if stale else None, "error": str(exc)}
+    stored = account_cache.put(account.pk, CARRIER_CACHE_NAME, carriers)
+    return {"carriers": carriers, "fetched_at": stored["stored_at"], "error": ""}
 
 
 def _quantities(items: list[ItemRequest]) -> dict[str, int]:
@@ -354,3 +391,30 @@ def _quantities(items: list[ItemRequest]) -> dict[str, int]:
 def _safe_url(value: Any) -> str:
     text = str(value or "").strip()
     return text[:500] if text.startswith(("http://", "https://")) else ""
+
+
+# --- the operator's reservation tools (admin, API) --------------------------------------------
+def reservation_read(account: AccountConfig) -> dict[str, Any]:
+    """Read the reservation now: ``{"models": [{"stock_id","locked","available","since"}],
+    "read_at", "error"}``; when unreadable, the last known view with ``error``."""
+    try:
+        models = BrandsdistributionService(account).client.reservation()
+    except ProviderError as exc:
+        return {**reservations.reservation_view(account.pk), "error": str(exc)}
+    reservations.remember(account.pk, models)
+    return {**reservations.reservation_view(account.pk), "error": ""}
+
+
+def reservation_release(account: AccountConfig) -> str:
+    """Unlock every model the account's reservation holds now (read first); a note. Takes the
+    account's placement turn, so it never releases what a placement in progress holds."""
+    client = BrandsdistributionService(account).client
+    with reservations.placement_turn(account.pk):
+        models = client.reservation()
+        locked = {sid: m["locked"] for sid, m in models.items() if m["locked"] > 0}
+        if not locked:
+            reservations.remember(account.pk, models)
+            return "Nothing is reserved."
+        after = client.reserve("unlock", locked)
+        reservations.remember(account.pk, after if after is not None else client.reservation())
+    return "Released " + ", ".join(f"{q} x {sid}" for sid, q in sorted(locked.items())) + "."

@@ -256,10 +256,19 @@ class ResellerService(ProviderService):
             yield page, fresh
 
     def fetch_order(self, order: OrderRequest) -> OrderSnapshot:
+        """The order and its item list; an item of ours whose listed values changed is read
+        back on its own (``GET …/items/{itemId}``, documented) and that reading is kept: the
+        list gives no guarantee of carrying every field of an item."""
         path = self._order_path(order)
         body = self.client.call("GET", path, operation="fetch_order", idempotent=True)
         items = self.client.call("GET", f"{path}/items", operation="list_items", idempotent=True)
-        return mapping.order_snapshot(body, items=mapping.list_of(items or [], "list_items"))
+        snap = mapping.order_snapshot(body, items=mapping.list_of(items or [], "list_items"))
+        ours = {i.external_id: i for i in order.items if i.external_id}
+        for index, listed in enumerate(snap.items):
+            known = ours.get(listed.external_id)
+            if known is not None and _item_changed(known, listed):
+                snap.items[index] = self._read_item(order, listed.external_id)
+        return snap
 
     def iter_incoming(self, *, since: dt.datetime | None,
                       cursor: dict[str, Any]) -> Iterator[list[OrderSnapshot]]:
@@ -333,3 +342,12 @@ class ResellerService(ProviderService):
         self.client.call("PUT", f"{self._item_path(order, item)}/characteristics",
                          operation="item_characteristics_set", idempotent=True,
                          json_body=mapping.values_body(values, self.field_names))
+
+
+def _item_changed(item: ItemRequest, listed: ItemSnapshot) -> bool:
+    """Does the listed item differ from ours in what we keep of it?"""
+    pairs = ((item.quantity, listed.quantity), (item.sku, listed.sku),
+             (item.product_id, listed.product_id))
+    prices = ((item.unit_price, listed.unit_price), (item.total_price, listed.total_price))
+    return (any(str(a or "") != str(b or "") for a, b in pairs)
+            or any(b is not None and a != b for a, b in prices))

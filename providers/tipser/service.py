@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
+from core import account_cache
 from orders.lifecycle import ItemLifecycle as I
 from providers.base import CredentialField, OptionField, ProviderService
 from providers.errors import (
@@ -368,15 +368,16 @@ class TipserService(ProviderService):
     # --- carriers --------------------------------------------------------------------------
     def _markets(self, *, refresh: bool = False) -> dict[str, Any]:
         """``GET /v3/markets`` read into all carrier names and names per market, cached per
-        account (Django cache)."""
-        key = f"tipser:markets:{self.account.pk}:{self.base_url}"
-        cached = None if refresh else cache.get(key)
-        if cached is None:
+        account (``core.account_cache``, the one cache of provider data per account)."""
+
+        def load() -> dict[str, Any]:
             body = self.client.markets()
-            cached = {"all": mapping.parse_carriers(body),
-                      "markets": mapping.carriers_by_market(body)}
-            cache.set(key, cached, CARRIER_CACHE_SECONDS)
-        return dict(cached)
+            return {"all": mapping.parse_carriers(body),
+                    "markets": mapping.carriers_by_market(body)}
+
+        return dict(account_cache.read_through(
+            self.account.pk, f"tipser-markets:{self.base_url}", load,
+            max_age=CARRIER_CACHE_SECONDS, refresh=refresh))
 
     def carrier_names(self, *, refresh: bool = False, order: OrderRequest | None = None) -> list[str]:
         """Carrier names: those of the order's market ("from the proper market section"),

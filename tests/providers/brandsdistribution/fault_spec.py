@@ -40,12 +40,12 @@ def mock_success(rsps: responses.RequestsMock, order: Order) -> None:
     if not options.get("reserve_first", True):
         return
     locked = f"{BASE}{bd_client.RESERVATION_PATH}"
-    rsps.add(responses.GET, locked, json={"models": [], "order_id": 0})
-    rsps.add(responses.GET, locked, json={
+    rsps.add(responses.GET, locked, json={"models": [], "order_id": 0})  # the batch's baseline
+    # the lock's reply lists the reservation (Rewix "Reserve")
+    rsps.add(responses.POST, f"{BASE}{bd_client.RESERVE_PATH}", json={
         "models": [{"stock_id": int(STOCK_ID), "locked": QUANTITY, "available": 5}],
         "order_id": 0,
     })
-    rsps.add(responses.POST, f"{BASE}{bd_client.RESERVE_PATH}", json={})
 
 
 FAULT_SPEC: dict[str, Any] = {

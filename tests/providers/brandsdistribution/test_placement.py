@@ -67,7 +67,7 @@ def _assert_no_secret_in_timeline(order):
 
 def test_json_placement_sends_documented_headers_and_body_and_stores_order_id(mocked):
     order = make_order()
-    mocked.add(responses.POST, CREATE, json=_ok_json(),
+    mocked.add(responses.POST, CREATE, json=_ok_json(models=(("148148", 10, 3),)),
                match=[matchers.header_matcher(JSON_HEADERS)])
     _status(mocked)
     services.order_place(order=order)
@@ -79,9 +79,10 @@ def test_json_placement_sends_documented_headers_and_body_and_stores_order_id(mo
     assert sent["item_list"] == [{"stock_id": "148148", "quantity": "10"},
                                  {"stock_id": "148367", "quantity": "15"}]
     assert sent["autoConfirm"] == "true" and sent["carrierId"] == "20"
-    # sent without a reservation: the reply's models are what *remains reserved*, so they say
-    # nothing about what this order took — nothing is confirmed, nothing is shown short
-    assert [i.confirmed_quantity for i in order.items.all()] == [None, None]
+    # sent without a reservation: the reply's models are what *remains reserved*. 148148 is
+    # still listed (10 left reserved, 3 available): the order was not cut, confirmed in full;
+    # 148367 is not listed: nothing proves what it got — unconfirmed, never shown short
+    assert [i.confirmed_quantity for i in order.items.all()] == [10, None]
     assert not order.has_open_shortfall
     assert order.events.filter(message__contains="quantities are not confirmed").exists()
     calls = order.events.filter(kind=OrderEvent.Kind.PROVIDER_CALL)
@@ -98,15 +99,16 @@ def test_xml_placement_sends_the_xml_document_and_reads_the_xml_reply(mocked):
     services.order_place(order=order)
     order.refresh_from_db()
     assert (order.state, order.external_id, order.raw_status) == ("placed", "1000", "5")
+    assert mocked.calls[1].request.headers["Accept"] == "application/xml"
     body = mocked.calls[0].request.body
     assert body.startswith(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
                            b"<root><order_list><order><key>2345</key>"
                            b"<date>2017/01/31 23:59:59 +0000</date><carrierId>20</carrierId>")
     assert b"<item><stock_id>148367</stock_id><quantity>15</quantity></item>" in body
-    assert mocked.calls[1].request.headers["Accept"] == "application/xml"
     items = list(order.items.all())
-    # the documented reply lists what remains reserved (148148: 10): not what the order took
-    assert (items[0].confirmed_quantity, items[1].confirmed_quantity) == (None, None)
+    # the documented reply lists what remains reserved (148148: 10 locked, 5 available): not
+    # what the order took, but proof it was not cut; 148367 is not listed: unconfirmed
+    assert (items[0].confirmed_quantity, items[1].confirmed_quantity) == (10, None)
     assert not order.has_open_shortfall
 
 
@@ -124,7 +126,7 @@ def test_the_doc_json_reply_with_order_id_0_never_stores_0_the_status_by_key_giv
 
 def test_status_by_key_is_the_authority_for_the_status_after_placement(mocked):
     order = make_order()
-    mocked.add(responses.POST, CREATE, json=_ok_json())
+    mocked.add(responses.POST, CREATE, json=_ok_json(order_id=0))  # no id: read by key
     _status(mocked, order_id=4711, status=1)  # money waiting
     services.order_place(order=order)
     order.refresh_from_db()
@@ -142,6 +144,17 @@ def test_status_by_key_unreadable_after_placement_keeps_the_reply_id(mocked):
     assert order.events.filter(message__contains="Status by key not read").exists()
 
 
+def test_status_by_key_unreadable_after_a_reply_without_id_is_unknown(mocked):
+    order = make_order()
+    mocked.add(responses.POST, CREATE, json=_ok_json(order_id=0))
+    mocked.add(responses.GET, status_url("2345"), status=503, body="busy")
+    services.order_place(order=order)
+    order.refresh_from_db()
+    assert (order.state, order.external_id) == ("placement_unknown", "")
+    assert "Status by key not read" in order.failure_reason or "no order id" in (
+        order.failure_reason)
+
+
 def test_auto_confirm_false_is_sent_when_the_operator_chose_it(mocked):
     order = make_order(provider_options={"autoConfirm": False})
     mocked.add(responses.POST, CREATE, json=_ok_json())
@@ -155,11 +168,11 @@ def test_reply_models_never_invent_a_shortfall(mocked, operator):
     something else) or absent (0 remaining) is not "requested 10, got 4/0"."""
     order = make_order()
     mocked.add(responses.POST, CREATE, json=_ok_json(models=(("148148", 4, 0),)))
-    _status(mocked)
     services.order_place(order=order)
     order.refresh_from_db()
     assert order.state == "placed"
-    assert [i.confirmed_quantity for i in order.items.all()] == [None, None]
+    # 4 still reserved after taking 10: the order was served from the reservation in full
+    assert [i.confirmed_quantity for i in order.items.all()] == [10, None]
     assert not order.has_open_shortfall
     assert not order.events.filter(message__contains="Shortfall").exists()
     assert "accept_shortfall" not in services.order_transitions_available(order=order,
@@ -335,21 +348,30 @@ def _xml_ops(mocked):
     return ops
 
 
-def test_reserve_first_locks_reads_back_then_sends_and_confirms_what_left_the_reservation(
-        mocked):
+def _reserved(mocked, *models):
+    """A reserve (lock/unlock) reply: the reservation after the operation (Rewix "Reserve")."""
+    mocked.add(responses.POST, RESERVE, json={
+        "models": [{"stock_id": int(s), "locked": q, "available": a} for s, q, a in models],
+        "order_id": 0})
+
+
+def test_reserve_first_locks_then_sends_and_confirms_what_left_the_reservation(mocked):
     order = make_order(reserve_first=True)
     # a leftover of an earlier aborted create (999) stays reserved throughout
-    _reservation(mocked, [("999", 1, 0)], [("999", 1, 0), ("148148", 10, 3), ("148367", 15, 0)])
-    mocked.add(responses.POST, RESERVE, json={}, match=[matchers.header_matcher(JSON_HEADERS)])
+    _reservation(mocked, [("999", 1, 0)])
+    mocked.add(responses.POST, RESERVE, match=[matchers.header_matcher(JSON_HEADERS)], json={
+        "models": [{"stock_id": 999, "locked": 1, "available": 0},
+                   {"stock_id": 148148, "locked": 10, "available": 3},
+                   {"stock_id": 148367, "locked": 15, "available": 0}], "order_id": 0})
     # the documented reply: the models *remaining* in the reservation, and order_id 0
     mocked.add(responses.POST, CREATE, json=_ok_json(order_id=0, models=(("999", 1, 0),)))
     _status(mocked, order_id=130, status=5)
     services.order_place(order=order)
     order.refresh_from_db()
     assert (order.state, order.external_id) == ("placed", "130")
+    # the lock's reply is the read-back; the status by key only because the reply has id 0
     assert [(c.request.method, c.request.url) for c in mocked.calls] == [
-        ("GET", LOCKED), ("POST", RESERVE), ("GET", LOCKED), ("POST", CREATE),
-        ("GET", status_url("2345"))]
+        ("GET", LOCKED), ("POST", RESERVE), ("POST", CREATE), ("GET", status_url("2345"))]
     assert _ops(mocked) == [{"type": "lock", "models": [{"stock_id": 148148, "quantity": 10},
                                                         {"stock_id": 148367, "quantity": 15}]}]
     assert order.raw_data["placement"]["reserved"] == {"148148": 10, "148367": 15}
@@ -358,12 +380,39 @@ def test_reserve_first_locks_reads_back_then_sends_and_confirms_what_left_the_re
     assert not order.has_open_shortfall
 
 
+def test_steady_state_is_three_calls_per_order_the_reservation_is_read_once_per_batch(mocked):
+    """lock + create + status by key per order: the lock's reply lists the reservation, and
+    the reservation the last reply left is the next order's baseline (read once a batch)."""
+    first = make_order(reserve_first=True, items=(("148148", 2),))
+    account = first.merchant.account
+    second = make_order(reserve_first=True, items=(("148148", 3),), reference="2346")
+    second.merchant.account = account
+    second.merchant.save()
+    _reservation(mocked, [])
+    _reserved(mocked, ("148148", 2, 8))
+    mocked.add(responses.POST, CREATE, json=_ok_json(order_id=4711, models=()))
+    _status(mocked, reference="2345", order_id=4711)
+    services.order_place(order=first)
+    mocked.replace(responses.POST, RESERVE, json={"models": [
+        {"stock_id": 148148, "locked": 3, "available": 5}], "order_id": 0})
+    mocked.replace(responses.POST, CREATE, json=_ok_json(order_id=4712, models=()))
+    _status(mocked, reference="2346", order_id=4712)
+    calls_before = len(mocked.calls)
+    services.order_place(order=second)
+    assert [(c.request.method, c.request.url) for c in mocked.calls[calls_before:]] == [
+        ("POST", RESERVE), ("POST", CREATE), ("GET", status_url("2346"))]
+    assert len(mocked.calls) == 7  # one reservation read for the batch
+    for order, qty in ((first, 2), (second, 3)):
+        order.refresh_from_db()
+        assert order.state == "placed" and order.items.get().confirmed_quantity == qty
+
+
 def test_a_leftover_of_the_same_model_is_not_read_as_a_shortfall(mocked):
     """Old reading: 'locked 3' after the order = 'got 3 of 10'. What the order took is what
     left the reservation: 13 before sending, 3 remaining -> 10, in full."""
     order = make_order(reserve_first=True, items=(("148148", 10),))
-    _reservation(mocked, [("148148", 3, 20)], [("148148", 13, 10)])
-    mocked.add(responses.POST, RESERVE, json={})
+    _reservation(mocked, [("148148", 3, 20)])
+    _reserved(mocked, ("148148", 13, 10))
     mocked.add(responses.POST, CREATE, json=_ok_json(models=(("148148", 3, 10),)))
     _status(mocked)
     services.order_place(order=order)
@@ -376,10 +425,9 @@ def test_a_leftover_of_the_same_model_is_not_read_as_a_shortfall(mocked):
 
 def test_an_emptied_reservation_is_not_requested_n_got_0(mocked):
     order = make_order(reserve_first=True, items=(("148148", 2),))
-    _reservation(mocked, [], [("148148", 2, 0)])
-    mocked.add(responses.POST, RESERVE, json={})
+    _reservation(mocked, [])
+    _reserved(mocked, ("148148", 2, 0))
     mocked.add(responses.POST, CREATE, json={"models": [], "order_id": 4711})
-    _status(mocked)
     services.order_place(order=order)
     order.refresh_from_db()
     assert order.items.get().confirmed_quantity == 2
@@ -412,7 +460,6 @@ def test_reserve_first_in_xml_speaks_the_documented_xml_for_every_call(mocked):
     held = b'<root order_id="0"><model stock_id="148148" locked="2" available="0"/></root>'
     mocked.add(responses.GET, LOCKED, body=empty, match=[matchers.header_matcher(
         {"Accept": "application/xml", "Authorization": AUTH_HEADER})])
-    mocked.add(responses.GET, LOCKED, body=held)
     mocked.add(responses.POST, RESERVE, body=held, match=[matchers.header_matcher(XML_HEADERS)])
     # the order emptied the reservation: the reply lists no model
     mocked.add(responses.POST, CREATE, body=b'<root order_id="1000"></root>')
@@ -420,6 +467,7 @@ def test_reserve_first_in_xml_speaks_the_documented_xml_for_every_call(mocked):
     services.order_place(order=order)
     order.refresh_from_db()
     assert (order.state, order.external_id, order.raw_status) == ("in_progress", "1000", "2")
+    assert [c.request.method for c in mocked.calls] == ["GET", "POST", "POST", "GET"]
     assert order.items.get().confirmed_quantity == 2
     # Rewix "Reserve" in XML: type and model values are attributes, no <operations>/<type>
     assert _calls(mocked, "POST", RESERVE)[0].request.body == (
@@ -499,15 +547,37 @@ def test_create_refused_after_reservation_releases_the_locks(mocked):
     assert [op["type"] for op in _ops(mocked)] == ["lock", "unlock"]
 
 
-def test_timeout_on_create_after_reservation_keeps_the_locks(mocked):
-    order = make_order(reserve_first=True, items=(("148148", 2),))
-    _reservation(mocked, [], [("148148", 2, 0)])
-    mocked.add(responses.POST, RESERVE, json={})
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_timeout_on_create_releases_what_is_still_ours_and_stays_unknown(mocked, fmt):
+    """The create timed out and was not acted on: our 2 are still reserved above the
+    baseline (1 leftover of something else): released, the leftover kept; never re-sent."""
+    order = make_order(wire_format=fmt, reserve_first=True, items=(("148148", 2),))
+    before, ours = [("148148", 1, 5)], [("148148", 3, 3)]
+    for models in (before, ours):  # baseline, then the read after the timeout
+        mocked.add(responses.GET, LOCKED, body=_models_body(fmt, models))
+    mocked.add(responses.POST, RESERVE, body=_models_body(fmt, ours))
     mocked.add(responses.POST, CREATE, body=requests.exceptions.ReadTimeout("slow"))
     services.order_place(order=order)
     order.refresh_from_db()
     assert order.state == "placement_unknown"
-    assert [op["type"] for op in _ops(mocked)] == ["lock"]  # the order may be using them
+    assert "Released the locked quantities" in order.failure_reason
+    ops = _ops(mocked) if fmt == "json" else _xml_ops(mocked)
+    assert ops == [{"type": "lock", "models": [{"stock_id": 148148, "quantity": 2}]},
+                   {"type": "unlock", "models": [{"stock_id": 148148, "quantity": 2}]}]
+    assert len(_calls(mocked, "POST", CREATE)) == 1
+
+
+def test_timeout_on_create_that_was_acted_on_releases_nothing(mocked):
+    """The create timed out but the provider created the order: it took our 2 out of the
+    reservation, so nothing stands above the baseline and nothing is unlocked."""
+    order = make_order(reserve_first=True, items=(("148148", 2),))
+    _reservation(mocked, [("148148", 1, 5)], [("148148", 1, 3)])
+    _reserved(mocked, ("148148", 3, 3))
+    mocked.add(responses.POST, CREATE, body=requests.exceptions.ReadTimeout("slow"))
+    services.order_place(order=order)
+    order.refresh_from_db()
+    assert order.state == "placement_unknown"
+    assert [op["type"] for op in _ops(mocked)] == ["lock"]
 
 
 def test_unavailable_create_after_reservation_releases_the_locks_for_the_retry(mocked):
@@ -532,6 +602,13 @@ def test_check_account_proves_the_credentials(mocked):
     assert "Credentials accepted (JSON)" in note and "1 model(s)" in note
 
 
+def _models_body(fmt, models):
+    if fmt == "xml":
+        return _xml_models(*models)
+    return json.dumps({"models": [{"stock_id": int(s), "locked": q, "available": a}
+                                  for s, q, a in models], "order_id": 0}).encode()
+
+
 def _xml_models(*models):
     return ("<root order_id=\"0\">" + "".join(
         f'<model stock_id="{s}" locked="{q}" available="{a}"/>' for s, q, a in models)
@@ -540,11 +617,9 @@ def _xml_models(*models):
 
 def test_xml_reservation_shortfall_is_found_before_sending_and_unlocked_in_xml(mocked):
     order = make_order(wire_format="xml", reserve_first=True)
-    for models in ([], [("148148", 10, 0), ("148367", 4, 0)],
-                   [("148148", 10, 0), ("148367", 4, 0)]):
-        mocked.add(responses.GET, LOCKED, body=_xml_models(*models),
-                   content_type="application/xml")
-    mocked.add(responses.POST, RESERVE, body=_xml_models(), content_type="application/xml")
+    mocked.add(responses.GET, LOCKED, body=_xml_models(), content_type="application/xml")
+    mocked.add(responses.POST, RESERVE, content_type="application/xml",
+               body=_xml_models(("148148", 10, 0), ("148367", 4, 0)))
     services.order_place(order=order)
     order.refresh_from_db()
     assert order.state == "failed"
@@ -584,3 +659,21 @@ def test_reply_with_order_id_0_and_no_order_by_key_is_unknown_then_settled_by_lo
     order.refresh_from_db()
     assert (order.state, order.external_id, order.raw_status) == ("placed", "130", "5")
     assert len(_calls(mocked, "POST", CREATE)) == 1  # never re-sent
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_an_aborted_create_that_added_to_the_reservation_leaves_nothing_of_ours(mocked, fmt):
+    """Doc: an aborted create "may have added" quantities to the reservation. After the refusal
+    the reservation is read and everything above the baseline on the order's models — our lock
+    and what the abort added — is unlocked; the leftover that was there before stays."""
+    order = make_order(wire_format=fmt, reserve_first=True, items=(("148148", 2),))
+    mocked.add(responses.GET, LOCKED, body=_models_body(fmt, [("148148", 1, 9)]))  # baseline
+    mocked.add(responses.POST, RESERVE, body=_models_body(fmt, [("148148", 3, 7)]))  # lock
+    mocked.add(responses.POST, CREATE, status=429, body="stock_id 999 does not exist")
+    mocked.add(responses.GET, LOCKED, body=_models_body(fmt, [("148148", 4, 6)]))  # abort +1
+    services.order_place(order=order)
+    order.refresh_from_db()
+    assert order.state == "failed" and "stock_id 999 does not exist" in order.failure_reason
+    ops = _ops(mocked) if fmt == "json" else _xml_ops(mocked)
+    assert ops[-1] == {"type": "unlock", "models": [{"stock_id": 148148, "quantity": 3}]}
+    assert "Released the locked quantities" in order.failure_reason

@@ -199,11 +199,41 @@ def test_get_order_and_items_map_case_tolerant_fields(mocked, svc, provider_draf
                match=[matchers.header_matcher(BEARER)])
     mocked.add(responses.GET, f"{ORDERS}/5001/items", json=fixture("items"),
                match=[matchers.header_matcher(BEARER)])
+    # ours is 9.50 and the list says 10.50: the changed item is read back on its own
+    # (documented ``GET /api/orders/{orderId}/items/{itemId}``), and that reading is kept
+    single = mocked.add(responses.GET, f"{ORDERS}/5001/items/7001",
+                        json={**fixture("item"), "UnitPrice": "10.75"},
+                        match=[matchers.header_matcher(BEARER)])
     snap = svc.fetch_order(order_request(provider_draft))
     assert (snap.external_id, snap.raw_status, snap.state) == ("5001", "Submitted", "placed")
     assert snap.total == Decimal("52.50") and snap.currency == "EUR"
     assert [(i.external_id, i.product_id, i.quantity, i.unit_price) for i in snap.items] == [
-        ("7001", "MS365-BUS", 5, Decimal("10.50")), ("7002", "AZ-PLAN", 1, None)]
+        ("7001", "MS365-BUS", 5, Decimal("10.75")), ("7002", "AZ-PLAN", 1, None)]
+    assert single.call_count == 1  # 7002 is not ours: the list row is enough
+
+
+def test_sync_reads_no_single_item_when_nothing_changed(mocked, svc, provider_draft):
+    provider_draft.items.update(unit_price=Decimal("10.50"))
+    mocked.add(responses.GET, f"{ORDERS}/5001", json=fixture("order_detail"))
+    mocked.add(responses.GET, f"{ORDERS}/5001/items", json=fixture("items"))
+    single = mocked.add(responses.GET, f"{ORDERS}/5001/items/7001", json=fixture("item"))
+    svc.fetch_order(order_request(provider_draft))
+    assert single.call_count == 0
+
+
+def test_sync_of_an_order_reads_a_changed_item_back_and_stores_that_reading(
+        mocked, svc, provider_draft):
+    from orders import services
+
+    provider_draft.raw_status = "Submitted"
+    provider_draft.save()
+    mocked.add(responses.GET, f"{ORDERS}/5001", json=fixture("order_detail"))
+    mocked.add(responses.GET, f"{ORDERS}/5001/items", json=[
+        {**fixture("items")[0], "Quantity": 7}])
+    mocked.add(responses.GET, f"{ORDERS}/5001/items/7001",
+               json={**fixture("item"), "Quantity": 8})
+    services.order_sync(order=provider_draft)
+    assert provider_draft.items.get(external_id="7001").quantity == 8
 
 
 def test_get_one_item(mocked, svc, provider_draft):

@@ -123,6 +123,9 @@ def _upsert_queries(account, orders) -> tuple[int, int]:
 
 @pytest.mark.parametrize("items", [1, 3])
 def test_queries_per_page_do_not_grow_with_page_size(db, items):
+    from pipeline.selectors import pipeline_in_use
+
+    pipeline_in_use()  # its once-a-minute query (cached) is not a query per page
     counts = {}
     for size in (5, 50):
         account = AccountFactory(provider="tipser")
