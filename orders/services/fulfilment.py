@@ -317,6 +317,31 @@ def order_items_set_status(
     return items
 
 
+ITEM_TARGETS = {
+    "acknowledge": ItemLifecycle.ACKNOWLEDGED, "hold": ItemLifecycle.ON_HOLD,
+    "ship": ItemLifecycle.SHIPPED, "cancel": ItemLifecycle.CANCELLED,
+    "mark_returned": ItemLifecycle.RETURNED,
+}
+
+
+def order_items_status_check(
+    *, order: Order, items: list[OrderItem], transition_name: str, actor: Actor = None
+) -> None:
+    """What can be checked before queuing an item status move (no provider call): the
+    permission, the items, and that each allows the move now."""
+    require_permission(actor)
+    if not items:
+        raise OrderValidationError("Choose at least one item.", fields={"items": "Required."})
+    if any(item.order_id != order.pk for item in items):
+        raise OrderValidationError("Items must belong to the order.", fields={"items": "Wrong order."})
+    if transition_name not in ITEM_TARGETS:
+        raise OrderValidationError(f"Unknown item status move '{transition_name}'.",
+                                   fields={"transition": "Unknown."})
+    for item in items:
+        item.order = order  # the transition condition reads the provider's table
+    _items_allow(items, transition_name)
+
+
 def _items_allow(items: list[OrderItem], transition_name: str) -> None:
     refused = [str(i) for i in items if not can_proceed(getattr(i, transition_name))]
     if refused or not items:
