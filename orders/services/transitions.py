@@ -10,7 +10,7 @@ from orders.lifecycle import Lifecycle
 from providers import registry
 
 from .. import labels
-from ..errors import OrderActionRefused, OrderValidationError
+from ..errors import OrderActionRefused
 from ..models import (
     Order,
 )
@@ -24,6 +24,7 @@ from .fulfilment import (
     order_release,
     order_reopen,
     order_ship,
+    order_shipment_check,
 )
 from .placement import order_place, order_reconcile
 from .shortfall import order_shortfall_accept, order_shortfall_summary
@@ -63,9 +64,10 @@ def order_transition_check(
     if name not in allowed:
         raise OrderActionRefused(labels.not_possible(name, order.state), allowed=allowed,
                                  code="not_allowed")
-    if name == "ship" and not str((payload or {}).get("tracking_number", "")).strip():
-        raise OrderValidationError("A tracking number is required.",
-                                   fields={"tracking_number": "Required."})
+    if name == "ship":
+        data = payload or {}
+        order_shipment_check(order=order, tracking_number=str(data.get("tracking_number", "")),
+                             items=data.get("items"))
     if name == "accept_shortfall" and order_shortfall_summary(order=order) is None:
         raise OrderActionRefused("This order has no shortfall waiting for a decision.",
                                  code="not_allowed")
