@@ -274,9 +274,9 @@ def order_command_task(self: ProviderTask, order_pk: int, verb: str,
         _command_run(order, verb, dict(payload or {}), actor)
     except ProviderUnavailable as exc:
         self.retry_or_give_up(exc)
-        _command_failed(order, since, actor,
-                        f"{label} not done: the provider stayed unavailable after "
-                        f"{self.request.retries + 1} tries ({exc}). Try again later.")
+        event_add(order=order, kind=OrderEvent.Kind.ERROR, actor=actor,
+                  message=f"{label} not done: the provider stayed unavailable after "
+                  f"{self.request.retries + 1} tries ({exc}). Try again later.")
         return "gave up"
     except (OrderActionRefused, OrderValidationError) as exc:
         _command_failed(order, since, actor, f"{label} not done: {exc.message}")

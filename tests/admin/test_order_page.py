@@ -179,3 +179,20 @@ def test_lookup_button_only_where_the_provider_can_look_orders_up(operator_clien
     html = operator_client.get(_change(order)).content.decode()
     assert "Look it up at the provider" not in html
     assert "Reconcile placement" in html
+
+
+def test_the_page_follows_a_queued_command_until_the_worker_records_the_outcome(
+        operator_client, order, mocked, django_capture_on_commit_callbacks):
+    set_state(order, "placed", external_id="61", raw_status="NEW")
+    mocked.add(responses.POST, f"{BASE_URL}/orders/61/cancel", json={})
+    live = reverse("admin:orders_order_live", args=[order.pk])
+    assert 'data-running="0"' in operator_client.get(live).content.decode()
+    with django_capture_on_commit_callbacks() as worker:
+        operator_client.post(reverse("admin:orders_order_transition", args=[order.pk, "cancel"]),
+                             {"reason": "customer"})
+    assert len(mocked.calls) == 0
+    assert 'data-running="1"' in operator_client.get(live).content.decode()  # waits, polls
+    for task in worker:
+        task()
+    partial = operator_client.get(live).content.decode()
+    assert 'data-running="0"' in partial and "Cancelled" in partial
