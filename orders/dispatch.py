@@ -11,12 +11,15 @@ Services never import this module or the tasks.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,7 +28,7 @@ from providers import registry
 
 from . import services, tasks
 from .errors import OrderActionRefused
-from .models import BulkRun, BulkRunItem, Order, OrderEvent
+from .models import BulkRun, BulkRunItem, Order, OrderEvent, OrderItem
 from .timeline import Actor, event_add
 
 logger = logging.getLogger(__name__)
@@ -103,6 +106,106 @@ def order_lookup_enqueue(*, order: Order, actor: Actor = None) -> str:
     tasks.order_reconcile_task.delay_on_commit(order.pk)
     event_add(order=order, kind=OrderEvent.Kind.NOTE, actor=actor, message="Lookup queued")
     return f"{order.reference}: lookup at the provider queued"
+
+
+# --- the operator's other verbs that call the provider ----------------------------------------
+@dataclass(frozen=True)
+class Dispatched:
+    """What became of an operator's verb: queued for the worker (``queued``), or run at once
+    because it makes no provider call (``result``: the verb's return value)."""
+
+    message: str
+    queued: bool
+    result: Any = None
+
+
+def _command_enqueue(order: Order, verb: str, payload: Mapping[str, Any] | None,
+                     actor: Actor) -> Dispatched:
+    """Note "<verb> queued" on the timeline and queue ``tasks.order_command_task`` on commit."""
+    label = tasks.command_label(verb)
+    data = json.loads(json.dumps(dict(payload or {}), cls=DjangoJSONEncoder))  # as the broker will
+    actor_pk = actor.pk if actor is not None and getattr(actor, "is_authenticated", False) else None
+    tasks.order_command_task.delay_on_commit(order.pk, verb, data, actor_pk)
+    event_add(order=order, kind=OrderEvent.Kind.NOTE, actor=actor, message=f"{label} queued")
+    return Dispatched(f"{order.reference}: {label.lower()} queued", queued=True)
+
+
+def order_transition_enqueue(*, order: Order, name: str, payload: Mapping[str, Any] | None = None,
+                             actor: Actor = None) -> Dispatched:
+    """Run transition ``name``: checked now (permission, allowed now, payload); queued for
+    the worker when it calls the provider (``services.order_transition_calls_provider``),
+    run at once when it does not (reconcile, reopen, complete, a local cancel or hold)."""
+    if name == "place":
+        return Dispatched(order_place_enqueue(order=order, actor=actor), queued=True)
+    services.order_transition_check(order=order, name=name, actor=actor, payload=payload)
+    if services.order_transition_calls_provider(order=order, name=name):
+        return _command_enqueue(order, name, payload, actor)
+    result = services.order_run_transition(order=order, name=name, actor=actor,
+                                           payload=dict(payload or {}))
+    return Dispatched(f"{order.reference}: {name.replace('_', ' ')} done", queued=False,
+                      result=result)
+
+
+def order_items_status_enqueue(*, order: Order, items: list[OrderItem], transition_name: str,
+                               actor: Actor = None, comment: str = "") -> Dispatched:
+    """Queue a status move of several items of one order (one provider request)."""
+    services.order_items_status_check(order=order, items=items, transition_name=transition_name,
+                                      actor=actor)
+    return _command_enqueue(order, "items_status", {
+        "items": [item.pk for item in items], "transition": transition_name,
+        "comment": comment}, actor)
+
+
+def _provider_supports(order: Order, operation: str, what: str) -> None:
+    cls = registry.get(order.provider)
+    if cls is None or not cls.supports(operation):
+        label = cls.label if cls is not None else order.provider
+        raise OrderActionRefused(f"{label} has no {what}.", code="not_supported")
+
+
+def order_provider_draft_enqueue(*, order: Order, actor: Actor = None) -> Dispatched:
+    """Queue the creation of the order's draft at its provider (reseller v3)."""
+    services.require_permission(actor)
+    _provider_supports(order, "create_draft", "provider-side drafts")
+    if order.state != services.S.DRAFT:
+        raise OrderActionRefused("Only a draft order gets a provider draft.", code="not_allowed")
+    if order.external_id:
+        raise OrderActionRefused("The provider draft exists already.", code="not_allowed")
+    return _command_enqueue(order, "provider_draft", None, actor)
+
+
+def order_execution_poll_enqueue(*, order: Order, actor: Actor = None) -> Dispatched:
+    """Queue asking the provider how the order's execution goes (applied to the order)."""
+    services.require_permission(actor)
+    _provider_supports(order, "poll_execution", "execution status")
+    if not order.external_id:
+        raise OrderActionRefused("This order has no execution at its provider to ask about.",
+                                 code="not_supported")
+    return _command_enqueue(order, "execution_poll", None, actor)
+
+
+def order_custom_fields_set_enqueue(*, order: Order, values: Mapping[str, Any],
+                                    actor: Actor = None) -> Dispatched:
+    """Queue saving custom fields of the order at its provider."""
+    services.require_permission(actor)
+    _provider_supports(order, "custom_fields_set", "custom fields")
+    if not order.external_id:
+        raise OrderActionRefused("This order is not at the provider yet.", code="not_allowed")
+    return _command_enqueue(order, "custom_fields_set",
+                            {"values": services.provider_values_clean(values)}, actor)
+
+
+def order_item_characteristics_set_enqueue(*, item: OrderItem, values: Mapping[str, Any],
+                                           actor: Actor = None) -> Dispatched:
+    """Queue saving characteristics of one item at its provider."""
+    order = item.order
+    services.require_permission(actor)
+    _provider_supports(order, "item_characteristics_set", "item characteristics")
+    if not item.external_id:
+        raise OrderActionRefused("This item is not at the provider yet.", code="not_allowed")
+    return _command_enqueue(order, "item_characteristics_set",
+                            {"item": item.pk, "values": services.provider_values_clean(values)},
+                            actor)
 
 
 def bulk_run_start(

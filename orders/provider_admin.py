@@ -2,7 +2,8 @@
 
 Mounted by ``OrderAdmin.get_urls``: create the provider draft, poll the execution now, and
 edit the order's custom fields / an item's characteristics with a form built from what the
-provider's GET returns. Thin: each view calls an ``orders.services`` verb.
+provider's GET returns (that read stays in the request: the form is the provider's current
+fields). Thin: each write is queued for the worker through ``orders.dispatch``.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from django.utils.html import format_html, format_html_join
 from providers import registry
 from providers.errors import ProviderError
 
-from . import services
+from . import dispatch, services
 from .errors import OrderActionRefused, OrderValidationError
 from .models import TRANSITION_PERMISSION, Order, OrderItem
+
+QUEUED = "this page shows the outcome when the worker is done."
 
 
 def values_form(fields: list[dict[str, Any]], *, data: Any = None,
@@ -112,12 +115,11 @@ class ProviderAdminViews:
                             "added there; later item changes go there too while it is Draft. "
                             "The provider deletes drafts 7 days after creation."})
         try:
-            order = services.order_provider_draft_create(order=order, actor=request.user)
-        except (OrderActionRefused, OrderValidationError, ProviderError) as exc:
+            result = dispatch.order_provider_draft_enqueue(order=order, actor=request.user)
+        except OrderActionRefused as exc:
             self._refused(request, exc)
         else:
-            self.message_user(request, f"Provider draft {order.external_id} created.",
-                              messages.SUCCESS)
+            self.message_user(request, f"{result.message}; {QUEUED}", messages.SUCCESS)
         return self._back(order)
 
     def execution_poll_view(self: Any, request: HttpRequest, pk: int) -> HttpResponse:
@@ -132,13 +134,11 @@ class ProviderAdminViews:
                 "question": "Ask the provider now how the execution of this order goes? "
                             "Its answer is applied to the order (state and raw status)."})
         try:
-            services.order_execution_poll(order=order, actor=request.user)
-        except ProviderError as exc:
+            result = dispatch.order_execution_poll_enqueue(order=order, actor=request.user)
+        except OrderActionRefused as exc:
             self._refused(request, exc)
         else:
-            order.refresh_from_db()
-            self.message_user(request, f"Execution: {order.raw_status_label or '—'} "
-                              f"({order.get_state_display()}).", messages.INFO)
+            self.message_user(request, f"{result.message}; {QUEUED}", messages.SUCCESS)
         return self._back(order)
 
     def _values_page(self: Any, request: HttpRequest, order: Order, title: str,
@@ -161,11 +161,11 @@ class ProviderAdminViews:
                     self.message_user(request, "Nothing changed.", messages.INFO)
                     return self._back(order)
                 try:
-                    write(changed)
-                except (OrderActionRefused, OrderValidationError, ProviderError) as exc:
-                    context["error"] = getattr(exc, "message", str(exc))
+                    result = write(changed)
+                except OrderActionRefused as exc:
+                    context["error"] = exc.message
                 else:
-                    self.message_user(request, f"{title}: saved at the provider.",
+                    self.message_user(request, f"{title}: {result.message}; {QUEUED}",
                                       messages.SUCCESS)
                     return self._back(order)
         else:
@@ -178,8 +178,8 @@ class ProviderAdminViews:
         return self._values_page(
             request, order, f"Custom fields of {order.reference}",
             lambda: services.order_custom_fields_get(order=order, actor=request.user),
-            lambda values: services.order_custom_fields_set(order=order, values=values,
-                                                            actor=request.user),
+            lambda values: dispatch.order_custom_fields_set_enqueue(
+                order=order, values=values, actor=request.user),
         )
 
     def characteristics_view(self: Any, request: HttpRequest, pk: int,
@@ -189,8 +189,8 @@ class ProviderAdminViews:
         return self._values_page(
             request, item.order, f"Characteristics of {item}",
             lambda: services.order_item_characteristics_get(item=item, actor=request.user),
-            lambda values: services.order_item_characteristics_set(item=item, values=values,
-                                                                   actor=request.user),
+            lambda values: dispatch.order_item_characteristics_set_enqueue(
+                item=item, values=values, actor=request.user),
         )
 
     def save_provider_items(self: Any, request: HttpRequest, order: Order, formset: Any) -> None:

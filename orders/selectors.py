@@ -12,7 +12,7 @@ from merchants.models import Merchant
 from orders.lifecycle import ItemLifecycle, Lifecycle
 from providers import registry
 
-from .models import Order, OrderItem, Shipment
+from .models import Order, OrderEvent, OrderItem, Shipment
 from .provider_requests import order_request, order_service
 
 NEEDS_ACTION = (Lifecycle.FAILED, Lifecycle.PLACEMENT_UNKNOWN)
@@ -258,6 +258,12 @@ def order_actions(*, order: Order, user: Any) -> list[OrderAction]:
 # Work the provider is doing for the order right now: the page refreshes itself meanwhile.
 def order_work_running(*, order: Order) -> bool:
     if order.state == Lifecycle.PLACING:
+        return True
+    # a verb queued for the worker (orders.dispatch notes "… queued") and nothing since: the
+    # page follows it until the worker records the outcome
+    last = (OrderEvent.objects.filter(order_id=order.pk).order_by("-created_at", "-id")
+            .values_list("message", "created_at").first())
+    if last and last[0].endswith(" queued") and last[1] > timezone.now() - dt.timedelta(minutes=15):
         return True
     cls = registry.get(order.provider)
     # a provider that executes after placement is polled until the order is final (for at

@@ -15,18 +15,22 @@ from __future__ import annotations
 
 import logging
 import random
+from typing import Any
 
 from celery import shared_task
 from celery.contrib.django.task import DjangoTask
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.core.exceptions import ObjectDoesNotExist
+from django.utils import timezone
 
 from config.observability import bind_account, bind_order
 from merchants.models import ProviderAccount
 from providers import registry
 from providers.errors import ProviderError, ProviderNotSupported, ProviderUnavailable
 
-from . import bulkruns, services
+from . import bulkruns, labels, services
 from .errors import OrderActionRefused, OrderValidationError
 from .models import BulkRunItem, Order, OrderEvent
 from .timeline import event_add
@@ -207,6 +211,83 @@ def order_items_set_status_task(
         logger.info("item status push for order %s refused: %s", order_pk, exc)
         return "refused"
     return "ok"
+
+
+# --- the operator's verbs that call the provider (queued by orders.dispatch) -------------------
+COMMAND_LABELS = {
+    "items_status": "Item status change", "provider_draft": "Provider draft creation",
+    "execution_poll": "Execution status check", "custom_fields_set": "Custom fields update",
+    "item_characteristics_set": "Item characteristics update",
+}
+
+
+def command_label(verb: str) -> str:
+    """The operator's name of a queued verb ("Cancel", "Item status change")."""
+    return COMMAND_LABELS.get(verb) or labels.action_label(verb)
+
+
+def _command_run(order: Order, verb: str, payload: dict[str, Any], actor: Any) -> None:
+    if verb == "items_status":
+        items = list(order.items.filter(pk__in=payload["items"]).order_by("pk"))
+        services.order_items_status_check(order=order, items=items,
+                                          transition_name=payload["transition"], actor=actor)
+        services.order_items_set_status(order=order, items=items, actor=actor,
+                                        transition_name=payload["transition"],
+                                        comment=payload.get("comment", ""))
+    elif verb == "provider_draft":
+        services.order_provider_draft_create(order=order, actor=actor)
+    elif verb == "execution_poll":
+        services.order_execution_poll(order=order, actor=actor)
+    elif verb == "custom_fields_set":
+        services.order_custom_fields_set(order=order, values=payload["values"], actor=actor)
+    elif verb == "item_characteristics_set":
+        item = order.items.get(pk=payload["item"])
+        item.order = order
+        services.order_item_characteristics_set(item=item, values=payload["values"], actor=actor)
+    else:  # an order transition by name
+        kwargs = dict(payload)
+        if isinstance(kwargs.get("items"), dict):  # JSON turned the item ids into strings
+            kwargs["items"] = {int(k): int(v) for k, v in kwargs["items"].items()}
+        services.order_run_transition(order=order, name=verb, actor=actor, payload=kwargs)
+
+
+def _command_failed(order: Order, since: Any, actor: Any, message: str) -> None:
+    """Record why a queued verb was not done, unless the verb recorded it already."""
+    if not order.events.filter(kind=OrderEvent.Kind.ERROR, created_at__gte=since).exists():
+        event_add(order=order, kind=OrderEvent.Kind.ERROR, actor=actor, message=message)
+
+
+@shared_task(bind=True, base=ProviderTask)
+def order_command_task(self: ProviderTask, order_pk: int, verb: str,
+                       payload: dict[str, Any] | None = None, actor_pk: int | None = None) -> str:
+    """Run an operator's verb that calls the provider (``dispatch.order_*_enqueue``): a
+    refusal or a provider failure goes on the order's timeline (never raised); an unavailable
+    provider is retried with backoff."""
+    order = Order.objects.filter(pk=order_pk).select_related("merchant__account").first()
+    if order is None:
+        return "missing"
+    bind_order(order)
+    actor = get_user_model().objects.filter(pk=actor_pk).first() if actor_pk else None
+    label = command_label(verb)
+    since = timezone.now()
+    try:
+        _command_run(order, verb, dict(payload or {}), actor)
+    except ProviderUnavailable as exc:
+        self.retry_or_give_up(exc)
+        event_add(order=order, kind=OrderEvent.Kind.ERROR, actor=actor,
+                  message=f"{label} not done: the provider stayed unavailable after "
+                  f"{self.request.retries + 1} tries ({exc}). Try again later.")
+        return "gave up"
+    except (OrderActionRefused, OrderValidationError) as exc:
+        _command_failed(order, since, actor, f"{label} not done: {exc.message}")
+        return "refused"
+    except ProviderError as exc:
+        _command_failed(order, since, actor, f"{label} refused by the provider: {exc}")
+        return "failed"
+    except ObjectDoesNotExist:
+        _command_failed(order, since, actor, f"{label} not done: the item is gone.")
+        return "refused"
+    return "done"
 
 
 @shared_task(bind=True, base=ProviderTask)

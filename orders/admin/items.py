@@ -11,9 +11,7 @@ from django.http import (
 )
 from django_fsm.admin import FSMAdminMixin
 
-from providers.errors import ProviderError
-
-from .. import labels, services
+from .. import dispatch, labels
 from ..admin_versions import VersionedChangeFormMixin
 from ..errors import OrderActionRefused
 from ..models import (
@@ -21,6 +19,7 @@ from ..models import (
     Order,
     OrderItem,
 )
+from .commands import dispatched_message
 from .common import (
     OperatorWordsMixin,
     RunTransitionsPermissionMixin,
@@ -50,15 +49,15 @@ class OrderItemAdmin(VersionedChangeFormMixin, OperatorWordsMixin, RunTransition
     def _apply_fsm_transition(self, *, obj: Any, transition_name: str,
                               request: HttpRequest, kwargs: Any = None) -> bool:
         try:
-            services.order_items_set_status(
+            result = dispatch.order_items_status_enqueue(
                 order=obj.order, items=[obj], transition_name=transition_name,
                 actor=request.user, comment=(kwargs or {}).get("comment", ""),
             )
-        except (OrderActionRefused, ProviderError) as exc:
+        except OrderActionRefused as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return False
-        self.message_user(request, f"Item: {labels.action_label(transition_name)} — done.",
-                          messages.SUCCESS)
+        self.message_user(request, f"Item: {labels.action_label(transition_name)} — "
+                          f"{dispatched_message(result)}", messages.SUCCESS)
         return True
 
     def _get_fsm_extra_context(self, *, request: HttpRequest, obj: Any) -> Any:
@@ -86,16 +85,17 @@ def _items_bulk(transition_name: str, label: str):  # type: ignore[no-untyped-de
                 if not items:
                     continue
             try:
-                services.order_items_set_status(order=order, items=items,
-                                                transition_name=transition_name, actor=request.user)
-            except (OrderActionRefused, ProviderError) as exc:
+                dispatch.order_items_status_enqueue(order=order, items=items,
+                                                    transition_name=transition_name,
+                                                    actor=request.user)
+            except OrderActionRefused as exc:
                 modeladmin.message_user(request, f"{order}: {exc}", messages.ERROR)
             else:
-                modeladmin.message_user(request, f"{order}: {label} — {len(items)} item(s)",
-                                        messages.SUCCESS)
+                modeladmin.message_user(request, f"{order}: {label} — {len(items)} item(s) "
+                                        "queued", messages.SUCCESS)
 
     action.__name__ = f"items_{transition_name}"
-    action.short_description = f"{label} (items, one provider request per order)"  # type: ignore[attr-defined]
+    action.short_description = f"{label} (items, one provider request per order, queued)"  # type: ignore[attr-defined]
     action.allowed_permissions = ("run_transitions",)  # type: ignore[attr-defined]
     return action
 

@@ -30,11 +30,9 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
-from django_fsm import can_proceed
 from django_fsm.admin import FSMAdminMixin
 
 from providers import registry
-from providers.errors import ProviderError
 from providers.graph import status_table_svg
 
 from .. import dispatch, labels, selectors, services
@@ -50,6 +48,7 @@ from ..models import (
 )
 from ..provider_admin import ProviderAdminViews, provider_tools
 from .bulk_ship import bulk_ship_rows
+from .commands import OrderCommandsMixin
 from .common import (
     OperatorWordsMixin,
     RunTransitionsPermissionMixin,
@@ -85,7 +84,8 @@ class OrderChangeList(ChangeList):
 
 
 @admin.register(Order)
-class OrderAdmin(VersionedChangeFormMixin, OperatorWordsMixin, OrderPageMixin, RunTransitionsPermissionMixin,
+class OrderAdmin(OrderCommandsMixin, VersionedChangeFormMixin, OperatorWordsMixin, OrderPageMixin,
+                 RunTransitionsPermissionMixin,
                  TransitionAfterCommitMixin,
                  ProviderAdminViews, FSMAdminMixin, admin.ModelAdmin):
     fsm_fields = ["state"]
@@ -234,39 +234,6 @@ class OrderAdmin(VersionedChangeFormMixin, OperatorWordsMixin, OrderPageMixin, R
         if not self.has_run_transitions_permission(request):
             raise PermissionDenied("Read-only access: you cannot change orders.")
 
-    # Transition buttons run through the service layer, never the bare model method; a
-    # placement is queued for the worker (orders.dispatch), like the API's.
-    def _apply_fsm_transition(self, *, obj: Any, transition_name: str, request: HttpRequest,
-                              kwargs: Any = None) -> bool:
-        if transition_name == "place":
-            try:
-                note = dispatch.order_place_enqueue(order=obj, actor=request.user)
-            except OrderActionRefused as exc:
-                self.message_user(request, exc.message, messages.ERROR)
-                return False
-            self.message_user(request, f"{note}; this page shows the outcome when the worker "
-                              "is done.", messages.SUCCESS)
-            return True
-        try:
-            services.order_run_transition(
-                order=obj, name=transition_name, actor=request.user, payload=kwargs or {}
-            )
-        except OrderActionRefused as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            return False
-        except ProviderError as exc:
-            self.message_user(request, f"Provider refused: {exc}", messages.ERROR)
-            return False
-        obj.refresh_from_db()
-        level = messages.WARNING if obj.failure_reason else messages.SUCCESS
-        self.message_user(
-            request,
-            f"{obj.reference}: {labels.action_label(transition_name)} — now {obj.get_state_display()}"
-            + (f" — {obj.failure_reason}" if obj.failure_reason else ""),
-            level,
-        )
-        return True
-
     def _get_fsm_extra_context(self, *, request: HttpRequest, obj: Any) -> Any:
         if not request.user.has_perm(TRANSITION_PERMISSION):
             return iter(())
@@ -332,14 +299,12 @@ class OrderAdmin(VersionedChangeFormMixin, OperatorWordsMixin, OrderPageMixin, R
         self._refuse_unless_operator(request)
         order = self._order_or_404(request, object_id)
         try:
-            order = services.order_sync(order=order, actor=request.user)
+            note = dispatch.order_sync_now(order=order, actor=request.user)
         except OrderActionRefused as exc:
             self.message_user(request, exc.message, messages.ERROR)
-        except ProviderError as exc:
-            self.message_user(request, f"Sync failed: {exc}", messages.ERROR)
         else:
-            self.message_user(request, f"Synced: now {order.get_state_display()} "
-                              f"({order.raw_status_label or 'no raw status'}).", messages.SUCCESS)
+            self.message_user(request, f"{note} This page shows the outcome when the worker "
+                              "is done.", messages.SUCCESS)
         return redirect("admin:orders_order_change", order.pk)
 
     def lookup_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -354,34 +319,13 @@ class OrderAdmin(VersionedChangeFormMixin, OperatorWordsMixin, OrderPageMixin, R
                               "is done.", messages.SUCCESS)
         return redirect("admin:orders_order_change", order.pk)
 
-    def acknowledge_items_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Acknowledge every item the provider lets us acknowledge, in one provider call."""
-        self._refuse_unless_operator(request)
-        order = self._order_or_404(request, object_id)
-        items = self._acknowledgeable_items(order)
-        try:
-            services.order_items_set_status(order=order, items=items,
-                                            transition_name="acknowledge", actor=request.user)
-        except (OrderActionRefused, ProviderError) as exc:
-            self.message_user(request, f"Not acknowledged: {exc}", messages.ERROR)
-        else:
-            self.message_user(request, f"{len(items)} item(s) acknowledged.", messages.SUCCESS)
-        return redirect("admin:orders_order_change", order.pk)
-
-    @staticmethod
-    def _acknowledgeable_items(order: Order) -> list[OrderItem]:
-        items = list(order.items.all())
-        for item in items:
-            item.order = order  # the transition condition reads the provider's table
-        return [i for i in items if can_proceed(i.acknowledge)]
-
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
         context = dict(extra_context or {})
         order = self._page_order(object_id)
         if order is not None:
             context.update(self.decision_context(request, order))
-            context["ack_count"] = len(self._acknowledgeable_items(order)) if order else 0
+            context["ack_count"] = len(selectors.order_items_acknowledgeable(order=order)) if order else 0
             provider = registry.get(order.merchant.account.provider) if order else None
             context["can_lookup"] = bool(provider and provider.supports("reconcile_placement"))
         context["can_run"] = self.has_run_transitions_permission(request)

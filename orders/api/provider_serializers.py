@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from api.strict import NO_NUL
 
-from .serializers import OrderDetailSerializer, OrderItemSerializer, OrderSerializer, StrictSerializerMixin
+from .serializers import OrderSerializer, StrictSerializerMixin
 
 MAX_VALUES = 100
 
@@ -48,11 +48,6 @@ class ProviderValuesInputSerializer(StrictSerializerMixin, serializers.Serialize
         return schema
 
 
-class ProviderValuesSavedSerializer(serializers.Serializer):
-    saved = serializers.ListField(child=serializers.CharField(),
-                                  help_text="The names saved at the provider.")
-
-
 class CarrierSerializer(serializers.Serializer):
     value = serializers.CharField(help_text="Send this as `carrier` when shipping.")
     label = serializers.CharField()  # type: ignore[assignment]
@@ -68,12 +63,3 @@ class QueuedResultSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["accepted"])
     location = serializers.CharField(help_text="Poll the order here for the outcome.")
     order = OrderSerializer()
-
-
-class ExecutionPollResultSerializer(serializers.Serializer):
-    final = serializers.BooleanField(help_text="The execution reached a final state.")
-    order = OrderDetailSerializer()
-
-
-class ItemsAcknowledgedSerializer(serializers.Serializer):
-    items = OrderItemSerializer(many=True, help_text="The items acknowledged now.")

@@ -1,7 +1,8 @@
 """Order routes that talk to the order's provider: the admin's provider pages and buttons
 (provider draft, lookup, execution status, custom fields, item characteristics, carriers,
-acknowledge all items) as API routes. Mixed into ``OrderViewSet``; thin like it: parse, call
-the ``orders.services`` verb (or queue its task, as placing does), render."""
+acknowledge all items) as API routes. Mixed into ``OrderViewSet``; thin like it: parse, then
+queue the write through ``orders.dispatch`` (202 with where to look), render. The reads that
+must show provider data at once (custom fields, characteristics, carriers) ask it here."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from api.scoping import get_or_404
 from orders import dispatch, selectors, services
 from orders.errors import OrderActionRefused
 from orders.models import Order, OrderItem
-from providers import registry
 from providers.errors import ProviderError
 
 from . import provider_serializers as ps
@@ -57,15 +57,14 @@ class OrderProviderRoutesMixin:
         description="For providers with provider-side drafts: afterwards, adding and removing "
         "items (`POST items/`, `DELETE items/{item_pk}/`) goes to the provider draft too. "
         "409 `not_supported` for other providers, `not_allowed` when not a draft or the "
-        "draft exists already.",
-        request=None, responses={200: s.OrderDetailSerializer})
+        "draft exists already. The worker creates it (202); the outcome shows on the order.",
+        request=None, responses={202: ps.QueuedResultSerializer})
     @action(detail=True, methods=["post"], url_path="provider-draft", url_name="provider-draft")
     @idempotent
     def provider_draft(self, request: Request, pk: Any = None) -> Response:
         order = self.get_object()
-        self._provider_call(order, lambda: services.order_provider_draft_create(
-            order=order, actor=request.user))
-        return Response(self._detail(order))
+        dispatch.order_provider_draft_enqueue(order=order, actor=request.user)
+        return self._queued(order)
 
     # --- placement unknown: look the order up at the provider --------------------------------
     @extend_schema(
@@ -90,26 +89,22 @@ class OrderProviderRoutesMixin:
 
     # --- execution status (reseller v3) ----------------------------------------------------
     @extend_schema(
-        summary="Ask the provider now how the order's execution goes (applied to the order)",
-        request=None, responses={200: ps.ExecutionPollResultSerializer})
+        summary="Ask the provider how the order's execution goes (in the background; applied "
+                "to the order)",
+        request=None, responses={202: ps.QueuedResultSerializer})
     @action(detail=True, methods=["post"], url_path="execution-poll", url_name="execution-poll")
     @idempotent
     def execution_poll(self, request: Request, pk: Any = None) -> Response:
         order = self.get_object()
-        cls = registry.get(order.provider)
-        if not order.external_id or cls is None or not cls.supports("poll_execution"):
-            raise OrderActionRefused("This order has no execution at its provider to ask "
-                                     "about.", code="not_supported")
-        final = self._provider_call(order, lambda: services.order_execution_poll(
-            order=order, actor=request.user))
-        return Response({"final": bool(final), "order": self._detail(order)})
+        dispatch.order_execution_poll_enqueue(order=order, actor=request.user)
+        return self._queued(order)
 
     # --- custom fields and item characteristics -------------------------------------------
     @extend_schema(methods=["GET"], summary="The order's custom fields at the provider",
                    responses={200: ps.ProviderValueSerializer(many=True), **PROVIDER_READ_ERRORS})
-    @extend_schema(methods=["PUT"], summary="Save custom fields at the provider",
-                   request=ps.ProviderValuesInputSerializer,
-                   responses={200: ps.ProviderValuesSavedSerializer})
+    @extend_schema(methods=["PUT"], summary="Save custom fields at the provider (in the "
+                   "background)", request=ps.ProviderValuesInputSerializer,
+                   responses={202: ps.QueuedResultSerializer})
     @action(detail=True, methods=["get", "put"], url_path="custom-fields",
             url_name="custom-fields", pagination_class=None, filter_backends=[])
     def custom_fields(self, request: Request, pk: Any = None) -> Response:
@@ -118,9 +113,9 @@ class OrderProviderRoutesMixin:
             body = ps.ProviderValuesInputSerializer(data=request.data)
             body.is_valid(raise_exception=True)
             values = body.validated_data["values"]
-            self._provider_call(order, lambda: services.order_custom_fields_set(
-                order=order, values=values, actor=request.user))
-            return Response({"saved": sorted(values)})
+            dispatch.order_custom_fields_set_enqueue(order=order, values=values,
+                                                     actor=request.user)
+            return self._queued(order)
         fields = self._provider_call(order, lambda: services.order_custom_fields_get(
             order=order, actor=request.user))
         return Response(ps.ProviderValueSerializer(fields, many=True).data)
@@ -128,9 +123,9 @@ class OrderProviderRoutesMixin:
     @extend_schema(parameters=[ITEM_PK])
     @extend_schema(methods=["GET"], summary="An item's characteristics at the provider",
                    responses={200: ps.ProviderValueSerializer(many=True), **PROVIDER_READ_ERRORS})
-    @extend_schema(methods=["PUT"], summary="Save an item's characteristics at the provider",
-                   request=ps.ProviderValuesInputSerializer,
-                   responses={200: ps.ProviderValuesSavedSerializer})
+    @extend_schema(methods=["PUT"], summary="Save an item's characteristics at the provider "
+                   "(in the background)", request=ps.ProviderValuesInputSerializer,
+                   responses={202: ps.QueuedResultSerializer})
     @action(detail=True, methods=["get", "put"],
             url_path=r"items/(?P<item_pk>[0-9]+)/characteristics",
             url_name="item-characteristics", pagination_class=None, filter_backends=[])
@@ -142,9 +137,9 @@ class OrderProviderRoutesMixin:
             body = ps.ProviderValuesInputSerializer(data=request.data)
             body.is_valid(raise_exception=True)
             values = body.validated_data["values"]
-            self._provider_call(order, lambda: services.order_item_characteristics_set(
-                item=item, values=values, actor=request.user))
-            return Response({"saved": sorted(values)})
+            dispatch.order_item_characteristics_set_enqueue(item=item, values=values,
+                                                            actor=request.user)
+            return self._queued(order)
         fields = self._provider_call(order, lambda: services.order_item_characteristics_get(
             item=item, actor=request.user))
         return Response(ps.ProviderValueSerializer(fields, many=True).data)
@@ -161,8 +156,8 @@ class OrderProviderRoutesMixin:
                          "carriers": [{"value": v, "label": label} for v, label in choices or []]})
 
     @extend_schema(summary="Acknowledge every item the provider lets us acknowledge now "
-                           "(one provider request)",
-                   request=None, responses={200: ps.ItemsAcknowledgedSerializer})
+                           "(one provider request, in the background)",
+                   request=None, responses={202: ps.QueuedResultSerializer})
     @action(detail=True, methods=["post"], url_path="items/acknowledge",
             url_name="items-acknowledge")
     @idempotent
@@ -172,6 +167,6 @@ class OrderProviderRoutesMixin:
         if not items:
             raise OrderActionRefused("No item of this order can be acknowledged now.",
                                      code="not_allowed")
-        moved = self._provider_call(order, lambda: services.order_items_set_status(
-            order=order, items=items, transition_name="acknowledge", actor=request.user))
-        return Response({"items": s.OrderItemSerializer(moved, many=True).data})
+        dispatch.order_items_status_enqueue(order=order, items=items,
+                                            transition_name="acknowledge", actor=request.user)
+        return self._queued(order)

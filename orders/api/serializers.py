@@ -278,6 +278,9 @@ TRANSITION_PAYLOADS: dict[str, type[serializers.Serializer]] = {
     "accept_shortfall": EmptyPayloadSerializer,
 }
 LONG_RUNNING = {"place"}
+# Queued for the worker (202) when they call the order's provider, done at once (200) when not
+# (``services.order_transition_calls_provider``).
+QUEUED_WHEN_PROVIDER = {"hold", "release", "ship", "cancel", "accept_shortfall"}
 
 
 def payload_json_schema(serializer_class: type[serializers.Serializer]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from orders.errors import OrderActionRefused
 from orders.models import Order, OrderEvent, OrderItem, Shipment
 from providers.errors import ProviderError
 
+from . import provider_serializers as ps
 from . import serializers as s
 from .filters import OrderFilter, ShipmentFilter
 from .limits import order_totals_check
@@ -52,9 +53,12 @@ def _detail_queryset() -> QuerySet[Order]:
 def _transition_action(name: str) -> Any:
     payload = s.TRANSITION_PAYLOADS[name]
     long_running = name in s.LONG_RUNNING
+    queued = name in s.QUEUED_WHEN_PROVIDER
     responses: dict[Any, Any] = {
         (202 if long_running else 200): s.TransitionResultSerializer,
     }
+    if queued:  # done at once (200) when this order's provider has no such call, else 202
+        responses[202] = s.TransitionResultSerializer
 
     def run(self: OrderViewSet, request: Request, pk: Any = None) -> Response:
         return self._run_transition(request, name)
@@ -64,6 +68,8 @@ def _transition_action(name: str) -> Any:
         f"Run the order's '{name}' transition. Not allowed now: 409 `not_allowed` with the "
         "transitions that are (`allowed`)."
         + (" Runs in the background: answers 202 with where to look." if long_running else "")
+        + (" Queued for the worker (202, the outcome shows on the order's timeline) when it "
+           "calls the order's provider; done at once (200) when it does not." if queued else "")
     )
     view = idempotent(run)
     view = action(detail=True, methods=["post"], url_path=f"transitions/{name}",
@@ -194,22 +200,21 @@ class OrderViewSet(SafeLookupMixin, OrderProviderRoutesMixin, viewsets.GenericVi
         payload = s.TRANSITION_PAYLOADS[name](data=request.data)
         payload.is_valid(raise_exception=True)
         location = _order_location(order)
-        if name == "place":
-            dispatch.order_place_enqueue(order=order, actor=request.user)
+        kwargs = (payload.to_service_kwargs() if isinstance(payload, s.ShipPayloadSerializer)
+                  else dict(payload.validated_data))
+        try:
+            result = dispatch.order_transition_enqueue(order=order, name=name, actor=request.user,
+                                                       payload=kwargs)
+        except ProviderError as exc:
+            order.refresh_from_db()
+            raise provider_failure(exc, order) from exc
+        if result.queued:
             return Response(
                 {"transition": name, "status": "accepted", "location": location,
                  "order": self._detail(order), "shipment": None},
                 status=status.HTTP_202_ACCEPTED, headers={"Location": location},
             )
-        kwargs = (payload.to_service_kwargs() if isinstance(payload, s.ShipPayloadSerializer)
-                  else dict(payload.validated_data))
-        try:
-            result = services.order_run_transition(order=order, name=name, actor=request.user,
-                                                   payload=kwargs)
-        except ProviderError as exc:
-            order.refresh_from_db()
-            raise provider_failure(exc, order) from exc
-        shipment = result if isinstance(result, Shipment) else None
+        shipment = result.result if isinstance(result.result, Shipment) else None
         return Response({
             "transition": name, "status": "done", "location": location,
             "order": self._detail(order),
@@ -277,9 +282,12 @@ class OrderViewSet(SafeLookupMixin, OrderProviderRoutesMixin, viewsets.GenericVi
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(s.OrderItemSerializer(item).data)
 
-    @extend_schema(summary="Change the status of several items (one provider request)",
+    @extend_schema(summary="Change the status of several items (one provider request, in the "
+                           "background)",
+                   description="Checked now (every item must allow the move: 409 `not_allowed`); "
+                   "the worker sends it and the outcome shows on the order's timeline.",
                    request=s.ItemStatusInputSerializer,
-                   responses=s.OrderItemSerializer(many=True))
+                   responses={202: ps.QueuedResultSerializer})
     @action(detail=True, methods=["post"], url_path="items/status", url_name="items-status")
     @idempotent
     def items_status(self, request: Request, pk: Any = None) -> Response:
@@ -292,15 +300,11 @@ class OrderViewSet(SafeLookupMixin, OrderProviderRoutesMixin, viewsets.GenericVi
         if missing:
             raise ApiError(404, "not_found", "Not items of this order.",
                            fields={"items": [f"No item {pk} in this order." for pk in missing]})
-        try:
-            moved = services.order_items_set_status(
-                order=order, items=items, transition_name=data.validated_data["transition"],
-                actor=request.user, comment=data.validated_data.get("comment", ""),
-            )
-        except ProviderError as exc:
-            order.refresh_from_db()
-            raise provider_failure(exc, order) from exc
-        return Response(s.OrderItemSerializer(moved, many=True).data)
+        dispatch.order_items_status_enqueue(
+            order=order, items=items, transition_name=data.validated_data["transition"],
+            actor=request.user, comment=data.validated_data.get("comment", ""),
+        )
+        return self._queued(order)
 
     @extend_schema(summary="Add a note to the order's timeline", request=s.NoteInputSerializer,
                    responses={201: s.OrderEventSerializer})
@@ -318,8 +322,12 @@ class OrderViewSet(SafeLookupMixin, OrderProviderRoutesMixin, viewsets.GenericVi
     @extend_schema(methods=["GET"], summary="The order's shipments",
                    responses=s.ShipmentSerializer(many=True))
     @extend_schema(methods=["POST"], summary="Ship: record a shipment (the 'ship' transition)",
+                   description="Recorded at once (201) when the order's provider takes no "
+                   "shipping information; else queued for the worker, which records and pushes "
+                   "it (202; the outcome shows on the order's timeline).",
                    request=s.ShipPayloadSerializer,
-                   responses={201: s.ShipmentSerializer, 409: ErrorSerializer})
+                   responses={201: s.ShipmentSerializer, 202: ps.QueuedResultSerializer,
+                              409: ErrorSerializer})
     @action(detail=True, methods=["get", "post"], url_path="shipments", url_name="shipments",
             pagination_class=None, filter_backends=[])  # a plain list: no query parameters
     def shipments(self, request: Request, pk: Any = None) -> Response:
@@ -334,13 +342,11 @@ class OrderViewSet(SafeLookupMixin, OrderProviderRoutesMixin, viewsets.GenericVi
         order = self.get_object()
         payload = s.ShipPayloadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        try:
-            shipment = services.order_ship(order=order, actor=request.user,
-                                           **payload.to_service_kwargs())
-        except ProviderError as exc:
-            order.refresh_from_db()
-            raise provider_failure(exc, order) from exc
-        shipment = Shipment.objects.prefetch_related("lines").get(pk=shipment.pk)
+        result = dispatch.order_transition_enqueue(order=order, name="ship", actor=request.user,
+                                                   payload=payload.to_service_kwargs())
+        if result.queued:  # the provider takes shipping information: the worker pushes it
+            return self._queued(order)
+        shipment = Shipment.objects.prefetch_related("lines").get(pk=result.result.pk)
         return Response(s.ShipmentSerializer(shipment).data, status=status.HTTP_201_CREATED)
 
 

@@ -50,6 +50,7 @@ from .fulfilment import (
     order_complete,
     order_hold,
     order_items_set_status,
+    order_items_status_check,
     order_release,
     order_reopen,
     order_ship,
@@ -76,10 +77,15 @@ from .provider_drafts import (
     order_item_characteristics_get,
     order_item_characteristics_set,
     order_provider_draft_create,
+    provider_values_clean,
 )
 from .shortfall import order_shortfall_accept, order_shortfall_summary
 from .sync import account_sync_incoming, order_apply_snapshot, order_sync
-from .transitions import order_run_transition
+from .transitions import (
+    order_run_transition,
+    order_transition_calls_provider,
+    order_transition_check,
+)
 
 __all__ = [
     "ADDRESS_FIELDS", "BULK_ACTIONS", "BULK_MAX_ORDERS", "EDITABLE_FIELDS",
@@ -89,11 +95,13 @@ __all__ = [
     "order_custom_fields_get", "order_custom_fields_set", "order_drafts_expire",
     "order_execution_poll", "order_execution_poll_due", "order_hold", "order_item_add",
     "order_item_characteristics_get", "order_item_characteristics_set", "order_item_remove",
-    "order_items_set_status", "order_note_add", "order_place", "order_place_check",
-    "order_placement_gave_up", "order_placement_retry_noted", "order_provider_draft_create",
-    "order_reconcile", "order_reconcile_from_provider", "order_release", "order_reopen",
-    "order_run_transition", "order_ship", "order_shortfall_accept", "order_shortfall_summary",
-    "order_stale_placing_sweep", "order_supports_lookup", "order_sync", "order_transitions_available",
-    "order_update", "orders_awaiting_reconcile", "require_permission", "totals_recalculate",
-    "transition_apply", "validate_item",
+    "order_items_set_status", "order_items_status_check", "order_note_add", "order_place",
+    "order_place_check", "order_placement_gave_up", "order_placement_retry_noted",
+    "order_provider_draft_create", "order_reconcile", "order_reconcile_from_provider",
+    "order_release", "order_reopen", "order_run_transition", "order_ship",
+    "order_shortfall_accept", "order_shortfall_summary", "order_stale_placing_sweep",
+    "order_supports_lookup", "order_sync", "order_transition_calls_provider",
+    "order_transition_check", "order_transitions_available", "order_update",
+    "orders_awaiting_reconcile", "provider_values_clean", "require_permission",
+    "totals_recalculate", "transition_apply", "validate_item",
 ]

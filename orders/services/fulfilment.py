@@ -187,18 +187,27 @@ def _ship_allowed(order: Order) -> None:
         )
 
 
-def _shipment_prepare(order: Order, fields: Mapping[str, Any], items: Mapping[int, int] | None,
-                      *, actor: Actor) -> tuple[Shipment, dict[str, Any]]:
-    """Under the order's row lock: check again, refuse a shipment already recorded with the
-    same tracking number, write the shipment and its lines (caller's transaction)."""
-    order = lock_order(order)
+def order_shipment_check(*, order: Order, tracking_number: str,
+                         items: Mapping[int, int] | None = None) -> None:
+    """What can be checked before queuing a shipment (no provider call, no lock): allowed
+    now, a tracking number, no shipment with it yet, quantities within what is left."""
+    if not tracking_number.strip():
+        raise OrderValidationError("A tracking number is required.",
+                                   fields={"tracking_number": "Required."})
     _ship_allowed(order)
+    _shipment_plan(order, tracking_number.strip(), items)
+
+
+def _shipment_plan(order: Order, tracking: str, items: Mapping[int, int] | None) -> tuple[
+        dict[int, OrderItem], list[Shipment], dict[int, int], dict[int, int]]:
+    """Refuse a shipment already recorded with this tracking number and quantities beyond what
+    is left; return (all items, unpushed shipments it replaces, remaining, wanted)."""
     all_items = {i.pk: i for i in order.items.all()}
     # A shipment whose push failed with an unknown outcome stays pending with the reason; it
     # does not hold its items: shipping them again replaces it (the operator was told).
     unpushed = list(order.shipments.filter(state=Shipment.State.PENDING, pushed_at__isnull=True,
                                            raw_data__has_key="push_error"))
-    same = (order.shipments.filter(tracking_number=fields["tracking_number"])
+    same = (order.shipments.filter(tracking_number=tracking)
             .exclude(state=Shipment.State.CANCELLED).exclude(pk__in=[s.pk for s in unpushed])
             .first())
     if same is not None:
@@ -224,6 +233,16 @@ def _shipment_prepare(order: Order, fields: Mapping[str, Any], items: Mapping[in
         raise OrderValidationError(
             "Nothing valid to ship.", fields=problems or {"items": "All items are already shipped."}
         )
+    return all_items, unpushed, remaining, wanted
+
+
+def _shipment_prepare(order: Order, fields: Mapping[str, Any], items: Mapping[int, int] | None,
+                      *, actor: Actor) -> tuple[Shipment, dict[str, Any]]:
+    """Under the order's row lock: check again, refuse a shipment already recorded with the
+    same tracking number, write the shipment and its lines (caller's transaction)."""
+    order = lock_order(order)
+    _ship_allowed(order)
+    all_items, unpushed, remaining, wanted = _shipment_plan(order, fields["tracking_number"], items)
     shipment = Shipment.objects.create(order=order, **fields)
     ShipmentLine.objects.bulk_create(
         [ShipmentLine(shipment=shipment, item_id=pk, quantity=q) for pk, q in wanted.items()]
@@ -315,6 +334,31 @@ def order_items_set_status(
             raise
         items = _items_settle(order, items, transition_name, target, service, actor=actor)
     return items
+
+
+ITEM_TARGETS = {
+    "acknowledge": ItemLifecycle.ACKNOWLEDGED, "hold": ItemLifecycle.ON_HOLD,
+    "ship": ItemLifecycle.SHIPPED, "cancel": ItemLifecycle.CANCELLED,
+    "mark_returned": ItemLifecycle.RETURNED,
+}
+
+
+def order_items_status_check(
+    *, order: Order, items: list[OrderItem], transition_name: str, actor: Actor = None
+) -> None:
+    """What can be checked before queuing an item status move (no provider call): the
+    permission, the items, and that each allows the move now."""
+    require_permission(actor)
+    if not items:
+        raise OrderValidationError("Choose at least one item.", fields={"items": "Required."})
+    if any(item.order_id != order.pk for item in items):
+        raise OrderValidationError("Items must belong to the order.", fields={"items": "Wrong order."})
+    if transition_name not in ITEM_TARGETS:
+        raise OrderValidationError(f"Unknown item status move '{transition_name}'.",
+                                   fields={"transition": "Unknown."})
+    for item in items:
+        item.order = order  # the transition condition reads the provider's table
+    _items_allow(items, transition_name)
 
 
 def _items_allow(items: list[OrderItem], transition_name: str) -> None:

@@ -376,6 +376,9 @@ def _clean_values(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k.strip(): v for k, v in values.items()}
 
 
+provider_values_clean = _clean_values  # dispatch checks the values before queuing
+
+
 def _extra_info_call(order: Order, operation: str, what: str, call: Callable[[Any], Any],
                      *, actor: Actor, write: bool, key: str = "") -> Any:
     order = Order.objects.select_related("merchant__account").get(pk=order.pk)

@@ -48,29 +48,38 @@ def test_empty_note_is_refused_with_a_message_and_nothing_saved(operator_client,
     assert not order.events.filter(kind=OrderEvent.Kind.NOTE).exists()
 
 
-def test_sync_now_button_refreshes_the_order_from_the_provider(operator_client, order, mocked):
+def test_sync_now_button_queues_the_sync_and_the_worker_refreshes_the_order(
+        operator_client, order, mocked, django_capture_on_commit_callbacks):
     set_state(order, "placed", external_id="55", raw_status="NEW")
     mocked.add(responses.GET, f"{BASE_URL}/orders/55", json={"id": 55, "status": "WORKING"})
 
     page = operator_client.get(_change(order)).content.decode()
     assert "dd-sync-now" in page
-    response = operator_client.post(reverse("admin:orders_order_sync", args=[order.pk]),
-                                    follow=True)
+    with django_capture_on_commit_callbacks() as worker:
+        response = operator_client.post(reverse("admin:orders_order_sync", args=[order.pk]),
+                                        follow=True)
+    assert "sync queued" in response.content.decode()
+    assert len(mocked.calls) == 0 and worker  # nothing asked in the web request
+    for task in worker:
+        task()
 
     order.refresh_from_db()
     assert order.state == "in_progress" and order.raw_status == "WORKING"
-    assert "Synced: now In progress" in response.content.decode()
 
 
-def test_sync_failure_is_a_message_not_a_500(operator_client, order, mocked):
+def test_sync_failure_is_no_500_and_leaves_the_order_as_it_was(
+        operator_client, order, mocked, django_capture_on_commit_callbacks):
     set_state(order, "placed", external_id="56", raw_status="NEW")
     mocked.add(responses.GET, f"{BASE_URL}/orders/56", status=503)
 
-    response = operator_client.post(reverse("admin:orders_order_sync", args=[order.pk]),
-                                    follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_client.post(reverse("admin:orders_order_sync", args=[order.pk]),
+                                        follow=True)
 
     assert response.status_code == 200
-    assert "Sync failed" in response.content.decode()
+    assert len(mocked.calls) >= 1  # the worker tried (and retried)
+    order.refresh_from_db()
+    assert order.state == "placed" and order.raw_status == "NEW"
 
 
 def test_placement_unknown_page_offers_reconcile_form_and_lookup(operator_client, order):
@@ -116,20 +125,30 @@ def test_raw_provider_data_is_collapsed(operator_client, order):
     assert "<details" in html and "Raw provider data" in html
 
 
-def test_ship_transition_form_asks_for_tracking_number(operator_client, order, mocked):
+def test_ship_transition_form_asks_for_tracking_number(operator_client, order, mocked,
+                                                       django_capture_on_commit_callbacks):
     set_state(order, "placed", external_id="60", raw_status="NEW")
     mocked.add(responses.POST, f"{BASE_URL}/orders/60/shipping", json={})
 
-    operator_client.post(reverse("admin:orders_order_transition", args=[order.pk, "ship"]),
-                         {"carrier": "UPS", "tracking_number": "1Z1", "notify_customer": "on"})
+    with django_capture_on_commit_callbacks() as worker:
+        response = operator_client.post(
+            reverse("admin:orders_order_transition", args=[order.pk, "ship"]),
+            {"carrier": "UPS", "tracking_number": "1Z1", "notify_customer": "on"}, follow=True)
+    assert "queued; this page shows the outcome" in response.content.decode()
+    assert len(mocked.calls) == 0 and worker
+    order.refresh_from_db()
+    assert order.state == "placed" and not order.shipments.exists()
+    assert order.events.filter(message__endswith=" queued").exists()
+    for task in worker:
+        task()
 
     order.refresh_from_db()
     assert order.state == "shipped"
     assert order.shipments.get().tracking_number == "1Z1"
 
 
-def test_acknowledge_button_acknowledges_all_allowed_items_in_one_call(operator_client, order,
-                                                                       mocked):
+def test_acknowledge_button_acknowledges_all_allowed_items_in_one_call(
+        operator_client, order, mocked, django_capture_on_commit_callbacks):
     set_state(order, "placed", external_id="70", raw_status="NEW")
     order.items.update(raw_status="0")
     first, second = order.items.all()
@@ -140,7 +159,12 @@ def test_acknowledge_button_acknowledges_all_allowed_items_in_one_call(operator_
                    {"status": 6, "orderItemsIds": ["a", "b"], "comment": ""})])
 
     assert "Acknowledge 2 items" in operator_client.get(_change(order)).content.decode()
-    operator_client.post(reverse("admin:orders_order_acknowledge_items", args=[order.pk]))
+    with django_capture_on_commit_callbacks() as worker:
+        operator_client.post(reverse("admin:orders_order_acknowledge_items", args=[order.pk]))
+    assert len(mocked.calls) == 0 and worker
+    assert "acknowledged" not in set(order.items.values_list("state", flat=True))
+    for task in worker:
+        task()
 
     assert set(order.items.values_list("state", flat=True)) == {"acknowledged"}
     assert len(mocked.calls) == 1
@@ -155,3 +179,20 @@ def test_lookup_button_only_where_the_provider_can_look_orders_up(operator_clien
     html = operator_client.get(_change(order)).content.decode()
     assert "Look it up at the provider" not in html
     assert "Reconcile placement" in html
+
+
+def test_the_page_follows_a_queued_command_until_the_worker_records_the_outcome(
+        operator_client, order, mocked, django_capture_on_commit_callbacks):
+    set_state(order, "placed", external_id="61", raw_status="NEW")
+    mocked.add(responses.POST, f"{BASE_URL}/orders/61/cancel", json={})
+    live = reverse("admin:orders_order_live", args=[order.pk])
+    assert 'data-running="0"' in operator_client.get(live).content.decode()
+    with django_capture_on_commit_callbacks() as worker:
+        operator_client.post(reverse("admin:orders_order_transition", args=[order.pk, "cancel"]),
+                             {"reason": "customer"})
+    assert len(mocked.calls) == 0
+    assert 'data-running="1"' in operator_client.get(live).content.decode()  # waits, polls
+    for task in worker:
+        task()
+    partial = operator_client.get(live).content.decode()
+    assert 'data-running="0"' in partial and "Cancelled" in partial

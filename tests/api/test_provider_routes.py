@@ -69,11 +69,16 @@ def reseller_order(db):
     return order
 
 
-def test_provider_draft_then_items_pushed_and_removed_there(api, reseller_order, sandbox):
+def test_provider_draft_then_items_pushed_and_removed_there(
+        api, reseller_order, sandbox, django_capture_on_commit_callbacks):
     order = reseller_order
-    response = api.post(_url(order, "provider-draft/"), format="json")
-    assert response.status_code == 200, response.json()
-    body = response.json()
+    with django_capture_on_commit_callbacks() as worker:
+        response = api.post(_url(order, "provider-draft/"), format="json")
+    assert response.status_code == 202, response.json()
+    assert response.json()["status"] == "accepted" and len(sandbox.calls) == 0
+    for task in worker:
+        task()
+    body = api.get(_url(order, "")).json()
     assert body["external_id"] and body["items"][0]["external_id"]
     again = api.post(_url(order, "provider-draft/"), format="json")
     assert again.status_code == 409 and again.json()["error"]["code"] == "not_allowed"
@@ -93,16 +98,21 @@ def test_provider_draft_refused_for_providers_without_drafts(api, order, mocked)
     assert len(mocked.calls) == 0
 
 
-def test_custom_fields_read_and_saved_at_the_provider(api, reseller_order, sandbox):
+def test_custom_fields_read_and_saved_at_the_provider(api, reseller_order, sandbox,
+                                                      django_capture_on_commit_callbacks):
     order = services.order_provider_draft_create(order=reseller_order)
     fields = api.get(_url(order, "custom-fields/"))
     assert fields.status_code == 200, fields.json()
     names = {f["name"] for f in fields.json()}
     assert "PONumber" in names
-    saved = api.put(_url(order, "custom-fields/"), {"values": {"PONumber": "PO-42"}},
-                    format="json")
-    assert saved.status_code == 200, saved.json()
-    assert saved.json() == {"saved": ["PONumber"]}
+    calls = len(sandbox.calls)
+    with django_capture_on_commit_callbacks() as worker:
+        saved = api.put(_url(order, "custom-fields/"), {"values": {"PONumber": "PO-42"}},
+                        format="json")
+    assert saved.status_code == 202, saved.json()
+    assert saved.json()["status"] == "accepted" and len(sandbox.calls) == calls
+    for task in worker:
+        task()
     values = {f["name"]: f["value"] for f in api.get(_url(order, "custom-fields/")).json()}
     assert values["PONumber"] == "PO-42"
     assert order.events.filter(message__contains="Custom fields saved").exists()
@@ -126,15 +136,21 @@ def test_custom_fields_of_an_order_not_at_the_provider_is_409(api, order):
     assert response.status_code == 409 and response.json()["error"]["code"] == "not_allowed"
 
 
-def test_item_characteristics_read_and_saved(api, reseller_order, sandbox):
+def test_item_characteristics_read_and_saved(api, reseller_order, sandbox,
+                                            django_capture_on_commit_callbacks):
     order = services.order_provider_draft_create(order=reseller_order)
     item = order.items.get()
     url = _url(order, f"items/{item.pk}/characteristics/")
     read = api.get(url)
     assert read.status_code == 200, read.json()
     name = read.json()[0]["name"]
-    saved = api.put(url, {"values": {name: "Blue"}}, format="json")
-    assert saved.status_code == 200, saved.json()
+    calls = len(sandbox.calls)
+    with django_capture_on_commit_callbacks() as worker:
+        saved = api.put(url, {"values": {name: "Blue"}}, format="json")
+    assert saved.status_code == 202, saved.json()
+    assert len(sandbox.calls) == calls
+    for task in worker:
+        task()
     values = {v["name"]: v["value"] for v in api.get(url).json()}
     assert values[name] == "Blue"
     other = OrderItemFactory(order=OrderFactory(merchant=order.merchant))
@@ -179,15 +195,20 @@ def test_lookup_settles_a_placement_unknown_order_in_the_background(
     assert (order.state, order.external_id) == ("placed", "X-9")
 
 
-def test_acknowledge_all_items_in_one_provider_request(api, merchant, mocked):
+def test_acknowledge_all_items_in_one_provider_request(api, merchant, mocked,
+                                                      django_capture_on_commit_callbacks):
     order = OrderFactory(merchant=merchant, state="placed", external_id="991")
     for external_id in ("a", "b"):  # the provider said: new, may be acknowledged
         OrderItemFactory(order=order, external_id=external_id, raw_status="0",
                          next_statuses=["6", "1"])
     mocked.add(responses.PUT, f"{BASE_URL}/orders/991", json={})
-    response = api.post(_url(order, "items/acknowledge/"), format="json")
-    assert response.status_code == 200, response.json()
-    assert {i["state"] for i in response.json()["items"]} == {"acknowledged"}
+    with django_capture_on_commit_callbacks() as worker:
+        response = api.post(_url(order, "items/acknowledge/"), format="json")
+    assert response.status_code == 202, response.json()
+    assert len(mocked.calls) == 0
+    for task in worker:
+        task()
+    assert set(order.items.values_list("state", flat=True)) == {"acknowledged"}
     assert len(mocked.calls) == 1 and json.loads(mocked.calls[0].request.body)["status"] == 6
     again = api.post(_url(order, "items/acknowledge/"), format="json")
     assert again.status_code == 409

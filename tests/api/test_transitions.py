@@ -130,36 +130,65 @@ def test_cancel_a_draft_locally(api, order, mocked):
     assert len(mocked.calls) == 0
 
 
-def test_cancel_refused_by_provider_is_409_with_the_failure_reason(api, placed, mocked):
+def test_cancel_at_the_provider_answers_202_and_the_worker_cancels(
+        api, placed, mocked, django_capture_on_commit_callbacks):
+    mocked.add(responses.POST, f"{BASE_URL}/orders/991/cancel", json={})
+    with django_capture_on_commit_callbacks() as worker:
+        response = api.post(_url(placed, "cancel"), {"reason": "customer"}, format="json")
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    assert body["status"] == "accepted" and response["Location"] == body["location"]
+    assert body["order"]["state"] == "placed"
+    assert len(mocked.calls) == 0 and worker  # no provider call in the request
+    for task in worker:
+        task()
+    placed.refresh_from_db()
+    assert placed.state == "cancelled" and len(mocked.calls) == 1
+
+
+def test_cancel_refused_by_provider_is_on_the_timeline_with_the_reason(
+        api, placed, mocked, django_capture_on_commit_callbacks):
     mocked.add(responses.POST, f"{BASE_URL}/orders/991/cancel",
                json={"message": "already shipping"}, status=400)
-    response = api.post(_url(placed, "cancel"), {}, format="json")
-    assert response.status_code == 409
-    error = response.json()["error"]
-    assert error["code"] == "provider_rejected"
-    assert error["order_state"] == "placed"
-    assert "refused by provider" in error["failure_reason"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(_url(placed, "cancel"), {}, format="json")
+    assert response.status_code == 202
     placed.refresh_from_db()
-    assert placed.state == "placed" and placed.failure_reason == error["failure_reason"]
+    assert placed.state == "placed" and "refused by provider" in placed.failure_reason
+    errors = list(placed.events.filter(kind="error").values_list("message", flat=True))
+    assert len(errors) == 1 and "already shipping" in errors[0]
+    detail = api.get(f"/api/v1/orders/{placed.pk}/").json()
+    assert "already shipping" in detail["failure_reason"]
 
 
-def test_provider_down_is_502_with_the_failure_reason(api, placed, mocked):
+def test_provider_down_retries_then_records_that_it_gave_up(
+        api, placed, mocked, django_capture_on_commit_callbacks, settings):
+    settings.ORDER_PLACE_MAX_TRIES = 3
+    settings.TASK_RETRY_BASE_DELAY = 0
     mocked.add(responses.POST, f"{BASE_URL}/orders/991/cancel", body="oops", status=503)
-    response = api.post(_url(placed, "cancel"), {}, format="json")
-    assert response.status_code == 502
-    assert response.json()["error"]["code"] == "provider_error"
-    assert response.json()["error"]["failure_reason"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(_url(placed, "cancel"), {}, format="json")
+    assert response.status_code == 202
+    assert len(mocked.calls) == 3  # tried, retried, gave up
+    placed.refresh_from_db()
+    assert placed.state == "placed" and placed.failure_reason
 
 
-def test_ship_transition_pushes_and_records_the_shipment(api, placed, mocked):
+def test_ship_transition_is_queued_then_pushes_and_records_the_shipment(
+        api, placed, mocked, django_capture_on_commit_callbacks):
     mocked.add(responses.POST, f"{BASE_URL}/orders/991/shipping", json={})
-    response = api.post(_url(placed, "ship"),
-                        {"carrier": "DHL", "tracking_number": "TRK9"}, format="json")
-    assert response.status_code == 200, response.json()
-    body = response.json()
-    assert body["order"]["state"] == "shipped"
-    assert body["shipment"]["tracking_number"] == "TRK9"
-    assert sorted(line["quantity"] for line in body["shipment"]["lines"]) == [1, 2]
+    with django_capture_on_commit_callbacks() as worker:
+        response = api.post(_url(placed, "ship"),
+                            {"carrier": "DHL", "tracking_number": "TRK9"}, format="json")
+    assert response.status_code == 202, response.json()
+    assert len(mocked.calls) == 0 and not Shipment.objects.exists()
+    for task in worker:
+        task()
+    placed.refresh_from_db()
+    assert placed.state == "shipped"
+    shipment = placed.shipments.get()
+    assert shipment.tracking_number == "TRK9"
+    assert sorted(line.quantity for line in shipment.lines.all()) == [1, 2]
     assert json.loads(mocked.calls[0].request.body) == {"tracking": "TRK9", "carrier": "DHL"}
 
 
@@ -233,18 +262,23 @@ def test_item_of_another_order_is_404(api, order, merchant):
     assert api.get(f"/api/v1/orders/{order.pk}/items/{item.pk}/").status_code == 404
 
 
-def test_post_shipments_ships_part_of_the_order(api, placed, mocked):
+def test_post_shipments_ships_part_of_the_order(api, placed, mocked,
+                                                django_capture_on_commit_callbacks):
     mocked.add(responses.POST, f"{BASE_URL}/orders/991/shipping", json={})
     item = placed.items.get(sku="SKU-A")
-    response = api.post(f"/api/v1/orders/{placed.pk}/shipments/",
-                        {"tracking_number": "P1", "items": [{"item": item.pk, "quantity": 1}]},
-                        format="json")
-    assert response.status_code == 201, response.json()
-    assert response.json()["lines"] == [{"item": item.pk, "quantity": 1}]
+    with django_capture_on_commit_callbacks() as worker:
+        response = api.post(f"/api/v1/orders/{placed.pk}/shipments/",
+                            {"tracking_number": "P1", "items": [{"item": item.pk, "quantity": 1}]},
+                            format="json")
+    assert response.status_code == 202, response.json()
+    assert response.json()["status"] == "accepted" and len(mocked.calls) == 0
+    for task in worker:
+        task()
     placed.refresh_from_db()
     assert placed.state == "partially_shipped"
     listed = api.get(f"/api/v1/orders/{placed.pk}/shipments/").json()
     assert [s["tracking_number"] for s in listed] == ["P1"]
+    assert listed[0]["lines"] == [{"item": item.pk, "quantity": 1}]
 
 
 def test_shipment_quantity_beyond_what_is_left_is_409(api, placed):
@@ -257,24 +291,35 @@ def test_shipment_quantity_beyond_what_is_left_is_409(api, placed):
     assert Shipment.objects.count() == 0
 
 
-def test_shipment_push_failure_is_502_with_failure_reason(api, placed, mocked):
+def test_shipment_push_failure_is_on_the_order_with_the_reason(
+        api, placed, mocked, django_capture_on_commit_callbacks, settings):
+    settings.ORDER_PLACE_MAX_TRIES = 1
     mocked.add(responses.POST, f"{BASE_URL}/orders/991/shipping", body="down", status=500)
-    response = api.post(f"/api/v1/orders/{placed.pk}/shipments/", {"tracking_number": "P1"},
-                        format="json")
-    assert response.status_code == 502
-    assert "Shipping push refused" in response.json()["error"]["failure_reason"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(f"/api/v1/orders/{placed.pk}/shipments/", {"tracking_number": "P1"},
+                            format="json")
+    assert response.status_code == 202
+    placed.refresh_from_db()
+    assert placed.state == "placed"
+    assert "Shipping push refused" in placed.failure_reason
 
 
 # --- item statuses and notes ----------------------------------------------------------------
-def test_item_status_change_is_one_provider_request(api, placed, mocked):
+def test_item_status_change_is_one_provider_request(api, placed, mocked,
+                                                    django_capture_on_commit_callbacks):
     mocked.add(responses.PUT, f"{BASE_URL}/orders/991", json={})
     placed.items.update(raw_status="0")  # "New": the provider allows acknowledging
     items = list(placed.items.order_by("pk"))
-    response = api.post(f"/api/v1/orders/{placed.pk}/items/status/",
-                        {"transition": "acknowledge", "items": [i.pk for i in items],
-                         "comment": "on it"}, format="json")
-    assert response.status_code == 200, response.json()
-    assert {row["state"] for row in response.json()} == {"acknowledged"}
+    with django_capture_on_commit_callbacks() as worker:
+        response = api.post(f"/api/v1/orders/{placed.pk}/items/status/",
+                            {"transition": "acknowledge", "items": [i.pk for i in items],
+                             "comment": "on it"}, format="json")
+    assert response.status_code == 202, response.json()
+    assert response.json()["status"] == "accepted" and response["Location"]
+    assert len(mocked.calls) == 0
+    for task in worker:
+        task()
+    assert set(placed.items.values_list("state", flat=True)) == {"acknowledged"}
     assert len(mocked.calls) == 1
     sent = json.loads(mocked.calls[0].request.body)
     assert sent["status"] == 6 and sent["comment"] == "on it"
@@ -294,14 +339,20 @@ def test_item_status_refusals(api, placed, merchant, mocked):
     assert len(mocked.calls) == 0
 
 
-def test_item_status_refused_by_provider_is_409_with_reason(api, placed, mocked):
+def test_item_status_refused_by_provider_is_on_the_timeline_with_reason(
+        api, placed, mocked, django_capture_on_commit_callbacks):
     mocked.add(responses.PUT, f"{BASE_URL}/orders/991", json={"message": "locked"}, status=400)
     placed.items.update(raw_status="0")
     item = placed.items.first()
-    response = api.post(f"/api/v1/orders/{placed.pk}/items/status/",
-                        {"transition": "cancel", "items": [item.pk]}, format="json")
-    assert response.status_code == 409
-    assert "Item status refused" in response.json()["error"]["failure_reason"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(f"/api/v1/orders/{placed.pk}/items/status/",
+                            {"transition": "cancel", "items": [item.pk]}, format="json")
+    assert response.status_code == 202
+    placed.refresh_from_db()
+    assert "Item status refused" in placed.failure_reason
+    item.refresh_from_db()
+    assert item.state != "cancelled"
+    assert placed.events.filter(kind="error", message__contains="locked").count() == 1
 
 
 def test_add_a_note(api, order):

@@ -36,14 +36,21 @@ def test_changelist_shows_draft_days_left(staff, merchant):
     assert "3 d 4 h" in page or "3 d 5 h" in page
 
 
-def test_operator_creates_provider_draft_from_the_order_page(staff, sandbox):
+def test_operator_creates_provider_draft_from_the_order_page(staff, sandbox,
+                                                            django_capture_on_commit_callbacks):
     order = OrderFactory(merchant=MerchantFactory(account=_account()))
     OrderItemFactory(order=order, product_id="P1")
     change = staff.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
     url = reverse("admin:orders_order_provider_draft", args=[order.pk])
     assert url in change
     assert staff.get(url).status_code == 200
-    staff.post(url)
+    calls = len(sandbox.calls)
+    with django_capture_on_commit_callbacks() as worker:
+        response = staff.post(url, follow=True)
+    assert "provider draft creation queued" in response.content.decode()
+    assert len(sandbox.calls) == calls and worker  # not in the web request
+    for task in worker:
+        task()
     order.refresh_from_db()
     assert order.external_id and order.items.get().external_id
     change = staff.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
@@ -51,26 +58,29 @@ def test_operator_creates_provider_draft_from_the_order_page(staff, sandbox):
     assert "6 d" in change  # days left
 
 
-def test_custom_fields_form_is_built_from_provider_fields_and_saves(staff, sandbox):
+def test_custom_fields_form_is_built_from_provider_fields_and_saves(
+        staff, sandbox, django_capture_on_commit_callbacks):
     order = OrderFactory(merchant=MerchantFactory(account=_account()))
     OrderItemFactory(order=order, product_id="P1")
     order = services.order_provider_draft_create(order=order)
     url = reverse("admin:orders_order_custom_fields", args=[order.pk])
     page = staff.get(url).content.decode()
     assert 'name="PONumber"' in page and "Delivery notes" in page
-    staff.post(url, {"PONumber": "PO-9", "DeliveryNotes": ""})
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.post(url, {"PONumber": "PO-9", "DeliveryNotes": ""})
     values = {f["name"]: f["value"] for f in services.order_custom_fields_get(order=order)}
     assert values == {"PONumber": "PO-9", "DeliveryNotes": ""}
 
 
-def test_characteristics_form_saves(staff, sandbox):
+def test_characteristics_form_saves(staff, sandbox, django_capture_on_commit_callbacks):
     order = OrderFactory(merchant=MerchantFactory(account=_account()))
     item = OrderItemFactory(order=order, product_id="P1")
     services.order_provider_draft_create(order=order)
     item.refresh_from_db()
     url = reverse("admin:orders_order_item_characteristics", args=[order.pk, item.pk])
     assert 'name="Seats"' in staff.get(url).content.decode()
-    staff.post(url, {"DomainName": "shop.example", "Seats": "3"})
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.post(url, {"DomainName": "shop.example", "Seats": "3"})
     values = {v["name"]: v["value"]
               for v in services.order_item_characteristics_get(item=item)}
     assert values == {"DomainName": "shop.example", "Seats": "3"}

@@ -25,7 +25,7 @@ def tipser_order(account, tipser_merchant):
 
 
 def test_ship_form_offers_tipser_carriers_with_customer_choice_first(
-    client, operator, mocked, tipser_order
+    client, operator, mocked, tipser_order, django_capture_on_commit_callbacks
 ):
     cache.clear()
     mocked.add(
@@ -44,10 +44,14 @@ def test_ship_form_offers_tipser_carriers_with_customer_choice_first(
 
     mocked.add(responses.POST, f"{ORDERS_URL}/ord00001/shipping", json={})
     mocked.add(responses.PUT, f"{ORDERS_URL}/ord00001", json={})
-    response = client.post(
-        url, {"carrier": "", "tracking_number": "TRK-7", "notify_customer": "on"}
-    )
+    with django_capture_on_commit_callbacks() as worker:
+        response = client.post(
+            url, {"carrier": "", "tracking_number": "TRK-7", "notify_customer": "on"}
+        )
     assert response.status_code == 302
+    assert not any(c.request.url.split("?")[0].endswith("/shipping") for c in mocked.calls)
+    for task in worker:  # the worker pushes the shipment
+        task()
     post = next(c for c in mocked.calls if c.request.url.split("?")[0].endswith("/shipping"))
     assert json.loads(post.request.body)["shippingProvider"] is None
     tipser_order.refresh_from_db()
@@ -64,15 +68,20 @@ def test_order_and_item_pages_render_with_provider_buttons(client, operator, tip
     assert "Acknowledge" in page and "Mark returned" not in page
 
 
-def test_bulk_item_action_sends_one_request_per_order(client, operator, mocked, tipser_order):
+def test_bulk_item_action_sends_one_request_per_order(client, operator, mocked, tipser_order,
+                                                      django_capture_on_commit_callbacks):
     mocked.add(responses.PUT, f"{ORDERS_URL}/ord00001", json={})
     client.force_login(operator)
     ids = list(tipser_order.items.values_list("pk", flat=True))
-    response = client.post(
-        reverse("admin:orders_orderitem_changelist"),
-        {"action": "items_hold", "_selected_action": ids},
-    )
+    with django_capture_on_commit_callbacks() as worker:
+        response = client.post(
+            reverse("admin:orders_orderitem_changelist"),
+            {"action": "items_hold", "_selected_action": ids},
+        )
     assert response.status_code == 302
+    assert len(mocked.calls) == 0 and len(worker) == 1
+    for task in worker:
+        task()
     assert len(mocked.calls) == 1
     assert json.loads(mocked.calls[0].request.body)["orderItemsIds"] == [
         "ord00001-item0",
