@@ -276,7 +276,8 @@ class OrderViewSet(SafeLookupMixin, viewsets.GenericViewSet):
     @extend_schema(summary="Change the status of several items (one provider request)",
                    request=s.ItemStatusInputSerializer,
                    responses=s.OrderItemSerializer(many=True))
-    @action(detail=True, methods=["post"], url_path="items/status", url_name="items-status")
+    @action(detail=True, methods=["post"], url_path="items/status", url_name="items-status",
+            pagination_class=None)  # answers the moved items: a plain list, never a page
     @idempotent
     def items_status(self, request: Request, pk: Any = None) -> Response:
         order = self.get_object()
