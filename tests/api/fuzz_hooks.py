@@ -43,9 +43,11 @@ TOKEN = os.environ.get("DROPDESK_FUZZ_TOKEN", "")
 LOG = os.environ.get("DROPDESK_FUZZ_LOG", "")  # a file: every call and its status, to debug
 KEEP_RANDOM_ONE_IN = 4  # one case in this many keeps its random id (the "not found" path)
 CACHE_SECONDS = 10.0
+KEEP_FOR_OTHERS = 3  # a DELETE takes none of the first ids listed
 MAX_LIST_PAGES = 5
 SCAN = 24  # candidates looked at (readiness, past refusals) before taking any
 REFUSALS_TO_AVOID = 2
+IDEMPOTENCY_KEY = "Idempotency-Key"
 ID_NAME = re.compile(r"^(?:id|pk|.+_(?:id|pk|ids|pks))$")
 
 _lock = threading.RLock()
@@ -188,6 +190,8 @@ def _types(schema: dict[str, Any]) -> set[str]:
 
 
 def _valid_id(value: Any, schema: dict[str, Any]) -> bool:
+    if "integer" in _types(schema) and isinstance(value, str):  # coverage: path values as text
+        return value.isdigit() and _valid_id(int(value), schema)
     if "integer" in _types(schema):
         integral = (isinstance(value, int) and not isinstance(value, bool)) or (
             isinstance(value, float) and value.is_integer())  # 3.0 is a JSON integer too
@@ -211,6 +215,8 @@ def choose(operation: Any, collection: str, original: Any, key: str, salt: str,
     if seed % KEEP_RANDOM_ONE_IN == 0:
         return original
     ids = existing_ids(collection)
+    if operation.method.lower() == "delete":
+        ids = ids[KEEP_FOR_OTHERS:]  # the other operations need some left
     if not ids:
         return original
     start = seed // KEEP_RANDOM_ONE_IN
@@ -304,10 +310,18 @@ def map_case(context: Any, case: Any) -> Any:
         template = path_collection(operation, name)
         collection = _fill(template, values) if template else None
         if collection:
-            values[name] = choose(operation, collection, values[name], f"path/{name}", salt,
-                                  values=values, param=name)
+            chosen = choose(operation, collection, values[name], f"path/{name}", salt,
+                            values=values, param=name)
+            values[name] = str(chosen) if isinstance(values[name], str) else chosen
     if values != (case.path_parameters or {}):
         case.path_parameters = values
+    key = (case.headers or {}).get(IDEMPOTENCY_KEY)
+    if isinstance(key, str) and re.fullmatch(r"[\x21-\x7e]{1,255}", key) and (
+            probed != IDEMPOTENCY_KEY and _hash(key, salt) % KEEP_RANDOM_ONE_IN):
+        # generated keys repeat ("0", "!"): a reused key with another request is a 409, so
+        # most requests get a key of their own (a repeated request keeps its key: a replay)
+        own = _hash(operation.label, repr(values), salt)
+        case.headers = {**case.headers, IDEMPOTENCY_KEY: f"{key[:200]}.{own:08x}"}
     if isinstance(case.body, dict | list):
         definition = _paths(operation).get(operation.path, {}).get(operation.method.lower(), {})
         content = _resolve(operation, definition.get("requestBody", {})).get("content", {})

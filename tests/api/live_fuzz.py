@@ -95,7 +95,12 @@ for state, sources, times in plan:
             item.order_id = copy.pk
             item.save()
 
-# A webhook subscription (an integration's; the superuser's token sees all) to a target that
+# Tipser's orders are sales orders: a routing policy, so routing them (pipeline route) runs
+from pipeline.models import RouteMode, RoutingPolicy
+for account in ProviderAccount.objects.filter(provider="tipser"):
+    RoutingPolicy.objects.get_or_create(account=account, defaults={"route_mode": RouteMode.PROPOSE})
+
+# Webhook subscriptions (an integration's; the superuser's token sees all) to a target that
 # does not answer, with a test event: the webhook routes have ids to work on.
 from django.contrib.auth import get_user_model
 from merchants.models import Integration
@@ -104,10 +109,11 @@ from webhooks.models import WebhookSubscription
 from webhooks.services import webhook_subscription_test
 service_user, _ = get_user_model().objects.get_or_create(username="fuzz-integration")
 integration, _ = Integration.objects.get_or_create(name="fuzz", defaults={"user": service_user})
-subscription = WebhookSubscription.objects.create(
-    integration=integration, url="https://hooks.example.invalid/dropdesk", event_types=[],
-    description="fuzz", secret={"key": signing.secret_new()})
-webhook_subscription_test(subscription=subscription)
+for n in range(8):  # a run deletes some
+    subscription = WebhookSubscription.objects.create(
+        integration=integration, url=f"https://hooks{n}.example.invalid/dropdesk",
+        event_types=[], description="fuzz", secret={"key": signing.secret_new()})
+    webhook_subscription_test(subscription=subscription)
 """
 
 
@@ -119,9 +125,9 @@ def seed_through_api(base: str, token: str) -> None:
     session.headers["Authorization"] = f"Token {token}"
     api = f"{base}/api/v1"
     merchants = session.get(f"{api}/merchants/", timeout=30).json().get("results", [])
-    if merchants:
+    for n, merchant in enumerate(merchants * 2):  # a run deletes some
         session.post(f"{api}/supplier-offers/", timeout=30, json={
-            "supplier": merchants[0]["id"], "sales_sku": "FUZZ-SKU", "expected_cost": "1.00"})
+            "supplier": merchant["id"], "sales_sku": f"FUZZ-SKU-{n}", "expected_cost": "1.00"})
     orders = session.get(f"{api}/orders/", timeout=30,
                          params={"state": "placed", "page_size": 100}).json().get("results", [])
     for order in orders[:2]:

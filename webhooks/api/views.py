@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orders.api.errors import ApiError, ErrorSerializer
+from orders.api.idempotency import idempotent
 from orders.api.pagination import ApiPagination
 from orders.api.scoping import SafeLookupMixin
 
@@ -68,6 +69,7 @@ class SubscriptionViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retriev
     @extend_schema(request=s.SubscriptionInputSerializer,
                    responses={201: s.SubscriptionCreatedSerializer, **ERRORS},
                    summary="Subscribe (the answer carries the signing secret, once)")
+    @idempotent
     def create(self, request: Request) -> Response:
         integration = getattr(request.user, "api_integration", None)
         if integration is None:
@@ -101,6 +103,7 @@ class SubscriptionViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retriev
     @extend_schema(request=None, responses={202: s.RedeliveredSerializer, **ERRORS},
                    summary="Send a test event to this subscription")
     @action(detail=True, methods=["post"])
+    @idempotent
     def test(self, request: Request, pk: Any = None) -> Response:
         delivery = services.webhook_subscription_test(subscription=self.get_object())
         _after_commit([delivery.pk])
@@ -109,6 +112,7 @@ class SubscriptionViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retriev
     @extend_schema(request=None, responses={202: s.RedeliveredSerializer, **ERRORS},
                    summary="Send every failed delivery of this subscription again")
     @action(detail=True, methods=["post"], url_path="redeliver-failed")
+    @idempotent
     def redeliver_failed(self, request: Request, pk: Any = None) -> Response:
         subscription = self.get_object()
         ids = services.webhook_failed_redeliver(
@@ -119,6 +123,7 @@ class SubscriptionViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retriev
     @extend_schema(request=None, responses={200: s.SubscriptionCreatedSerializer, **ERRORS},
                    summary="New signing secret (shown once; the old one stops at once)")
     @action(detail=True, methods=["post"], url_path="rotate-secret")
+    @idempotent
     def rotate_secret(self, request: Request, pk: Any = None) -> Response:
         subscription = self.get_object()
         secret = services.webhook_subscription_secret_rotate(subscription=subscription)
@@ -155,6 +160,7 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @extend_schema(request=None, responses={202: s.RedeliveredSerializer, **ERRORS},
                    summary="Deliver this event again (same id) to your subscriptions")
     @action(detail=True, methods=["post"])
+    @idempotent
     def redeliver(self, request: Request, pk: Any = None) -> Response:
         event = self.get_object()
         ids = services.webhook_deliveries_redeliver(deliveries=WebhookDelivery.objects.filter(
