@@ -18,8 +18,13 @@ from rest_framework import serializers
 from rest_framework.relations import PrimaryKeyRelatedField
 
 NO_NUL = r"^[^\u0000]*$"
+# What DRF trims (Python's str.strip(): str.isspace() characters). Not ECMA's \s, which
+# misses \x1c-\x1f and \x85 (a body of "\x1f" looked valid, then was refused as blank) and
+# has \ufeff (which DRF keeps).
+TRIMMED = (r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
+           r"\u3000")
 # not blank once trimmed (DRF trims), no NUL anywhere
-NOT_BLANK = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+NOT_BLANK = rf"^[^\u0000]*[^{TRIMMED}\u0000][^\u0000]*$"
 
 
 class StrictDecimalField(serializers.DecimalField):
