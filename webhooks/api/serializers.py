@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orders.api.serializers import OrderDetailSerializer, StrictSerializerMixin
+from orders.api.strict import StrictURLField
 
 from ..models import SUBSCRIBABLE, WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 
@@ -29,7 +30,7 @@ class SubscriptionCreatedSerializer(SubscriptionSerializer):
 
 
 class SubscriptionInputSerializer(StrictSerializerMixin, serializers.Serializer):
-    url = serializers.URLField(max_length=500, help_text="https:// URL of the receiver.")
+    url = StrictURLField(max_length=500, help_text="https:// URL of the receiver.")
     event_types = serializers.ListField(
         child=serializers.ChoiceField(choices=SUBSCRIBABLE), required=False, default=list,
         help_text="Event types to send; empty: all.",
@@ -39,7 +40,7 @@ class SubscriptionInputSerializer(StrictSerializerMixin, serializers.Serializer)
 
 
 class SubscriptionUpdateSerializer(SubscriptionInputSerializer):
-    url = serializers.URLField(max_length=500, required=False)
+    url = StrictURLField(max_length=500, required=False)
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=SUBSCRIBABLE), required=False)
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
     is_active = serializers.BooleanField(required=False)

@@ -45,6 +45,8 @@ def _after_commit(ids: list[int]) -> None:
 
 
 def _refusal(exc: services.WebhookInputError) -> ApiError:
+    if exc.conflict:  # a well-formed URL (the schema's) whose host we may not send to: 409
+        return ApiError(409, "conflict", exc.message, fields={exc.field: [exc.message]})
     return ApiError(400, "invalid", exc.message, fields={exc.field: [exc.message]})
 
 
