@@ -215,8 +215,9 @@ def choose(operation: Any, collection: str, original: Any, key: str, salt: str,
     if seed % KEEP_RANDOM_ONE_IN == 0:
         return original
     ids = existing_ids(collection)
-    if operation.method.lower() == "delete":
-        ids = ids[KEEP_FOR_OTHERS:]  # the other operations need some left
+    if operation.method.lower() == "delete" and param is not None and (
+            operation.path.rstrip("/").endswith("{" + param + "}")):
+        ids = ids[KEEP_FOR_OTHERS:]  # what is deleted: the other operations need some left
     if not ids:
         return original
     start = seed // KEEP_RANDOM_ONE_IN

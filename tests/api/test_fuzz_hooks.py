@@ -156,11 +156,20 @@ def test_coverage_path_values_are_text_and_stay_text(server):
     assert {"101", "102", "103", "104"} & set(chosen)
 
 
-def test_a_delete_leaves_the_first_ids_to_the_other_operations(server):
-    operation = _operation("/api/v1/orders/{id}/items/{item_pk}/", "delete")
-    chosen = {fuzz_hooks.map_case(None, _case(operation, {"id": n, "item_pk": 5}))
+def test_a_delete_leaves_the_first_ids_to_the_other_operations(server, monkeypatch):
+    monkeypatch.setitem(PATHS["/api/v1/orders/{id}/"], "delete", {})
+    monkeypatch.setitem(LISTS, "/api/v1/orders/101/items/", [7, 8, 13, 14])
+    operation = _operation("/api/v1/orders/{id}/", "delete")
+    chosen = {fuzz_hooks.map_case(None, _case(operation, {"id": n}))
               .path_parameters["id"] for n in range(1000, 1100)}
     assert chosen & {104} and not chosen & {101, 102, 103}
+    # only what is deleted: the order of a deleted item may be any
+    operation = _operation("/api/v1/orders/{id}/items/{item_pk}/", "delete")
+    chosen = [fuzz_hooks.map_case(None, _case(operation, {"id": n, "item_pk": n}))
+              .path_parameters for n in range(1000, 1200)]
+    assert {101, 102, 103} & {p["id"] for p in chosen}
+    assert {p["item_pk"] for p in chosen if p["id"] == 101} & {14}
+    assert not {p["item_pk"] for p in chosen if p["id"] == 101} & {7, 8, 13}
 
 
 def test_repeated_idempotency_keys_become_keys_of_their_own_requests(server):
