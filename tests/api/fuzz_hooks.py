@@ -129,7 +129,7 @@ def _resolve(operation: Any, schema: Any) -> Any:
 
 def _model_collections(operation: Any) -> dict[str, str]:
     """``x-model`` of the list operations -> their path (top-level collections only)."""
-    out = {}
+    out: dict[str, str] = {}
     for path, ops in _paths(operation).items():
         model = ops.get("get", {}).get("x-model")
         if model and "{" not in path:

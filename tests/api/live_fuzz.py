@@ -129,7 +129,7 @@ def seed_through_api(base: str, token: str) -> None:
         session.post(f"{api}/supplier-offers/", timeout=30, json={
             "supplier": merchant["id"], "sales_sku": f"FUZZ-SKU-{n}", "expected_cost": "1.00"})
     orders = session.get(f"{api}/orders/", timeout=30,
-                         params={"state": "placed", "page_size": 100}).json().get("results", [])
+                         params={"state": "placed", "page_size": "100"}).json().get("results", [])
     for order in orders[:2]:
         session.post(f"{api}/orders/{order['id']}/shipments/", timeout=60,
                      json={"tracking_number": "FUZZ-1"})
