@@ -8,6 +8,13 @@ the same server), creates a superuser token, loads the schema and runs
 ``schemathesis run --checks all`` (examples, coverage, fuzzing and stateful phases) with
 ``schemathesis.toml`` from the repository root. Exits with schemathesis' status.
 
+Generated ids would name nothing (every operation on an id a 404: schemathesis' "missing
+test data"): ``tests/api/fuzz_hooks.py`` (``SCHEMATHESIS_HOOKS``) replaces most valid ids in
+paths and bodies by ids this server lists, for every operation, from the schema alone. The
+seeding gives those ids the states the operations start from (drafts, failed, placement
+unknown, shipped and completable, orders placed at the Tipser sandbox with items that may
+move; webhook subscriptions and events, supplier offers, shipments, a routing policy).
+
 ``make test`` runs it through ``tests/api/test_schemathesis.py`` with a few examples per
 operation; ``make fuzz`` with many more.
 """
