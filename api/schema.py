@@ -50,6 +50,21 @@ ERROR_DESCRIPTIONS = {
 
 PATH_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
+# Vendor extension naming a model ("app.model"): on a request field that takes ids of it (a
+# primary-key relation) and on the list operations of it, so a client (tests/api/fuzz_hooks.py)
+# knows which list a field's valid ids come from.
+X_MODEL = "x-model"
+
+
+def _related_model(field: Any) -> str | None:
+    if isinstance(field, serializers.ManyRelatedField):
+        field = field.child_relation
+    if not isinstance(field, serializers.PrimaryKeyRelatedField):
+        return None
+    queryset = getattr(field, "queryset", None)
+    model = getattr(queryset, "model", None)
+    return model._meta.label_lower if model is not None else None
+
 
 def _string_pattern(schema: dict[str, Any]) -> None:
     """Request strings: no NUL (the database cannot store it), and not blank once trimmed
@@ -140,6 +155,9 @@ class ApiAutoSchema(AutoSchema):
                 schema.get("type") == "integer"
             ):
                 schema.update(minimum=1, maximum=MAX_ID)
+            related = _related_model(field)
+            if related is not None:
+                schema[X_MODEL] = related  # which collection's ids it takes (fuzz_hooks)
         return schema
 
     def _map_serializer(self, serializer: Any, direction: Any,
@@ -156,6 +174,17 @@ class ApiAutoSchema(AutoSchema):
         if hasattr(serializer, "openapi_refine"):  # combinations its validate() enforces
             schema = serializer.openapi_refine(schema)
         return schema
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> Any:
+        operation = super().get_operation(*args, **kwargs)
+        if (operation and self._is_api() and self.method == "GET" and self._is_list_view()
+                and not getattr(self.view, "detail", False)):
+            from drf_spectacular.plumbing import get_view_model
+
+            model = get_view_model(self.view, emit_warnings=False)
+            if model is not None:  # the model of its rows: what an x-model field refers to
+                operation[X_MODEL] = model._meta.label_lower
+        return operation
 
     def get_override_parameters(self) -> list[Any]:
         params = list(super().get_override_parameters())

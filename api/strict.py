@@ -18,8 +18,13 @@ from rest_framework import serializers
 from rest_framework.relations import PrimaryKeyRelatedField
 
 NO_NUL = r"^[^\u0000]*$"
+# What DRF trims (Python's str.strip(): str.isspace() characters). Not ECMA's \s, which
+# misses \x1c-\x1f and \x85 (a body of "\x1f" looked valid, then was refused as blank) and
+# has \ufeff (which DRF keeps).
+TRIMMED = (r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
+           r"\u3000")
 # not blank once trimmed (DRF trims), no NUL anywhere
-NOT_BLANK = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+NOT_BLANK = rf"^[^\u0000]*[^{TRIMMED}\u0000][^\u0000]*$"
 
 
 class StrictDecimalField(serializers.DecimalField):
@@ -37,6 +42,13 @@ class StrictDecimalField(serializers.DecimalField):
         places = self.decimal_places or 0
         fraction = rf"(?:\.\d{{1,{places}}})?" if places else ""
         self.regex = rf"^{sign}\d{{1,{whole}}}{fraction}$"
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        # DRF reads "" as null for a nullable decimal; the schema's pattern refuses "" (null
+        # is written as null)
+        if isinstance(data, str) and not data.strip():
+            self.fail("invalid")
+        return super().validate_empty_values(data)
 
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, str) or not re.match(self.regex, data):

@@ -42,9 +42,12 @@ EXCERPT_BYTES = 500
 
 
 class WebhookInputError(ValueError):
-    def __init__(self, message: str, *, field: str = "url") -> None:
+    """``conflict``: well formed, but refused for what it names (a receiver we may not send
+    to: its host does not resolve, or resolves to a private address)."""
+
+    def __init__(self, message: str, *, field: str = "url", conflict: bool = False) -> None:
         super().__init__(message)
-        self.message, self.field = message, field
+        self.message, self.field, self.conflict = message, field, conflict
 
 
 @dataclass
@@ -76,7 +79,7 @@ def _check_url(url: str) -> None:
     try:
         target_check(url)
     except TargetRefused as exc:
-        raise WebhookInputError(exc.message) from exc
+        raise WebhookInputError(exc.message, conflict=exc.resolved) from exc
 
 
 @transaction.atomic

@@ -12,11 +12,13 @@ from django.conf import settings
 
 
 class TargetRefused(Exception):
-    """The URL may not receive webhooks; ``transient`` when it may work later (DNS)."""
+    """The URL may not receive webhooks; ``transient`` when it may work later (DNS);
+    ``resolved`` when the refusal comes from what the host resolves to (or does not), not
+    from the URL's shape: well formed, but not a receiver we may send to (the API's 409)."""
 
-    def __init__(self, message: str, *, transient: bool = False) -> None:
+    def __init__(self, message: str, *, transient: bool = False, resolved: bool = False) -> None:
         super().__init__(message)
-        self.message, self.transient = message, transient
+        self.message, self.transient, self.resolved = message, transient, resolved or transient
 
 
 def target_check(url: str) -> None:
@@ -37,10 +39,11 @@ def target_check(url: str) -> None:
     if all(address.is_loopback for address in addresses) and settings.WEBHOOK_ALLOW_LOOPBACK:
         return
     if parts.scheme != "https":
-        raise TargetRefused("Use an https:// URL (plain http only to a local receiver in development).")
+        raise TargetRefused("Use an https:// URL (plain http only to a local receiver in development).",
+                            resolved=True)
     local = sorted(str(a) for a in addresses if not a.is_global)
     if local:
         raise TargetRefused(
             f"{host} points to a private or local address ({local[0]}); webhooks are sent to "
-            "public receivers only."
+            "public receivers only.", resolved=True,
         )

@@ -288,7 +288,8 @@ class OrderViewSet(SafeLookupMixin, OrderProviderRoutesMixin, viewsets.GenericVi
                    "the worker sends it and the outcome shows on the order's timeline.",
                    request=s.ItemStatusInputSerializer,
                    responses={202: ps.QueuedResultSerializer})
-    @action(detail=True, methods=["post"], url_path="items/status", url_name="items-status")
+    @action(detail=True, methods=["post"], url_path="items/status", url_name="items-status",
+            pagination_class=None)  # answers the queued order: never a page
     @idempotent
     def items_status(self, request: Request, pk: Any = None) -> Response:
         order = self.get_object()

@@ -12,6 +12,8 @@ from merchants.models import Merchant, ProviderAccount
 
 from ..models import PlaceMode, RouteMode, SalesRouting, SupplierOffer
 
+IDENTIFIERS = ("sales_product_id", "sales_sku")  # an offer names at least one
+
 
 class SupplierOfferSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     supplier = serializers.PrimaryKeyRelatedField(queryset=Merchant.objects.all())
@@ -34,8 +36,12 @@ class SupplierOfferSerializer(StrictSerializerMixin, serializers.ModelSerializer
 
     @classmethod
     def openapi_refine(cls, schema: dict[str, Any]) -> dict[str, Any]:
-        """The schema of ``validate``: a new offer names a sales product id or SKU (not blank)."""
+        """The schema of ``validate``: a new offer names a sales product id or SKU (not blank);
+        a partial update does not blank both (blanking the one an offer has is a 409)."""
         if "supplier" not in schema.get("required", []):  # a partial update keeps what it has
+            blank = {"type": "string", "not": {"pattern": NOT_BLANK}}
+            schema["not"] = {"required": list(IDENTIFIERS),
+                             "properties": dict.fromkeys(IDENTIFIERS, blank)}
             return schema
         schema["anyOf"] = [
             {"required": [name], "properties": {name: {"type": "string", "pattern": NOT_BLANK}}}
@@ -55,8 +61,11 @@ class SupplierOfferSerializer(StrictSerializerMixin, serializers.ModelSerializer
         if self.instance is not None:
             clash = clash.exclude(pk=self.instance.pk)
         if not (merged["sales_product_id"] or merged["sales_sku"]):
-            raise serializers.ValidationError(
-                {"sales_product_id": ["Give the sales product id, the sales SKU, or both."]})
+            message = "Give the sales product id, the sales SKU, or both."
+            if self.instance is not None and not set(IDENTIFIERS) <= set(attrs):
+                # blank only together with what the offer has: a conflict with stored data
+                raise ApiError(409, "conflict", message, fields={"sales_product_id": [message]})
+            raise serializers.ValidationError({"sales_product_id": [message]})
         if clash.exists():  # a conflict with what is stored, not a malformed body
             message = "This supplier already has an offer for this product and SKU at this priority."
             raise ApiError(409, "conflict", message, fields={"priority": [message]})

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.errors import ApiError, ErrorSerializer
+from api.idempotency import idempotent
 from api.pagination import ApiPagination
 from api.scoping import SafeLookupMixin, get_or_404, scoped
 from orders.api.permissions import OrderWritePermission
@@ -36,6 +37,10 @@ class SupplierOfferViewSet(SafeLookupMixin, viewsets.ModelViewSet):
 
     def get_queryset(self) -> QuerySet[SupplierOffer]:
         return scoped(SupplierOffer.objects.order_by("pk"), self.request, "supplier")
+
+    @idempotent
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().create(request, *args, **kwargs)
 
 
 def _pipeline(order: Order) -> dict[str, Any]:
@@ -70,6 +75,7 @@ class SalesPipelineViewSet(viewsets.ViewSet):
     @extend_schema(request=s.RouteInputSerializer,
                    responses={200: s.RouteResultSerializer, 400: ErrorSerializer, 403: ErrorSerializer,
                               404: ErrorSerializer, 409: ErrorSerializer})
+    @idempotent
     def route(self, request: Request, pk: Any = None) -> Response:
         order = self._order(request, pk)
         data = s.RouteInputSerializer(data=request.data)

@@ -8,6 +8,13 @@ the same server), creates a superuser token, loads the schema and runs
 ``schemathesis run --checks all`` (examples, coverage, fuzzing and stateful phases) with
 ``schemathesis.toml`` from the repository root. Exits with schemathesis' status.
 
+Generated ids would name nothing (every operation on an id a 404: schemathesis' "missing
+test data"): ``tests/api/fuzz_hooks.py`` (``SCHEMATHESIS_HOOKS``) replaces most valid ids in
+paths and bodies by ids this server lists, for every operation, from the schema alone. The
+seeding gives those ids the states the operations start from (drafts, failed, placement
+unknown, shipped and completable, orders placed at the Tipser sandbox with items that may
+move; webhook subscriptions and events, supplier offers, shipments, a routing policy).
+
 ``make test`` runs it through ``tests/api/test_schemathesis.py`` with a few examples per
 operation; ``make fuzz`` with many more.
 """
@@ -48,11 +55,34 @@ print("KEY=" + key)
 # (hold, release).
 import uuid
 from orders.models import Order, OrderItem
+# More orders placed at the Tipser sandbox (each its own there: item status moves, hold, ship
+# and cancel reach the provider), imported as the demo imports its six.
+import json, random
+from merchants.models import ProviderAccount
+from orders import snapshots
+from providers.tipser import mapping as tipser_mapping
+from providers.tipser.models import SandboxMerchant
+from providers.tipser.sandbox import orders_generate, render_order
+for account in ProviderAccount.objects.filter(provider="tipser"):
+    sandbox = SandboxMerchant.objects.filter(api_key=account.credentials.get("api_key")).first()
+    if sandbox is not None:
+        more = orders_generate(merchant=sandbox, count=30, rng=random.Random(5))
+        snapshots.upsert_page(account=account, page=[
+            tipser_mapping.parse_order(json.loads(json.dumps(render_order(o)))) for o in more])
 placed = list(Order.objects.filter(state="placed").exclude(external_id="").order_by("pk"))
 for index, order in enumerate(placed):
     Order.objects.filter(pk=order.pk).update(state=("placed", "on_hold")[index % 2])
 drafts = [o for o in Order.objects.filter(state="draft").order_by("pk") if o.items.exists()]
-completable = [o for o in drafts if o.status_table.order_allows("complete", raw_status="")]
+
+
+def raw_status_allowing(order, action):  # a raw status from which the provider allows it
+    table = order.status_table
+    return next((code for code in table.order_statuses
+                 if table.order_allows(action, raw_status=code)), None)
+
+
+# shipped orders the provider lets us complete: their raw status is one that allows it
+completable = [o for o in drafts if raw_status_allowing(o, "complete") is not None]
 plan = [("draft", drafts, 12), ("placement_unknown", drafts, 2), ("failed", drafts, 2),
         ("shipped", completable, 4)]
 for state, sources, times in plan:
@@ -62,12 +92,54 @@ for state, sources, times in plan:
         copy.pk = None
         copy.reference = "FUZZ-" + uuid.uuid4().hex[:10]
         copy.save()
-        Order.objects.filter(pk=copy.pk).update(state=state)
+        if state == "shipped":
+            Order.objects.filter(pk=copy.pk).update(
+                state=state, raw_status=raw_status_allowing(source, "complete"))
+        else:
+            Order.objects.filter(pk=copy.pk).update(state=state)
         for item in items:
             item.pk = None
             item.order_id = copy.pk
             item.save()
+
+# Tipser's orders are sales orders: a routing policy, so routing them (pipeline route) runs
+from pipeline.models import RouteMode, RoutingPolicy
+for account in ProviderAccount.objects.filter(provider="tipser"):
+    RoutingPolicy.objects.get_or_create(account=account, defaults={"route_mode": RouteMode.PROPOSE})
+
+# Webhook subscriptions (an integration's; the superuser's token sees all) to a target that
+# does not answer, with a test event: the webhook routes have ids to work on.
+from django.contrib.auth import get_user_model
+from merchants.models import Integration
+from webhooks import signing
+from webhooks.models import WebhookSubscription
+from webhooks.services import webhook_subscription_test
+service_user, _ = get_user_model().objects.get_or_create(username="fuzz-integration")
+integration, _ = Integration.objects.get_or_create(name="fuzz", defaults={"user": service_user})
+for n in range(8):  # a run deletes some
+    subscription = WebhookSubscription.objects.create(
+        integration=integration, url=f"https://hooks{n}.example.invalid/dropdesk",
+        event_types=[], description="fuzz", secret={"key": signing.secret_new()})
+    webhook_subscription_test(subscription=subscription)
 """
+
+
+def seed_through_api(base: str, token: str) -> None:
+    """Objects of collections ``seed_demo`` leaves empty, made through the API (so they are
+    what a client makes): a supplier offer and shipments. Best effort: a refusal leaves
+    that list empty (its operations then rely on the stateful phase)."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {token}"
+    api = f"{base}/api/v1"
+    merchants = session.get(f"{api}/merchants/", timeout=30).json().get("results", [])
+    for n, merchant in enumerate(merchants * 2):  # a run deletes some
+        session.post(f"{api}/supplier-offers/", timeout=30, json={
+            "supplier": merchant["id"], "sales_sku": f"FUZZ-SKU-{n}", "expected_cost": "1.00"})
+    orders = session.get(f"{api}/orders/", timeout=30,
+                         params={"state": "placed", "page_size": "100"}).json().get("results", [])
+    for order in orders[:2]:
+        session.post(f"{api}/orders/{order['id']}/shipments/", timeout=60,
+                     json={"tracking_number": "FUZZ-1"})
 
 
 def free_port() -> int:
@@ -108,11 +180,12 @@ def live_server(port: int, database_url: str | None = None) -> Iterator[tuple[st
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            for _ in range(100):
+            for _ in range(150):  # any answer: /healthz waits 3 s for a Celery ping
                 with contextlib.suppress(requests.RequestException):
-                    requests.get(f"{base}/healthz", timeout=1)
+                    requests.get(f"{base}/api/v1/", timeout=2)
                     break
                 time.sleep(0.2)
+            seed_through_api(base, token)
             yield base, token
         finally:
             server.terminate()
@@ -134,7 +207,10 @@ def run(examples: int, port: int, database_url: str | None = None,
             "--header", f"Authorization: Token {token}", "--no-color", "--workers", "2",
             "--seed", "1", *(extra or []),
         ]
-        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        # tests/api/fuzz_hooks.py: generated ids that exist on this server
+        env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.api.fuzz_hooks",
+               "DROPDESK_FUZZ_URL": base, "DROPDESK_FUZZ_TOKEN": token}
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
 
 
 def main() -> int:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from io import StringIO
 
 import pytest
@@ -113,6 +114,17 @@ def test_schema_documents_the_error_shape_on_every_operation(openapi):
                 assert "409" in op["responses"]
                 names = [p["name"] for p in op.get("parameters", [])]
                 assert "Idempotency-Key" in names, path
+
+
+def test_schema_documents_unpaginated_answers_of_changes_as_plain_lists(openapi):
+    # a change answers what it changed (POST items/status: the moved items, a JSON array),
+    # never a page of a list: a paginated schema there made every 200 a schema violation
+    for path, item in openapi["paths"].items():
+        for method, op in item.items():
+            if method in ("post", "patch", "put", "delete"):
+                assert "Paginated" not in json.dumps(op["responses"]), (method, path)
+    moved = openapi["paths"]["/api/v1/orders/{id}/items/status/"]["post"]["responses"]["200"]
+    assert moved["content"]["application/json"]["schema"]["type"] == "array"
 
 
 def test_schema_has_one_operation_per_transition_with_its_payload(openapi):

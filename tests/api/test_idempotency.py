@@ -7,6 +7,7 @@ import responses
 from django.utils import timezone
 
 from api.idempotency import idempotency_records_purge
+from merchants.services import integration_create
 from orders.models import IdempotencyRecord, Order, Shipment
 from tests.api.conftest import token_client
 from tests.fake_provider import BASE_URL
@@ -148,3 +149,38 @@ def test_purge_task(api, merchant):
     assert idempotency_purge_task.delay().get() == 0
     IdempotencyRecord.objects.update(created_at=timezone.now() - dt.timedelta(days=2))
     assert idempotency_purge_task.delay().get() == 1
+
+
+def test_every_post_route_checks_the_idempotency_key_it_documents(admin_user):
+    # The schema documents Idempotency-Key on every POST (replayed, or 409 when reused): every
+    # POST route honours it, so a malformed key is refused before anything else happens.
+    # (The webhook and pipeline routes did not: a key was accepted and ignored, never replayed.)
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(admin_user)
+    schema = client.get("/api/schema/?format=json").json()
+    posts = [path for path, ops in schema["paths"].items()
+             if path.startswith("/api/v1/") and "post" in ops]
+    assert len(posts) > 20
+    for path in posts:
+        url = path.replace("{id}", "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                           if path.startswith("/api/v1/webhooks/events/") else "999999")
+        response = client.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="not a key")
+        assert response.status_code == 400, (path, response.status_code)
+        assert "Idempotency-Key" in response.json()["error"]["fields"], path
+
+
+def test_a_webhook_test_delivery_is_replayed_not_sent_twice(db):
+    from webhooks.models import WebhookDelivery, WebhookSubscription
+
+    integration, key = integration_create(name="hooks")
+    client = token_client(key)
+    subscription = WebhookSubscription.objects.create(
+        integration=integration, url="https://hooks.example.test/in", secret={"key": "s"})
+    url = f"/api/v1/webhooks/subscriptions/{subscription.pk}/test/"
+    first = client.post(url, format="json", HTTP_IDEMPOTENCY_KEY="t-1")
+    second = client.post(url, format="json", HTTP_IDEMPOTENCY_KEY="t-1")
+    assert first.status_code == second.status_code == 202
+    assert second["Idempotent-Replayed"] == "true"
+    assert WebhookDelivery.objects.filter(subscription=subscription).count() == 1

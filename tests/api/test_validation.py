@@ -29,13 +29,20 @@ def _body(merchant, **extra):
 
 
 @pytest.mark.parametrize(("field", "value"), [("unit_price", "-1.00"),
-                                              ("merchant_price", "-0.01")])
+                                              ("merchant_price", "-0.01"),
+                                              ("merchant_price", ""), ("merchant_price", " ")])
 def test_api_refuses_a_negative_item_price_naming_the_field(api, merchant, field, value):
     item = {"sku": "SKU-1", "quantity": 1, "unit_price": "5.00", field: value}
     response = api.post(URL, _body(merchant, items=[item]), format="json")
     assert response.status_code == 400
     assert f"items.0.{field}" in response.json()["error"]["fields"]
     assert not Order.objects.exists()
+
+
+def test_api_takes_null_for_a_nullable_price(api, merchant):
+    item = {"sku": "SKU-1", "quantity": 1, "unit_price": "5.00", "merchant_price": None}
+    response = api.post(URL, _body(merchant, items=[item]), format="json")
+    assert response.status_code == 201, response.json()
 
 
 @pytest.mark.parametrize(("field", "value"), [("country", "XX"), ("country", "U1"),

@@ -106,3 +106,37 @@ def test_api_offer_writes_need_the_permission(suppliers):
     answer = api.post("/api/v1/supplier-offers/", {"sales_product_id": "P1", "supplier": suppliers[0].pk,
                                                     "expected_cost": "1"}, format="json")
     assert answer.status_code == 403
+
+
+def test_api_offer_names_a_sales_product_or_sku_as_the_schema_says(suppliers):
+    import jsonschema_rs
+
+    integration, key = integration_create(name="offers-schema")
+    integration.user.user_permissions.add(*Permission.objects.filter(
+        codename__in=["add_supplieroffer", "change_supplieroffer"]))
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    openapi = api.get("/api/schema/?format=json").json()
+    a, _ = suppliers
+
+    def schema_allows(name, body):
+        schema = {**openapi["components"]["schemas"][name], "components": openapi["components"]}
+        return jsonschema_rs.validator_for(schema).is_valid(body)
+
+    # "\x1f" is blank to DRF (trimmed): the schema says so too (ECMA's \s does not have it)
+    control = {"sales_product_id": "\x1f", "supplier": a.pk, "expected_cost": "1.00"}
+    assert not schema_allows("SupplierOfferRequest", control)
+    assert api.post("/api/v1/supplier-offers/", control, format="json").status_code == 400
+    offer = api.post("/api/v1/supplier-offers/", {"sales_sku": "S1", "supplier": a.pk,
+                                                  "expected_cost": "1.00"}, format="json").json()
+    url = f"/api/v1/supplier-offers/{offer['id']}/"
+    # blanking both in one PATCH: refused by the schema and by the server (400)
+    both = {"sales_product_id": "", "sales_sku": " "}
+    assert not schema_allows("PatchedSupplierOfferRequest", both)
+    assert api.patch(url, both, format="json").status_code == 400
+    # blanking the one the offer has (schema-valid alone): a conflict with the stored offer
+    sku = {"sales_sku": ""}
+    assert schema_allows("PatchedSupplierOfferRequest", sku)
+    answer = api.patch(url, sku, format="json")
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "conflict"
+    assert SupplierOffer.objects.get(pk=offer["id"]).sales_sku == "S1"

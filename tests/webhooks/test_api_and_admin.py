@@ -42,17 +42,21 @@ def test_an_integration_subscribes_and_sees_the_secret_once(hook_integration, mo
     assert events[0]["deliveries"][0]["attempt_log"][0]["http_status"] == 200
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"url": "http://hooks.example.com/x"}, "url"),
-    ({"url": "https://nowhere.invalid/x"}, "url"),
-    ({"url": "https://10.0.0.1/x"}, "url"),
-    ({"url": "not a url"}, "url"),
-    ({"url": RECEIVER, "event_types": ["order.exploded"]}, "event_types"),
-    ({"url": RECEIVER, "secret": "mine"}, "secret"),
+@pytest.mark.parametrize(("body", "field", "status"), [
+    # well formed (the schema's URL shape), but not a receiver we may send to: 409
+    ({"url": "http://hooks.example.com/x"}, "url", 409),
+    ({"url": "https://nowhere.invalid/x"}, "url", 409),
+    ({"url": "https://10.0.0.1/x"}, "url", 409),
+    # not what the schema allows: 400
+    ({"url": "not a url"}, "url", 400),
+    ({"url": "ftp://hooks.example.com/x"}, "url", 400),
+    ({"url": "https://me:pw@hooks.example.com/x"}, "url", 400),
+    ({"url": RECEIVER, "event_types": ["order.exploded"]}, "event_types", 400),
+    ({"url": RECEIVER, "secret": "mine"}, "secret", 400),
 ])
-def test_bad_subscriptions_are_refused_naming_the_field(hook_integration, body, field):
+def test_bad_subscriptions_are_refused_naming_the_field(hook_integration, body, field, status):
     answer = _client(hook_integration.key).post(SUBS, body, format="json")
-    assert answer.status_code == 400, answer.content
+    assert answer.status_code == status, answer.content
     assert any(key.startswith(field) for key in answer.json()["error"]["fields"]), answer.json()
     assert WebhookSubscription.objects.count() == 0
 

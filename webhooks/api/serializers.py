@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.serializers import StrictSerializerMixin
+from api.strict import StrictURLField
 from orders.api.serializers import OrderDetailSerializer
 
 from ..models import SUBSCRIBABLE, WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
@@ -30,7 +31,7 @@ class SubscriptionCreatedSerializer(SubscriptionSerializer):
 
 
 class SubscriptionInputSerializer(StrictSerializerMixin, serializers.Serializer):
-    url = serializers.URLField(max_length=500, help_text="https:// URL of the receiver.")
+    url = StrictURLField(max_length=500, help_text="https:// URL of the receiver.")
     event_types = serializers.ListField(
         child=serializers.ChoiceField(choices=SUBSCRIBABLE), required=False, default=list,
         help_text="Event types to send; empty: all.",
@@ -40,7 +41,7 @@ class SubscriptionInputSerializer(StrictSerializerMixin, serializers.Serializer)
 
 
 class SubscriptionUpdateSerializer(SubscriptionInputSerializer):
-    url = serializers.URLField(max_length=500, required=False)
+    url = StrictURLField(max_length=500, required=False)
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=SUBSCRIBABLE), required=False)
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
     is_active = serializers.BooleanField(required=False)

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.errors import ApiError, ErrorSerializer
+from api.idempotency import idempotent
 from api.pagination import ApiPagination
 from api.scoping import SafeLookupMixin
 
@@ -50,6 +51,8 @@ def _after_commit(ids: list[int]) -> None:
 
 
 def _refusal(exc: services.WebhookInputError) -> ApiError:
+    if exc.conflict:  # a well-formed URL (the schema's) whose host we may not send to: 409
+        return ApiError(409, "conflict", exc.message, fields={exc.field: [exc.message]})
     return ApiError(400, "invalid", exc.message, fields={exc.field: [exc.message]})
 
 
@@ -74,6 +77,7 @@ class SubscriptionViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retriev
     @extend_schema(request=s.SubscriptionInputSerializer,
                    responses={201: s.SubscriptionCreatedSerializer, **ERRORS},
                    summary="Subscribe (the answer carries the signing secret, once)")
+    @idempotent
     def create(self, request: Request) -> Response:
         integration = getattr(request.user, "api_integration", None)
         if integration is None:
@@ -107,6 +111,7 @@ class SubscriptionViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retriev
     @extend_schema(request=None, responses={202: s.RedeliveredSerializer, **ERRORS},
                    summary="Send a test event to this subscription")
     @action(detail=True, methods=["post"])
+    @idempotent
     def test(self, request: Request, pk: Any = None) -> Response:
         delivery = services.webhook_subscription_test(subscription=self.get_object())
         _after_commit([delivery.pk])
@@ -115,6 +120,7 @@ class SubscriptionViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retriev
     @extend_schema(request=None, responses={202: s.RedeliveredSerializer, **ERRORS},
                    summary="Send every failed delivery of this subscription again")
     @action(detail=True, methods=["post"], url_path="redeliver-failed")
+    @idempotent
     def redeliver_failed(self, request: Request, pk: Any = None) -> Response:
         subscription = self.get_object()
         ids = services.webhook_failed_redeliver(
@@ -125,6 +131,7 @@ class SubscriptionViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retriev
     @extend_schema(request=None, responses={200: s.SubscriptionCreatedSerializer, **ERRORS},
                    summary="New signing secret (shown once; the old one stops at once)")
     @action(detail=True, methods=["post"], url_path="rotate-secret")
+    @idempotent
     def rotate_secret(self, request: Request, pk: Any = None) -> Response:
         subscription = self.get_object()
         secret = services.webhook_subscription_secret_rotate(subscription=subscription)
@@ -161,6 +168,7 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @extend_schema(request=None, responses={202: s.RedeliveredSerializer, **ERRORS},
                    summary="Deliver this event again (same id) to your subscriptions")
     @action(detail=True, methods=["post"])
+    @idempotent
     def redeliver(self, request: Request, pk: Any = None) -> Response:
         event = self.get_object()
         ids = services.webhook_deliveries_redeliver(deliveries=WebhookDelivery.objects.filter(

@@ -1,0 +1,351 @@
+"""schemathesis hooks for the live fuzz run (``tests/api/live_fuzz.py`` loads them through
+``SCHEMATHESIS_HOOKS``): generated ids that name objects the seeded server has.
+
+A random id names nothing, so every operation on ``/<collection>/{id}/...`` (and every body
+field that refers to another object, e.g. ``merchant``, ``account``, an order's ``items``)
+would only ever be answered 404 - schemathesis' "missing test data". For every operation,
+from its schema alone (no per-route code, so new routes get it too):
+
+- **path ids**: a path parameter whose value is a valid id is replaced, for three cases out
+  of four, by an id listed by the collection it indexes (``/api/v1/orders/{id}/items/{item_pk}/``:
+  ``{id}`` from ``GET /api/v1/orders/``, ``{item_pk}`` from ``GET /api/v1/orders/<id>/items/``);
+  the fourth keeps the random id, so "not found" is exercised as well;
+- **body references**: an integer (or array of integers) body field whose name names a
+  collection (``merchant`` -> ``/api/v1/merchants/``, ``items`` / ``item`` -> the order's
+  ``items/``, ``sales_account`` -> ``accounts``) or whose schema says which model it refers to
+  (``x-model``, written by ``api.schema`` for every primary-key relation, e.g.
+  ``supplier`` -> a merchant) gets ids of that collection the same way;
+- **state**: where the API lists what can be done to an object (a ``GET`` beside the operation
+  whose rows carry ``url``, e.g. ``/orders/{id}/transitions/`` for ``.../transitions/place/``),
+  ids whose listing offers this operation come first; and ids an operation answered 409 (not
+  possible in its state) a few times are tried last for that operation.
+
+The choice is a function of the generated value (a hash), so a run stays reproducible for
+one seed and one database. Only values that already satisfy their schema are replaced: a
+negative case stays negative. The stateful phase is left alone (its ids come from links).
+Lists are read again after ``CACHE_SECONDS``, so objects created during the run are used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+import zlib
+from typing import Any
+
+import requests
+import schemathesis
+
+BASE_URL = os.environ.get("DROPDESK_FUZZ_URL", "").rstrip("/")
+TOKEN = os.environ.get("DROPDESK_FUZZ_TOKEN", "")
+LOG = os.environ.get("DROPDESK_FUZZ_LOG", "")  # a file: every call and its status, to debug
+KEEP_RANDOM_ONE_IN = 4  # one case in this many keeps its random id (the "not found" path)
+CACHE_SECONDS = 20.0  # generation must stay fast (hypothesis checks it)
+KEEP_FOR_OTHERS = 3  # a DELETE takes none of the first ids listed
+MAX_LIST_PAGES = 5
+SCAN = 12  # candidates looked at (readiness, past refusals) before taking any
+REFUSALS_TO_AVOID = 2
+IDEMPOTENCY_KEY = "Idempotency-Key"
+ID_NAME = re.compile(r"^(?:id|pk|.+_(?:id|pk|ids|pks))$")
+
+_lock = threading.RLock()
+_session = requests.Session()
+_lists: dict[str, tuple[float, list[Any]]] = {}
+_offers: dict[str, tuple[float, set[str] | None]] = {}
+_refusals: dict[tuple[str, str, str], int] = {}
+
+
+# --- the server ------------------------------------------------------------------------------
+def _get(path: str) -> Any:
+    response = _session.get(BASE_URL + path, timeout=30,
+                            headers={"Authorization": f"Token {TOKEN}"})
+    if response.status_code != 200:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def existing_ids(collection: str) -> list[Any]:
+    """Ids the (concrete) list path answers, its first pages only; cached briefly."""
+    with _lock:
+        cached = _lists.get(collection)
+        if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
+            return cached[1]
+        # a paginated list takes page_size; a plain list refuses unknown parameters (400)
+        data = _get(f"{collection}?page_size=100")
+        if data is None:
+            data = _get(collection)
+        ids: list[Any] = []
+        for _page in range(MAX_LIST_PAGES):
+            rows = data.get("results") if isinstance(data, dict) else data
+            if isinstance(rows, list):
+                ids += [row["id"] for row in rows if isinstance(row, dict) and "id" in row]
+            following = data.get("next") if isinstance(data, dict) else None
+            if not following:
+                break
+            data = _get(following[len(BASE_URL):] if following.startswith(BASE_URL)
+                        else following)
+        _lists[collection] = (time.monotonic(), ids)
+        return ids
+
+
+def _offered(listing: str) -> set[str] | None:
+    """The ``url`` values of a listing's rows (None: the listing has no such rows)."""
+    with _lock:
+        cached = _offers.get(listing)
+        if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
+            return cached[1]
+        data = _get(listing)
+        rows = data.get("results") if isinstance(data, dict) else data
+        urls = None
+        if isinstance(rows, list) and all(isinstance(r, dict) and "url" in r for r in rows):
+            urls = {str(r["url"]) for r in rows}
+        _offers[listing] = (time.monotonic(), urls)
+        return urls
+
+
+# --- the schema ------------------------------------------------------------------------------
+def _paths(operation: Any) -> dict[str, Any]:
+    return operation.schema.raw_schema.get("paths", {})
+
+
+def _lists_at(operation: Any, template: str) -> bool:
+    return "get" in _paths(operation).get(template, {})
+
+
+def _resolve(operation: Any, schema: Any) -> Any:
+    seen = 0
+    while isinstance(schema, dict) and "$ref" in schema and seen < 20:
+        node: Any = operation.schema.raw_schema
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        schema, seen = node, seen + 1
+    return schema
+
+
+def _model_collections(operation: Any) -> dict[str, str]:
+    """``x-model`` of the list operations -> their path (top-level collections only)."""
+    out: dict[str, str] = {}
+    for path, ops in _paths(operation).items():
+        model = ops.get("get", {}).get("x-model")
+        if model and "{" not in path:
+            out.setdefault(model, path)
+    return out
+
+
+def _fill(template: str, values: dict[str, Any]) -> str | None:
+    try:
+        return re.sub(r"{(\w+)}", lambda m: str(values[m.group(1)]), template)
+    except KeyError:
+        return None
+
+
+def path_collection(operation: Any, name: str) -> str | None:
+    """The list path (template) whose rows the path parameter ``name`` indexes."""
+    path = operation.path
+    marker = "{" + name + "}"
+    if marker not in path:
+        return None
+    collection = path[: path.index(marker)]
+    if _lists_at(operation, collection):
+        return collection
+    # e.g. /api/v1/pipeline/orders/{id}/ indexes /api/v1/orders/: same last segment
+    last = collection.rstrip("/").rsplit("/", 1)[-1]
+    for candidate in _paths(operation):
+        if "{" not in candidate and candidate.rstrip("/").endswith("/" + last) and (
+                _lists_at(operation, candidate)):
+            return candidate
+    return None
+
+
+def body_collection(operation: Any, name: str, schema: dict[str, Any]) -> str | None:
+    """The list path (template) a body field refers into, from its name or ``x-model``."""
+    base = re.sub(r"_(?:id|pk|ids|pks)$", "", name)
+    words = [base, base.rsplit("_", 1)[-1]]
+    names = [f"{w}s".replace("_", "-") for w in words] + [w.replace("_", "-") for w in words]
+    # nested under the object the operation is on (an order's items)
+    match = re.match(r"^(.*?/{\w+}/)", operation.path)
+    if match:
+        for candidate in names:
+            if _lists_at(operation, f"{match.group(1)}{candidate}/"):
+                return f"{match.group(1)}{candidate}/"
+    model = schema.get("x-model") or (_resolve(operation, schema.get("items")) or {}).get("x-model")
+    if model and model in _model_collections(operation):
+        return _model_collections(operation)[model]
+    for candidate in names:
+        for path in _paths(operation):
+            if "{" not in path and path.rstrip("/").endswith("/" + candidate) and (
+                    _lists_at(operation, path)):
+                return path
+    return None
+
+
+def _types(schema: dict[str, Any]) -> set[str]:
+    kind = schema.get("type")
+    return set(kind) if isinstance(kind, list) else {kind} if kind else set()
+
+
+def _valid_id(value: Any, schema: dict[str, Any]) -> bool:
+    if "integer" in _types(schema) and isinstance(value, str):  # coverage: path values as text
+        return value.isdigit() and _valid_id(int(value), schema)
+    if "integer" in _types(schema):
+        integral = (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer())  # 3.0 is a JSON integer too
+        return integral and schema.get("minimum", value) <= value <= schema.get("maximum", value)
+    if schema.get("format") == "uuid":
+        return isinstance(value, str) and bool(re.fullmatch(r"[0-9a-fA-F-]{32,36}", value))
+    return False
+
+
+# --- choosing --------------------------------------------------------------------------------
+def _hash(*parts: Any) -> int:
+    return zlib.crc32(repr(parts).encode())
+
+
+def choose(operation: Any, collection: str, original: Any, key: str, salt: str,
+           values: dict[str, Any] | None = None, param: str | None = None) -> Any:
+    """An existing id of ``collection`` (a concrete list path) in place of ``original``, or
+    ``original`` itself for one case in KEEP_RANDOM_ONE_IN (or when the list is empty).
+    ``salt`` (the rest of the case) varies the choice between cases with the same value."""
+    seed = _hash(operation.label, key, original, salt)
+    if seed % KEEP_RANDOM_ONE_IN == 0:
+        return original
+    ids = existing_ids(collection)
+    if operation.method.lower() == "delete" and param is not None and (
+            operation.path.rstrip("/").endswith("{" + param + "}")):
+        ids = ids[KEEP_FOR_OTHERS:]  # what is deleted: the other operations need some left
+    if not ids:
+        return original
+    start = seed // KEEP_RANDOM_ONE_IN
+    order = [ids[(start + step) % len(ids)] for step in range(min(len(ids), SCAN))]
+    if param is None:
+        return order[0]
+    offer_listing = None
+    if operation.method.lower() != "get":
+        parent = operation.path.rstrip("/").rsplit("/", 1)[0] + "/"
+        if "{" + param + "}" in parent and _lists_at(operation, parent) and parent != collection:
+            offer_listing = parent
+    fallback = order[0]
+    for candidate in order:
+        filled = {**(values or {}), param: candidate}
+        if _refusals.get((operation.label, param, str(candidate)), 0) >= REFUSALS_TO_AVOID:
+            continue
+        if offer_listing is not None:
+            listing, target = _fill(offer_listing, filled), _fill(operation.path, filled)
+            offered = _offered(listing) if listing else None
+            if offered is None:
+                offer_listing = None  # this listing does not say what it offers
+            elif target not in offered:
+                continue
+        return candidate
+    return fallback
+
+
+def _substitute_body(operation: Any, schema: Any, value: Any, path_values: dict[str, Any],
+                     where: str, salt: str) -> Any:
+    schema = _resolve(operation, schema)
+    if not isinstance(schema, dict):
+        return value
+    if isinstance(value, dict):
+        properties: dict[str, Any] = {}
+        for branch in [schema, *(schema.get(k, []) for k in ("oneOf", "anyOf", "allOf"))]:
+            for sub in branch if isinstance(branch, list) else [branch]:
+                sub = _resolve(operation, sub)
+                if isinstance(sub, dict):
+                    for key, prop in sub.get("properties", {}).items():
+                        properties.setdefault(key, prop)
+        out = dict(value)
+        for key, prop in properties.items():
+            if key in out:
+                out[key] = _substitute_field(operation, key, _resolve(operation, prop), out[key],
+                                             path_values, f"{where}/{key}", salt)
+        return out
+    if isinstance(value, list) and "array" in _types(schema):
+        return [_substitute_body(operation, schema.get("items"), v, path_values, f"{where}/*",
+                                 salt) for v in value]
+    return value
+
+
+def _substitute_field(operation: Any, name: str, schema: dict[str, Any], value: Any,
+                      path_values: dict[str, Any], where: str, salt: str) -> Any:
+    items = _resolve(operation, schema.get("items")) if "array" in _types(schema) else None
+    scalar = items if isinstance(items, dict) else schema
+    refers = "integer" in _types(scalar) or scalar.get("format") == "uuid"
+    template = body_collection(operation, name, schema) if refers else None
+    collection = _fill(template, path_values) if template else None
+    if collection is None:
+        return _substitute_body(operation, schema, value, path_values, where, salt)
+    if isinstance(value, list) and isinstance(items, dict):
+        if not value or _hash(operation.label, where, value, salt) % KEEP_RANDOM_ONE_IN == 0:
+            return value  # the whole list keeps its random ids (or none)
+        ids = existing_ids(collection)
+        return [ids[_hash(where, v, salt) % len(ids)] if ids and _valid_id(v, items) else v
+                for v in value]
+    if _valid_id(value, schema):
+        return choose(operation, collection, value, where, salt)
+    return value
+
+
+@schemathesis.hook
+def map_case(context: Any, case: Any) -> Any:
+    """Existing ids in path parameters and body references (see the module docstring)."""
+    meta = case.meta
+    if not BASE_URL or meta is None or str(meta.phase.name) == "stateful":
+        return case
+    data = meta.phase.data
+    probed = getattr(data, "parameter", None)  # a coverage case about one parameter: keep it
+    operation = case.operation
+    salt = repr((case.body, case.query))
+    values = dict(case.path_parameters or {})
+    for parameter in operation.path_parameters:
+        name = parameter.name
+        schema = parameter.definition.get("schema", {})
+        if name == probed or name not in values or not _valid_id(values[name], schema):
+            continue
+        if not (ID_NAME.match(name) or schema.get("format") == "uuid"):
+            continue
+        template = path_collection(operation, name)
+        collection = _fill(template, values) if template else None
+        if collection:
+            chosen = choose(operation, collection, values[name], f"path/{name}", salt,
+                            values=values, param=name)
+            values[name] = str(chosen) if isinstance(values[name], str) else chosen
+    if values != (case.path_parameters or {}):
+        case.path_parameters = values
+    key = (case.headers or {}).get(IDEMPOTENCY_KEY)
+    if isinstance(key, str) and re.fullmatch(r"[\x21-\x7e]{1,255}", key) and (
+            probed != IDEMPOTENCY_KEY and _hash(key, salt) % KEEP_RANDOM_ONE_IN):
+        # generated keys repeat ("0", "!"): a reused key with another request is a 409, so
+        # most requests get a key of their own (a repeated request keeps its key: a replay)
+        own = _hash(operation.label, repr(values), salt)
+        case.headers = {**case.headers, IDEMPOTENCY_KEY: f"{key[:200]}.{own:08x}"}
+    if isinstance(case.body, dict | list):
+        definition = _paths(operation).get(operation.path, {}).get(operation.method.lower(), {})
+        content = _resolve(operation, definition.get("requestBody", {})).get("content", {})
+        schema = (content.get(case.media_type or "application/json") or {}).get("schema")
+        if schema is not None:
+            case.body = _substitute_body(operation, schema, case.body, values, "body", salt)
+    return case
+
+
+@schemathesis.hook
+def after_call(context: Any, case: Any, response: Any) -> None:
+    """Remember the path ids an operation refused as not possible now (409)."""
+    status = getattr(response, "status_code", None)
+    if LOG:
+        with open(LOG, "a") as log:
+            log.write(f"{status} {case.operation.label} {case.path_parameters} "
+                      f"{str(case.body)[:200]}\n")
+    if status not in (409,) and not (status and 200 <= status < 300):
+        return
+    with _lock:
+        for name, value in (case.path_parameters or {}).items():
+            key = (case.operation.label, name, str(value))
+            if status == 409:
+                _refusals[key] = _refusals.get(key, 0) + 1
+            else:
+                _refusals.pop(key, None)
