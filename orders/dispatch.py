@@ -120,14 +120,17 @@ class Dispatched:
 
 
 def _command_enqueue(order: Order, verb: str, payload: Mapping[str, Any] | None,
-                     actor: Actor) -> Dispatched:
-    """Note "<verb> queued" on the timeline and queue ``tasks.order_command_task`` on commit."""
+                     actor: Actor, *, note: str = "") -> Dispatched:
+    """Note "<verb> queued" (or ``note``) on the timeline and queue
+    ``tasks.order_command_task`` on commit."""
     label = tasks.command_label(verb)
     data = json.loads(json.dumps(dict(payload or {}), cls=DjangoJSONEncoder))  # as the broker will
     actor_pk = actor.pk if actor is not None and getattr(actor, "is_authenticated", False) else None
     tasks.order_command_task.delay_on_commit(order.pk, verb, data, actor_pk)
-    event_add(order=order, kind=OrderEvent.Kind.NOTE, actor=actor, message=f"{label} queued")
-    return Dispatched(f"{order.reference}: {label.lower()} queued", queued=True)
+    event_add(order=order, kind=OrderEvent.Kind.NOTE, actor=actor,
+              message=note or f"{label} queued")
+    said = f"{note[:1].lower()}{note[1:]}" if note else f"{label.lower()} queued"
+    return Dispatched(f"{order.reference}: {said}", queued=True)
 
 
 def order_transition_enqueue(*, order: Order, name: str, payload: Mapping[str, Any] | None = None,
@@ -206,6 +209,31 @@ def order_item_characteristics_set_enqueue(*, item: OrderItem, values: Mapping[s
     return _command_enqueue(order, "item_characteristics_set",
                             {"item": item.pk, "values": services.provider_values_clean(values)},
                             actor)
+
+
+def order_item_add_enqueue(*, order: Order, actor: Actor = None, **fields: Any) -> Dispatched:
+    """Add an item to a draft now (``result``: the item). On a draft at the provider the
+    item is saved here with an empty ``external_id`` and its push is queued: the worker adds
+    every item the provider draft lacks (``services.order_provider_items_push``)."""
+    item = services.order_item_add(order=order, actor=actor, **fields)
+    if not services.order_item_change_calls_provider(order=order, operation="add_item"):
+        return Dispatched(f"{order.reference}: item '{item}' added", queued=False, result=item)
+    queued = _command_enqueue(order, "provider_items_push", None, actor,
+                              note=f"Adding item '{item}' at the provider queued")
+    return Dispatched(queued.message, queued=True, result=item)
+
+
+def order_item_remove_enqueue(*, item: OrderItem, actor: Actor = None) -> Dispatched:
+    """Remove an item of a draft: checked now (still there, the order a draft, the provider
+    account may write); on a draft at the provider queued for the worker, which deletes it
+    there, then here (``services.order_item_remove``); otherwise removed at once."""
+    services.order_item_remove_check(item=item, actor=actor)
+    order = Order.objects.select_related("merchant__account").get(pk=item.order_id)
+    if services.order_item_change_calls_provider(order=order, operation="remove_item"):
+        return _command_enqueue(order, "provider_item_remove", {"item": item.pk}, actor,
+                                note=f"Removing item '{item}' queued")
+    services.order_item_remove(item=item, actor=actor)
+    return Dispatched(f"{order.reference}: item '{item}' removed", queued=False)
 
 
 def bulk_run_start(

@@ -194,21 +194,26 @@ class ProviderAdminViews:
         )
 
     def save_provider_items(self: Any, request: HttpRequest, order: Order, formset: Any) -> None:
-        """Item inline of a provider-backed draft: adds and deletes go through the services
-        (so they reach the provider); edits of items already there are refused."""
+        """Item inline of a provider-backed draft: adds and deletes go through
+        ``orders.dispatch`` — saved or checked here, the provider half queued for the worker;
+        edits of items already there are refused."""
         instances = formset.save(commit=False)
-        # the provider calls run after the form's transaction (TransitionAfterCommitMixin)
+        # after the form's transaction (TransitionAfterCommitMixin): the order form saved first
         later = getattr(self, "run_after_form_commit", lambda request, work: work())
+
+        def done(result: dispatch.Dispatched) -> None:
+            if result.queued:
+                self.message_user(request, f"{result.message}; {QUEUED}", messages.SUCCESS)
 
         def remove(obj: Any) -> None:
             try:
-                services.order_item_remove(item=obj, actor=request.user)
+                done(dispatch.order_item_remove_enqueue(item=obj, actor=request.user))
             except (OrderActionRefused, ProviderError) as exc:
                 self._refused(request, exc)
 
         def add(fields: dict[str, Any]) -> None:
             try:
-                services.order_item_add(order=order, actor=request.user, **fields)
+                done(dispatch.order_item_add_enqueue(order=order, actor=request.user, **fields))
             except (OrderActionRefused, OrderValidationError, ProviderError) as exc:
                 self._refused(request, exc)
 
@@ -225,4 +230,3 @@ class ProviderAdminViews:
                     "delete it and add it again.", messages.WARNING)
             else:
                 obj.save()
-

@@ -218,7 +218,11 @@ COMMAND_LABELS = {
     "items_status": "Item status change", "provider_draft": "Provider draft creation",
     "execution_poll": "Execution status check", "custom_fields_set": "Custom fields update",
     "item_characteristics_set": "Item characteristics update",
+    "provider_items_push": "Adding items at the provider", "provider_item_remove": "Item removal",
 }
+# Verbs that wait for another provider write on the order (a claim in flight) instead of
+# giving up: each is idempotent (push what the draft lacks; delete what is still here).
+RETRY_WHILE_BUSY = frozenset({"provider_items_push", "provider_item_remove"})
 
 
 def command_label(verb: str) -> str:
@@ -244,6 +248,12 @@ def _command_run(order: Order, verb: str, payload: dict[str, Any], actor: Any) -
         item = order.items.get(pk=payload["item"])
         item.order = order
         services.order_item_characteristics_set(item=item, values=payload["values"], actor=actor)
+    elif verb == "provider_items_push":
+        services.order_provider_items_push(order=order, actor=actor)
+    elif verb == "provider_item_remove":
+        item = order.items.get(pk=payload["item"])
+        item.order = order
+        services.order_item_remove(item=item, actor=actor)
     else:  # an order transition by name
         kwargs = dict(payload)
         if isinstance(kwargs.get("items"), dict):  # JSON turned the item ids into strings
@@ -279,6 +289,9 @@ def order_command_task(self: ProviderTask, order_pk: int, verb: str,
                   f"{self.request.retries + 1} tries ({exc}). Try again later.")
         return "gave up"
     except (OrderActionRefused, OrderValidationError) as exc:
+        if (verb in RETRY_WHILE_BUSY and exc.code == "in_progress"
+                and self.request.retries + 1 < _max_tries()):
+            raise self.retry(countdown=retry_countdown(self.request.retries), exc=exc) from None
         _command_failed(order, since, actor, f"{label} not done: {exc.message}")
         return "refused"
     except ProviderError as exc:

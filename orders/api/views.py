@@ -248,6 +248,10 @@ class OrderViewSet(SafeLookupMixin, OrderProviderRoutesMixin, viewsets.GenericVi
     @extend_schema(methods=["GET"], summary="The order's items",
                    responses=s.OrderItemSerializer(many=True))
     @extend_schema(methods=["POST"], summary="Add an item (draft orders only)",
+                   description="Saved at once: 201 with the item. On a draft at the provider "
+                   "(reseller, after `provider-draft/`) the worker then adds it there: its "
+                   "`external_id` stays empty until it did; a refusal by the provider shows "
+                   "on the order (`failure_reason`, the timeline) and the item stays here.",
                    request=s.OrderItemInputSerializer, responses={201: s.OrderItemSerializer})
     @action(detail=True, methods=["get", "post"], url_path="items", url_name="items",
             pagination_class=None, filter_backends=[])  # a plain list: no query parameters
@@ -263,22 +267,30 @@ class OrderViewSet(SafeLookupMixin, OrderProviderRoutesMixin, viewsets.GenericVi
         serializer = s.OrderItemInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         order_totals_check(order=order, items=[serializer.validated_data])
-        item = services.order_item_add(order=order, actor=request.user, **serializer.validated_data)
-        return Response(s.OrderItemSerializer(item).data, status=status.HTTP_201_CREATED)
+        result = dispatch.order_item_add_enqueue(order=order, actor=request.user,
+                                                 **serializer.validated_data)
+        return Response(s.OrderItemSerializer(result.result).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(parameters=[OpenApiParameter("item_pk", int, OpenApiParameter.PATH,
                                                 description="Item id.")])
     @extend_schema(methods=["GET"], summary="One item of the order",
                    responses=s.OrderItemSerializer)
     @extend_schema(methods=["DELETE"], summary="Remove an item (draft orders only)",
-                   responses={204: OpenApiResponse(description="Removed.")})
+                   description="Removed at once (204), or, on a draft at the provider "
+                   "(reseller, after `provider-draft/`), checked now and queued for the worker, "
+                   "which deletes it there and then here (202; the item stays until then, and "
+                   "stays with the reason on the order's timeline when the provider refuses).",
+                   responses={204: OpenApiResponse(description="Removed."),
+                              202: ps.QueuedResultSerializer})
     @action(detail=True, methods=["get", "delete"], url_path=r"items/(?P<item_pk>[0-9]+)",
             url_name="item-detail")
     def item_detail(self, request: Request, pk: Any = None, item_pk: Any = None) -> Response:
         order = self.get_object()
         item = get_or_404(OrderItem.objects.filter(order=order), item_pk)
         if request.method == "DELETE":
-            services.order_item_remove(item=item, actor=request.user)  # type: ignore[arg-type]
+            result = dispatch.order_item_remove_enqueue(item=item, actor=request.user)  # type: ignore[arg-type]
+            if result.queued:
+                return self._queued(order)
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(s.OrderItemSerializer(item).data)
 

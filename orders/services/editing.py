@@ -1,4 +1,5 @@
-"""Create and edit draft orders, their items and notes (provider-side drafts follow at once)."""
+"""Create and edit draft orders, their items and notes (on a draft at the provider, the
+provider half of an item change is the worker's: ``orders.dispatch``)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from ..models import (
 )
 from ..timeline import Actor, event_add
 from .common import lock_order, require_draft, totals_recalculate
-from .provider_drafts import provider_item_check, provider_item_delete, provider_item_push
+from .provider_drafts import provider_item_check, provider_item_delete
 
 logger = logging.getLogger(__name__)
 S = Lifecycle
@@ -124,26 +125,41 @@ def _claim_if_provider(order: Order, operation: str, label: str, *, actor: Actor
 
 
 def order_item_add(*, order: Order, actor: Actor = None, **fields: Any) -> OrderItem:
+    """Add an item to a draft. On a draft at the provider (reseller v3) this is the local
+    half: refused now when the provider would refuse it (not Draft, a read-only account),
+    saved here with an empty ``external_id``; ``order_provider_items_push`` (the worker,
+    queued by ``orders.dispatch``) adds it there."""
     order = Order.objects.select_related("merchant__account").get(pk=order.pk)
-    with _claim_if_provider(order, "add_item", "Adding an item", actor=actor):
-        provider_item_check(order, "add_item")  # provider-side drafts: refused before a change
-        with transaction.atomic():
-            order = lock_order(order)
-            require_draft(order, "Adding items")
-            item = OrderItem(order=order, **fields)
-            if item.quantity < 1:
-                raise OrderValidationError("Quantity must be at least 1.",
-                                           fields={"quantity": "Must be ≥ 1."})
-            validate_item(item)
-            item.save()
-            totals_recalculate(order)
-            event_add(order=order, kind=OrderEvent.Kind.ITEM, actor=actor,
-                      message=f"Item added: {item}")
-        provider_item_push(item, actor=actor)  # provider-side drafts: add it there too
+    provider_item_check(order, "add_item")  # provider-side drafts: refused before a change
+    with transaction.atomic():
+        order = lock_order(order)
+        require_draft(order, "Adding items")
+        item = OrderItem(order=order, **fields)
+        if item.quantity < 1:
+            raise OrderValidationError("Quantity must be at least 1.",
+                                       fields={"quantity": "Must be ≥ 1."})
+        validate_item(item)
+        item.save()
+        totals_recalculate(order)
+        event_add(order=order, kind=OrderEvent.Kind.ITEM, actor=actor,
+                  message=f"Item added: {item}")
     return item
 
 
+def order_item_remove_check(*, item: OrderItem, actor: Actor = None) -> None:
+    """What ``order_item_remove`` would refuse, checked without calling the provider (the
+    request's half of a removal the worker sends to the provider)."""
+    if not OrderItem.objects.filter(pk=item.pk).exists():
+        raise OrderActionRefused(f"Item '{item}' was removed meanwhile.", code="not_allowed")
+    order = Order.objects.select_related("merchant__account").get(pk=item.order_id)
+    require_draft(order, "Removing items")
+    provider_item_check(order, "remove_item")
+
+
 def order_item_remove(*, item: OrderItem, actor: Actor = None) -> None:
+    """Remove an item of a draft; on a draft at the provider, delete it there first (under
+    the order's provider-write claim; gone there already counts as deleted). The admin and
+    the API queue this for the worker when it calls the provider (``orders.dispatch``)."""
     order = Order.objects.select_related("merchant__account").get(pk=item.order_id)
     with _claim_if_provider(order, "remove_item", f"Removing item '{item}'", actor=actor):
         if not OrderItem.objects.filter(pk=item.pk).exists():

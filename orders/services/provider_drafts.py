@@ -160,14 +160,37 @@ def _provider_items_push(order: Order, service: Any, *, actor: Actor) -> None:
                   message=f"Item '{item}' added to the provider draft as {external_id}")
 
 
-def provider_item_push(item: OrderItem, *, actor: Actor) -> None:
-    order = Order.objects.select_related("merchant__account").get(pk=item.order_id)
-    if not order.external_id or order.state != S.DRAFT:
-        return
+def order_item_change_calls_provider(*, order: Order, operation: str) -> bool:
+    """Does adding (``add_item``) or removing (``remove_item``) an item of this order call its
+    provider — a draft at the provider whose provider changes items one by one? Then the
+    admin and the API queue that part for the worker (``orders.dispatch``)."""
+    fresh = Order.objects.select_related("merchant__account").get(pk=order.pk)
+    if not fresh.external_id:
+        return False
+    cls = registry.get(fresh.merchant.account.provider)
+    return cls is not None and cls.supports(operation)
+
+
+def order_provider_items_push(*, order: Order, actor: Actor = None) -> int:
+    """Add at the provider every item its draft lacks (the worker's half of an item add on a
+    provider-side draft), recording each provider item id at once; an add whose outcome was
+    unknown is looked up there first and adopted, never sent twice. Returns how many items
+    got their provider id; nothing to push is no call and no refusal."""
+    order = Order.objects.select_related("merchant__account").get(pk=order.pk)
+    if not order.external_id or not order.items.filter(external_id="").exists():
+        return 0
     service = service_for_order(order)
-    if service.supports("add_item"):
+    if not service.supports("add_item"):
+        return 0
+    require_draft(order, "Adding items at the provider")
+    _refuse_if_not_allowed(service, "add_item")
+    with claims.provider_write(order=order, operation="add_item",
+                               label="Adding items at the provider", actor=actor):
+        order = Order.objects.select_related("merchant__account").get(pk=order.pk)
+        require_draft(order, "Adding items at the provider")
+        before = order.items.filter(external_id="").count()
         _provider_items_push(order, service, actor=actor)
-        item.refresh_from_db()
+        return before - order.items.filter(external_id="").count()
 
 
 def provider_item_delete(item: OrderItem, *, actor: Actor) -> None:

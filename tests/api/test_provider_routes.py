@@ -82,13 +82,59 @@ def test_provider_draft_then_items_pushed_and_removed_there(
     assert body["external_id"] and body["items"][0]["external_id"]
     again = api.post(_url(order, "provider-draft/"), format="json")
     assert again.status_code == 409 and again.json()["error"]["code"] == "not_allowed"
-    added = api.post(_url(order, "items/"), {"product_id": "P2", "sku": "P2", "quantity": 1},
-                     format="json")
+    calls = len(sandbox.calls)
+    with django_capture_on_commit_callbacks() as worker:
+        added = api.post(_url(order, "items/"), {"product_id": "P2", "sku": "P2", "quantity": 1},
+                         format="json")
     assert added.status_code == 201, added.json()
-    assert added.json()["external_id"]  # pushed to the provider draft
-    removed = api.delete(_url(order, f"items/{added.json()['id']}/"))
-    assert removed.status_code == 204
+    assert added.json()["external_id"] == ""  # saved here; the worker pushes it
+    assert len(sandbox.calls) == calls and worker
+    for task in worker:
+        task()
+    item_url = _url(order, f"items/{added.json()['id']}/")
+    pushed = api.get(item_url).json()
+    assert pushed["external_id"]  # now at the provider draft
+    calls = len(sandbox.calls)
+    with django_capture_on_commit_callbacks() as worker:
+        removed = api.delete(item_url)
+    assert removed.status_code == 202, removed.content
+    assert removed.json()["status"] == "accepted"
+    assert removed["Location"] == _url(order, "")
+    assert len(sandbox.calls) == calls and worker  # nothing sent inside the request
+    assert api.get(item_url).status_code == 200  # still here until the worker deleted it there
+    for task in worker:
+        task()
+    assert api.get(item_url).status_code == 404
     assert order.items.count() == 1
+
+
+def test_an_item_removal_the_provider_refuses_leaves_the_item_with_the_reason(
+        api, mocked, django_capture_on_commit_callbacks):
+    import responses as rsps
+
+    from tests.providers.reseller.conftest import BASE, CREDENTIALS, ORDERS, add_token
+
+    account = AccountFactory(provider="reseller", base_url=BASE, credentials=dict(CREDENTIALS),
+                             options={"edition": "standard", "account_id": "ACC-1001"})
+    order = OrderFactory(merchant=MerchantFactory(account=account, external_id="ACC-1001"),
+                         external_id="5001", external_ids=["5001"], raw_status="Draft")
+    item = OrderItemFactory(order=order, product_id="P1", external_id="7001")
+    add_token(mocked)
+    delete = mocked.add(rsps.DELETE, f"{ORDERS}/5001/items/7001", status=400,
+                        json={"message": "Order 5001 is not in Draft status (it is Submitted)."})
+    with django_capture_on_commit_callbacks() as worker:
+        response = api.delete(_url(order, f"items/{item.pk}/"))
+    assert response.status_code == 202, response.content
+    assert len(mocked.calls) == 0  # the provider is the worker's business
+    for task in worker:
+        task()
+    assert delete.call_count == 1
+    detail = api.get(_url(order, "")).json()
+    assert [i["id"] for i in detail["items"]] == [item.pk]  # still here
+    assert detail["state"] == "draft" and "not in Draft status" in detail["failure_reason"]
+    errors = [e["message"] for e in detail["timeline"] if e["kind"] == "error"]
+    assert len(errors) == 1 and "not in Draft status" in errors[0]
+    assert any(e["message"] == f"Removing item '{item}' queued" for e in detail["timeline"])
 
 
 def test_provider_draft_refused_for_providers_without_drafts(api, order, mocked):

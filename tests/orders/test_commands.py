@@ -105,3 +105,58 @@ def test_dispatch_runs_a_local_transition_at_once_and_queues_a_provider_one(
     assert not local.queued and local.result.state == "cancelled"
     assert queued.queued and len(worker) == 1 and len(mocked.calls) == 0
     assert placed.events.filter(message="Cancel queued").exists()
+
+
+def test_item_changes_of_an_order_without_a_provider_draft_run_at_once(
+        merchant, mocked, django_capture_on_commit_callbacks):
+    draft = OrderFactory(merchant=merchant)
+    with django_capture_on_commit_callbacks() as worker:
+        added = dispatch.order_item_add_enqueue(order=draft, sku="NEW-1", quantity=2)
+        removed = dispatch.order_item_remove_enqueue(item=added.result)
+    assert not added.queued and not removed.queued
+    assert not worker and len(mocked.calls) == 0
+    assert not draft.items.filter(pk=added.result.pk).exists()
+    assert not draft.events.filter(message__endswith="queued").exists()
+
+
+@pytest.fixture
+def busy_push(monkeypatch, settings):
+    """The item push's claim finds another write in flight the first ``busy`` times."""
+    settings.ORDER_PLACE_MAX_TRIES = 3
+    settings.TASK_RETRY_BASE_DELAY = 0
+    state: dict = {"busy": 0, "calls": 0}
+
+    def push(*, order, actor=None):  # type: ignore[no-untyped-def]
+        state["calls"] += 1
+        if state["calls"] <= state["busy"]:
+            raise OrderActionRefused("Adding items at the provider is being sent to the "
+                                     "provider for this order right now", code="in_progress")
+        return 1
+
+    monkeypatch.setattr(tasks.services, "order_provider_items_push", push)
+    return state
+
+
+def test_an_item_push_waits_for_a_write_in_flight_and_then_runs(placed, busy_push):
+    busy_push["busy"] = 1
+    outcome = tasks.order_command_task.apply(args=(placed.pk, "provider_items_push", {},
+                                                   None)).get()
+    assert outcome == "done" and busy_push["calls"] == 2  # retried once, then pushed
+    assert not placed.events.filter(kind=OrderEvent.Kind.ERROR).exists()
+
+
+def test_an_item_push_still_busy_after_the_tries_says_so(placed, busy_push):
+    busy_push["busy"] = 5
+    outcome = tasks.order_command_task.apply(args=(placed.pk, "provider_items_push", {},
+                                                   None)).get()
+    assert outcome == "refused" and busy_push["calls"] == 3
+    error = placed.events.get(kind=OrderEvent.Kind.ERROR).message
+    assert error.startswith("Adding items at the provider not done") and "right now" in error
+
+
+def test_a_removal_of_an_item_already_gone_is_refused_with_a_reason(placed, mocked):
+    outcome = tasks.order_command_task.apply(args=(placed.pk, "provider_item_remove",
+                                                   {"item": 999999}, None)).get()
+    assert outcome == "refused" and len(mocked.calls) == 0
+    assert placed.events.get(kind=OrderEvent.Kind.ERROR).message == (
+        "Item removal not done: the item is gone.")

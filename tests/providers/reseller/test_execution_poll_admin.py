@@ -43,11 +43,16 @@ def test_get_shows_a_confirmation_and_calls_nobody(client, operator, placed, moc
     assert placed.state == "placed" and not placed.events.exists()
 
 
-def test_operator_post_polls_and_applies_the_answer(client, operator, placed, mocked):
+def test_operator_post_polls_and_applies_the_answer(client, operator, placed, mocked,
+                                                    django_capture_on_commit_callbacks):
     status = _mock_executed(mocked)
     client.force_login(operator)
-    response = client.post(_url(placed))
+    with django_capture_on_commit_callbacks() as worker:
+        response = client.post(_url(placed))
     assert response.status_code == 302
+    assert len(mocked.calls) == 0  # queued: the worker asks the provider
+    for task in worker:
+        task()
     assert status.call_count == 1
     placed.refresh_from_db()
     assert placed.state == "completed" and placed.raw_status == "Executed"

@@ -12,7 +12,7 @@ import responses
 from django.utils import timezone
 from responses import matchers
 
-from orders import services, tasks
+from orders import dispatch, services, tasks
 from orders.errors import OrderActionRefused, OrderValidationError
 from orders.models import Order, OrderEvent
 from providers.errors import ProviderOutcomeUnknown, ProviderRejected
@@ -26,6 +26,12 @@ pytestmark = pytest.mark.django_db
 def _provider_calls(mocked) -> list[tuple[str, str]]:
     return [(c.request.method, c.request.url.split("?")[0]) for c in mocked.calls
             if c.request.url != TOKEN_URL]
+
+
+def _run(worker) -> None:
+    """The worker runs what the request queued (``orders.tasks.order_command_task``)."""
+    for task in worker:
+        task()
 
 
 def _mock_draft_and_items(mocked, first_item: int = 7001):
@@ -61,18 +67,42 @@ def test_provider_draft_create_needs_account_id(mocked, rmerchant):
     assert len(mocked.calls) == 0
 
 
-def test_adding_and_removing_items_on_provider_draft_calls_provider(mocked, provider_draft):
+def test_adding_and_removing_items_on_provider_draft_goes_through_the_worker(
+        mocked, provider_draft, django_capture_on_commit_callbacks):
     add_token(mocked)
     add_reads(mocked)
     mocked.add(responses.POST, f"{ORDERS}/5001/items", status=201, json={"Id": 7002})
     mocked.add(responses.POST, f"{ORDERS}/5001/items", status=201, json={"Id": 7003})
     delete = mocked.add(responses.DELETE, f"{ORDERS}/5001/items/7002", status=204)
-    a = services.order_item_add(order=provider_draft, product_id="AZ-PLAN", quantity=1)
-    b = services.order_item_add(order=provider_draft, product_id="TEAMS", quantity=2)
+    with django_capture_on_commit_callbacks() as worker:
+        first = dispatch.order_item_add_enqueue(order=provider_draft, product_id="AZ-PLAN",
+                                                quantity=1)
+        second = dispatch.order_item_add_enqueue(order=provider_draft, product_id="TEAMS",
+                                                 quantity=2)
+    a, b = first.result, second.result
+    assert first.queued and second.queued and len(worker) == 2
+    assert len(mocked.calls) == 0  # nothing at the provider inside the request
+    assert (a.external_id, b.external_id) == ("", "")  # saved here, not there yet
+    _run(worker)
+    a.refresh_from_db()
+    b.refresh_from_db()
     assert (a.external_id, b.external_id) == ("7002", "7003")
-    services.order_item_remove(item=a)
+    adds = [c for c in mocked.calls
+            if c.request.method == "POST" and c.request.url.endswith("/items")]
+    assert len(adds) == 2  # the first task pushed both; the second found nothing to push
+
+    with django_capture_on_commit_callbacks() as worker:
+        removal = dispatch.order_item_remove_enqueue(item=a)
+    assert removal.queued and delete.call_count == 0
+    assert provider_draft.items.filter(pk=a.pk).exists()  # until the worker deleted it there
+    _run(worker)
     assert delete.call_count == 1
     assert sorted(provider_draft.items.values_list("external_id", flat=True)) == ["7001", "7003"]
+    messages = list(provider_draft.events.values_list("message", flat=True))
+    assert f"Adding item '{a}' at the provider queued" in messages
+    assert f"Removing item '{a}' queued" in messages
+    assert f"Item removed: {a}" in messages
+    assert not provider_draft.events.filter(kind=OrderEvent.Kind.ERROR).exists()
 
 
 def test_item_changes_refused_locally_once_order_left_draft(mocked, provider_draft):
@@ -82,24 +112,34 @@ def test_item_changes_refused_locally_once_order_left_draft(mocked, provider_dra
         services.order_item_add(order=provider_draft, product_id="X", quantity=1)
     with pytest.raises(OrderActionRefused):
         services.order_item_remove(item=provider_draft.items.get())
+    with pytest.raises(OrderActionRefused):  # the request refuses it before queuing anything
+        dispatch.order_item_remove_enqueue(item=provider_draft.items.get())
+    with pytest.raises(OrderActionRefused):
+        dispatch.order_item_add_enqueue(order=provider_draft, product_id="X", quantity=1)
     assert len(mocked.calls) == 0
     assert provider_draft.items.count() == 1
+    assert not provider_draft.events.filter(message__contains="queued").exists()
 
 
 def test_provider_refusing_an_item_keeps_it_local_with_reason_and_checkout_pushes_it(
-        mocked, provider_draft):
+        mocked, provider_draft, django_capture_on_commit_callbacks):
     add_token(mocked)
     add_reads(mocked)
     mocked.add(responses.POST, f"{ORDERS}/5001/items", status=400,
                json={"message": "The request is invalid.",
                      "errors": {"ProductId": ["Unknown product."]}})
-    with pytest.raises(ProviderRejected):
-        services.order_item_add(order=provider_draft, product_id="NOPE", quantity=1)
+    with django_capture_on_commit_callbacks() as worker:
+        dispatch.order_item_add_enqueue(order=provider_draft, product_id="NOPE", quantity=1)
+    assert len(mocked.calls) == 0
+    _run(worker)
     provider_draft.refresh_from_db()
     assert "ProductId: Unknown product." in provider_draft.failure_reason
     assert provider_draft.state == "draft"
     item = provider_draft.items.get(product_id="NOPE")
     assert item.external_id == ""
+    errors = list(provider_draft.events.filter(kind=OrderEvent.Kind.ERROR)
+                  .values_list("message", flat=True))
+    assert len(errors) == 1 and "Unknown product." in errors[0]  # recorded once
     # at checkout the draft gets the missing item first
     mocked.add(responses.POST, f"{ORDERS}/5001/items", status=201, json={"Id": 7009})
     mocked.add(responses.POST, f"{ORDERS}/5001/checkout", json={"Id": 5001, "Status": "Submitted"})
@@ -119,6 +159,32 @@ def test_provider_refusing_a_delete_keeps_the_item(mocked, provider_draft):
     assert provider_draft.items.count() == 1
     provider_draft.refresh_from_db()
     assert "not in Draft status" in provider_draft.failure_reason
+
+
+def test_a_queued_removal_the_provider_refuses_leaves_the_item_with_the_reason(
+        mocked, provider_draft, django_capture_on_commit_callbacks):
+    add_token(mocked)
+    delete = mocked.add(responses.DELETE, f"{ORDERS}/5001/items/7001", status=400,
+                        json={"message": "Order 5001 is not in Draft status (it is Submitted)."})
+    item = provider_draft.items.get()
+    with django_capture_on_commit_callbacks() as worker:
+        result = dispatch.order_item_remove_enqueue(item=item)
+    assert result.queued and len(mocked.calls) == 0
+    _run(worker)
+    assert delete.call_count == 1
+    assert provider_draft.items.filter(pk=item.pk, external_id="7001").exists()  # still here
+    provider_draft.refresh_from_db()
+    assert provider_draft.state == "draft"
+    assert "not in Draft status" in provider_draft.failure_reason
+    errors = list(provider_draft.events.filter(kind=OrderEvent.Kind.ERROR)
+                  .values_list("message", flat=True))
+    assert len(errors) == 1
+    assert f"Removing item '{item}' at the provider failed" in errors[0]
+    assert "not in Draft status" in errors[0]
+    assert not provider_draft.events.filter(message__startswith="Item removed").exists()
+    # the claim says the provider refused it (nothing happened there): a retry may be sent
+    write = provider_draft.provider_writes.get()
+    assert (write.operation, write.state) == ("remove_item", "refused")
 
 
 def test_place_builds_draft_checks_out_and_polls_execution_to_completed(mocked, local_draft):
@@ -189,8 +255,8 @@ def test_checkout_timeout_is_outcome_unknown_with_draft_id_kept(mocked, provider
     assert provider_draft.state == "draft"
 
 
-@pytest.mark.parametrize("action", ["draft", "add", "remove", "place", "fields_set",
-                                    "characteristics_set"])
+@pytest.mark.parametrize("action", ["draft", "add", "remove", "add_request", "remove_request",
+                                    "place", "fields_set", "characteristics_set"])
 def test_free_edition_refuses_writes_before_any_call(mocked, free_account, action):
     from tests.factories import MerchantFactory
 
@@ -203,6 +269,9 @@ def test_free_edition_refuses_writes_before_any_call(mocked, free_account, actio
         "draft": lambda: services.order_provider_draft_create(order=local),
         "add": lambda: services.order_item_add(order=remote, product_id="P2", quantity=1),
         "remove": lambda: services.order_item_remove(item=item),
+        "add_request": lambda: dispatch.order_item_add_enqueue(order=remote, product_id="P2",
+                                                               quantity=1),
+        "remove_request": lambda: dispatch.order_item_remove_enqueue(item=item),
         "place": lambda: services.order_place(order=local),
         "fields_set": lambda: services.order_custom_fields_set(order=remote, values={"A": "1"}),
         "characteristics_set": lambda: services.order_item_characteristics_set(
@@ -367,12 +436,18 @@ def test_draft_create_with_unknown_outcome_is_found_not_duplicated_on_retry(mock
     assert "provider_draft_outcome_unknown" not in order.raw_data
 
 
-def test_item_add_with_unknown_outcome_is_adopted_not_duplicated(mocked, provider_draft):
+def test_item_add_with_unknown_outcome_is_adopted_not_duplicated(
+        mocked, provider_draft, django_capture_on_commit_callbacks):
     add_token(mocked)
     add_reads(mocked)
     add = mocked.add(responses.POST, f"{ORDERS}/5001/items", body=requests.exceptions.ReadTimeout())
-    with pytest.raises(ProviderOutcomeUnknown):
-        services.order_item_add(order=provider_draft, product_id="AZ-PLAN", quantity=1)
+    with django_capture_on_commit_callbacks() as worker:
+        dispatch.order_item_add_enqueue(order=provider_draft, product_id="AZ-PLAN", quantity=1)
+    assert len(mocked.calls) == 0
+    _run(worker)  # the add timed out: outcome unknown, flagged, never re-sent blindly
+    provider_draft.refresh_from_db()
+    assert provider_draft.raw_data.get("provider_items_outcome_unknown") is True
+    assert "outcome unknown" in provider_draft.failure_reason
     mocked.add(responses.GET, f"{ORDERS}/5001/items", json=fixture("items"))
     mocked.add(responses.POST, f"{ORDERS}/5001/checkout", json={"Id": 5001, "Status": "Submitted"})
     mocked.add(responses.GET, f"{ORDERS}/5001/execute/status",
@@ -384,12 +459,17 @@ def test_item_add_with_unknown_outcome_is_adopted_not_duplicated(mocked, provide
     assert provider_draft.state == "completed"
 
 
-def test_removing_an_item_already_gone_at_provider_removes_it_locally(mocked, provider_draft):
+def test_removing_an_item_already_gone_at_provider_removes_it_locally(
+        mocked, provider_draft, django_capture_on_commit_callbacks):
     add_token(mocked)
     mocked.add(responses.DELETE, f"{ORDERS}/5001/items/7001", status=404,
                json={"message": "Item 7001 of order 5001 not found."})
-    services.order_item_remove(item=provider_draft.items.get())
+    with django_capture_on_commit_callbacks() as worker:
+        dispatch.order_item_remove_enqueue(item=provider_draft.items.get())
+    assert len(mocked.calls) == 0 and provider_draft.items.count() == 1
+    _run(worker)
     assert provider_draft.items.count() == 0
+    assert not provider_draft.events.filter(kind=OrderEvent.Kind.ERROR).exists()
 
 
 def test_no_execution_poll_while_reseller_pending_approval(mocked, provider_draft):

@@ -18,7 +18,7 @@ from django.test import Client
 
 from merchants.models import ProviderAccount
 from merchants.provider_requests import provider_service
-from orders import services, tasks
+from orders import dispatch, services, tasks
 from orders.errors import OrderActionRefused
 from orders.models import OrderEvent
 from orders.provider_requests import item_request, order_request
@@ -67,18 +67,32 @@ def _account(edition: str = "standard", username: str = "demo") -> ProviderAccou
                           options={**demo.OPTIONS, "edition": edition})
 
 
-def test_operator_story_draft_two_items_remove_one_checkout_completes(sandbox):
+def test_operator_story_draft_two_items_remove_one_checkout_completes(
+        sandbox, django_capture_on_commit_callbacks):
     merchant = MerchantFactory(account=_account())
     order = OrderFactory(merchant=merchant)
     order = services.order_provider_draft_create(order=order)
     assert order.external_id and order.raw_status == "Draft"
     assert order.expires_at is not None
-    a = services.order_item_add(order=order, product_id="MS365-BUS", name="M365", quantity=5)
-    b = services.order_item_add(order=order, product_id="AZ-PLAN", name="Azure", quantity=1)
-    services.order_item_remove(item=a)
+    calls = len(sandbox.calls)
+    with django_capture_on_commit_callbacks() as worker:  # the operator's requests
+        a = dispatch.order_item_add_enqueue(order=order, product_id="MS365-BUS", name="M365",
+                                            quantity=5).result
+        b = dispatch.order_item_add_enqueue(order=order, product_id="AZ-PLAN", name="Azure",
+                                            quantity=1).result
+    assert len(sandbox.calls) == calls  # nothing sent inside the requests
+    for task in worker:  # the worker
+        task()
+    with django_capture_on_commit_callbacks() as worker:
+        assert dispatch.order_item_remove_enqueue(item=a).queued
+    assert order.items.filter(pk=a.pk).exists()
+    for task in worker:
+        task()
     remote = SandboxOrder.objects.get(pk=int(order.external_id))
     assert list(remote.items.values_list("product_id", flat=True)) == ["AZ-PLAN"]
+    b.refresh_from_db()
     assert b.external_id == str(remote.items.get().pk)
+    assert list(order.items.all()) == [b]
 
     tasks.order_place_task.delay(order.pk)  # checkout; the (eager) poll task runs to the end
     order.refresh_from_db()
