@@ -36,7 +36,7 @@ DAYS = 30
 class ProviderRow:
     key: str
     label: str
-    counts: dict[str, int]
+    counts: dict[str, int | str]  # a number, or "1,000+" above the cap
 
 
 @dataclass
@@ -58,9 +58,12 @@ class SyncHealth:
     last_error_at: str
 
 
-def work_counts(*, now: dt.datetime) -> tuple[list[ProviderRow], dict[str, int]]:
-    """Per provider (every installed one, zeros included) and in total. One query."""
-    by_provider = selectors.order_tab_counts_by_provider(now=now)
+def work_counts(*, now: dt.datetime) -> tuple[list[ProviderRow], dict[str, int | str]]:
+    """Per provider (every installed one, zeros included) and in total, each counted up to
+    ``selectors.TAB_COUNT_CAP`` ("1,000+" above, as the list's tabs): one query, whose cost
+    does not grow with the orders. A total is above the cap when its parts add up to more."""
+    cap = selectors.TAB_COUNT_CAP
+    by_provider = selectors.order_tab_counts_by_provider(now=now, tabs=DASHBOARD_TABS, cap=cap)
     rows = []
     total = dict.fromkeys(DASHBOARD_TABS, 0)
     for key, cls in sorted(registry.all_services().items(), key=lambda kv: kv[1].label):
@@ -68,8 +71,9 @@ def work_counts(*, now: dt.datetime) -> tuple[list[ProviderRow], dict[str, int]]
         counts = {tab: int(found.get(tab, 0)) for tab in DASHBOARD_TABS}
         for tab, n in counts.items():
             total[tab] += n
-        rows.append(ProviderRow(key, cls.label, counts))
-    return rows, total
+        rows.append(ProviderRow(key, cls.label, {t: selectors.count_label(n, cap)
+                                                 for t, n in counts.items()}))
+    return rows, {tab: selectors.count_label(n, cap) for tab, n in total.items()}
 
 
 def orders_per_day(*, now: dt.datetime, days: int = DAYS) -> list[DayBar]:
