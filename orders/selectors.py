@@ -122,11 +122,26 @@ def _short_quantity_q() -> Q:
 FULFIL_STATES = (Lifecycle.PLACED, Lifecycle.IN_PROGRESS, Lifecycle.PARTIALLY_SHIPPED)
 
 
+def _items_waiting_providers(item_state: str) -> list[str]:
+    return [key for key, cls in sorted(registry.all_services().items())
+            if not cls.places_orders and cls.statuses.item_code_for(item_state)]
+
+
+def tab_providers(tab: str) -> set[str] | None:
+    """The providers whose orders a tab can list (``None``: any provider's)."""
+    if tab in ("to_acknowledge", "to_ship"):
+        return set(_items_waiting_providers(
+            ItemLifecycle.NEW if tab == "to_acknowledge" else ItemLifecycle.ACKNOWLEDGED))
+    if tab == "awaiting_payment":
+        return {key for key, cls in registry.all_services().items()
+                if cls.statuses.awaiting_payment_codes()}
+    return None
+
+
 def _items_waiting_q(item_state: str) -> Q:
     """Orders of providers that send us orders, still to fulfil, with an item in that state:
     the order-side tests (indexed state, merchant) first, then an EXISTS per remaining order."""
-    keys = [key for key, cls in sorted(registry.all_services().items())
-            if not cls.places_orders and cls.statuses.item_code_for(item_state)]
+    keys = _items_waiting_providers(item_state)
     if not keys:
         return Q(pk__isnull=True)
     merchants = Merchant.objects.filter(account__provider__in=keys).values("pk")
@@ -202,7 +217,7 @@ def counts_up_to(querysets: Mapping[str, QuerySet[Any]], *, cap: int) -> dict[st
         limited = queryset.order_by().values("pk")[: cap + 1]
         sql, sub_params = limited.query.get_compiler(using=using).as_sql()
         # Django's compiled SQL, its parameters kept apart; the alias is our own counter
-        parts.append(f"(SELECT COUNT(*) FROM ({sql}) dd_count_{n})")
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) dd_count_{n})")  # noqa: S608
         params.extend(sub_params)
     with connections[using].cursor() as cursor:
         cursor.execute("SELECT " + ", ".join(parts), params)
@@ -253,11 +268,16 @@ def order_tab_counts_by_provider(
         for key in sorted(registry.all_services()):
             merchants = Merchant.objects.filter(account__provider=key).values("pk")
             mine = queryset.filter(merchant__in=merchants)
+            result[key] = {}
             for tab in wanted:
-                querysets[f"{key}\t{tab}"] = mine.filter(conditions[tab][1])
+                providers = tab_providers(tab)
+                if providers is None or key in providers:
+                    querysets[f"{key}\t{tab}"] = mine.filter(conditions[tab][1])
+                else:  # not counted: the planner walked the tab's own providers' orders
+                    result[key][tab] = 0
         for name, n in counts_up_to(querysets, cap=cap).items():
             key, tab = name.split("\t")
-            result.setdefault(key, {})[tab] = n
+            result[key][tab] = n
         return result
     aggregates = {tab: Count("pk", filter=conditions[tab][1]) for tab in wanted}
     for key in sorted(registry.all_services()):

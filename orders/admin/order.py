@@ -161,8 +161,7 @@ class OrderAdmin(VersionedChangeFormMixin, OperatorWordsMixin, OrderPageMixin, T
 
     def get_paginator(self, request: HttpRequest, queryset: QuerySet[Order], per_page: int,
                       orphans: int = 0, allow_empty_first_page: bool = True) -> CappedCountPaginator:
-        """The list's total counted up to a cap ("1,000+"), not every matching order."""
-        return CappedCountPaginator(queryset, per_page, orphans, allow_empty_first_page,
+        return CappedCountPaginator(  # the total counted up to a cap ("1,000+"), paging.pyqueryset, per_page, orphans, allow_empty_first_page,
                                     cap=cap_for_page(request.GET.get(PAGE_VAR), per_page))
 
     @admin.display(description="Provider status", ordering="raw_status")
@@ -421,7 +420,8 @@ class OrderAdmin(VersionedChangeFormMixin, OperatorWordsMixin, OrderPageMixin, T
                 params.pop("p", None)
                 if key:
                     params[QuickFilter.parameter_name] = key
-                tabs.append({"key": key or "all", "label": label, "count": selectors.count_label(counts[key or "all"]),
+                tabs.append({"key": key or "all", "label": label,
+                             "count": selectors.count_label(counts[key or "all"]),
                              "url": "?" + params.urlencode(), "current": key == current})
             return tabs
 

@@ -9,9 +9,10 @@ the admin prints it (the pagination line, the search box's "N results", "Select 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 from .. import selectors
@@ -43,7 +44,8 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        counted = selectors.counts_up_to({"n": self.object_list}, cap=self.cap)["n"]
+        queryset = cast(QuerySet[Any], self.object_list)  # the admin passes its queryset
+        counted = selectors.counts_up_to({"n": queryset}, cap=self.cap)["n"]
         return CappedCount(self.cap) if counted > self.cap else counted
 
 
