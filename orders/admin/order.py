@@ -161,7 +161,7 @@ class OrderAdmin(VersionedChangeFormMixin, OperatorWordsMixin, OrderPageMixin, T
 
     def get_paginator(self, request: HttpRequest, queryset: QuerySet[Order], per_page: int,
                       orphans: int = 0, allow_empty_first_page: bool = True) -> CappedCountPaginator:
-        return CappedCountPaginator(  # the total counted up to a cap ("1,000+"), paging.pyqueryset, per_page, orphans, allow_empty_first_page,
+        return CappedCountPaginator(queryset, per_page, orphans, allow_empty_first_page,  # "1,000+"
                                     cap=cap_for_page(request.GET.get(PAGE_VAR), per_page))
 
     @admin.display(description="Provider status", ordering="raw_status")
