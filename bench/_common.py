@@ -147,11 +147,20 @@ def server_env(db_url: str, **extra: str) -> dict[str, str]:
 
 
 def free_port() -> int:
+    """A free loopback port: the first free one of ``BENCH_PORTS`` ("8360-8369") when given
+    (a shared machine hands each engineer a range), else any."""
     import socket
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    first, _, last = os.environ.get("BENCH_PORTS", "").partition("-")
+    candidates = range(int(first), int(last or first) + 1) if first else [0]
+    for port in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise RuntimeError(f"no free port in BENCH_PORTS={os.environ['BENCH_PORTS']}")
 
 
 class Server:

@@ -1,6 +1,6 @@
 """Profile the Tipser sync's CPU without HTTP: pages rendered by the sandbox, parsed, upserted.
 
-    .venv/bin/python bench/_profile_sync.py sqlite [N] [cprofile|pyinstrument|time]
+    .venv/bin/python bench/_profile_sync.py sqlite [N] [cprofile|pyinstrument|time|nogc]
 """
 
 from __future__ import annotations
@@ -37,13 +37,13 @@ def main() -> None:
     def work() -> dict[str, float]:
         t = {"parse": 0.0, "map": 0.0, "upsert": 0.0}
         for body in bodies:
-            a = time.perf_counter()
+            a = time.process_time()
             data = json.loads(body)
-            b = time.perf_counter()
+            b = time.process_time()
             page, _ = mapping.parse_order_page(data)
-            c = time.perf_counter()
+            c = time.process_time()
             upsert_page(account=account, page=page)
-            d = time.perf_counter()
+            d = time.process_time()
             t["parse"] += b - a
             t["map"] += c - b
             t["upsert"] += d - c
@@ -69,9 +69,28 @@ def main() -> None:
         p.stop()
         print(p.output_text(unicode=True, color=False, show_all=False))
     else:
+        import gc
+
+        if MODE == "nogc":  # what the cyclic GC costs the sync: A/B in turn, same process
+            import contextlib
+
+            from orders import snapshots
+
+            paused = snapshots.gc_paused
+            for k in range(6):
+                variant = ("product", "gc on", "frozen")[k % 3]  # product: paused per page
+                snapshots.gc_paused = paused if variant == "product" else contextlib.nullcontext
+                if variant == "frozen":
+                    gc.freeze()
+                t = work()
+                snapshots.gc_paused = paused
+                gc.unfreeze()
+                print(f"{variant:7}", f"{N / sum(t.values()):,.0f} orders/s",
+                      {name: f"{v:.3f}s" for name, v in t.items()})
+                _wipe(Order.objects.filter(merchant__account=account))
         t = work()
         total = sum(t.values())
-        print({k: f"{v:.3f}s" for k, v in t.items()}, f"{N / total:,.0f} orders/s (CPU only)")
+        print({k: f"{v:.3f}s" for k, v in t.items()}, f"{N / total:,.0f} orders/s of CPU time (process_time: load-independent)")
     _wipe(Order.objects.filter(merchant__account=account))
 
 

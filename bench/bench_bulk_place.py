@@ -200,8 +200,11 @@ def run(db: str, url: str) -> None:
             log.close()
         outcomes = {o: BulkRunItem.objects.filter(run=run_, outcome=o).count()
                     for o in BulkRunItem.Outcome.values}
-        placed = Order.objects.filter(pk__in=pks, state="placed").count()
-        default_placed = Order.objects.filter(pk__in=default_pks, state="placed").count()
+        # accepted by the provider: "placed", or further when the placement reads the order's
+        # status back (Brandsdistribution's sandbox answers "in progress")
+        accepted = ("placed", "in_progress", "partially_shipped", "shipped", "completed")
+        placed = Order.objects.filter(pk__in=pks, state__in=accepted).count()
+        default_placed = Order.objects.filter(pk__in=default_pks, state__in=accepted).count()
         default_outcomes = {o: BulkRunItem.objects.filter(run=defaults_run, outcome=o).count()
                             for o in BulkRunItem.Outcome.values}
         calls = {name: OrderEvent.objects.filter(order_id__in=ids, kind=OrderEvent.Kind.PROVIDER_CALL)

@@ -20,6 +20,7 @@ BENCH_SYNC_ORDERS (default 5,000), BENCH_SYNC_REPEAT (default 2): the median is 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import statistics
@@ -265,11 +266,13 @@ def run(db: str, url: str) -> None:
     setup_django(url)
     from django.conf import settings
 
+    from orders import snapshots
     from orders.models import Order
     from orders.services import account_sync_incoming
     from providers.tipser import paging
 
     _count_calls()
+    paused = snapshots.gc_paused
     _sandbox_orders(SYNC_KEY, N_ORDERS)
     _sandbox_orders(PAGES_KEY, QUERY_ORDERS)
     since = timezone_since(SYNC_KEY)
@@ -287,6 +290,8 @@ def run(db: str, url: str) -> None:
             "defaults": _account("bench-sync", SYNC_KEY, base_url),
             "no_limit": _account("bench-sync-nolimit", SYNC_KEY, base_url, rate_limit=0),
             "latency": _account("bench-sync-latency", SYNC_KEY, slow_url),
+            # A/B: the same as no_limit with the garbage collector left on (config.gcpause)
+            "no_limit_gc_on": _account("bench-sync-gc-on", SYNC_KEY, base_url, rate_limit=0),
         }
         raw_target = _account("bench-sync-raw", SYNC_KEY, base_url)[1]
         runs: dict[str, list[float]] = {k: [] for k in
@@ -303,9 +308,11 @@ def run(db: str, url: str) -> None:
                 _wipe(every)
                 account.state = {}
                 CALLS[0] = 0
+                snapshots.gc_paused = contextlib.nullcontext if name == "no_limit_gc_on" else paused
                 start = time.perf_counter()
                 totals = account_sync_incoming(account=account, since=since)
                 runs[name].append(time.perf_counter() - start)
+                snapshots.gc_paused = paused
                 calls[name] = CALLS[0]
                 assert totals["created"] == n_have, (name, totals)
                 if name == "no_limit" and raw_insert is None:  # exactly the rows it wrote
@@ -341,6 +348,7 @@ def run(db: str, url: str) -> None:
     latency_fetch = max(rate_s["latency_fetch_1"], rate_s[f"latency_fetch_{threads}"])
     limits = {
         "no_limit": cpu_limit,
+        "no_limit_gc_on": cpu_limit,
         "defaults": min(cpu_limit, rate_limit),
         "latency": min(cpu_limit, rate_limit, latency_fetch),
     }
@@ -358,6 +366,8 @@ def run(db: str, url: str) -> None:
         ours = rate_s[name]
         rows.append((f"sync [{name}] orders/s", ours, limits[name],
                      f"{ours / limits[name]:.0%} of limit; {calls[name] / n:.4f} calls/order"))
+    rows.append(("gc paused per page vs not (no limit)", f"{rate_s['no_limit'] / rate_s['no_limit_gc_on']:.2f}×",
+                 "", "A/B in this run (config.gcpause)"))
     rows.append(("re-sync unchanged orders/s", n / resync_s, "", "—"))
     for size, (qpp, total, pages) in per_page.items():
         rows.append((f"queries per page of {size}", qpp, "", f"≤ 10, equal ({total} q / {pages} p)"))

@@ -131,6 +131,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+            "DATABASE_PG_JIT_OFF", default=True):
+        # PostgreSQL's JIT compiles any query the planner costs above jit_above_cost: the
+        # dashboard's one capped-count query (40 small LIMITed subqueries, ~60 ms of work) spent
+        # 570 ms compiling 1,057 functions at 100k orders (bench/RESULTS.md). Short queries
+        # only here (OLTP): off, unless the URL's own ``options`` says otherwise.
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        options["options"] = (str(options.get("options", "")) + " -c jit=off").strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}

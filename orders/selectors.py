@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, Q, QuerySet
+from django.db import connections
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.lookups import IsNull
 from django.utils import timezone
 
 from merchants.models import Merchant
@@ -37,7 +40,9 @@ def _unknown_raw_status_q() -> Q:
         table = cls.statuses
         if table.unknown_actions is None:
             continue
-        q |= (Q(merchant__account__provider=key) & ~Q(raw_status="")
+        # merchants by id: a join to every order's account made the planner walk all orders
+        merchants = Merchant.objects.filter(account__provider=key).values("pk")
+        q |= (Q(merchant__in=merchants) & ~Q(raw_status="")
               & ~Q(raw_status__in=table.known_codes()))
     return ~Q(state__in=Lifecycle.FINAL) & q
 
@@ -69,12 +74,17 @@ def order_ids_matching_exactly(*, term: str) -> list[int]:
 # length of the list its link opens.
 def _awaiting_payment_q() -> Q:
     q = Q(pk__isnull=True)  # matches nothing when no provider flags such a status
+    every_code: set[str] = set()
     for key, cls in sorted(registry.all_services().items()):
         codes = cls.statuses.awaiting_payment_codes()
         if codes:  # merchants by id (no join of every order to its account)
             merchants = Merchant.objects.filter(account__provider=key).values("pk")
             q |= Q(merchant__in=merchants, raw_status__in=codes)
-    return Q(state__in=(Lifecycle.PLACED, Lifecycle.IN_PROGRESS)) & q
+            every_code.update(codes)
+    # state and raw status both as plain IN lists first: a seek in the (state, raw_status)
+    # index, not a scan of every placed order (the OR per provider hid the raw status)
+    return Q(state__in=(Lifecycle.PLACED, Lifecycle.IN_PROGRESS),
+             raw_status__in=sorted(every_code)) & q
 
 
 # A shortfall waits for a decision while the order may still go on (accept_shortfall's sources).
@@ -96,16 +106,40 @@ def _short_quantity_q() -> Q:
 FULFIL_STATES = (Lifecycle.PLACED, Lifecycle.IN_PROGRESS, Lifecycle.PARTIALLY_SHIPPED)
 
 
+def _items_waiting_providers(item_state: str) -> list[str]:
+    return [key for key, cls in sorted(registry.all_services().items())
+            if not cls.places_orders and cls.statuses.item_code_for(item_state)]
+
+
+def tab_providers(tab: str) -> set[str] | None:
+    """The providers whose orders a tab can list (``None``: any provider's)."""
+    if tab in ("to_acknowledge", "to_ship"):
+        return set(_items_waiting_providers(
+            ItemLifecycle.NEW if tab == "to_acknowledge" else ItemLifecycle.ACKNOWLEDGED))
+    if tab == "awaiting_payment":
+        return {key for key, cls in registry.all_services().items()
+                if cls.statuses.awaiting_payment_codes()}
+    return None
+
+
 def _items_waiting_q(item_state: str) -> Q:
     """Orders of providers that send us orders, still to fulfil, with an item in that state:
     the order-side tests (indexed state, merchant) first, then an EXISTS per remaining order."""
-    keys = [key for key, cls in sorted(registry.all_services().items())
-            if not cls.places_orders and cls.statuses.item_code_for(item_state)]
+    keys = _items_waiting_providers(item_state)
     if not keys:
         return Q(pk__isnull=True)
     merchants = Merchant.objects.filter(account__provider__in=keys).values("pk")
-    items = OrderItem.objects.filter(state=item_state).values("order_id")
-    return Q(state__in=FULFIL_STATES, merchant__in=merchants, pk__in=items)
+    in_state = OrderItem.objects.filter(state=item_state)
+    # Per order one seek in the (state, order) index, as a scalar subquery ("its first such
+    # item is not null"): PostgreSQL turns an EXISTS inside an OR ("Needs action") into a hash
+    # of *every* item in that state, built on each page view (items of placed orders stay
+    # "new": it grows with history); a scalar subquery it probes per order, so a capped count
+    # stops after as many orders as it takes to find that many. An empty tab (the usual state
+    # of a work queue) would still read every order to fulfil: the uncorrelated EXISTS (is
+    # any item in that state at all — the same index) is evaluated once and ends it at once.
+    first = Subquery(in_state.filter(order=OuterRef("pk")).order_by().values("pk")[:1])
+    return (Q(state__in=FULFIL_STATES, merchant__in=merchants) & Q(Exists(in_state))
+            & Q(IsNull(first, False)))
 
 
 def unshipped_after_days() -> int:
@@ -147,30 +181,102 @@ def order_tabs(*, now: dt.datetime | None = None) -> dict[str, tuple[str, Q]]:
     }
 
 
+# Counts shown in the admin (tabs, the list's total, the dashboard) stop here: above it they say
+# "1,000+". An exact count reads every matching row, so the list and the dashboard grew with the
+# orders (bench/bench_admin_changelist.py: 100k vs 1k orders); a capped count reads at most
+# TAB_COUNT_CAP + 1 rows per number, whatever the table holds.
+TAB_COUNT_CAP = 1000
+
+
+def counts_up_to(querysets: Mapping[str, QuerySet[Any]], *, cap: int) -> dict[str, int]:
+    """``min(count, cap + 1)`` of each queryset, all in one query: each is a ``LIMIT cap + 1``
+    subquery counted by the database (what ``qs[:cap + 1].count()`` runs, once per queryset).
+    A value above ``cap`` means "more than ``cap``" (see ``count_label``)."""
+    if not querysets:
+        return {}
+    parts: list[str] = []
+    params: list[Any] = []
+    using = next(iter(querysets.values())).db
+    for n, queryset in enumerate(querysets.values()):
+        limited = queryset.order_by().values("pk")[: cap + 1]
+        sql, sub_params = limited.query.get_compiler(using=using).as_sql()
+        # Django's compiled SQL, its parameters kept apart; the alias is our own counter
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) dd_count_{n})")  # noqa: S608
+        params.extend(sub_params)
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        row = cursor.fetchone()
+    return {key: int(value) for key, value in zip(querysets, row, strict=True)}
+
+
+def count_label(count: int, cap: int | None = None) -> int | str:
+    """The number to show: the count, or "1,000+" when it is above the cap."""
+    cap = TAB_COUNT_CAP if cap is None else cap
+    return f"{cap:,}+" if count > cap else count
+
+
 def order_tab_counts(
-    queryset: QuerySet[Order], *, now: dt.datetime | None = None
+    queryset: QuerySet[Order], *, now: dt.datetime | None = None, cap: int | None = None
 ) -> dict[str, int]:
-    """Counts of every tab over ``queryset`` in two queries: a plain COUNT for "All" and one
-    aggregate over the open states (index on state) — not one aggregate over every order
-    (50-60 ms at 100k orders, see bench/RESULTS.md)."""
+    """Counts of every tab (and "all") over ``queryset``.
+
+    Exact (``cap=None``): two queries, a plain COUNT for "All" and one aggregate over the open
+    states (index on state); their cost grows with the orders. Capped (``cap=n``, the admin
+    list): one query reading at most ``n + 1`` rows per tab; a value above ``n`` means "more
+    than n" (``count_label``). Below the cap both give the same numbers (tested)."""
     tabs = order_tabs(now=now)
-    aggregates = {key: Count("pk", filter=cond) for key, (_label, cond) in tabs.items()}
     queryset = queryset.order_by()
+    if cap is not None:
+        return counts_up_to({"all": queryset, **{key: queryset.filter(cond)
+                                                 for key, (_label, cond) in tabs.items()}}, cap=cap)
+    aggregates = {key: Count("pk", filter=cond) for key, (_label, cond) in tabs.items()}
     counts: dict[str, int] = queryset.filter(state__in=OPEN_STATES).aggregate(**aggregates)
     counts["all"] = queryset.count()
     return counts
 
 
+# Above this many merchants a provider's are named by a subquery, not a list of ids.
+MERCHANT_ID_LIST_MAX = 500
+
+
 def order_tab_counts_by_provider(
-    queryset: QuerySet[Order] | None = None, *, now: dt.datetime | None = None
+    queryset: QuerySet[Order] | None = None, *, now: dt.datetime | None = None,
+    tabs: Iterable[str] | None = None, cap: int | None = None,
 ) -> dict[str, dict[str, int]]:
-    """provider key -> tab key -> count (the dashboard): one aggregate per installed provider
-    over its merchants' orders (the merchant/state index; a GROUP BY over every open order
-    through its account cost twice as much at 100k orders, bench/)."""
+    """provider key -> tab key -> count (the dashboard), for ``tabs`` (default: all).
+
+    Exact (``cap=None``): one aggregate per installed provider over its merchants' orders (the
+    merchant/state index). Capped: one query in all, at most ``cap + 1`` rows per number."""
     queryset = (Order.objects.all() if queryset is None else queryset).order_by()
-    tabs = order_tabs(now=now)
-    aggregates = {key: Count("pk", filter=cond) for key, (_label, cond) in tabs.items()}
+    conditions = order_tabs(now=now)
+    wanted = list(conditions) if tabs is None else list(tabs)
     result: dict[str, dict[str, int]] = {}
+    if cap is not None:
+        querysets: dict[str, QuerySet[Any]] = {}
+        # Each provider's merchants by id, as a list: SQLite then reads that provider's orders
+        # through the (merchant, state) index; behind a subquery it walked every order for
+        # "Needs action" of a provider with few orders (30-80 ms each at 100k orders). A
+        # provider without merchants has no orders: not counted.
+        ids: dict[str, list[int]] = {}
+        for provider, pk in Merchant.objects.order_by().values_list("account__provider", "pk"):
+            ids.setdefault(provider, []).append(pk)
+        for key in sorted(registry.all_services()):
+            many = len(ids.get(key, ())) > MERCHANT_ID_LIST_MAX
+            merchants = (Merchant.objects.filter(account__provider=key).values("pk") if many
+                         else ids.get(key, []))
+            mine = queryset.filter(merchant__in=merchants)
+            result[key] = {}
+            for tab in wanted:
+                providers = tab_providers(tab)
+                if key in ids and (providers is None or key in providers):
+                    querysets[f"{key}\t{tab}"] = mine.filter(conditions[tab][1])
+                else:  # not counted: the planner walked the tab's own providers' orders
+                    result[key][tab] = 0
+        for name, n in counts_up_to(querysets, cap=cap).items():
+            key, tab = name.split("\t")
+            result[key][tab] = n
+        return result
+    aggregates = {tab: Count("pk", filter=conditions[tab][1]) for tab in wanted}
     for key in sorted(registry.all_services()):
         merchants = Merchant.objects.filter(account__provider=key).values("pk")
         result[key] = queryset.filter(merchant__in=merchants, state__in=OPEN_STATES).aggregate(

@@ -11,7 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import flatten_fieldsets
-from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.views.main import PAGE_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, Count, Prefetch, QuerySet, When, prefetch_related_objects
 from django.http import (
@@ -61,6 +61,7 @@ from .csv_export import csv_rows
 from .filters import MerchantFilter, ProviderFilter, QuickFilter
 from .inlines import OrderItemInline
 from .order_page import OrderPageMixin
+from .paging import CappedCountPaginator, cap_for_page
 
 
 class BulkShipForm(forms.Form):
@@ -159,6 +160,11 @@ class OrderAdmin(OrderCommandsMixin, VersionedChangeFormMixin, OperatorWordsMixi
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return OrderChangeList
+
+    def get_paginator(self, request: HttpRequest, queryset: QuerySet[Order], per_page: int,
+                      orphans: int = 0, allow_empty_first_page: bool = True) -> CappedCountPaginator:
+        return CappedCountPaginator(queryset, per_page, orphans, allow_empty_first_page,  # "1,000+"
+                                    cap=cap_for_page(request.GET.get(PAGE_VAR), per_page))
 
     @admin.display(description="Provider status", ordering="raw_status")
     def provider_status(self, obj: Order) -> str:
@@ -345,7 +351,7 @@ class OrderAdmin(OrderCommandsMixin, VersionedChangeFormMixin, OperatorWordsMixi
             base = base.filter(merchant_id=int(merchant))
 
         def tab_list() -> list[dict[str, Any]]:
-            counts = selectors.order_tab_counts(base)
+            counts = selectors.order_tab_counts(base, cap=selectors.TAB_COUNT_CAP)
             current = request.GET.get(QuickFilter.parameter_name, "")
             tabs = []
             shown = [(k, v[0]) for k, v in selectors.order_tabs().items() if k not in SIDEBAR_ONLY_TABS]
@@ -355,7 +361,8 @@ class OrderAdmin(OrderCommandsMixin, VersionedChangeFormMixin, OperatorWordsMixi
                 params.pop("p", None)
                 if key:
                     params[QuickFilter.parameter_name] = key
-                tabs.append({"key": key or "all", "label": label, "count": counts[key or "all"],
+                tabs.append({"key": key or "all", "label": label,
+                             "count": selectors.count_label(counts[key or "all"]),
                              "url": "?" + params.urlencode(), "current": key == current})
             return tabs
 

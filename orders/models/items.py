@@ -69,6 +69,8 @@ class OrderItem(FSMConcurrencyMixin, models.Model):
             models.Index(fields=["order", "confirmed_quantity", "quantity"],
                          condition=models.Q(confirmed_quantity__isnull=False),
                          name="item_confirmed_qty"),
+            # the "To acknowledge" / "To ship" tabs ask, per order, for an item in a state
+            models.Index(fields=["state", "order"], name="item_state_order"),
         ]
         constraints = [*money_checks("item", "unit_price", "total_price", "tax_amount",
                                      "merchant_price")]
