@@ -79,9 +79,11 @@ def test_eight_simultaneous_ship_requests_push_once_and_leave_no_phantom(
 
     responses_ = race(lambda: api_client().post(url, body, format="json"), n=8)
 
+    # each request is answered at once (queued: 202, or refused by the check: 409); the worker
+    # (eager here, right after each request's commit) pushes exactly once
     codes = sorted(r.status_code for r in responses_)  # type: ignore[attr-defined]
     assert push.call_count == 1
-    assert codes == [201] + [409] * 7, [r.content for r in responses_]  # type: ignore[attr-defined]
+    assert set(codes) <= {202, 409} and 202 in codes, [r.content for r in responses_]  # type: ignore[attr-defined]
     for r in responses_:
         if r.status_code == 409:  # type: ignore[attr-defined]
             assert r.json()["error"]["message"]  # type: ignore[attr-defined]
@@ -98,7 +100,7 @@ def test_a_repeated_ship_request_is_not_sent_again(mocked, tipser_order, api_cli
     item = tipser_order.items.order_by("pk").first()
     body = {"carrier": "DHL", "tracking_number": "JD-9", "items": [{"item": item.pk, "quantity": 1}]}
     first = api_client().post(url, body, format="json")
-    assert first.status_code == 201, first.content
+    assert first.status_code == 202, first.content  # queued; the worker (eager) pushed it
     again = api_client().post(url, body, format="json")
     assert again.status_code == 409, again.content
     assert "JD-9" in again.json()["error"]["message"]
