@@ -75,13 +75,16 @@ class FlatObjectField(serializers.DictField):
         return value
 
     def openapi_schema(self) -> dict[str, Any]:
-        return {
+        schema: dict[str, Any] = {
             "type": "object",
             "additionalProperties": {"anyOf": [
                 {"type": "string", "pattern": NO_NUL}, {"type": "number"}, {"type": "boolean"},
             ]},
             "propertyNames": {"pattern": NO_NUL},
         }
+        if self.allow_null:
+            schema["nullable"] = True
+        return schema
 
 
 def _expected(field: serializers.Field) -> tuple[type | tuple[type, ...], str] | None:

@@ -216,5 +216,7 @@ class ReservationSerializer(serializers.Serializer):
 
 
 class ReservationReleasedSerializer(serializers.Serializer):
+    released = serializers.BooleanField(help_text="False when the provider could not be asked "
+                                        "(the message says why; nothing was released).")
     message = serializers.CharField()
     reservation = ReservationSerializer()

@@ -208,17 +208,18 @@ class ProviderAccountViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retr
             url_name="reservation-release")
     @idempotent
     def reservation_release(self, request: Request, pk: Any = None) -> Response:
+        from providers.brandsdistribution.reservations import reservation_view
         from providers.brandsdistribution.service import reservation_release
 
         from ..provider_requests import account_config
 
         account = self._reservation_account()
         try:
-            note = reservation_release(account_config(account))
-        except ProviderError as exc:
-            raise provider_failure(exc) from exc
-        cached = (ProviderAccount.objects.get(pk=account.pk).state or {}).get("reservation") or {}
-        return Response({"message": note, "reservation": self._reservation(cached)})
+            note, released = reservation_release(account_config(account)), True
+        except ProviderError as exc:  # a result for the operator, not a gateway failure of ours
+            note, released = f"Nothing released: {exc}", False
+        return Response({"released": released, "message": redact_text(note),
+                         "reservation": self._reservation(reservation_view(account.pk))})
 
 
 @extend_schema(tags=["merchants"])

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from api.errors import ApiError
 from api.serializers import StrictSerializerMixin
-from api.strict import NOT_BLANK, StrictDecimalField
+from api.strict import NOT_BLANK, FlatObjectField, StrictDecimalField
 from merchants.models import Merchant, ProviderAccount
 
 from ..models import PlaceMode, RouteMode, SalesRouting, SupplierOffer
@@ -20,8 +20,9 @@ class SupplierOfferSerializer(StrictSerializerMixin, serializers.ModelSerializer
     sales_account = serializers.PrimaryKeyRelatedField(
         queryset=ProviderAccount.objects.all(), required=False, allow_null=True)
     expected_cost = StrictDecimalField(max_digits=12, decimal_places=2, min_value=0)
-    supplier_variant = serializers.JSONField(required=False, allow_null=True,
-                                             help_text="Aliseeks SKU properties; null: none.")
+    supplier_variant = FlatObjectField(
+        required=False, allow_null=True,
+        help_text='Aliseeks SKU properties, e.g. {"sku": "14:29#red"}; null: none.')
     priority = serializers.IntegerField(min_value=1, max_value=32767, required=False)
     route_mode = serializers.ChoiceField(choices=["", *RouteMode.values], required=False)
     place_mode = serializers.ChoiceField(choices=["", *PlaceMode.values], required=False)

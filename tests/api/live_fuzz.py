@@ -84,7 +84,7 @@ def raw_status_allowing(order, action):  # a raw status from which the provider 
 # shipped orders the provider lets us complete: their raw status is one that allows it
 completable = [o for o in drafts if raw_status_allowing(o, "complete") is not None]
 plan = [("draft", drafts, 12), ("placement_unknown", drafts, 2), ("failed", drafts, 2),
-        ("shipped", completable, 4)]
+        ("shipped", completable, 4), ("failed_short", drafts, 2)]
 for state, sources, times in plan:
     for source in sources * times:
         items = list(source.items.all())
@@ -95,11 +95,13 @@ for state, sources, times in plan:
         if state == "shipped":
             Order.objects.filter(pk=copy.pk).update(
                 state=state, raw_status=raw_status_allowing(source, "complete"))
-        else:
-            Order.objects.filter(pk=copy.pk).update(state=state)
+        else:  # failed_short: a placement the provider took only in part (accept_shortfall)
+            Order.objects.filter(pk=copy.pk).update(state=state.removesuffix("_short"))
         for item in items:
             item.pk = None
             item.order_id = copy.pk
+            if state == "failed_short":
+                item.confirmed_quantity = max(0, item.quantity - 1)
             item.save()
 
 # Tipser's orders are sales orders: a routing policy, so routing them (pipeline route) runs
