@@ -11,6 +11,7 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
+import requests
 import responses
 from django.apps import apps as django_apps
 from django.contrib.auth.models import Group, Permission
@@ -361,7 +362,16 @@ def test_reservation_read_and_released_through_the_api(db, mocked, django_user_m
     released = client.post(url + "release/", format="json")
     assert released.status_code == 200, released.json()
     assert released.json()["message"] == "Released 2 x 1578."
+    assert released.json()["released"] is True
     assert released.json()["reservation"]["models"] == []
+    # the provider cannot be reached: a result that says so (nothing released), not a 502
+    mocked.reset()
+    mocked.add(responses.GET, LOCKED,
+               body=requests.exceptions.ConnectionError("name or service not known"))
+    failed = client.post(url + "release/", format="json")
+    assert failed.status_code == 200, failed.json()
+    assert failed.json()["released"] is False
+    assert failed.json()["message"].startswith("Nothing released:")
     other = client.post(f"/api/v1/accounts/{AccountFactory().pk}/reservation/read/",
                         format="json")
     assert other.status_code == 409 and other.json()["error"]["code"] == "not_supported"
