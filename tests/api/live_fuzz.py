@@ -207,7 +207,11 @@ def run(examples: int, port: int, database_url: str | None = None,
             str(Path(sys.executable).with_name("schemathesis")), "run", str(schema),
             "--url", base, "--checks", "all", "--max-examples", str(examples),
             "--header", f"Authorization: Token {token}", "--no-color", "--workers", "2",
-            "--seed", "1", *(extra or []),
+            "--seed", "1",
+            # tasks run in the request here (eager: no worker), e.g. an account's whole sync
+            # from the sandbox on this same server; on a loaded machine that outlasts the
+            # default 10 s, which schemathesis reports as a network error
+            "--request-timeout", "60", *(extra or []),
         ]
         # tests/api/fuzz_hooks.py: generated ids that exist on this server
         env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.api.fuzz_hooks",
