@@ -22,7 +22,8 @@ from its schema alone (no per-route code, so new routes get it too):
 
 The choice is a function of the generated value (a hash), so a run stays reproducible for
 one seed and one database. Only values that already satisfy their schema are replaced: a
-negative case stays negative. The stateful phase is left alone (its ids come from links).
+negative case stays negative. In the stateful phase only ids no list knows (a link that
+could not be resolved) are replaced; linked ids stay.
 Lists are read again after ``CACHE_SECONDS``, so objects created during the run are used.
 """
 
@@ -294,8 +295,10 @@ def _substitute_field(operation: Any, name: str, schema: dict[str, Any], value: 
 def map_case(context: Any, case: Any) -> Any:
     """Existing ids in path parameters and body references (see the module docstring)."""
     meta = case.meta
-    if not BASE_URL or meta is None or str(meta.phase.name) == "stateful":
+    if not BASE_URL or meta is None:
         return case
+    if str(meta.phase.name) == "stateful":
+        return _stateful_ids(case)
     data = meta.phase.data
     probed = getattr(data, "parameter", None)  # a coverage case about one parameter: keep it
     operation = case.operation
@@ -329,6 +332,30 @@ def map_case(context: Any, case: Any) -> Any:
         schema = (content.get(case.media_type or "application/json") or {}).get("schema")
         if schema is not None:
             case.body = _substitute_body(operation, schema, case.body, values, "body", salt)
+    return case
+
+
+def _stateful_ids(case: Any) -> Any:
+    """Stateful steps take their ids from links; where a link could not be resolved (an empty
+    list answered the step before) schemathesis makes one up and the step is a 404. Such an
+    id — one the collection does not list — becomes an existing one; linked ids stay."""
+    operation = case.operation
+    values = dict(case.path_parameters or {})
+    for parameter in operation.path_parameters:
+        name = parameter.name
+        schema = parameter.definition.get("schema", {})
+        if name not in values or not _valid_id(values[name], schema) or not ID_NAME.match(name):
+            continue
+        template = path_collection(operation, name)
+        collection = _fill(template, values) if template else None
+        if not collection:
+            continue
+        ids = existing_ids(collection)
+        if ids and str(values[name]) not in {str(i) for i in ids}:
+            chosen = ids[_hash(operation.label, name, values[name]) % len(ids)]
+            values[name] = str(chosen) if isinstance(values[name], str) else chosen
+    if values != (case.path_parameters or {}):
+        case.path_parameters = values
     return case
 
 

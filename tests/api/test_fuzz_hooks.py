@@ -105,14 +105,19 @@ def test_valid_ids_become_existing_ones_mostly_and_random_ones_stay_sometimes(se
             params["item_pk"] in LISTS[f"/api/v1/orders/{params['id']}/items/"])
 
 
-def test_invalid_values_stateful_cases_and_probed_parameters_are_left_alone(server):
+def test_invalid_values_linked_stateful_ids_and_probed_parameters_are_left_alone(server):
     operation = _operation("/api/v1/orders/{id}/")
     for value in (0, -3, "abc", 2.5, True):
         case = fuzz_hooks.map_case(None, _case(operation, {"id": value}))
         assert case.path_parameters == {"id": value}
-    for n in range(1000, 1020):
+    listed = LISTS["/api/v1/orders/"]
+    for n in listed:  # a stateful step's id from a link (one the list knows) stays
         linked = fuzz_hooks.map_case(None, _case(operation, {"id": n}, phase="stateful"))
         assert linked.path_parameters == {"id": n}
+    for n in range(1000, 1020):
+        # ... one no list knows (a link that could not be resolved) becomes an existing one
+        unlinked = fuzz_hooks.map_case(None, _case(operation, {"id": n}, phase="stateful"))
+        assert unlinked.path_parameters["id"] in listed
         probed = fuzz_hooks.map_case(None, _case(operation, {"id": n}, phase="coverage",
                                                  parameter="id"))
         assert probed.path_parameters == {"id": n}
