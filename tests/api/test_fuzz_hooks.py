@@ -187,3 +187,18 @@ def test_repeated_idempotency_keys_become_keys_of_their_own_requests(server):
     invalid = fuzz_hooks.map_case(None, _case(operation, {"id": 5},
                                               headers={"Idempotency-Key": "a b"}))
     assert invalid.headers["Idempotency-Key"] == "a b"  # a negative case stays negative
+
+
+def test_a_stateful_step_drops_a_linked_query_value_its_parameter_refuses(server):
+    params = [{"name": "external_id", "in": "query", "schema": {"type": "string", "minLength": 1}},
+              {"name": "name", "in": "query", "schema": {"type": "string"}}]
+    operation = SimpleNamespace(
+        path="/api/v1/merchants/", method="GET", label="GET /api/v1/merchants/",
+        schema=SimpleNamespace(raw_schema={"paths": {"/api/v1/merchants/": {
+            "get": {"parameters": params}}}}),
+        path_parameters=[])
+    case = _case(operation, {}, phase="stateful")
+    case.query = {"external_id": "", "name": ""}
+    mapped = fuzz_hooks.map_case(None, case)
+    # external_id takes minLength 1: "" is no value for it; name may be empty and stays
+    assert mapped.query == {"name": ""}
