@@ -263,9 +263,9 @@ def order_custom_fields_read(*, order: Order, actor: Actor = None,
     """The order's custom fields at its provider ([{name, label, value, type, choices,
     required}] when ready), read by the worker. Refuses now what needs no provider: no such
     verb there, the order not at the provider yet."""
-    _provider_supports(order, "custom_fields_get", "custom fields")
     if not order.external_id:
         raise OrderActionRefused("This order is not at the provider yet.", code="not_allowed")
+    _provider_supports(order, "custom_fields_get", "custom fields")
     return _read("custom_fields", order.pk, max_age=VALUES_READ_MAX_AGE, actor=actor,
                  refresh=refresh)
 
@@ -273,9 +273,9 @@ def order_custom_fields_read(*, order: Order, actor: Actor = None,
 def order_item_characteristics_read(*, item: OrderItem, actor: Actor = None,
                                     refresh: bool = False) -> ReadResult:
     """An item's characteristics at its provider (as the custom fields), read by the worker."""
-    _provider_supports(item.order, "item_characteristics_get", "item characteristics")
     if not item.external_id:
         raise OrderActionRefused("This item is not at the provider yet.", code="not_allowed")
+    _provider_supports(item.order, "item_characteristics_get", "item characteristics")
     return _read("item_characteristics", item.pk, max_age=VALUES_READ_MAX_AGE, actor=actor,
                  refresh=refresh)
 
