@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from . import dispatch
 from .models import Order
 
 
@@ -59,8 +60,6 @@ class OrderShipForm(ShipForm, forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from . import dispatch
-
         order = self.instance
         if order is None or order.pk is None:
             return
