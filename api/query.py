@@ -186,6 +186,12 @@ class QuerySpec:
             raise ValidationError(errors)
 
 
+def boolean_param(name: str, description: str = "") -> Param:
+    """A strict boolean query parameter (``true`` or ``false``) for a route's own
+    ``QuerySpec``."""
+    return Param(name, {"type": "boolean"}, _boolean, description=description)
+
+
 def pagination_params() -> list[Param]:
     max_size = int(getattr(settings, "API_MAX_PAGE_SIZE", 100))
     page_schema, page_check = _integer(1, MAX_PAGE)

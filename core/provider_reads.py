@@ -41,12 +41,14 @@ Status = Literal["ready", "pending", "failed"]
 @dataclass(frozen=True)
 class ReadResult:
     """What a read looks like now. ``data`` when ``ready``; ``error`` (plain words) when
-    ``failed``; ``read_at`` when the provider answered (ready or failed)."""
+    ``failed``, with ``code`` when the worker gave one (e.g. ``provider_rejected``: the API
+    answers a refusal 409, a failure 502); ``read_at`` when the provider answered."""
 
     status: Status
     data: Any = None
     error: str = ""
     read_at: dt.datetime | None = None
+    code: str = ""
 
     @property
     def ready(self) -> bool:
@@ -86,7 +88,8 @@ def _age(stored: dict[str, Any]) -> float:
 def _result(stored: dict[str, Any]) -> ReadResult:
     read_at = dt.datetime.fromisoformat(str(stored["read_at"]))
     if stored.get("error"):
-        return ReadResult("failed", error=str(stored["error"]), read_at=read_at)
+        return ReadResult("failed", error=str(stored["error"]), read_at=read_at,
+                          code=str(stored.get("code") or ""))
     return ReadResult("ready", data=stored.get("data"), read_at=read_at)
 
 
@@ -130,10 +133,10 @@ def read_store_data(key: str, data: Any) -> None:
     cache.delete(_pending_key(key))
 
 
-def read_store_failure(key: str, reason: str) -> None:
+def read_store_failure(key: str, reason: str, *, code: str = "") -> None:
     """The worker's read failed: ``reason`` in plain words (shown to the operator or the
-    API client once)."""
-    cache.set(key, {"error": reason or "The provider read failed.",
+    API client once); ``code`` optional, a machine word for the kind of failure."""
+    cache.set(key, {"error": reason or "The provider read failed.", "code": code,
                     "read_at": timezone.now().isoformat()}, KEEP_SECONDS)
     cache.delete(_pending_key(key))
 

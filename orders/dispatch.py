@@ -11,10 +11,11 @@ Services never import this module or the tasks.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
@@ -23,8 +24,11 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from core import account_cache, provider_reads
+from core.provider_reads import ReadResult
 from merchants.models import ProviderAccount
 from providers import registry
+from providers.brandsdistribution.service import CARRIER_CACHE_NAME, CARRIER_CACHE_SECONDS
 
 from . import services, tasks
 from .errors import OrderActionRefused
@@ -234,6 +238,88 @@ def order_item_remove_enqueue(*, item: OrderItem, actor: Actor = None) -> Dispat
                                 note=f"Removing item '{item}' queued")
     services.order_item_remove(item=item, actor=actor)
     return Dispatched(f"{order.reference}: item '{item}' removed", queued=False)
+
+
+# --- provider reads a page or an API GET needs (core.provider_reads: the worker reads) -------
+# Custom fields and characteristics make a form of the provider's current values: read again
+# after a minute. A carrier list changes rarely (the providers' own caches keep it longer).
+VALUES_READ_MAX_AGE = 60
+CARRIERS_READ_MAX_AGE = 3600
+
+
+def _actor_pk(actor: Actor) -> int | None:
+    return actor.pk if actor is not None and getattr(actor, "is_authenticated", False) else None
+
+
+def _read(kind: str, pk: int, *, max_age: float, actor: Actor, refresh: bool) -> ReadResult:
+    actor_pk = _actor_pk(actor)
+    return provider_reads.read_request(
+        key=tasks.read_key_of(kind, pk), max_age=max_age, refresh=refresh,
+        enqueue=lambda: tasks.provider_read_task.delay_on_commit(kind, pk, actor_pk))
+
+
+def order_custom_fields_read(*, order: Order, actor: Actor = None,
+                             refresh: bool = False) -> ReadResult:
+    """The order's custom fields at its provider ([{name, label, value, type, choices,
+    required}] when ready), read by the worker. Refuses now what needs no provider: no such
+    verb there, the order not at the provider yet."""
+    if not order.external_id:
+        raise OrderActionRefused("This order is not at the provider yet.", code="not_allowed")
+    _provider_supports(order, "custom_fields_get", "custom fields")
+    return _read("custom_fields", order.pk, max_age=VALUES_READ_MAX_AGE, actor=actor,
+                 refresh=refresh)
+
+
+def order_item_characteristics_read(*, item: OrderItem, actor: Actor = None,
+                                    refresh: bool = False) -> ReadResult:
+    """An item's characteristics at its provider (as the custom fields), read by the worker."""
+    if not item.external_id:
+        raise OrderActionRefused("This item is not at the provider yet.", code="not_allowed")
+    _provider_supports(item.order, "item_characteristics_get", "item characteristics")
+    return _read("item_characteristics", item.pk, max_age=VALUES_READ_MAX_AGE, actor=actor,
+                 refresh=refresh)
+
+
+def order_custom_fields_peek(*, order: Order) -> ReadResult | None:
+    """The last stored read of the order's custom fields, however old (a form's POST is
+    checked against the fields it showed); None when there is none. Queues nothing."""
+    return provider_reads.read_peek(key=tasks.read_key_of("custom_fields", order.pk))
+
+
+def order_item_characteristics_peek(*, item: OrderItem) -> ReadResult | None:
+    return provider_reads.read_peek(key=tasks.read_key_of("item_characteristics", item.pk))
+
+
+def order_carrier_choices_read(*, order: Order, actor: Actor = None,
+                               refresh: bool = False) -> ReadResult:
+    """The carriers to ship ``order`` with: ``data`` a list of (value, label), or None when
+    the provider keeps no list (any carrier name; answered at once, no read queued)."""
+    cls = registry.get(order.provider)
+    if cls is None or not cls.supports("carrier_choices"):
+        return ReadResult("ready", data=None)
+    result = _read("carriers", order.pk, max_age=CARRIERS_READ_MAX_AGE, actor=actor,
+                   refresh=refresh)
+    if result.ready and result.data is not None:
+        return replace(result, data=[(str(v), str(label)) for v, label in result.data])
+    return result
+
+
+def account_bd_carriers_read(*, account: ProviderAccount, refresh: bool = False) -> ReadResult:
+    """A Brandsdistribution account's carriers ([{id, name, cost}] when ready): served from
+    ``core.account_cache`` while fresh, otherwise read by the worker."""
+    if not refresh:
+        fresh = account_cache.entry(account.pk, CARRIER_CACHE_NAME)
+        if fresh is not None and account_cache.age(fresh) <= CARRIER_CACHE_SECONDS:
+            return ReadResult("ready", data=fresh["data"],
+                              read_at=dt.datetime.fromisoformat(str(fresh["stored_at"])))
+    return _read("bd_carriers", account.pk, max_age=CARRIER_CACHE_SECONDS, actor=None,
+                 refresh=refresh)
+
+
+def account_bd_carriers_stale(*, account: ProviderAccount) -> list[dict[str, Any]]:
+    """The last carrier list ever read for the account (maybe old; [] when none): what the
+    form offers while a fresh read is pending or failed."""
+    return list(account_cache.get(account.pk, CARRIER_CACHE_NAME) or [])
 
 
 def bulk_run_start(

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from . import dispatch
 from .models import Order
 
 
@@ -49,7 +50,9 @@ class NoteForm(forms.Form):
 # --- ship form with the provider's carrier choices (Tipser) ---
 class OrderShipForm(ShipForm, forms.ModelForm):
     """ShipForm bound to the order, so the carrier can be a choice of the provider's carriers
-    (e.g. Tipser's markets) where it publishes them; otherwise the free-text field stays."""
+    (e.g. Tipser's markets) where it publishes them; otherwise the free-text field stays.
+    The list is read by the worker (``dispatch.order_carrier_choices_read``): until it is
+    there the free-text field says so, and the form never waits for the provider."""
 
     class Meta:
         model = Order
@@ -57,22 +60,28 @@ class OrderShipForm(ShipForm, forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from providers.errors import ProviderError
-
-        from .provider_requests import order_request, order_service
-
         order = self.instance
         if order is None or order.pk is None:
             return
-        try:
-            choices = order_service(order).carrier_choices(order_request(order))
-        except ProviderError:
-            choices = None
+        result = dispatch.order_carrier_choices_read(order=order)
+        choices = result.data if result.ready else None
         if choices:
             self.fields["carrier"] = forms.ChoiceField(
                 choices=choices, required=False, initial=choices[0][0],
                 help_text="Carriers the provider knows; 'Other' when yours is not listed.",
             )
+        elif not result.ready:
+            self.fields["carrier"].help_text = carrier_note(result)
 
     def _post_clean(self) -> None:
         """Nothing of the order itself is edited here: skip model validation."""
+
+
+def carrier_note(result: Any) -> str:
+    """What a ship form says while the provider's carrier list is not there (pending or
+    failed): type the carrier, or reload to pick from the list."""
+    if result.failed:
+        return (f"The carrier list could not be read ({result.error[:200]}); type the "
+                "carrier, or leave empty for 'other'. Reload to read it again.")
+    return ("The carrier list is being read from the provider; reload to pick from it, or "
+            "type the carrier (empty: 'other').")

@@ -2,8 +2,9 @@
 
 Mounted by ``OrderAdmin.get_urls``: create the provider draft, poll the execution now, and
 edit the order's custom fields / an item's characteristics with a form built from what the
-provider's GET returns (that read stays in the request: the form is the provider's current
-fields). Thin: each write is queued for the worker through ``orders.dispatch``.
+provider's GET returns. Thin: the worker reads those values (``dispatch.*_read``: the page
+shows "Reading…" and polls until they are there) and each write is queued for the worker
+through ``orders.dispatch``; no provider call happens in the request.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from django.utils.html import format_html, format_html_join
 from providers import registry
 from providers.errors import ProviderError
 
-from . import dispatch, services
+from . import dispatch
 from .errors import OrderActionRefused, OrderValidationError
 from .models import TRANSITION_PERMISSION, Order, OrderItem
 
@@ -141,19 +142,44 @@ class ProviderAdminViews:
             self.message_user(request, f"{result.message}; {QUEUED}", messages.SUCCESS)
         return self._back(order)
 
-    def _values_page(self: Any, request: HttpRequest, order: Order, title: str,
-                     read: Any, write: Any) -> HttpResponse:
+    def _values_page(self: Any, request: HttpRequest, order: Order, title: str, what: str,
+                     read: Any, peek: Any, write: Any) -> HttpResponse:
+        """The form of the provider's values. The worker reads them (``dispatch.*_read``):
+        while it does, the page says so and polls itself; a failed read shows its reason and
+        "Read again"; a POST is checked against the stored read, never a fresh call."""
         can_write = request.user.has_perm(TRANSITION_PERMISSION)
         if request.method == "POST" and not can_write:
             raise PermissionDenied("Read-only access: you cannot change orders.")
+        provider = order.merchant.account.provider_label
         context = {**self.admin_site.each_context(request), "order": order, "title": title,
-                   "can_write": can_write, "form": None, "error": ""}
+                   "can_write": can_write, "form": None, "error": "", "what": what,
+                   "provider": provider, "reading": False, "read_error": "", "read_at": None}
+        page = "admin/orders/provider_values_form.html"
         try:
-            fields = read()
-        except (OrderActionRefused, ProviderError) as exc:
-            context["error"] = getattr(exc, "message", str(exc))
-            return TemplateResponse(request, "admin/orders/provider_values_form.html", context)
-        if request.method == "POST" and can_write:
+            if request.method == "POST":
+                stored = peek()
+                if stored is None or not stored.ready:
+                    read(True)
+                    context.update(reading=True, error=(
+                        f"Nothing saved: the {what} this form showed are no longer known "
+                        f"here. They are being read from {provider} again; check them, then "
+                        "save again."))
+                    return TemplateResponse(request, page, context)
+                result = stored
+            else:
+                result = read(request.GET.get("refresh") == "1")
+        except OrderActionRefused as exc:
+            context["error"] = exc.message
+            return TemplateResponse(request, page, context)
+        if result.pending:
+            context["reading"] = True
+            return TemplateResponse(request, page, context)
+        if result.failed:
+            context["read_error"] = result.error
+            return TemplateResponse(request, page, context)
+        context["read_at"] = result.read_at
+        fields = result.data or []
+        if request.method == "POST":
             form = values_form(fields, data=request.POST)
             if form.is_valid():
                 changed = {k: form.cleaned_data[k] for k in form.changed_data}
@@ -161,34 +187,38 @@ class ProviderAdminViews:
                     self.message_user(request, "Nothing changed.", messages.INFO)
                     return self._back(order)
                 try:
-                    result = write(changed)
+                    dispatched = write(changed)
                 except OrderActionRefused as exc:
                     context["error"] = exc.message
                 else:
-                    self.message_user(request, f"{title}: {result.message}; {QUEUED}",
+                    self.message_user(request, f"{title}: {dispatched.message}; {QUEUED}",
                                       messages.SUCCESS)
                     return self._back(order)
         else:
             form = values_form(fields, read_only=not can_write)
         context["form"] = form
-        return TemplateResponse(request, "admin/orders/provider_values_form.html", context)
+        return TemplateResponse(request, page, context)
 
     def custom_fields_view(self: Any, request: HttpRequest, pk: int) -> HttpResponse:
-        order = get_object_or_404(Order, pk=pk)
+        order = get_object_or_404(Order.objects.select_related("merchant__account"), pk=pk)
         return self._values_page(
-            request, order, f"Custom fields of {order.reference}",
-            lambda: services.order_custom_fields_get(order=order, actor=request.user),
+            request, order, f"Custom fields of {order.reference}", "custom fields",
+            lambda refresh: dispatch.order_custom_fields_read(
+                order=order, actor=request.user, refresh=refresh),
+            lambda: dispatch.order_custom_fields_peek(order=order),
             lambda values: dispatch.order_custom_fields_set_enqueue(
                 order=order, values=values, actor=request.user),
         )
 
     def characteristics_view(self: Any, request: HttpRequest, pk: int,
                              item_pk: int) -> HttpResponse:
-        item = get_object_or_404(OrderItem.objects.select_related("order"), pk=item_pk,
-                                 order_id=pk)
+        item = get_object_or_404(OrderItem.objects.select_related("order__merchant__account"),
+                                 pk=item_pk, order_id=pk)
         return self._values_page(
-            request, item.order, f"Characteristics of {item}",
-            lambda: services.order_item_characteristics_get(item=item, actor=request.user),
+            request, item.order, f"Characteristics of {item}", "characteristics",
+            lambda refresh: dispatch.order_item_characteristics_read(
+                item=item, actor=request.user, refresh=refresh),
+            lambda: dispatch.order_item_characteristics_peek(item=item),
             lambda values: dispatch.order_item_characteristics_set_enqueue(
                 item=item, values=values, actor=request.user),
         )

@@ -383,7 +383,9 @@ def order_work_running(*, order: Order) -> bool:
 def order_carrier_choices(*, order: Order) -> list[tuple[str, str]] | None:
     """The provider's carriers for shipping ``order`` as (value, label), as the admin's ship
     form offers them; None when the provider keeps no list (any carrier name is taken).
-    May call the provider (its own cache first); raises ``ProviderError`` when it fails."""
+    May call the provider (its own cache first); raises ``ProviderError`` when it fails.
+    The worker's read (``tasks.provider_read_task``); a web request asks
+    ``dispatch.order_carrier_choices_read``."""
     choices = order_service(order).carrier_choices(order_request(order))
     return list(choices) if choices else None
 

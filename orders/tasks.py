@@ -26,13 +26,21 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 
 from config.observability import bind_account, bind_order
+from core import provider_reads
 from merchants.models import ProviderAccount
+from merchants.provider_requests import account_config
 from providers import registry
-from providers.errors import ProviderError, ProviderNotSupported, ProviderUnavailable
+from providers.brandsdistribution.service import carrier_choices as bd_carrier_choices
+from providers.errors import (
+    ProviderError,
+    ProviderNotSupported,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 
-from . import bulkruns, labels, services
+from . import bulkruns, labels, selectors, services
 from .errors import OrderActionRefused, OrderValidationError
-from .models import BulkRunItem, Order, OrderEvent
+from .models import BulkRunItem, Order, OrderEvent, OrderItem
 from .timeline import event_add
 
 logger = logging.getLogger(__name__)
@@ -300,7 +308,106 @@ def order_command_task(self: ProviderTask, order_pk: int, verb: str,
     except ObjectDoesNotExist:
         _command_failed(order, since, actor, f"{label} not done: the item is gone.")
         return "refused"
+    finally:
+        _command_read_forget(order, verb, payload)
     return "done"
+
+
+def _command_read_forget(order: Order, verb: str, payload: dict[str, Any] | None) -> None:
+    """Saving custom fields or characteristics (done, refused or unknown) makes the stored
+    read of them stale: the next page or GET reads afresh."""
+    item = (payload or {}).get("item")
+    if verb == "custom_fields_set":
+        provider_reads.read_forget(read_key_of("custom_fields", order.pk))
+    elif verb == "item_characteristics_set" and item:
+        provider_reads.read_forget(read_key_of("item_characteristics", int(item)))
+
+
+# --- provider reads a web request asked for (core.provider_reads; orders.dispatch.*_read) ----
+READ_KINDS = {  # kind -> what the operator reads
+    "custom_fields": "custom fields", "item_characteristics": "item characteristics",
+    "carriers": "carrier list", "bd_carriers": "carrier list",
+}
+
+
+def read_key_of(kind: str, pk: int) -> str:
+    """The ``core.provider_reads`` key of one read: an order's custom fields or carriers,
+    an item's characteristics (by item pk), an account's Brandsdistribution carriers."""
+    if kind not in READ_KINDS:
+        raise ValueError(f"unknown provider read {kind!r}")
+    return provider_reads.read_key(f"orders-{kind}", pk)
+
+
+def _read_subject(kind: str, pk: int) -> tuple[Any, str]:
+    """The row a read is about and its provider's label (ObjectDoesNotExist when gone)."""
+    if kind == "item_characteristics":
+        item = OrderItem.objects.select_related("order__merchant__account").get(pk=pk)
+        bind_order(item.order)
+        return item, item.order.merchant.account.provider_label
+    if kind == "bd_carriers":
+        account = ProviderAccount.objects.get(pk=pk)
+        bind_account(account)
+        return account, account.provider_label
+    order = Order.objects.select_related("merchant__account").get(pk=pk)
+    bind_order(order)
+    return order, order.merchant.account.provider_label
+
+
+def _read_run(kind: str, subject: Any, actor: Any) -> Any:
+    """The provider read itself (through the services, which note a failure on the order's
+    timeline), as JSON-able data."""
+    if kind == "custom_fields":
+        return services.order_custom_fields_get(order=subject, actor=actor)
+    if kind == "item_characteristics":
+        return services.order_item_characteristics_get(item=subject, actor=actor)
+    if kind == "carriers":
+        choices = selectors.order_carrier_choices(order=subject)
+        return None if choices is None else [[value, label] for value, label in choices]
+    listed = bd_carrier_choices(account_config(subject), refresh=True)  # bd_carriers
+    if listed["error"]:
+        raise ProviderError(listed["error"])
+    return listed["carriers"]
+
+
+def read_failure_text(label: str, what: str, exc: ProviderError) -> tuple[str, str]:
+    """(plain words, code) for a provider read that failed; the message is redacted at birth
+    (``ProviderError``)."""
+    if isinstance(exc, ProviderNotSupported):
+        return f"{label} has no {what}: {exc}", "not_supported"
+    if isinstance(exc, ProviderRejected):
+        return f"{label} refused to give the {what}: {exc}", "provider_rejected"
+    if isinstance(exc, ProviderUnavailable):
+        return (f"{label} could not be reached or is busy ({exc}); read again in a "
+                "moment.", "provider_error")
+    return f"Reading the {what} from {label} failed: {exc}", "provider_error"
+
+
+@shared_task(bind=True, base=ProviderTask)
+def provider_read_task(self: ProviderTask, kind: str, pk: int,
+                       actor_pk: int | None = None) -> str:
+    """Run a provider read a web request asked for (``dispatch.*_read``) and store its
+    result or its failure in plain words under its key; never retried (the page or client
+    asks again, "Read again" re-queues it)."""
+    key = read_key_of(kind, pk)
+    what = READ_KINDS[kind]
+    try:
+        subject, label = _read_subject(kind, pk)
+    except ObjectDoesNotExist:
+        provider_reads.read_store_failure(key, "Nothing to read: the order, item or account is gone.",
+                                          code="not_found")
+        return "missing"
+    actor = get_user_model().objects.filter(pk=actor_pk).first() if actor_pk else None
+    try:
+        data = _read_run(kind, subject, actor)
+    except (OrderActionRefused, OrderValidationError) as exc:
+        provider_reads.read_store_failure(key, exc.message, code=exc.code or "not_allowed")
+        return "refused"
+    except ProviderError as exc:
+        reason, code = read_failure_text(label, what, exc)
+        provider_reads.read_store_failure(key, reason, code=code)
+        return "failed"
+    provider_reads.read_store_data(key, data)
+    return "read"
 
 
 @shared_task(bind=True, base=ProviderTask)

@@ -74,3 +74,11 @@ def test_a_lost_message_is_queued_again_after_the_pending_window(monkeypatch):
     monkeypatch.setattr(timezone, "now", lambda: later)
     reads.read_request(key=KEY, max_age=60, enqueue=lambda: queued.append(1))
     assert queued == [1, 1]
+
+
+def test_a_failure_keeps_its_code_and_the_code_is_optional():
+    reads.read_store_failure(KEY, "Reseller refused: no such item.", code="provider_rejected")
+    failed = reads.read_peek(key=KEY)
+    assert failed.failed and failed.code == "provider_rejected"
+    reads.read_store_failure(KEY, "The provider failed.")  # as before: no code
+    assert reads.read_peek(key=KEY).code == ""

@@ -16,11 +16,11 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 
 from merchants.provider_requests import account_config
+from orders import dispatch
 from providers.brandsdistribution import mapping
 from providers.brandsdistribution.models import AccountReservation
 from providers.brandsdistribution.reservations import reservation_view
 from providers.brandsdistribution.service import (
-    carrier_choices,
     reservation_read,
     reservation_release,
 )
@@ -30,8 +30,9 @@ from .common import order_form_extension_register
 
 
 class OrderChoices:
-    """Adds "Carrier" (a list read from the provider, cached per account; a free id field when
-    the list cannot be read) and "Auto-confirm" to a draft order's admin form."""
+    """Adds "Carrier" (a list read from the provider by the worker, cached per account; a free
+    id field while it is read or when it cannot be) and "Auto-confirm" to a draft order's
+    admin form. The form never waits for the provider."""
 
     title = "Brandsdistribution"
     field_names = ("bd_carrier", "bd_auto_confirm")
@@ -42,23 +43,34 @@ class OrderChoices:
                 super().__init__(*args, **kwargs)
                 opts = order.provider_options or {}
                 current = str(opts.get("carrierId", "") or "")
-                listed = carrier_choices(account_config(order.merchant.account))
-                if listed["carriers"]:
+                account = order.merchant.account
+                read = dispatch.account_bd_carriers_read(account=account)
+                carriers = (read.data if read.ready
+                            else dispatch.account_bd_carriers_stale(account=account))
+                if read.pending:
+                    note = ("The carrier list is being read from the provider; reload to pick "
+                            "from it")
+                elif read.ready:
+                    note = "The provider lists no carriers"
+                else:
+                    note = "The carrier list could not be read" + (
+                        f" ({read.error[:200]})" if read.error else "")
+                if carriers:
                     choices = [("", "Default carrier (the provider assigns one)")] + [
                         (c["id"], f"{c['name']} (id {c['id']}"
                          + (f", {c['cost']}" if c["cost"] else "") + ")")
-                        for c in listed["carriers"]
+                        for c in carriers
                     ]
                     if current and current not in {c for c, _ in choices}:
                         choices.append((current, f"id {current} (not in the list)"))
-                    field: forms.Field = forms.ChoiceField(choices=choices, required=False,
-                                                           label="Carrier")
+                    field: forms.Field = forms.ChoiceField(
+                        choices=choices, required=False, label="Carrier",
+                        help_text="" if read.ready else f"{note} (this list is older).")
                 else:
                     field = forms.RegexField(
                         regex=r"^\d*$", required=False, label="Carrier id", max_length=20,
-                        help_text="The carrier list could not be read"
-                        + (f" ({listed['error'][:200]})" if listed["error"] else "")
-                        + "; enter a carrier id, or leave empty for the default carrier.",
+                        help_text=f"{note}; enter a carrier id, or leave empty for the default "
+                        "carrier.",
                     )
                 field.initial = current
                 self.fields["bd_carrier"] = field

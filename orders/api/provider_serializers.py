@@ -63,3 +63,11 @@ class QueuedResultSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["accepted"])
     location = serializers.CharField(help_text="Poll the order here for the outcome.")
     order = OrderSerializer()
+
+
+class ReadPendingSerializer(serializers.Serializer):
+    """The worker is reading this from the provider: ask again after ``Retry-After`` seconds
+    at ``Location`` (the same URL)."""
+
+    status = serializers.ChoiceField(choices=["pending"])
+    detail = serializers.CharField()

@@ -1,8 +1,10 @@
 """Order routes that talk to the order's provider: the admin's provider pages and buttons
 (provider draft, lookup, execution status, custom fields, item characteristics, carriers,
 acknowledge all items) as API routes. Mixed into ``OrderViewSet``; thin like it: parse, then
-queue the write through ``orders.dispatch`` (202 with where to look), render. The reads that
-must show provider data at once (custom fields, characteristics, carriers) ask it here."""
+queue the write through ``orders.dispatch`` (202 with where to look), render. The reads of
+provider data (custom fields, characteristics, carriers) are the worker's too
+(``dispatch.*_read``): 200 with the data once read, 202 ``pending`` with ``Retry-After`` and
+``Location`` (this URL) while it reads, the failure's reason in the error shape."""
 
 from __future__ import annotations
 
@@ -15,21 +17,38 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.errors import ErrorSerializer, provider_failure
+from api.errors import ApiError, ErrorSerializer
 from api.idempotency import idempotent
+from api.query import QuerySpec, boolean_param
 from api.scoping import get_or_404
-from orders import dispatch, selectors, services
+from core.provider_reads import RETRY_AFTER_SECONDS, ReadResult
+from orders import dispatch, selectors
 from orders.errors import OrderActionRefused
 from orders.models import Order, OrderItem
-from providers.errors import ProviderError
 
 from . import provider_serializers as ps
 from . import serializers as s
 
 ITEM_PK = OpenApiParameter("item_pk", int, OpenApiParameter.PATH, description="Item id.")
-# Reads that ask the provider: refused now (409: not at the provider yet, no such verb there,
-# the provider said no) or the provider failed (502), as the writes.
+# Reads that ask the provider (the worker does): refused (409: not at the provider yet, no
+# such verb there, the provider said no) or the provider failed (502), as the writes; 202
+# while the worker reads.
 PROVIDER_READ_ERRORS = {409: ErrorSerializer, 502: ErrorSerializer}
+REFRESH = boolean_param("refresh", "true: read from the provider again now, even when a "
+                        "recent read is kept (answers 202 while the worker reads).")
+READ_QUERY = QuerySpec({"refresh": REFRESH})
+READ_PARAMETERS = [
+    OpenApiParameter("refresh", bool, OpenApiParameter.QUERY, required=False,
+                     description=REFRESH.description),
+    OpenApiParameter("Retry-After", int, OpenApiParameter.HEADER, response=[202],
+                     description="Seconds to wait before asking again."),
+    OpenApiParameter("Location", str, OpenApiParameter.HEADER, response=[202],
+                     description="Where to ask again (this URL)."),
+]
+READ_RESPONSES = {202: ps.ReadPendingSerializer, **PROVIDER_READ_ERRORS}
+# failure codes the worker stores (orders.tasks.read_failure_text) -> HTTP status
+READ_FAILURE_STATUS = {"provider_rejected": 409, "not_supported": 409, "not_allowed": 409,
+                       "refused": 409, "not_found": 409, "invalid": 409}
 
 
 class OrderProviderRoutesMixin:
@@ -39,12 +58,27 @@ class OrderProviderRoutesMixin:
     _detail: Any
     get_serializer_context: Any
 
-    def _provider_call(self, order: Order, call: Any) -> Any:
-        try:
-            return call()
-        except ProviderError as exc:
-            order.refresh_from_db()
-            raise provider_failure(exc, order) from exc
+    def _refresh(self, request: Request) -> bool:
+        READ_QUERY.validate(request.query_params)  # strict: 400 naming the parameter
+        return request.query_params.get("refresh") == "true"
+
+    def _read_answer(self, request: Request, order: Order, what: str, result: ReadResult,
+                     render: Any) -> Response:
+        """200 with ``render(data)``; 202 while the worker reads; the failure's reason in
+        the error shape (409 a refusal, 502 a failure)."""
+        if result.ready:
+            return Response(render(result.data))
+        if result.pending:
+            return Response(
+                {"status": "pending",
+                 "detail": f"The {what} are being read from the provider; ask again in "
+                           f"{RETRY_AFTER_SECONDS} seconds."},
+                status=status.HTTP_202_ACCEPTED,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Location": request.path})
+        order.refresh_from_db()
+        code = result.code or "provider_error"
+        raise ApiError(READ_FAILURE_STATUS.get(code, 502), code, result.error,
+                       extra={"order_id": order.pk, "order_state": order.state})
 
     def _item(self, order: Order, item_pk: Any) -> OrderItem:
         item = get_or_404(OrderItem.objects.filter(order=order), item_pk)
@@ -101,7 +135,10 @@ class OrderProviderRoutesMixin:
 
     # --- custom fields and item characteristics -------------------------------------------
     @extend_schema(methods=["GET"], summary="The order's custom fields at the provider",
-                   responses={200: ps.ProviderValueSerializer(many=True), **PROVIDER_READ_ERRORS})
+                   description="Read by the worker: 202 `pending` (with `Retry-After`) until "
+                   "it has them, then 200 (kept a minute; `refresh=true` reads again).",
+                   parameters=READ_PARAMETERS,
+                   responses={200: ps.ProviderValueSerializer(many=True), **READ_RESPONSES})
     @extend_schema(methods=["PUT"], summary="Save custom fields at the provider (in the "
                    "background)", request=ps.ProviderValuesInputSerializer,
                    responses={202: ps.QueuedResultSerializer})
@@ -116,13 +153,16 @@ class OrderProviderRoutesMixin:
             dispatch.order_custom_fields_set_enqueue(order=order, values=values,
                                                      actor=request.user)
             return self._queued(order)
-        fields = self._provider_call(order, lambda: services.order_custom_fields_get(
-            order=order, actor=request.user))
-        return Response(ps.ProviderValueSerializer(fields, many=True).data)
+        result = dispatch.order_custom_fields_read(order=order, actor=request.user,
+                                                   refresh=self._refresh(request))
+        return self._read_answer(request, order, "custom fields", result, lambda fields: (
+            ps.ProviderValueSerializer(fields or [], many=True).data))
 
     @extend_schema(parameters=[ITEM_PK])
     @extend_schema(methods=["GET"], summary="An item's characteristics at the provider",
-                   responses={200: ps.ProviderValueSerializer(many=True), **PROVIDER_READ_ERRORS})
+                   description="Read by the worker, as the custom fields: 202 `pending` "
+                   "until it has them, then 200.", parameters=READ_PARAMETERS,
+                   responses={200: ps.ProviderValueSerializer(many=True), **READ_RESPONSES})
     @extend_schema(methods=["PUT"], summary="Save an item's characteristics at the provider "
                    "(in the background)", request=ps.ProviderValuesInputSerializer,
                    responses={202: ps.QueuedResultSerializer})
@@ -140,20 +180,26 @@ class OrderProviderRoutesMixin:
             dispatch.order_item_characteristics_set_enqueue(item=item, values=values,
                                                             actor=request.user)
             return self._queued(order)
-        fields = self._provider_call(order, lambda: services.order_item_characteristics_get(
-            item=item, actor=request.user))
-        return Response(ps.ProviderValueSerializer(fields, many=True).data)
+        result = dispatch.order_item_characteristics_read(item=item, actor=request.user,
+                                                          refresh=self._refresh(request))
+        return self._read_answer(request, order, "characteristics", result, lambda fields: (
+            ps.ProviderValueSerializer(fields or [], many=True).data))
 
     # --- carriers and items ----------------------------------------------------------------
     @extend_schema(summary="The provider's carriers for shipping this order",
-                   responses={200: ps.CarrierListSerializer, **PROVIDER_READ_ERRORS})
+                   description="Where the provider keeps a list, the worker reads it: 202 "
+                   "`pending` until then (kept an hour; `refresh=true` reads again).",
+                   parameters=READ_PARAMETERS,
+                   responses={200: ps.CarrierListSerializer, **READ_RESPONSES})
     @action(detail=True, methods=["get"], url_path="carriers", url_name="carriers",
             pagination_class=None, filter_backends=[])
     def carriers(self, request: Request, pk: Any = None) -> Response:
         order = self.get_object()
-        choices = self._provider_call(order, lambda: selectors.order_carrier_choices(order=order))
-        return Response({"free_text": choices is None,
-                         "carriers": [{"value": v, "label": label} for v, label in choices or []]})
+        result = dispatch.order_carrier_choices_read(order=order, actor=request.user,
+                                                     refresh=self._refresh(request))
+        return self._read_answer(request, order, "carriers", result, lambda choices: {
+            "free_text": choices is None,
+            "carriers": [{"value": v, "label": label} for v, label in choices or []]})
 
     @extend_schema(summary="Acknowledge every item the provider lets us acknowledge now "
                            "(one provider request, in the background)",

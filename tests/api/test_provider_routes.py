@@ -145,24 +145,104 @@ def test_provider_draft_refused_for_providers_without_drafts(api, order, mocked)
     assert len(mocked.calls) == 0
 
 
+def read_by_the_worker(client, url, mocked, capture):
+    """GET ``url``: 202 pending with no provider call in the request; the worker (the
+    captured on-commit task) reads; the next GET answers 200 from what it stored."""
+    calls = len(mocked.calls)
+    with capture() as worker:
+        pending = client.get(url)
+    assert pending.status_code == 202, pending.json()
+    assert pending.json()["status"] == "pending"
+    assert int(pending["Retry-After"]) > 0 and pending["Location"] == url
+    assert len(mocked.calls) == calls and len(worker) == 1  # nothing sent inside the request
+    worker[0]()
+    assert len(mocked.calls) > calls  # the worker read it
+    calls = len(mocked.calls)
+    ready = client.get(url)
+    assert ready.status_code == 200, ready.json()
+    assert len(mocked.calls) == calls  # served from the stored read
+    return ready
+
+
 def test_custom_fields_read_and_saved_at_the_provider(api, reseller_order, sandbox,
                                                       django_capture_on_commit_callbacks):
     order = services.order_provider_draft_create(order=reseller_order)
-    fields = api.get(_url(order, "custom-fields/"))
-    assert fields.status_code == 200, fields.json()
+    url = _url(order, "custom-fields/")
+    fields = read_by_the_worker(api, url, sandbox, django_capture_on_commit_callbacks)
     names = {f["name"] for f in fields.json()}
     assert "PONumber" in names
     calls = len(sandbox.calls)
     with django_capture_on_commit_callbacks() as worker:
-        saved = api.put(_url(order, "custom-fields/"), {"values": {"PONumber": "PO-42"}},
-                        format="json")
+        saved = api.put(url, {"values": {"PONumber": "PO-42"}}, format="json")
     assert saved.status_code == 202, saved.json()
     assert saved.json()["status"] == "accepted" and len(sandbox.calls) == calls
     for task in worker:
         task()
-    values = {f["name"]: f["value"] for f in api.get(_url(order, "custom-fields/")).json()}
+    # saving forgot the stored read: the next GET reads afresh and shows the new value
+    values = {f["name"]: f["value"]
+              for f in read_by_the_worker(api, url, sandbox,
+                                          django_capture_on_commit_callbacks).json()}
     assert values["PONumber"] == "PO-42"
     assert order.events.filter(message__contains="Custom fields saved").exists()
+
+
+def test_refresh_reads_again_and_is_a_strict_boolean(api, reseller_order, sandbox,
+                                                     django_capture_on_commit_callbacks):
+    order = services.order_provider_draft_create(order=reseller_order)
+    url = _url(order, "custom-fields/")
+    read_by_the_worker(api, url, sandbox, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks() as worker:
+        again = api.get(url + "?refresh=true")
+    assert again.status_code == 202 and len(worker) == 1
+    assert again["Location"] == url  # asking there again does not re-read each time
+    for bad in ("1", "yes", ""):
+        refused = api.get(url + f"?refresh={bad}")
+        assert refused.status_code == 400 and "refresh" in refused.json()["error"]["fields"]
+
+
+def test_a_failed_read_answers_its_reason_in_the_error_shape(
+        api, merchant, mocked, django_capture_on_commit_callbacks, monkeypatch):
+    """The provider fails the worker's read: the next GET answers 502 with the reason in plain
+    words (no 500); asking again queues a new read."""
+    from providers.errors import ProviderUnavailable
+
+    def fails(self, order=None):
+        raise ProviderUnavailable("HTTP 503 from the provider: maintenance")
+
+    monkeypatch.setattr(FakeService, "carrier_choices", fails, raising=False)
+    order = OrderFactory(merchant=merchant, state="placed", external_id="991")
+    url = _url(order, "carriers/")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.get(url).status_code == 202
+    failed = api.get(url)
+    assert failed.status_code == 502, failed.json()
+    error = failed.json()["error"]
+    assert error["code"] == "provider_error" and error["order_id"] == order.pk
+    assert error["message"] == ("Fake could not be reached or is busy (HTTP 503 from the "
+                                "provider: maintenance); read again in a moment.")
+    assert api.get(url).status_code == 202  # shown once, then read again
+
+
+def test_a_read_the_provider_refuses_is_409(api, reseller_order, sandbox, monkeypatch,
+                                            django_capture_on_commit_callbacks):
+    from providers.errors import ProviderRejected
+    from providers.reseller.service import ResellerService
+
+    def refused(self, order, item):
+        raise ProviderRejected("Item not found in order.", http_status=404)
+
+    order = services.order_provider_draft_create(order=reseller_order)
+    item = order.items.get()
+    monkeypatch.setattr(ResellerService, "item_characteristics_get", refused)
+    url = _url(order, f"items/{item.pk}/characteristics/")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.get(url).status_code == 202
+    refused = api.get(url)
+    assert refused.status_code == 409, refused.json()
+    assert refused.json()["error"]["code"] == "provider_rejected"
+    assert "refused to give the item characteristics" in refused.json()["error"]["message"]
+    assert order.events.filter(kind=OrderEvent.Kind.ERROR,
+                               message__startswith="Reading item characteristics failed").exists()
 
 
 @pytest.mark.parametrize("body, field", [
@@ -188,8 +268,7 @@ def test_item_characteristics_read_and_saved(api, reseller_order, sandbox,
     order = services.order_provider_draft_create(order=reseller_order)
     item = order.items.get()
     url = _url(order, f"items/{item.pk}/characteristics/")
-    read = api.get(url)
-    assert read.status_code == 200, read.json()
+    read = read_by_the_worker(api, url, sandbox, django_capture_on_commit_callbacks)
     name = read.json()[0]["name"]
     calls = len(sandbox.calls)
     with django_capture_on_commit_callbacks() as worker:
@@ -198,29 +277,50 @@ def test_item_characteristics_read_and_saved(api, reseller_order, sandbox,
     assert len(sandbox.calls) == calls
     for task in worker:
         task()
-    values = {v["name"]: v["value"] for v in api.get(url).json()}
+    values = {v["name"]: v["value"]
+              for v in read_by_the_worker(api, url, sandbox,
+                                          django_capture_on_commit_callbacks).json()}
     assert values[name] == "Blue"
     other = OrderItemFactory(order=OrderFactory(merchant=order.merchant))
     assert api.get(_url(order, f"items/{other.pk}/characteristics/")).status_code == 404
 
 
-def test_readonly_user_cannot_write_custom_fields(readonly_user, reseller_order, sandbox):
+def test_readonly_user_cannot_write_custom_fields(readonly_user, reseller_order, sandbox,
+                                                  django_capture_on_commit_callbacks):
     from rest_framework.test import APIClient
 
     order = services.order_provider_draft_create(order=reseller_order)
     client = APIClient()
     client.force_login(readonly_user)
-    assert client.get(_url(order, "custom-fields/")).status_code == 200
+    read_by_the_worker(client, _url(order, "custom-fields/"), sandbox,
+                       django_capture_on_commit_callbacks)
     response = client.put(_url(order, "custom-fields/"), {"values": {"PONumber": "x"}},
                           format="json")
     assert response.status_code == 403
 
 
 # --- carriers, lookup, acknowledge all, execution, sync -------------------------------------
-def test_carriers_list_or_free_text(api, order, monkeypatch):
-    assert api.get(_url(order, "carriers/")).json() == {"free_text": True, "carriers": []}
-    monkeypatch.setattr(FakeService, "carrier_choices",
-                        lambda self, order=None: [("dhl", "DHL"), ("ups", "UPS")], raising=False)
+def test_carriers_list_or_free_text(api, order, monkeypatch, mocked,
+                                    django_capture_on_commit_callbacks):
+    # no list at this provider: answered at once, nothing queued
+    with django_capture_on_commit_callbacks() as worker:
+        free = api.get(_url(order, "carriers/"))
+    assert free.status_code == 200 and not worker
+    assert free.json() == {"free_text": True, "carriers": []}
+    asked: list[str] = []
+
+    def listed(self, order=None):
+        asked.append(order.reference)
+        return [("dhl", "DHL"), ("ups", "UPS")]
+
+    monkeypatch.setattr(FakeService, "carrier_choices", listed, raising=False)
+    with django_capture_on_commit_callbacks() as worker:
+        pending = api.get(_url(order, "carriers/"))
+    assert pending.status_code == 202 and pending["Retry-After"] == "2"
+    assert asked == []  # not in the request
+    for task in worker:
+        task()
+    assert asked == [order.reference]
     body = api.get(_url(order, "carriers/")).json()
     assert body == {"free_text": False, "carriers": [{"value": "dhl", "label": "DHL"},
                                                      {"value": "ups", "label": "UPS"}]}

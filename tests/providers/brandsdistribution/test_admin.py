@@ -37,25 +37,39 @@ def _form_data(order, **extra):
     return data
 
 
-def test_draft_order_offers_the_cached_carrier_list_and_saves_the_choice(mocked, op_client):
+def test_draft_order_offers_the_cached_carrier_list_and_saves_the_choice(
+        mocked, op_client, django_capture_on_commit_callbacks):
     order = make_order(provider_options={})
     mocked.add(responses.GET, CARRIERS, body=fixture("carriers.json"))
     url = reverse("admin:orders_order_change", args=[order.pk])
+    with django_capture_on_commit_callbacks() as worker:
+        waiting = op_client.get(url)
+    assert b"The carrier list is being read from the provider; reload to pick" in waiting.content
+    assert not any(c.request.url.startswith(CARRIERS) for c in mocked.calls)
+    for task in worker:  # the worker reads the list into the account's cache
+        task()
+    assert sum(c.request.url.startswith(CARRIERS) for c in mocked.calls) == 1
     page = op_client.get(url)
     assert page.status_code == 200
     assert b"TNT (id 39" in page.content
+    assert sum(c.request.url.startswith(CARRIERS) for c in mocked.calls) == 1  # cache hit
     response = op_client.post(url, _form_data(order, bd_carrier="39", bd_auto_confirm=""))
     assert response.status_code == 302, response.content[:3000]
     order.refresh_from_db()
     assert order.provider_options == {"carrierId": "39", "autoConfirm": False}
 
 
-def test_carrier_list_unreadable_gives_a_free_id_field(mocked, op_client):
+def test_carrier_list_unreadable_gives_a_free_id_field(mocked, op_client,
+                                                     django_capture_on_commit_callbacks):
     order = make_order(provider_options={})
     mocked.add(responses.GET, CARRIERS, status=503, body="maintenance")
     url = reverse("admin:orders_order_change", args=[order.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        op_client.get(url)
     page = op_client.get(url)
-    assert b"The carrier list could not be read" in page.content
+    assert page.status_code == 200
+    assert b"The carrier list could not be read (" in page.content
+    assert b"enter a carrier id" in page.content
     response = op_client.post(url, _form_data(order, bd_carrier="77", bd_auto_confirm="on"))
     assert response.status_code == 302
     order.refresh_from_db()

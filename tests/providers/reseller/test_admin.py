@@ -15,6 +15,7 @@ from tests.factories import MerchantFactory, OrderFactory, OrderItemFactory
 from .test_sandbox import _account, bridge
 
 pytestmark = pytest.mark.django_db
+LABEL = "White-label reseller v3"  # the provider's label, as the pages name it
 
 
 @pytest.fixture
@@ -58,18 +59,88 @@ def test_operator_creates_provider_draft_from_the_order_page(staff, sandbox,
     assert "6 d" in change  # days left
 
 
+def read_page(client, url, mocked, capture, what="custom fields"):
+    """The page asks the worker to read: "Reading … from <provider>…" (polling itself), no
+    provider call in the request; the worker reads; the page polled again shows the form."""
+    calls = len(mocked.calls)
+    with capture() as worker:
+        reading = client.get(url).content.decode()
+    assert f"Reading {what} from {LABEL}…" in reading
+    assert 'hx-trigger="every 2s"' in reading and f'hx-get="{url}"' in reading
+    assert "<form" not in reading.split('id="dd-read"')[1]
+    assert len(mocked.calls) == calls and len(worker) == 1  # nothing sent inside the request
+    worker[0]()
+    assert len(mocked.calls) > calls
+    calls = len(mocked.calls)
+    page = client.get(url).content.decode()
+    assert "Reading" not in page and 'hx-trigger="every 2s"' not in page
+    assert len(mocked.calls) == calls  # served from the stored read
+    return page
+
+
 def test_custom_fields_form_is_built_from_provider_fields_and_saves(
         staff, sandbox, django_capture_on_commit_callbacks):
     order = OrderFactory(merchant=MerchantFactory(account=_account()))
     OrderItemFactory(order=order, product_id="P1")
     order = services.order_provider_draft_create(order=order)
     url = reverse("admin:orders_order_custom_fields", args=[order.pk])
-    page = staff.get(url).content.decode()
-    assert 'name="PONumber"' in page and "Delivery notes" in page
-    with django_capture_on_commit_callbacks(execute=True):
-        staff.post(url, {"PONumber": "PO-9", "DeliveryNotes": ""})
+    page = read_page(staff, url, sandbox, django_capture_on_commit_callbacks)
+    assert 'name="PONumber"' in page and "Delivery notes" in page and "Read again" in page
+    calls = len(sandbox.calls)
+    with django_capture_on_commit_callbacks() as worker:
+        saved = staff.post(url, {"PONumber": "PO-9", "DeliveryNotes": ""})
+    assert saved.status_code == 302 and len(sandbox.calls) == calls  # checked on the kept read
+    for task in worker:
+        task()
     values = {f["name"]: f["value"] for f in services.order_custom_fields_get(order=order)}
     assert values == {"PONumber": "PO-9", "DeliveryNotes": ""}
+    # saving forgot the kept read: the page reads the new values afresh
+    page = read_page(staff, url, sandbox, django_capture_on_commit_callbacks)
+    assert 'value="PO-9"' in page
+
+
+def test_a_post_without_a_kept_read_saves_nothing_and_reads_again(
+        staff, sandbox, django_capture_on_commit_callbacks):
+    order = OrderFactory(merchant=MerchantFactory(account=_account()))
+    OrderItemFactory(order=order, product_id="P1")
+    order = services.order_provider_draft_create(order=order)
+    url = reverse("admin:orders_order_custom_fields", args=[order.pk])
+    calls = len(sandbox.calls)
+    with django_capture_on_commit_callbacks() as worker:
+        page = staff.post(url, {"PONumber": "PO-9"}).content.decode()
+    assert "Nothing saved" in page and f"Reading custom fields from {LABEL}…" in page
+    assert len(sandbox.calls) == calls
+    assert len(worker) == 1  # the read, not a save
+    assert not order.events.filter(message__contains="queued").exists()
+
+
+def test_a_failed_read_shows_its_reason_and_read_again(
+        staff, sandbox, django_capture_on_commit_callbacks, monkeypatch):
+    from providers.errors import ProviderUnavailable
+    from providers.reseller.service import ResellerService
+
+    order = OrderFactory(merchant=MerchantFactory(account=_account()))
+    OrderItemFactory(order=order, product_id="P1")
+    order = services.order_provider_draft_create(order=order)
+
+    def down(self, order):
+        raise ProviderUnavailable("HTTP 503: maintenance window")
+
+    monkeypatch.setattr(ResellerService, "custom_fields_get", down)
+    url = reverse("admin:orders_order_custom_fields", args=[order.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.get(url)
+    page = staff.get(url)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert (f"Could not read the custom fields from {LABEL}: {LABEL} could not be reached or "
+            "is busy (HTTP 503: maintenance window); read again in a moment.") in text
+    assert f'href="{url}?refresh=1">Read again' in text
+    assert 'hx-trigger="every 2s"' not in text  # no more polling
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.get(url + "?refresh=1")
+    assert 'name="PONumber"' in staff.get(url).content.decode()
 
 
 def test_characteristics_form_saves(staff, sandbox, django_capture_on_commit_callbacks):
@@ -78,7 +149,8 @@ def test_characteristics_form_saves(staff, sandbox, django_capture_on_commit_cal
     services.order_provider_draft_create(order=order)
     item.refresh_from_db()
     url = reverse("admin:orders_order_item_characteristics", args=[order.pk, item.pk])
-    assert 'name="Seats"' in staff.get(url).content.decode()
+    assert 'name="Seats"' in read_page(staff, url, sandbox, django_capture_on_commit_callbacks,
+                                       what="characteristics")
     with django_capture_on_commit_callbacks(execute=True):
         staff.post(url, {"DomainName": "shop.example", "Seats": "3"})
     values = {v["name"]: v["value"]
@@ -86,14 +158,16 @@ def test_characteristics_form_saves(staff, sandbox, django_capture_on_commit_cal
     assert values == {"DomainName": "shop.example", "Seats": "3"}
 
 
-def test_custom_fields_page_is_read_only_for_readonly_user(client, readonly_user, sandbox):
+def test_custom_fields_page_is_read_only_for_readonly_user(client, readonly_user, sandbox,
+                                                           django_capture_on_commit_callbacks):
     client.force_login(readonly_user)
     order = OrderFactory(merchant=MerchantFactory(account=_account()))
     OrderItemFactory(order=order, product_id="P1")
     order = services.order_provider_draft_create(order=order)
-    page = client.get(reverse("admin:orders_order_custom_fields", args=[order.pk]))
-    assert page.status_code == 200
-    assert "Save at the provider" not in page.content.decode()
+    page = read_page(client, reverse("admin:orders_order_custom_fields", args=[order.pk]),
+                     sandbox, django_capture_on_commit_callbacks)
+    assert 'name="PONumber"' in page and "disabled" in page
+    assert "Save at the provider" not in page
 
 
 def _form_data(html: str) -> dict[str, str]:

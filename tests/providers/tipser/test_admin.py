@@ -35,6 +35,14 @@ def test_ship_form_offers_tipser_carriers_with_customer_choice_first(
     )
     client.force_login(operator)
     url = reverse("admin:orders_order_transition", args=[tipser_order.pk, "ship"])
+    # the list is read by the worker: meanwhile a free-text carrier and a note, no call
+    with django_capture_on_commit_callbacks() as worker:
+        waiting = client.get(url).content.decode()
+    assert "The carrier list is being read from the provider; reload to pick from it" in waiting
+    assert 'name="carrier"' in waiting and '<select name="carrier"' not in waiting
+    assert len(mocked.calls) == 0 and len(worker) == 1
+    worker[0]()
+    assert len(mocked.calls) == 1  # GET /v3/markets, by the worker
     page = client.get(url).content.decode()
     assert '<option value="DHL" selected>DHL (customer&#x27;s choice)</option>' in page
     assert (
@@ -128,6 +136,12 @@ def test_bulk_ship_offers_the_providers_carriers_like_the_single_order_form(
     client.force_login(operator)
     url = reverse("admin:orders_order_changelist")
     base = {"action": "mark_shipped_selected", helpers.ACTION_CHECKBOX_NAME: [tipser_order.pk]}
+    with django_capture_on_commit_callbacks() as worker:
+        waiting = client.post(url, base).content.decode()
+    assert "The carrier list is being read from the provider; reload to pick from it" in waiting
+    assert f'name="carrier_{tipser_order.pk}"' not in waiting  # the carrier above, free text
+    assert len(mocked.calls) == 0 and len(worker) == 1
+    worker[0]()
     page = client.post(url, base).content.decode()
     select = page[page.index(f'name="carrier_{tipser_order.pk}"'):]
     select = select[:select.index("</select>")]
