@@ -272,3 +272,13 @@ def test_schema_documents_the_queued_answers(db):
     assert {"200", "202", "409"} <= set(release["post"]["responses"])
     assert {"200", "202", "404"} <= set(release["get"]["responses"])
     assert {"200", "202"} <= set(paths["/api/v1/accounts/{id}/reservation/"]["get"]["responses"])
+
+
+def test_a_replayed_202_keeps_location_and_retry_after(staff_api, tipser, queued):
+    url = f"/api/v1/accounts/{tipser.pk}/check/"
+    first = staff_api.post(url, format="json", HTTP_IDEMPOTENCY_KEY="check-1")
+    again = staff_api.post(url, format="json", HTTP_IDEMPOTENCY_KEY="check-1")
+    assert again["Idempotent-Replayed"] == "true"
+    _pending(first, url)
+    _pending(again, url)
+    assert len(queued) == 1
