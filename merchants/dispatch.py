@@ -124,4 +124,20 @@ def merchant_authorization_link_request(
 
 
 def merchant_authorization_link_result(*, merchant: Merchant) -> ReadResult | None:
-    return _last(tasks.authorization_link_key(merchant.pk))
+    """The last link asked for: pending, the outcome, or ``None``. A created link is shown
+    only while it can still be used (followed, expired or replaced: forgotten)."""
+    key = tasks.authorization_link_key(merchant.pk)
+    found = _last(key)
+    if found is not None and found.ready and isinstance(found.data, dict) \
+            and found.data.get("created"):
+        from django.utils import timezone
+
+        from .models import AuthorizationRequest
+
+        live = AuthorizationRequest.objects.filter(
+            merchant=merchant, status=AuthorizationRequest.Status.CREATED,
+            expires_at__gt=timezone.now())
+        if not live.exists():
+            reads.read_forget(key)
+            return None
+    return found

@@ -1,4 +1,5 @@
-"""Merchants and provider accounts API: thin views over merchants.services."""
+"""Merchants and provider accounts API: thin views over merchants.services, and over
+merchants.dispatch for what needs the provider (queued for the worker: 202 + Location)."""
 
 from __future__ import annotations
 

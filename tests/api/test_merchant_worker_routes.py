@@ -156,6 +156,10 @@ def test_link_is_queued_then_appears_where_the_202_points(api, aliseeks_merchant
     # the merchant's timeline keeps what happened, with who asked
     event = merchant.events.get(kind="authorization_link")
     assert "M-42" in event.message and event.actor.username == "api-erp"
+    # once the merchant followed it, the link is no longer shown
+    AuthorizationRequest.objects.filter(merchant=merchant).update(
+        status=AuthorizationRequest.Status.REDIRECTED)
+    assert api.get(url).status_code == 404
 
 
 def test_link_refused_by_the_provider_is_a_409_now_or_a_readable_outcome_later(

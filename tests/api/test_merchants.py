@@ -76,10 +76,6 @@ def test_authorize_returns_the_one_time_link(api, aliseeks_merchant, monkeypatch
     assert body["expires_at"] == "2030-01-01T00:00:00Z"
     assert body["merchant"]["id"] == merchant.pk
     assert calls == [(merchant.pk, "api-erp", "http://testserver")]
-    again = api.get(f"{URL}{merchant.pk}/authorization-link/")  # where the link stays
-    assert again.status_code == 200
-    assert again.json()["url"] == "http://testserver/merchants/authorize/abc"
-    assert again.json()["created"] is True
 
 
 def test_authorize_link_not_supported_by_provider_is_409(api, merchant, monkeypatch):
