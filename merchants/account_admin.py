@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import (
     Http404,
     HttpRequest,
@@ -104,7 +105,8 @@ class ProviderAccountFormAdminMixin:
     def _after_save(self, request: HttpRequest, obj: ProviderAccount,
                     response: HttpResponse) -> HttpResponse:
         if CHECK_BUTTON in request.POST and self.has_change_permission(request, obj):  # type: ignore[attr-defined]
-            dispatch.account_check_request(account=obj)
+            # the account was just saved in this transaction: the worker reads it once committed
+            transaction.on_commit(lambda: dispatch.account_check_request(account=obj))
             return HttpResponseRedirect(
                 reverse("admin:merchants_provideraccount_change", args=[obj.pk]))
         return response
