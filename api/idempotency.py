@@ -111,7 +111,7 @@ def idempotent(func: Callable[..., Response]) -> Callable[..., Response]:
         except BaseException:
             record.delete()
             raise
-        headers = {k: response[k] for k in ("Location",) if k in response}
+        headers = {k: response[k] for k in ("Location", "Retry-After") if k in response}
         IdempotencyRecord.objects.filter(pk=record.pk).update(
             status_code=response.status_code, response_body=response.data,
             response_headers=headers,

@@ -123,6 +123,10 @@ ADMIN_ONLY: dict[str, str] = {
     "orders.Order url orders_order_status_graphs": "a read: the provider status diagrams",
     "orders.Order url orders_order_bulk_runs": "a read: the admin's bulk-run progress panel",
     "orders.Order url orders_order_live": "a read: the order page's polled live region",
+    "merchants.ProviderAccount url merchants_provideraccount_check_status":
+        "a read: the account page's polled check result (GET /api/v1/accounts/{id}/check/)",
+    "merchants.Merchant url merchants_merchant_authorization_link_status":
+        "a read: the merchant page's polled link (GET /api/v1/merchants/{id}/authorization-link/)",
     "orders.Order action delete_selected":
         "orders are cancelled, never deleted, through the API (timeline and provider ids stay)",
     "orders.OrderItem action delete_selected":

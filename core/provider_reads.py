@@ -127,6 +127,13 @@ def read_request(*, key: str, max_age: float, enqueue: Callable[[], None],
     return ReadResult("pending")
 
 
+def read_pending(*, key: str) -> bool:
+    """Whether a read of ``key`` is queued and has not reported yet (within
+    ``PENDING_SECONDS``): a route answering "the last result" tells "still running" from
+    "never asked" with it."""
+    return cache.get(_pending_key(key)) is not None
+
+
 def read_store_data(key: str, data: Any) -> None:
     """The worker read ``data`` (JSON-able) from the provider."""
     cache.set(key, {"data": data, "read_at": timezone.now().isoformat()}, KEEP_SECONDS)

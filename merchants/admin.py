@@ -1,21 +1,18 @@
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
 from django_fsm.admin import FSMAdminMixin
 
-from merchants.provider_requests import provider_service
-from providers.errors import ProviderError
-
-from . import services
+from . import dispatch, services
 from .account_admin import ProviderAccountFormAdminMixin
 from .fields import UNREADABLE_MESSAGE
 from .forms import ProviderAccountForm
@@ -77,13 +74,19 @@ class ProviderAccountAdmin(ProviderAccountFormAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Check credentials with a harmless call", permissions=["change"])
     def check_accounts(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
-        for account in queryset:
-            try:
-                note = services.account_check(account=account)
-            except ProviderError as exc:
-                self.message_user(request, f"{account}: {exc}", messages.ERROR)
-            else:
-                self.message_user(request, f"{account}: OK {note}", messages.SUCCESS)
+        """Queued for the worker: each account's page shows the result."""
+        for account in queryset.order_by("pk"):
+            result = dispatch.account_check_request(account=account)
+            if result.pending:
+                self.message_user(request, f"{account}: checking credentials… its page shows "
+                                  "the result.", messages.INFO)
+                continue
+            data = result.data if result.ready and isinstance(result.data, dict) else {
+                "ok": False, "detail": result.error}
+            self.message_user(request, f"{account}: " + (
+                f"OK {data.get('detail')}" if data.get("ok") else
+                f"check failed — {data.get('detail')}"),
+                messages.SUCCESS if data.get("ok") else messages.ERROR)
 
 
 @admin.register(MerchantEvent)
@@ -124,6 +127,23 @@ def _authorization_link_service() -> Any:
     return getattr(services, "merchant_authorization_link_create", None)
 
 
+def authorization_link_context(merchant: Merchant) -> dict[str, Any]:
+    """What the merchant's page says of the last authorization link asked for."""
+    result = dispatch.merchant_authorization_link_result(merchant=merchant)
+    context: dict[str, Any] = {"dd_link_merchant": merchant, "dd_link_state": "none"}
+    if result is None:
+        return context
+    if result.pending:
+        context["dd_link_state"] = "pending"
+        return context
+    data = result.data if result.ready and isinstance(result.data, dict) else {
+        "created": False, "detail": result.error}
+    context.update(dd_link_state="created" if data.get("created") else "failed",
+                   dd_link_url=data.get("url") or "", dd_link_detail=data.get("detail") or "",
+                   dd_link_expires=str(data.get("expires_at") or "")[:16].replace("T", " "))
+    return context
+
+
 @admin.register(Merchant)
 class MerchantAdmin(FSMAdminMixin, admin.ModelAdmin):
     fsm_fields = ["auth_state"]
@@ -156,51 +176,51 @@ class MerchantAdmin(FSMAdminMixin, admin.ModelAdmin):
             path("<path:object_id>/authorization-link/",
                  self.admin_site.admin_view(self.authorization_link_view),
                  name="merchants_merchant_authorization_link"),
+            path("<path:object_id>/authorization-link/status/",
+                 self.admin_site.admin_view(self.authorization_link_status_view),
+                 name="merchants_merchant_authorization_link_status"),
             *super().get_urls(),
         ]
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
         context = dict(extra_context or {})
-        merchant = self.get_object(request, object_id)
+        merchant: Any = self.get_object(request, object_id)
+        may_change = self.has_change_permission(request)
         context["can_send_authorization_link"] = bool(
-            _authorization_link_service() and self.has_change_permission(request)
-            and merchant is not None
-            and provider_service(merchant.account).supports(  # type: ignore[attr-defined]
-                "register_merchant")
-        )
+            may_change and merchant is not None
+            and dispatch.merchant_authorization_link_available(merchant=merchant))
+        if merchant is not None and may_change:  # the link is a credential: changers only
+            context.update(authorization_link_context(merchant))
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     def authorization_link_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """(Re)send the merchant the link to authorize us at the provider."""
+        """(Re)send the merchant the link to authorize us at the provider: queued for the
+        worker; the page shows "Creating the link…" and then the link."""
         if request.method != "POST" or not self.has_change_permission(request):
             raise PermissionDenied("Read-only access: you cannot send authorization links.")
-        merchant = self.get_object(request, object_id)
+        merchant: Any = self.get_object(request, object_id)
         if merchant is None:
             raise Http404("No such merchant.")
-        create = _authorization_link_service()
-        if create is None:
-            self.message_user(request, "Authorization links are not available for this "
-                              "installation.", messages.ERROR)
-            return redirect("admin:merchants_merchant_change", merchant.pk)
-        kwargs: dict[str, Any] = {"merchant": merchant}
-        if "actor" in inspect.signature(create).parameters:
-            kwargs["actor"] = request.user
-        if "base_url" in inspect.signature(create).parameters:
-            kwargs["base_url"] = _public_base(request)
         try:
-            result = create(**kwargs)
-        except (ProviderError, ValueError, services.MerchantAuthorizationError) as exc:
-            self.message_user(request, f"Could not create the link: {exc}", messages.ERROR)
-            return redirect("admin:merchants_merchant_change", merchant.pk)
-        url = getattr(result, "url", None) or str(result)
-        self.message_user(
-            request,
-            format_html("Authorization link for {} (send it to the merchant): "
-                        '<a href="{}" class="dd-auth-link">{}</a>', merchant, url, url),
-            messages.SUCCESS,
-        )
+            dispatch.merchant_authorization_link_request(
+                merchant=merchant, actor=request.user, base_url=_public_base(request))
+        except services.MerchantAuthorizationError as exc:
+            self.message_user(request, f"Could not create the link: {exc.message}",
+                              messages.ERROR)
         return redirect("admin:merchants_merchant_change", merchant.pk)
+
+    def authorization_link_status_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """GET: the polled fragment with the last link (a read; queues nothing)."""
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        if not self.has_change_permission(request):
+            raise PermissionDenied("Read-only access: authorization links are not shown.")
+        merchant: Any = self.get_object(request, object_id)
+        if merchant is None:
+            raise Http404("No such merchant.")
+        return TemplateResponse(request, "admin/merchants/merchant/authorization_link.html",
+                                authorization_link_context(merchant))
 
     def _apply_fsm_transition(self, *, obj: Any, transition_name: str, request: HttpRequest,
                               kwargs: Any = None) -> bool:
@@ -249,18 +269,26 @@ def _public_base(request: HttpRequest) -> str:
               permissions=["change"])
 def send_authorization_link(modeladmin: Any, request: HttpRequest,
                             queryset: QuerySet[Merchant]) -> None:
+    """Queued for the worker: each merchant's page shows "Creating the link…", then it."""
     for merchant in queryset.select_related("account"):
         try:
-            link = services.merchant_authorization_link_create(
+            result = dispatch.merchant_authorization_link_request(
                 merchant=merchant, actor=request.user, base_url=_public_base(request))
         except services.MerchantAuthorizationError as exc:
             modeladmin.message_user(request, f"{merchant}: {exc.message}", messages.ERROR)
-        else:
+            continue
+        data = result.data if result.ready and isinstance(result.data, dict) else None
+        if data is None and result.pending:
+            modeladmin.message_user(request, f"{merchant}: creating the link… the merchant's "
+                                    "page shows it.", messages.INFO)
+        elif data is not None and data.get("created"):
             modeladmin.message_user(request, format_html(
                 "{}: send this one-time link to the merchant (valid {} days): "
-                "<a href='{}'>{}</a>", merchant,
-                services.AUTHORIZATION_LINK_TTL.days,
-                link, link), messages.SUCCESS)
+                "<a href='{}'>{}</a>", merchant, services.AUTHORIZATION_LINK_TTL.days,
+                data["url"], data["url"]), messages.SUCCESS)
+        else:
+            detail = (data or {}).get("detail") or result.error
+            modeladmin.message_user(request, f"{merchant}: {detail}", messages.ERROR)
 
 
 @admin.action(description="Verify Merchant ID and authorize (single merchant per account)",

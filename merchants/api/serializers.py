@@ -189,11 +189,36 @@ class MerchantAuthorizeResultSerializer(serializers.Serializer):
 
 
 class AccountCheckResultSerializer(serializers.Serializer):
-    ok = serializers.BooleanField(help_text="false: the check failed (see `reason`).")
-    message = serializers.CharField(help_text="What the provider said (never a credential).")
+    ok = serializers.BooleanField(help_text="false: the check failed (see `detail`).")
+    detail = serializers.CharField(
+        help_text="ok=true: what the provider said; ok=false: why, for people (never raw "
+        "error text nor a credential).")
+    checked_at = serializers.DateTimeField(allow_null=True,
+                                           help_text="When the worker ran the check.")
+    message = serializers.CharField(help_text="Same as `detail` (kept for older clients).")
     reason = serializers.CharField(
-        allow_null=True,
-        help_text="ok=false: why, for people (never raw error text); null when ok.")
+        allow_null=True, help_text="ok=false: same as `detail`; null when ok (kept for older "
+        "clients).")
+
+
+class AcceptedSerializer(serializers.Serializer):
+    """202: queued for the worker; ask `location` again after `retry_after` seconds (also
+    the `Location` and `Retry-After` headers)."""
+
+    status = serializers.ChoiceField(choices=["pending"])
+    location = serializers.CharField(help_text="Where the result appears (GET).")
+    retry_after = serializers.IntegerField(help_text="Seconds to wait before asking again.")
+
+
+class AuthorizationLinkSerializer(serializers.Serializer):
+    created = serializers.BooleanField(help_text="false: the provider did not create the link "
+                                       "(see `detail`; nothing changed).")
+    url = serializers.CharField(allow_null=True, help_text="The one-time link for the merchant.")
+    expires_at = serializers.DateTimeField(allow_null=True,
+                                           help_text="When the link stops working.")
+    detail = serializers.CharField(help_text="What happened, for people.")
+    code = serializers.CharField(allow_blank=True, help_text="Empty when created; else why "
+                                 "(e.g. `provider_refused`, `not_supported`, `mismatch`).")
 
 
 class AccountSyncResultSerializer(serializers.Serializer):
@@ -219,4 +244,6 @@ class ReservationReleasedSerializer(serializers.Serializer):
     released = serializers.BooleanField(help_text="False when the provider could not be asked "
                                         "(the message says why; nothing was released).")
     message = serializers.CharField()
+    finished_at = serializers.DateTimeField(allow_null=True, required=False,
+                                            help_text="When the worker finished the release.")
     reservation = ReservationSerializer()

@@ -1,4 +1,5 @@
-"""Merchants and provider accounts API: thin views over merchants.services."""
+"""Merchants and provider accounts API: thin views over merchants.services, and over
+merchants.dispatch for what needs the provider (queued for the worker: 202 + Location)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.db.models import QuerySet
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
@@ -16,43 +18,45 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.errors import ApiError, provider_failure
+from api.errors import ApiError
 from api.filters import FilterBackend
 from api.idempotency import idempotent
 from api.pagination import ApiPagination
 from api.scoping import SafeLookupMixin, integration_of, merchant_scope, scoped
-from core.redaction import redact_text
-from merchants import services
+from core import provider_reads as reads
+from core.provider_reads import ReadResult
+from merchants import dispatch, services
 from merchants.models import Merchant, ProviderAccount
 from providers import registry
-from providers.errors import (
-    ProviderError,
-    ProviderNotSupported,
-    ProviderRejected,
-    ProviderUnavailable,
-)
 
 from . import serializers as s
 from .filters import MerchantFilter, ProviderAccountFilter
 
-LINK_UNAVAILABLE = "authorization links are not available for this provider"
+LINK_UNAVAILABLE = dispatch.LINK_UNAVAILABLE
+
+# Work the worker does for a request (issue 14): 202 while it runs, with where to ask again.
+PENDING_DESCRIPTION = ("Queued for the worker: ask `Location` again after `Retry-After` "
+                       "seconds (also `location` and `retry_after` in the body).")
 
 
-def check_failure_reason(exc: ProviderError) -> str:
-    """Why a credentials check failed, for people: from the error's class and HTTP status,
-    never the raw exception text (it can carry URLs with keys, or library internals)."""
-    if isinstance(exc, ProviderNotSupported):
-        return "This provider has no credentials check."
-    if isinstance(exc, ProviderRejected):
-        if exc.http_status in (401, 403):
-            return (f"The provider refused the credentials (HTTP {exc.http_status}): check the "
-                    "account's keys and environment.")
-        status = f" (HTTP {exc.http_status})" if exc.http_status else ""
-        return f"The provider refused the check{status}: check the account's settings."
-    if isinstance(exc, ProviderUnavailable):
-        return ("The provider could not be reached or is unavailable right now; nothing was "
-                "changed, try again later.")
-    return "The provider's answer could not be read; try again later."
+def accepted(location: str) -> Response:
+    """202: queued or still running; the result appears at ``location``."""
+    wait = reads.RETRY_AFTER_SECONDS
+    return Response({"status": "pending", "location": location, "retry_after": wait},
+                    status=status.HTTP_202_ACCEPTED,
+                    headers={"Location": location, "Retry-After": str(wait)})
+
+
+def _check_body(result: ReadResult) -> dict[str, Any]:
+    """The check's answer: a failed check is data (``ok`` false); a failure of ours to run
+    it is said the same way, in plain words."""
+    data = result.data if result.ready and isinstance(result.data, dict) else {
+        "ok": False, "detail": result.error or "The check could not be run; try again.",
+        "checked_at": result.read_at.isoformat() if result.read_at else None}
+    detail = str(data.get("detail") or "")
+    ok = bool(data.get("ok"))
+    return {"ok": ok, "detail": detail, "checked_at": data.get("checked_at"),
+            "message": detail, "reason": None if ok else detail}
 
 
 # Brandsdistribution's reservation (stock it locked for us): read it, release it. The admin's
@@ -139,19 +143,48 @@ class ProviderAccountViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retr
         return Response(s.ProviderAccountSerializer(account).data)
 
 
-    @extend_schema(summary="Check the account's credentials with a harmless provider call",
-                   request=None, responses=s.AccountCheckResultSerializer)
+    @extend_schema(
+        summary="Check the account's credentials with a harmless provider call",
+        description="Queues the check for the worker (a web request never calls the "
+        "provider). 200: the check already ran — `ok` false is a failed check with a readable "
+        "reason (an unreachable provider included), never a gateway error. 202: queued; GET "
+        "`Location` for the result.",
+        request=None,
+        responses={200: s.AccountCheckResultSerializer,
+                   202: OpenApiResponse(s.AcceptedSerializer, description=PENDING_DESCRIPTION)},
+    )
     @action(detail=True, methods=["post"], url_path="check", url_name="check")
     @idempotent
     def check(self, request: Request, pk: Any = None) -> Response:
         account = self.get_object()
-        try:
-            note = services.account_check(account=account)
-        except ProviderError as exc:
-            # A failed check is the answer to the question asked, not a failure of this API.
-            reason = check_failure_reason(exc)
-            return Response({"ok": False, "message": reason, "reason": reason})
-        return Response({"ok": True, "message": str(note or "OK"), "reason": None})
+        result = dispatch.account_check_request(account=account)
+        if result.pending:
+            return accepted(self._check_location(account))
+        return Response(_check_body(result))
+
+    @extend_schema(
+        summary="The last credentials check of the account",
+        description="200: the last check's result (`ok` false with a readable reason when it "
+        "failed). 202: a check is queued or running; ask again after `Retry-After`. 404 "
+        "(`not_found`): the account was never checked (or the queued check was lost): POST "
+        "to check.",
+        responses={200: s.AccountCheckResultSerializer,
+                   202: OpenApiResponse(s.AcceptedSerializer, description=PENDING_DESCRIPTION)},
+    )
+    @check.mapping.get
+    def check_result(self, request: Request, pk: Any = None) -> Response:
+        account = self.get_object()
+        result = dispatch.account_check_result(account=account)
+        if result is None:
+            raise ApiError(404, "not_found", "This account's credentials were not checked "
+                           "yet: POST to this URL to check them.")
+        if result.pending:
+            return accepted(self._check_location(account))
+        return Response(_check_body(result))
+
+    @staticmethod
+    def _check_location(account: ProviderAccount) -> str:
+        return reverse("api:account-check", args=[account.pk])
 
     @extend_schema(
         summary="Pull the orders the provider sends us (in the background)", request=None,
@@ -183,43 +216,89 @@ class ProviderAccountViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retr
                            "reservation.")
         return account
 
-    @staticmethod
-    def _reservation(result: dict[str, Any]) -> dict[str, Any]:
-        error = redact_text(str(result.get("error") or ""))
-        return {"models": result.get("models") or [], "read_at": result.get("read_at"),
-                "error": error}
+    def _reservation_answer(self, account: ProviderAccount, result: ReadResult) -> Response:
+        from merchants.reservations import account_reservation_known
 
-    @extend_schema(summary="Brandsdistribution: read what the account's reservation holds now",
-                   request=None, responses=s.ReservationSerializer)
+        if result.pending:
+            return accepted(reverse("api:account-reservation", args=[account.pk]))
+        if result.failed:  # the last known reading, with why it could not be read now
+            return Response({**account_reservation_known(account=account),
+                             "error": result.error})
+        return Response(result.data)
+
+    @extend_schema(
+        summary="Brandsdistribution: what the account's reservation holds",
+        description="The reservation as read by the worker within the last minute; an older "
+        "one is read again. 200: the reading (`error` says why it could not be read now, "
+        "with the last known models). 202: a read is queued; ask again after `Retry-After`.",
+        responses={200: s.ReservationSerializer,
+                   202: OpenApiResponse(s.AcceptedSerializer, description=PENDING_DESCRIPTION)},
+    )
+    @action(detail=True, methods=["get"], url_path="reservation", url_name="reservation")
+    def reservation(self, request: Request, pk: Any = None) -> Response:
+        account = self._reservation_account()
+        return self._reservation_answer(account, dispatch.account_reservation_read(
+            account=account))
+
+    @extend_schema(
+        summary="Brandsdistribution: read what the account's reservation holds now",
+        description="Queues a fresh read. 200: the worker already read it; 202: GET "
+        "`Location` (the reservation) for the reading.",
+        request=None,
+        responses={200: s.ReservationSerializer,
+                   202: OpenApiResponse(s.AcceptedSerializer, description=PENDING_DESCRIPTION)},
+    )
     @action(detail=True, methods=["post"], url_path="reservation/read",
             url_name="reservation-read")
     @idempotent
     def reservation_read(self, request: Request, pk: Any = None) -> Response:
-        from providers.brandsdistribution.service import reservation_read
-
-        from ..provider_requests import account_config
-
         account = self._reservation_account()
-        return Response(self._reservation(reservation_read(account_config(account))))
+        return self._reservation_answer(account, dispatch.account_reservation_read(
+            account=account, refresh=True))
 
-    @extend_schema(summary="Brandsdistribution: release everything the reservation holds",
-                   request=None, responses=s.ReservationReleasedSerializer)
+    def _release_answer(self, account: ProviderAccount, result: ReadResult) -> Response:
+        if result.pending:
+            return accepted(reverse("api:account-reservation-release", args=[account.pk]))
+        if result.failed:
+            from merchants.reservations import account_reservation_known
+
+            return Response({"released": False, "message": result.error,
+                             "finished_at": result.read_at.isoformat() if result.read_at
+                             else None,
+                             "reservation": account_reservation_known(account=account)})
+        return Response(result.data)
+
+    @extend_schema(
+        summary="Brandsdistribution: release everything the reservation holds",
+        description="Queues the release for the worker. 200: it already ran (`released` "
+        "false when the provider could not be asked: nothing was released). 202: queued; GET "
+        "`Location` for the outcome.",
+        request=None,
+        responses={200: s.ReservationReleasedSerializer,
+                   202: OpenApiResponse(s.AcceptedSerializer, description=PENDING_DESCRIPTION)},
+    )
     @action(detail=True, methods=["post"], url_path="reservation/release",
             url_name="reservation-release")
     @idempotent
     def reservation_release(self, request: Request, pk: Any = None) -> Response:
-        from providers.brandsdistribution.reservations import reservation_view
-        from providers.brandsdistribution.service import reservation_release
-
-        from ..provider_requests import account_config
-
         account = self._reservation_account()
-        try:
-            note, released = reservation_release(account_config(account)), True
-        except ProviderError as exc:  # a result for the operator, not a gateway failure of ours
-            note, released = f"Nothing released: {exc}", False
-        return Response({"released": released, "message": redact_text(note),
-                         "reservation": self._reservation(reservation_view(account.pk))})
+        return self._release_answer(account, dispatch.account_reservation_release(
+            account=account))
+
+    @extend_schema(
+        summary="Brandsdistribution: the outcome of the last release",
+        description="200: the last release's outcome. 202: a release is queued or running. "
+        "404 (`not_found`): no release was asked for (or the queued one was lost).",
+        responses={200: s.ReservationReleasedSerializer,
+                   202: OpenApiResponse(s.AcceptedSerializer, description=PENDING_DESCRIPTION)},
+    )
+    @reservation_release.mapping.get
+    def reservation_release_result(self, request: Request, pk: Any = None) -> Response:
+        account = self._reservation_account()
+        result = dispatch.account_reservation_release_result(account=account)
+        if result is None:
+            raise ApiError(404, "not_found", "No release of this reservation was asked for.")
+        return self._release_answer(account, result)
 
 
 @extend_schema(tags=["merchants"])
@@ -251,7 +330,14 @@ class MerchantViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.RetrieveMod
 
     @extend_schema(
         summary="Authorize: a one-time link for the merchant, or (operators) mark authorized",
-        request=s.MerchantAuthorizeSerializer, responses={200: s.MerchantAuthorizeResultSerializer},
+        description="`mode: manual` (operators): 200 with the authorized merchant. `mode: link` "
+        "queues the link's creation at the provider for the worker: 201 with the link when it "
+        "already ran; 202 while it runs — GET `Location` (the merchant's authorization link) "
+        "for it. A provider without links, or one that refused, is 409 in the error shape.",
+        request=s.MerchantAuthorizeSerializer,
+        responses={200: s.MerchantAuthorizeResultSerializer,
+                   201: s.MerchantAuthorizeResultSerializer,
+                   202: OpenApiResponse(s.AcceptedSerializer, description=PENDING_DESCRIPTION)},
     )
     @action(detail=True, methods=["post"], url_path="authorize", url_name="authorize")
     @idempotent
@@ -259,44 +345,69 @@ class MerchantViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.RetrieveMod
         merchant = self.get_object()
         data = s.MerchantAuthorizeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        url, expires_at = None, None
-        if data.validated_data["mode"] == "manual":
-            if not request.user.has_perm("merchants.change_merchant") or (
-                integration_of(request) is not None and not request.user.is_staff
-            ):
-                raise ApiError(403, "forbidden",
-                               "Only operators may mark a merchant authorized by hand.")
-            merchant = services.merchant_authorize(
-                merchant=merchant, actor=request.user,
-                external_id=data.validated_data.get("external_id", ""), how="manual, via API",
-            )
-        else:
-            url, expires_at = self._authorization_link(request, merchant)
-            merchant.refresh_from_db()
+        if data.validated_data["mode"] != "manual":
+            return self._authorization_link(request, merchant)
+        if not request.user.has_perm("merchants.change_merchant") or (
+            integration_of(request) is not None and not request.user.is_staff
+        ):
+            raise ApiError(403, "forbidden",
+                           "Only operators may mark a merchant authorized by hand.")
+        merchant = services.merchant_authorize(
+            merchant=merchant, actor=request.user,
+            external_id=data.validated_data.get("external_id", ""), how="manual, via API",
+        )
         return Response(s.MerchantAuthorizeResultSerializer(
-            {"merchant": merchant, "authorization_url": url, "expires_at": expires_at}
-        ).data)
+            {"merchant": merchant, "authorization_url": None, "expires_at": None}).data)
 
-    def _authorization_link(self, request: Request, merchant: Merchant) -> tuple[Any, Any]:
-        create = getattr(services, "merchant_authorization_link_create", None)
-        if create is None:
-            raise ApiError(409, "not_supported", LINK_UNAVAILABLE)
+    def _authorization_link(self, request: Request, merchant: Merchant) -> Response:
         base_url = settings.PUBLIC_BASE_URL or request.build_absolute_uri("/").rstrip("/")
-        try:
-            link = create(merchant=merchant, actor=request.user, base_url=base_url)
-        except (ProviderNotSupported, NotImplementedError) as exc:
-            raise ApiError(409, "not_supported", LINK_UNAVAILABLE) from exc
-        except ProviderError as exc:
-            raise provider_failure(exc) from exc
-        except ValueError as exc:  # the service's own "not for this merchant now"
-            raise ApiError(409, "refused", str(exc) or LINK_UNAVAILABLE) from exc
-        if link is None:
-            raise ApiError(409, "not_supported", LINK_UNAVAILABLE)
-        if isinstance(link, str):
-            return link, None
-        if isinstance(link, dict):
-            return link.get("url"), link.get("expires_at")
-        return getattr(link, "url", None) or str(link), getattr(link, "expires_at", None)
+        result = dispatch.merchant_authorization_link_request(
+            merchant=merchant, actor=request.user, base_url=base_url)  # refusals: 409
+        if result.pending:
+            return accepted(reverse("api:merchant-authorization-link", args=[merchant.pk]))
+        outcome = self._link_outcome(result)
+        if not outcome["created"]:
+            raise ApiError(409, outcome["code"] or "refused", outcome["detail"])
+        merchant.refresh_from_db()
+        expires_at = outcome.get("expires_at")
+        return Response(s.MerchantAuthorizeResultSerializer(
+            {"merchant": merchant, "authorization_url": outcome["url"],
+             "expires_at": parse_datetime(expires_at) if isinstance(expires_at, str)
+             else expires_at}).data, status=status.HTTP_201_CREATED)
+
+    @staticmethod
+    def _link_outcome(result: ReadResult) -> dict[str, Any]:
+        if result.ready and isinstance(result.data, dict):
+            return result.data
+        return {"created": False, "url": None, "expires_at": None, "code": "failed",
+                "detail": result.error or "The link could not be created; try again."}
+
+    @extend_schema(
+        summary="The merchant's last authorization link (from `authorize` with mode link)",
+        description="Needs the change permission on merchants (the link is a credential for "
+        "the merchant). 200: the link, or `created` false with why the provider did not "
+        "create it. 202: still being created; ask again after `Retry-After`. 404 "
+        "(`not_found`): no link was asked for recently.",
+        responses={200: s.AuthorizationLinkSerializer,
+                   202: OpenApiResponse(s.AcceptedSerializer, description=PENDING_DESCRIPTION)},
+    )
+    @action(detail=True, methods=["get"], url_path="authorization-link",
+            url_name="authorization-link")
+    def authorization_link(self, request: Request, pk: Any = None) -> Response:
+        merchant = self.get_object()
+        if not request.user.has_perm("merchants.change_merchant"):
+            raise ApiError(403, "forbidden", "You do not have permission to see authorization "
+                           "links.")
+        result = dispatch.merchant_authorization_link_result(merchant=merchant)
+        if result is None:
+            raise ApiError(404, "not_found", "No authorization link was asked for recently: "
+                           "POST authorize with mode link.")
+        if result.pending:
+            return accepted(reverse("api:merchant-authorization-link", args=[merchant.pk]))
+        outcome = dict(self._link_outcome(result))
+        if isinstance(outcome.get("expires_at"), str):
+            outcome["expires_at"] = parse_datetime(outcome["expires_at"])
+        return Response(s.AuthorizationLinkSerializer(outcome).data)
 
     @extend_schema(summary="Revoke the merchant's authorization", request=None,
                    responses=s.MerchantSerializer)

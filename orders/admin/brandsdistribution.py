@@ -13,18 +13,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html_join
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
-from merchants.provider_requests import account_config
+from merchants import dispatch as merchant_dispatch
 from orders import dispatch
 from providers.brandsdistribution import mapping
 from providers.brandsdistribution.models import AccountReservation
 from providers.brandsdistribution.reservations import reservation_view
-from providers.brandsdistribution.service import (
-    reservation_read,
-    reservation_release,
-)
-from providers.errors import ProviderError
 
 from .common import order_form_extension_register
 
@@ -99,10 +95,13 @@ order_form_extension_register("brandsdistribution", OrderChoices())
 
 @admin.register(AccountReservation)
 class AccountReservationAdmin(admin.ModelAdmin):
-    """Per account: what is locked in its reservation and since when (first seen), with an
-    action to release it. The provider's reservation never expires by itself."""
+    """Per account: what is locked in its reservation and since when (first seen), with
+    actions to read it again and to release it. Both run in the worker (a web request never
+    calls the provider): the "Worker" column says "Reading…"/"Releasing…" and refreshes
+    itself (htmx) until the outcome is there. The provider's reservation never expires by
+    itself."""
 
-    list_display = ["name", "locked_models", "read_at"]
+    list_display = ["name", "locked_models", "read_at", "worker_status"]
     actions = ["read_reservation", "release_reservation"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AccountReservation]:
@@ -126,21 +125,56 @@ class AccountReservationAdmin(admin.ModelAdmin):
     def read_at(self, obj: AccountReservation) -> str:
         return str(reservation_view(obj.pk)["read_at"] or "—")[:19]
 
+    @admin.display(description="Worker")
+    def worker_status(self, obj: AccountReservation) -> str:
+        """The last read/release asked for, in plain words (a read of the cache only)."""
+        reading, read = merchant_dispatch.account_reservation_read_state(account=obj)
+        release = merchant_dispatch.account_reservation_release_result(account=obj)
+        if (release is not None and release.pending) or reading:
+            text = ("Releasing the reservation at Brandsdistribution…"
+                    if release is not None and release.pending
+                    else "Reading the reservation from Brandsdistribution…")
+            url = reverse("admin:brandsdistribution_accountreservation_changelist")
+            return format_html(
+                '<span id="dd-res-{}" class="dd-working" hx-get="{}" hx-trigger="every 2s" '
+                'hx-select="#dd-res-{}" hx-swap="outerHTML"><span class="dd-dot"></span>{}'
+                "</span>", obj.pk, url, obj.pk, text)
+        if read is not None and read.failed:
+            return format_html('<span id="dd-res-{}">Could not read it: {}</span>', obj.pk,
+                               read.error)
+        if release is not None and release.ready and isinstance(release.data, dict):
+            return format_html('<span id="dd-res-{}">Last release: {}</span>', obj.pk,
+                               release.data.get("message") or "")
+        if release is not None and release.failed:
+            return format_html('<span id="dd-res-{}">Last release: {}</span>', obj.pk,
+                               release.error)
+        return format_html('<span id="dd-res-{}">—</span>', obj.pk)
+
     @admin.action(description="Read the reservation now", permissions=["change"])
     def read_reservation(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for account in queryset:
-            result = reservation_read(account_config(account))
-            level = messages.ERROR if result["error"] else messages.INFO
-            self.message_user(request, f"{account}: {len(result['models'])} model(s) locked"
-                              + (f" — unreadable: {result['error']}" if result["error"] else ""),
-                              level)
+            result = merchant_dispatch.account_reservation_read(account=account, refresh=True)
+            if result.pending:
+                self.message_user(request, f"{account}: reading the reservation from "
+                                  "Brandsdistribution… this page shows it when done.")
+            elif result.failed:
+                self.message_user(request, f"{account}: unreadable — {result.error}",
+                                  messages.ERROR)
+            else:
+                models = (result.data or {}).get("models") or []
+                self.message_user(request, f"{account}: {len(models)} model(s) locked")
 
     @admin.action(description="Release everything reserved (unlock)", permissions=["change"])
     def release_reservation(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for account in queryset:
-            try:
-                note = reservation_release(account_config(account))
-            except ProviderError as exc:
-                self.message_user(request, f"{account}: not released — {exc}", messages.ERROR)
+            result = merchant_dispatch.account_reservation_release(account=account)
+            data = result.data if result.ready and isinstance(result.data, dict) else None
+            if result.pending:
+                self.message_user(request, f"{account}: releasing the reservation at "
+                                  "Brandsdistribution… this page shows the outcome.")
+            elif data is not None and data.get("released"):
+                self.message_user(request, f"{account}: {data.get('message')}")
             else:
-                self.message_user(request, f"{account}: {note}")
+                detail = (data or {}).get("message") or result.error
+                self.message_user(request, f"{account}: not released — {detail}",
+                                  messages.ERROR)

@@ -106,9 +106,12 @@ def test_blank_credential_on_change_keeps_the_stored_one(admin_client):
 
 
 @responses.activate
-def test_save_and_check_credentials_reports_the_providers_answer(admin_client):
+def test_save_and_check_credentials_reports_the_providers_answer(
+        admin_client, django_capture_on_commit_callbacks):
     responses.add(responses.GET, re.compile(rf"{TIPSER}/.*"), json=LIST)
-    response = _post_tipser(admin_client, _check="Save and check credentials")
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        response = _post_tipser(admin_client, _check="Save and check credentials")
+    assert len(queued) == 1  # the check is queued once the saved account is committed
     account = ProviderAccount.objects.get(name="Tipser EU")
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:merchants_provideraccount_change", args=[account.pk])

@@ -123,16 +123,20 @@ def test_bodies_are_not_coerced(api, order):
      "could not be reached"),
     (ProviderRejected("401 apiKey=s3cret invalid", http_status=401), "refused the credentials"),
 ])
-def test_account_check_failure_is_ok_false_with_a_readable_reason(staff_api, merchant,
-                                                                  monkeypatch, error, words):
+def test_account_check_failure_is_ok_false_with_a_readable_reason(staff_api, monkeypatch,
+                                                                  error, words):
+    from tests.factories import AccountFactory
+
+    account = AccountFactory(provider="tipser")  # a provider with a credentials check
+
     def check(**kwargs):
         raise error
 
     monkeypatch.setattr(merchant_services, "account_check", check)
-    response = staff_api.post(f"/api/v1/accounts/{merchant.account_id}/check/", format="json")
+    response = staff_api.post(f"/api/v1/accounts/{account.pk}/check/", format="json")
     assert response.status_code == 200
     body = response.json()
-    assert body["ok"] is False and words in body["reason"]
+    assert body["ok"] is False and words in body["reason"] and body["detail"] == body["reason"]
     assert "s3cret" not in response.content.decode() and "Max retries" not in body["reason"]
 
 
@@ -181,10 +185,12 @@ def test_schema_links_creations_to_their_uses(schema):
 
 
 def test_a_bug_in_an_api_view_is_a_json_500(staff_api, merchant, monkeypatch, caplog):
+    from merchants import dispatch
+
     def check(**kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(merchant_services, "account_check", check)
+    monkeypatch.setattr(dispatch, "account_check_request", check)
     response = staff_api.post(f"/api/v1/accounts/{merchant.account_id}/check/", format="json")
     assert _error(response, 500) == {"code": "server_error",
                                      "message": "Internal error; it has been logged."}

@@ -50,9 +50,18 @@ def test_authorize_link_unavailable_is_409(api, merchant, monkeypatch):
         "message": "authorization links are not available for this provider"}
 
 
-def test_authorize_returns_the_one_time_link(api, merchant, monkeypatch):
+@pytest.fixture
+def aliseeks_merchant(db):
+    """A merchant of a provider with authorization links (Aliseeks)."""
+    return MerchantFactory(authorized=False, external_id="",
+                           account=AccountFactory(provider="aliseeks"))
+
+
+def test_authorize_returns_the_one_time_link(api, aliseeks_merchant, monkeypatch):
+    """The worker ran at once (eager): 201 with the link it created."""
     calls = []
     expires = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    merchant = aliseeks_merchant
 
     def link_create(*, merchant, actor, base_url):
         calls.append((merchant.pk, actor.username, base_url))
@@ -61,7 +70,7 @@ def test_authorize_returns_the_one_time_link(api, merchant, monkeypatch):
     monkeypatch.setattr(merchant_services, "merchant_authorization_link_create", link_create,
                         raising=False)
     response = api.post(f"{URL}{merchant.pk}/authorize/", {"mode": "link"}, format="json")
-    assert response.status_code == 200, response.json()
+    assert response.status_code == 201, response.json()
     body = response.json()
     assert body["authorization_url"] == "http://testserver/merchants/authorize/abc"
     assert body["expires_at"] == "2030-01-01T00:00:00Z"
@@ -70,6 +79,18 @@ def test_authorize_returns_the_one_time_link(api, merchant, monkeypatch):
 
 
 def test_authorize_link_not_supported_by_provider_is_409(api, merchant, monkeypatch):
+    """A provider without links is refused in the request: nothing queued."""
+    calls = []
+    monkeypatch.setattr(merchant_services, "merchant_authorization_link_create",
+                        lambda **kwargs: calls.append(kwargs), raising=False)
+    response = api.post(f"{URL}{merchant.pk}/authorize/", format="json")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "not_supported"
+    assert calls == []
+    assert api.get(f"{URL}{merchant.pk}/authorization-link/").status_code == 404
+
+
+def test_authorize_link_refused_by_the_worker_is_409(api, aliseeks_merchant, monkeypatch):
     from providers.errors import ProviderNotSupported
 
     def link_create(**kwargs):
@@ -77,8 +98,9 @@ def test_authorize_link_not_supported_by_provider_is_409(api, merchant, monkeypa
 
     monkeypatch.setattr(merchant_services, "merchant_authorization_link_create", link_create,
                         raising=False)
-    response = api.post(f"{URL}{merchant.pk}/authorize/", format="json")
+    response = api.post(f"{URL}{aliseeks_merchant.pk}/authorize/", format="json")
     assert response.status_code == 409
+    assert response.json()["error"]["code"] == "not_supported"
 
 
 def test_operator_authorizes_by_hand(operator_api):
@@ -181,12 +203,14 @@ def test_operator_session_can_manage_accounts(operator, merchant):
 
 
 def test_account_check_calls_the_provider(staff_api, merchant, mocked):
-    # the fake provider has no account check: a result (ok false), nothing sent
+    # the fake provider has no account check: a result (ok false), nothing sent or queued
     response = staff_api.post(f"{ACCOUNTS}{merchant.account_id}/check/", format="json")
     assert response.status_code == 200
-    assert response.json() == {"ok": False, "message": "This provider has no credentials check.",
-                               "reason": "This provider has no credentials check."}
+    body = response.json()
+    assert (body["ok"], body["detail"]) == (False, "This provider has no credentials check.")
+    assert body["reason"] == body["message"] == body["detail"] and body["checked_at"]
     assert len(mocked.calls) == 0
+    assert staff_api.get(f"{ACCOUNTS}{merchant.account_id}/check/").json() == body
 
 
 def test_account_sync_pulls_incoming_orders_in_the_background(

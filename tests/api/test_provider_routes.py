@@ -396,7 +396,8 @@ def test_a_staff_token_creates_changes_checks_and_syncs_accounts(db, mocked):
     changed = client.patch(f"/api/v1/accounts/{pk}/", {"name": "Fake EU 2"}, format="json")
     assert changed.status_code == 200 and changed.json()["name"] == "Fake EU 2"
     checked = client.post(f"/api/v1/accounts/{pk}/check/", format="json")
-    assert checked.status_code == 200 and set(checked.json()) == {"ok", "message", "reason"}
+    assert checked.status_code == 200 and set(checked.json()) == {
+        "ok", "detail", "checked_at", "message", "reason"}
     synced = client.post(f"/api/v1/accounts/{pk}/sync/", format="json")
     assert synced.status_code == 202, synced.json()
     assert client.post(f"/api/v1/accounts/{pk}/sync/", format="json").status_code == 429

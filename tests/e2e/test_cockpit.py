@@ -70,7 +70,8 @@ def test_operator_adds_a_provider_account_with_credentials_and_checks_it(
     shot("20-provider-account-add")
     page.click("#dd-save-check")
     page.wait_for_url(re.compile(r".*/provideraccount/\d+/change/$"))
-    expect(page.locator("ul.messagelist")).to_contain_text("Credentials work for Tipser EU")
+    # the worker ran the check (eager here); the page shows its result
+    expect(page.locator("#dd-check-status")).to_contain_text("Credentials work for Tipser EU")
     account = ProviderAccount.objects.get(name="Tipser EU")
     assert account.credentials == {"api_key": "tk_e2e_abcdefghijkl"}
     assert account.options == {"page_size": 25, "sync_states": "0,1,2,4,6"}
@@ -81,9 +82,36 @@ def test_operator_adds_a_provider_account_with_credentials_and_checks_it(
     calls = len(mocked.calls)
     page.click("#dd-check-credentials")
     page.wait_for_load_state()
-    expect(page.locator("ul.messagelist")).to_contain_text("Credentials work for Tipser EU")
+    expect(page.locator("#dd-check-status")).to_contain_text("Credentials work for Tipser EU")
     assert len(mocked.calls) == calls + 1
     shot("21-provider-account-checked")
+
+
+def test_account_page_shows_checking_then_the_workers_result_without_reloading(
+    live_server, wide, shot, operator, mocked, monkeypatch
+):
+    """Issue 14: the check is queued; the page says "Checking credentials…" and polls
+    (htmx) until the worker's result is there."""
+    from merchants import tasks
+    from tests.factories import AccountFactory
+
+    queued = []
+    monkeypatch.setattr(tasks.account_check_task, "delay", lambda *a: queued.append(a))
+    account = AccountFactory(provider="tipser", name="Tipser queued", base_url=TIPSER,
+                             credentials={"api_key": "tk_e2e_queued_key"})
+    page = wide
+    _login(page, live_server)
+    page.goto(f"{live_server.url}/admin/merchants/provideraccount/{account.pk}/change/")
+    page.click("#dd-check-credentials")
+    page.wait_for_load_state()
+    expect(page.locator("#dd-check-status")).to_contain_text("Checking credentials with Tipser")
+    assert queued == [(account.pk,)] and len(mocked.calls) == 0
+    shot("22-provider-account-checking")
+    mocked.add(responses.GET, re.compile(rf"{TIPSER}/.*"), json=TIPSER_LIST)
+    tasks.account_check_task(account.pk)  # what the worker does
+    expect(page.locator("#dd-check-status")).to_contain_text(
+        "Credentials work for Tipser queued", timeout=15000)  # no reload: it polled
+    assert "tk_e2e_queued_key" not in page.content()
 
 
 def _set_state(order, state, **fields):
