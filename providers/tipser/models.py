@@ -10,6 +10,24 @@ from django.db import models
 from django.utils import timezone
 
 
+def item_statuses_text(data: object) -> str:
+    """",0,3," — the item status codes of an order document, for the list's ``states`` filter."""
+    items = data.get("items", []) if isinstance(data, dict) else []
+    codes = sorted({str(i.get("status", 0)) for i in items if isinstance(i, dict)})
+    return f",{','.join(codes)}," if codes else ""
+
+
+class ItemStatusesField(models.CharField):
+    """Derived from the row's ``data`` whenever it is written (``save`` and ``bulk_create``
+    call ``pre_save``): the sandbox filters ``states`` in SQL, as an indexed provider would,
+    instead of reading every order document since ``from``."""
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> str:
+        value = item_statuses_text(getattr(model_instance, "data", None))
+        setattr(model_instance, self.attname, value)
+        return value
+
+
 class SandboxMerchant(models.Model):
     """A merchant at the fake Tipser: its apiKey is what the sandbox accepts."""
 
@@ -30,6 +48,7 @@ class SandboxOrder(models.Model):
     order_date = models.DateTimeField(db_index=True)
     # The order as Tipser sends it, minus the computed ``nextStatuses`` of its items.
     data = models.JSONField(default=dict)
+    item_statuses = ItemStatusesField(max_length=255, default="", editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -94,6 +94,21 @@ def test_put_allowed_status_changes_items_and_next_statuses(client, shop):
     assert detail["activityLogs"][0]["text"]["newState"] == "Acknowledged"
 
 
+def test_states_filter_follows_item_status_changes_and_pages_in_sql(client, shop):
+    """An order matches ``states`` when any of its items is in one: the codes kept in
+    ``item_statuses`` by every write (bulk_create of new orders, the status PUT)."""
+    assert set(shop.orders.values_list("item_statuses", flat=True)) == {",0,"}
+    first, second = list(shop.orders.order_by("order_date", "id"))[:2]
+    for order in (first, second):
+        _put(client, order.order_id, {"status": 6, "orderItemsIds": [order.data["items"][0]["id"]]})
+    assert SandboxOrder.objects.get(pk=first.pk).item_statuses == ",0,6,"
+    acknowledged = [_list(client, states="6", pageSize=1, pageIndex=i).json() for i in range(2)]
+    assert [p["itemsCount"] for p in acknowledged] == [2, 2]
+    assert [p["items"][0]["id"] for p in acknowledged] == [first.order_id, second.order_id]
+    assert _list(client, states="0").json()["itemsCount"] == 5  # their other item is still New
+    assert _list(client, states="2,4").json()["itemsCount"] == 0
+
+
 def test_put_outside_next_statuses_is_refused_with_tipser_error_body(client, shop):
     order = _first(shop)
     ids = [i["id"] for i in order.data["items"]]
