@@ -3,7 +3,7 @@ the number of orders.
 
 * the work waiting, per provider and in total — the tabs' own conditions
   (``selectors.order_tabs``), so each number is the length of the list its link opens;
-* orders created per day for 30 days, split by their state now;
+* orders created per day for 30 days, split by their state now (a rollup the database keeps);
 * failed provider calls per provider over the same days;
 * each account's sync health (last successful sync, lag against its interval, last error).
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Value
+from django.db.models import Count, Sum, Value
 from django.utils import timezone
 
 from merchants.models import ProviderAccount
@@ -23,7 +23,7 @@ from orders.lifecycle import Lifecycle
 from providers import registry
 
 from . import labels, selectors
-from .models import Order, OrderEvent
+from .models import Order, OrderEvent, OrderHourlyCount
 
 DASHBOARD_TABS = ("needs_action", "to_acknowledge", "to_ship", "awaiting_payment", "short_quantity",
                   "failed", "placement_unknown", "expiring_drafts")
@@ -36,7 +36,7 @@ DAYS = 30
 class ProviderRow:
     key: str
     label: str
-    counts: dict[str, int | str]  # a number, or "1,000+" above the cap
+    counts: dict[str, int | str]  # a number, or "100+" above the cap
 
 
 @dataclass
@@ -60,9 +60,11 @@ class SyncHealth:
 
 def work_counts(*, now: dt.datetime) -> tuple[list[ProviderRow], dict[str, int | str]]:
     """Per provider (every installed one, zeros included) and in total, each counted up to
-    ``selectors.TAB_COUNT_CAP`` ("1,000+" above, as the list's tabs): one query, whose cost
-    does not grow with the orders. A total is above the cap when its parts add up to more."""
-    cap = selectors.TAB_COUNT_CAP
+    ``selectors.DASHBOARD_COUNT_CAP`` ("100+" above; the cap rule is the list's tabs':
+    ``selectors.counts_up_to``/``count_label``): one query, reading at most cap + 1 rows per
+    number, whose cost does not grow with the orders. A total is above the cap when its parts
+    add up to more."""
+    cap = selectors.DASHBOARD_COUNT_CAP
     by_provider = selectors.order_tab_counts_by_provider(now=now, tabs=DASHBOARD_TABS, cap=cap)
     rows = []
     total = dict.fromkeys(DASHBOARD_TABS, 0)
@@ -77,21 +79,36 @@ def work_counts(*, now: dt.datetime) -> tuple[list[ProviderRow], dict[str, int |
 
 
 def orders_per_day(*, now: dt.datetime, days: int = DAYS) -> list[DayBar]:
-    """Orders created on each of the last ``days`` days, by their state now. One query."""
+    """Orders created on each of the last ``days`` local days, by their state now. One query.
+
+    Read from ``OrderHourlyCount`` (orders per UTC hour of creation and state now, kept by
+    triggers on the order table): at most 24 rows per day and state, however many orders
+    there are — counting the orders themselves read every order of the month (43k of 100k in
+    bench/bench_dashboard.py). Where a local midnight is not on a UTC hour (a zone at +05:30)
+    the orders of that hour's two sides are counted from the order table (the (state,
+    created_at) index; at most an hour of orders). The same numbers as counting the orders
+    (tests/admin/test_dashboard_days.py)."""
     today = timezone.localdate(now)
     first = today - dt.timedelta(days=days - 1)
-    # one GROUP BY state per day, on that day's range of the (state, created_at) index, all in
-    # one UNION ALL: no per-row date function (TruncDate on SQLite: 0.7 s at 100k orders), and
-    # not 30 conditional counts evaluated on every row of the month (SQLite: 97 → 19 ms with
-    # 43k orders in the month, bench/bench_dashboard.py; PostgreSQL about the same either way)
     bounds = [timezone.make_aware(dt.datetime.combine(first + dt.timedelta(days=k), dt.time.min))
               for k in range(days + 1)]
-    parts = [Order.objects.filter(created_at__gte=bounds[k], created_at__lt=bounds[k + 1])
-             .order_by().values("state").annotate(n=Count("id"), day=Value(k))
-             .values_list("day", "state", "n") for k in range(days)]
+    parts = []
+    for k in range(days):
+        start, end = bounds[k], bounds[k + 1]
+        inner_start, inner_end = _hour_ceil(start), _hour_floor(end)
+        parts.append(OrderHourlyCount.objects.filter(hour__gte=inner_start, hour__lt=inner_end)
+                     .order_by().values("state").annotate(total=Sum("n"), day=Value(k))
+                     .values_list("day", "state", "total"))
+        for lo, hi in ((start, inner_start), (inner_end, end)):
+            if lo < hi:  # a part of an hour: its orders themselves
+                parts.append(Order.objects.filter(created_at__gte=lo, created_at__lt=hi)
+                             .order_by().values("state").annotate(total=Count("id"), day=Value(k))
+                             .values_list("day", "state", "total"))
     per_day: dict[dt.date, dict[str, int]] = {}
     for k, state, n in parts[0].union(*parts[1:], all=True):
-        per_day.setdefault(first + dt.timedelta(days=k), {})[state] = n
+        if n:
+            states = per_day.setdefault(first + dt.timedelta(days=k), {})
+            states[state] = states.get(state, 0) + int(n)
     peak = max((sum(v.values()) for v in per_day.values()), default=0) or 1
     bars = []
     for offset in range(days):
@@ -104,6 +121,15 @@ def orders_per_day(*, now: dt.datetime, days: int = DAYS) -> list[DayBar]:
                                      round(100 * states[state] / peak, 2)))
         bars.append(bar)
     return bars
+
+
+def _hour_floor(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _hour_ceil(moment: dt.datetime) -> dt.datetime:
+    floor = _hour_floor(moment)
+    return floor if floor == moment else floor + dt.timedelta(hours=1)
 
 
 def failures_per_provider(*, now: dt.datetime, days: int = DAYS) -> list[tuple[str, int, float]]:
