@@ -123,13 +123,14 @@ def test_the_dashboard_shows_capped_counts(admin_client, merchant, monkeypatch):
 def test_the_dashboard_caps_at_100_and_the_list_at_1000(admin_client, merchant, monkeypatch):
     """The dashboard has its own, lower cap; the list's tabs keep theirs (one rule, two caps)."""
     assert (selectors.DASHBOARD_COUNT_CAP, selectors.TAB_COUNT_CAP) == (100, 1000)
+    # (the list: four failed orders under "Needs action", counted to 1,000)
     monkeypatch.setattr(selectors, "DASHBOARD_COUNT_CAP", 3)
     for _ in range(4):
         set_state(OrderFactory(merchant=merchant), "failed")
     html = admin_client.get(HOME).content.decode()
     assert re.search(r'data-tab="failed" data-provider="" class="dd-count-link[^"]*">3\+</a>', html)
     listed = admin_client.get(LIST).content.decode()
-    tab = listed.split('data-tab="failed"', 1)[1].split("</a>", 1)[0]
+    tab = listed.split('data-tab="needs_action"', 1)[1].split("</a>", 1)[0]
     assert '<span class="dd-count">4</span>' in tab
     with CaptureQueriesContext(connection) as ctx:
         dashboard.work_counts(now=timezone.now())
