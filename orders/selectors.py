@@ -181,8 +181,9 @@ def order_tabs(*, now: dt.datetime | None = None) -> dict[str, tuple[str, Q]]:
     }
 
 
-# Counts shown in the admin (tabs, the list's total) stop here: above it they say "1,000+". An exact count reads every matching row, so the list and the dashboard grew with the
-# orders (bench/bench_admin_changelist.py: 100k vs 1k orders); a capped count reads at most
+# Counts shown in the admin list (tabs, the list's total) stop here: above it they say "1,000+".
+# An exact count reads every matching row, so the list and the dashboard grew with the orders
+# (bench/bench_admin_changelist.py: 100k vs 1k orders); a capped count reads at most
 # TAB_COUNT_CAP + 1 rows per number, whatever the table holds.
 TAB_COUNT_CAP = 1000
 # The dashboard's work counts stop lower ("100+"): it shows ~40 numbers at once (eight tabs per

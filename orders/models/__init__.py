@@ -16,6 +16,6 @@ from .rollups import OrderHourlyCount
 
 __all__ = [
     "TRANSITION_PERMISSION", "BulkRun", "BulkRunItem", "IdempotencyRecord", "Order",
-    "OrderEvent", "OrderHourlyCount", "OrderItem", "ProviderWrite", "Shipment", "ShipmentLine", "new_reference",
-    "status_table_for",
+    "OrderEvent", "OrderHourlyCount", "OrderItem", "ProviderWrite", "Shipment", "ShipmentLine",
+    "new_reference", "status_table_for",
 ]
