@@ -24,6 +24,7 @@ from providers import registry
 
 from . import labels, selectors
 from .models import Order, OrderEvent, OrderHourlyCount
+from .models.rollups import hour_of, hour_start
 
 DASHBOARD_TABS = ("needs_action", "to_acknowledge", "to_ship", "awaiting_payment", "short_quantity",
                   "failed", "placement_unknown", "expiring_drafts")
@@ -81,7 +82,7 @@ def work_counts(*, now: dt.datetime) -> tuple[list[ProviderRow], dict[str, int |
 def orders_per_day(*, now: dt.datetime, days: int = DAYS) -> list[DayBar]:
     """Orders created on each of the last ``days`` local days, by their state now. One query.
 
-    Read from ``OrderHourlyCount`` (orders per UTC hour of creation and state now, kept by
+    Read from ``OrderHourlyCount`` (orders per hour of creation and state now, kept by
     triggers on the order table): at most 24 rows per day and state, however many orders
     there are — counting the orders themselves read every order of the month (43k of 100k in
     bench/bench_dashboard.py). Where a local midnight is not on a UTC hour (a zone at +05:30)
@@ -97,13 +98,14 @@ def orders_per_day(*, now: dt.datetime, days: int = DAYS) -> list[DayBar]:
     whens, edges = [], []
     for k in range(days):
         start, end = bounds[k], bounds[k + 1]
-        inner_start, inner_end = _hour_ceil(start), _hour_floor(end)
+        inner_start, inner_end = _hour_ceil(start), hour_of(end)
         whens.append(When(hour__lt=inner_end, then=Value(k)))
         if inner_end < _hour_ceil(end):  # the hour across midnight: counted from the orders
             whens.append(When(hour__lt=_hour_ceil(end), then=Value(-1)))
-        edges += [(k, lo, hi) for lo, hi in ((start, inner_start), (inner_end, end)) if lo < hi]
+        edges += [(k, lo, hi) for lo, hi in ((start, hour_start(inner_start)),
+                                             (hour_start(inner_end), end)) if lo < hi]
     parts = [OrderHourlyCount.objects.filter(hour__gte=_hour_ceil(bounds[0]),
-                                             hour__lt=_hour_floor(bounds[-1]))
+                                             hour__lt=hour_of(bounds[-1]))
              .order_by().annotate(day=Case(*whens, output_field=IntegerField()))
              .values("day", "state").annotate(total=Sum("n")).values_list("day", "state", "total")]
     parts += [Order.objects.filter(created_at__gte=lo, created_at__lt=hi).order_by()
@@ -128,13 +130,10 @@ def orders_per_day(*, now: dt.datetime, days: int = DAYS) -> list[DayBar]:
     return bars
 
 
-def _hour_floor(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def _hour_ceil(moment: dt.datetime) -> dt.datetime:
-    floor = _hour_floor(moment)
-    return floor if floor == moment else floor + dt.timedelta(hours=1)
+def _hour_ceil(moment: dt.datetime) -> int:
+    """The first hour that starts at or after ``moment``."""
+    hour = hour_of(moment)
+    return hour if hour_start(hour) == moment else hour + 1
 
 
 def failures_per_provider(*, now: dt.datetime, days: int = DAYS) -> list[tuple[str, int, float]]:

@@ -1,4 +1,4 @@
-"""Orders per UTC hour of creation and state now, kept by triggers on the order table (any
+"""Orders per hour of creation (hours since the Unix epoch) and state now, kept by triggers on the order table (any
 writer: save, bulk_create/bulk_update, QuerySet.update, raw SQL, cascades), filled from the
 orders already there. The dashboard's "orders per day" reads it (orders/dashboard.py)."""
 
@@ -8,7 +8,7 @@ from django.db import migrations, models
 TABLE = "orders_orderhourlycount"
 
 # SQLite: row triggers (one writer at a time: no lock order to keep).
-SQLITE_HOUR = "strftime('%Y-%m-%d %H:00:00', {row}.created_at)"
+SQLITE_HOUR = "(CAST(strftime('%s', {row}.created_at) AS INTEGER) / 3600)"
 SQLITE_ADD = (f"INSERT INTO {TABLE} (hour, state, n) VALUES ({SQLITE_HOUR.format(row='NEW')}, "
               f"NEW.state, 1) ON CONFLICT (hour, state) DO UPDATE SET n = n + 1;")
 SQLITE_REMOVE = (f"UPDATE {TABLE} SET n = n - 1 WHERE hour = {SQLITE_HOUR.format(row='OLD')} "
@@ -28,7 +28,7 @@ SQLITE_BACKWARD = ["DROP TRIGGER IF EXISTS order_hourly_ins", "DROP TRIGGER IF E
 # PostgreSQL: statement triggers over the transition tables, one grouped upsert per statement
 # in (hour, state) order (a sync page of 500 orders touches each bucket once, and concurrent
 # writers take the bucket rows in the same order).
-PG_HOUR = "date_trunc('hour', {row}.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+PG_HOUR = "floor(extract(epoch FROM {row}.created_at) / 3600)::integer"
 PG_UPSERT = (f"INSERT INTO {TABLE} (hour, state, n) SELECT h, s, SUM(d) FROM ({{rows}}) AS delta "
              f"GROUP BY h, s HAVING SUM(d) <> 0 ORDER BY h, s "
              f"ON CONFLICT (hour, state) DO UPDATE SET n = {TABLE}.n + EXCLUDED.n;")
@@ -99,7 +99,7 @@ class Migration(migrations.Migration):
             name='OrderHourlyCount',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hour', models.DateTimeField()),
+                ('hour', models.IntegerField()),
                 ('state', models.CharField(max_length=50)),
                 ('n', models.IntegerField(default=0)),
             ],
