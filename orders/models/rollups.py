@@ -2,11 +2,12 @@
 
 ``OrderHourlyCount``: orders by the hour they were created in (hours since the Unix epoch: an
 integer, so a month's rows are grouped by day with integer comparisons — 2.5× faster than on
-SQLite's datetime text) and their state now. Database
-triggers on the order table (migration ``0011_order_hourly_count``) keep it: every insert,
-delete and change of ``state`` or ``created_at`` — whichever code path writes it (FSM
-transitions and ``save()``, the sync's ``bulk_create``/``bulk_update``, ``QuerySet.update``,
-raw SQL, cascades). Python never writes it.
+SQLite's datetime text) and their state now. Database triggers on the order table (migration
+``0011_order_hourly_count``) keep it: every insert, delete and change of ``state`` or
+``created_at`` — whichever code path writes it (FSM transitions and ``save()``, the sync's
+``bulk_create``/``bulk_update``, ``QuerySet.update``, raw SQL, cascades). Python never writes
+it. On PostgreSQL the triggers are per statement (one grouped upsert in (hour, state) order);
+writers of orders in the same hour and state wait for each other's commit on that row.
 """
 
 from __future__ import annotations
