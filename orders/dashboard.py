@@ -11,11 +11,12 @@ the number of orders.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Case, Count, IntegerField, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, Sum, Value, When
 from django.utils import timezone
 
 from merchants.models import ProviderAccount
@@ -23,7 +24,7 @@ from orders.lifecycle import Lifecycle
 from providers import registry
 
 from . import labels, selectors
-from .models import Order, OrderEvent, OrderHourlyCount
+from .models import Order, OrderDailyCount, OrderEvent, OrderHourlyCount
 from .models.rollups import hour_of, hour_start
 
 DASHBOARD_TABS = ("needs_action", "to_acknowledge", "to_ship", "awaiting_payment", "short_quantity",
@@ -82,10 +83,11 @@ def work_counts(*, now: dt.datetime) -> tuple[list[ProviderRow], dict[str, int |
 def orders_per_day(*, now: dt.datetime, days: int = DAYS) -> list[DayBar]:
     """Orders created on each of the last ``days`` local days, by their state now. One query.
 
-    Read from ``OrderHourlyCount`` (orders per hour of creation and state now, kept by
-    triggers on the order table): at most 24 rows per day and state, however many orders
-    there are — counting the orders themselves read every order of the month (43k of 100k in
-    bench/bench_dashboard.py). Where a local midnight is not on a UTC hour (a zone at +05:30)
+    Read from ``OrderDailyCount`` when every local day is a UTC day (one row per day and
+    state), else from ``OrderHourlyCount`` (at most 24 rows per day and state) — both kept by
+    triggers on the order table, however many orders there are (counting the orders read
+    every order of the month: 43k of 100k in bench/bench_dashboard.py). Where a local
+    midnight is not on a UTC hour (a zone at +05:30)
     the orders of that hour's two sides are counted from the order table (the (state,
     created_at) index; at most an hour of orders). The same numbers as counting the orders
     (tests/admin/test_dashboard_days.py)."""
@@ -93,8 +95,16 @@ def orders_per_day(*, now: dt.datetime, days: int = DAYS) -> list[DayBar]:
     first = today - dt.timedelta(days=days - 1)
     bounds = [timezone.make_aware(dt.datetime.combine(first + dt.timedelta(days=k), dt.time.min))
               for k in range(days + 1)]
-    # one GROUP BY (day, state) over the window's hourly counts, the day a CASE on the hour
-    # (PostgreSQL: 104 → 31 ms at 100k orders, against one GROUP BY per day in a UNION ALL)
+    if all(hour_of(b) % 24 == 0 and hour_start(hour_of(b)) == b for b in bounds):
+        # every local day a UTC day (TIME_ZONE UTC): the daily counts, days × states rows
+        day0 = hour_of(bounds[0]) // 24
+        rows: Iterable[tuple[int, str, int]] = (
+            OrderDailyCount.objects.filter(day__gte=day0, day__lt=day0 + days).order_by()
+            .annotate(k=F("day") - day0).values_list("k", "state", "n"))
+        return _bars(first, days, rows)
+    # else one GROUP BY (day, state) over the window's hourly counts, the day a CASE on the hour
+    # (PostgreSQL: 104 → 31 ms at 100k orders, against one GROUP BY per day in a UNION ALL;
+    # the hour an integer: SQLite compares it 2.5× faster than datetime text)
     whens, edges = [], []
     for k in range(days):
         start, end = bounds[k], bounds[k + 1]
@@ -111,8 +121,13 @@ def orders_per_day(*, now: dt.datetime, days: int = DAYS) -> list[DayBar]:
     parts += [Order.objects.filter(created_at__gte=lo, created_at__lt=hi).order_by()
               .values("state").annotate(total=Count("id"), day=Value(k))
               .values_list("day", "state", "total") for k, lo, hi in edges]
+    return _bars(first, days, parts[0].union(*parts[1:], all=True) if edges else parts[0])
+
+
+def _bars(first: dt.date, days: int, rows: Iterable[tuple[int, str, int]]) -> list[DayBar]:
+    """(day index, state, n) rows (a day may come in parts; index -1: none) → the bars."""
     per_day: dict[dt.date, dict[str, int]] = {}
-    for k, state, n in parts[0].union(*parts[1:], all=True) if edges else parts[0]:
+    for k, state, n in rows:
         if n and k >= 0:
             states = per_day.setdefault(first + dt.timedelta(days=k), {})
             states[state] = states.get(state, 0) + int(n)

@@ -12,10 +12,10 @@ keeps for the dashboard).
 from .items import OrderItem, Shipment, ShipmentLine
 from .order import TRANSITION_PERMISSION, Order, new_reference, status_table_for
 from .records import BulkRun, BulkRunItem, IdempotencyRecord, OrderEvent, ProviderWrite
-from .rollups import OrderHourlyCount
+from .rollups import OrderDailyCount, OrderHourlyCount
 
 __all__ = [
     "TRANSITION_PERMISSION", "BulkRun", "BulkRunItem", "IdempotencyRecord", "Order",
-    "OrderEvent", "OrderHourlyCount", "OrderItem", "ProviderWrite", "Shipment", "ShipmentLine",
-    "new_reference", "status_table_for",
+    "OrderDailyCount", "OrderEvent", "OrderHourlyCount", "OrderItem", "ProviderWrite", "Shipment",
+    "ShipmentLine", "new_reference", "status_table_for",
 ]

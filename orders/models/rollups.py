@@ -32,6 +32,23 @@ class OrderHourlyCount(models.Model):
         return f"{hour_start(self.hour):%Y-%m-%d %H:00} UTC {self.state}: {self.n}"
 
 
+class OrderDailyCount(models.Model):
+    """The same per UTC day: what the dashboard reads when every local day of its month is a
+    UTC day (``TIME_ZONE`` UTC, the default) — 24× fewer rows than the hours."""
+
+    day = models.IntegerField()  # floor(created_at's Unix time / 86400)
+    state = models.CharField(max_length=50)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "state"], name="order_daily_day_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{hour_start(self.day * 24):%Y-%m-%d} UTC {self.state}: {self.n}"
+
+
 def hour_of(moment: dt.datetime) -> int:
     """The hour ``moment`` is in (as the triggers count it)."""
     return math.floor(moment.timestamp()) // 3600

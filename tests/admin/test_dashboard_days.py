@@ -1,6 +1,6 @@
 """The dashboard's orders per day: each order on the day it was created (local days, edges
 included), split by its state now; older orders and future days are left out. Read from the
-hourly counts the database keeps (``OrderHourlyCount``): the same numbers as counting the
+daily or hourly counts the database keeps (``OrderDailyCount``, ``OrderHourlyCount``): the same numbers as counting the
 orders, after any kind of write."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from orders.dashboard import orders_per_day
-from orders.models import Order, OrderHourlyCount
+from orders.models import Order, OrderDailyCount, OrderHourlyCount
 from tests.factories import OrderFactory
 
 from .conftest import set_state
@@ -104,18 +104,22 @@ def test_chart_equals_counting_the_orders_after_every_kind_of_write(merchant, se
     assert _counted(now)[timezone.localdate(now), "cancelled"] >= 1
 
 
-def test_chart_reads_the_rollup_not_the_orders(merchant, settings, django_assert_num_queries):
-    """Constant in rows: on whole-hour zones the one query reads only the hourly counts (at
-    most 24 rows per day and state); a half-hour zone also counts the edge hours' orders."""
+def test_chart_reads_the_rollup_not_the_orders(merchant, settings):
+    """Constant in rows: one query; UTC days read the daily counts (days × states rows), other
+    whole-hour zones the hourly counts (24 rows per day and state); a half-hour zone also
+    counts the edge hours' orders."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     now = timezone.now()
     _seed(merchant, now)
-    for zone, reads_orders in (("UTC", False), ("Europe/Stockholm", False), ("Asia/Kolkata", True)):
+    for zone, table in (("UTC", "orders_orderdailycount"), ("Europe/Stockholm", "orders_orderhourlycount"),
+                        ("Asia/Kolkata", "orders_orderhourlycount")):
         settings.TIME_ZONE = zone
         with CaptureQueriesContext(connection) as ctx:
             orders_per_day(now=now)
         assert len(ctx.captured_queries) == 1
-        assert ('"orders_order"' in ctx.captured_queries[0]["sql"]) is reads_orders, zone
+        sql = ctx.captured_queries[0]["sql"]
+        assert f'"{table}"' in sql and ('"orders_order"' in sql) is (zone == "Asia/Kolkata"), zone
     assert OrderHourlyCount.objects.filter(n__gt=0).count() <= 2 * 10  # hours × states seeded
+    assert OrderDailyCount.objects.filter(n__gt=0).count() <= 2 * 10
