@@ -3,7 +3,8 @@ the number of orders.
 
 * the work waiting, per provider and in total — the tabs' own conditions
   (``selectors.order_tabs``), so each number is the length of the list its link opens;
-* orders created per day for 30 days, split by their state now (a rollup the database keeps);
+* orders created per day for 30 days, split by their state now (counts the worker keeps,
+  as of their last refresh);
 * failed provider calls per provider over the same days;
 * each account's sync health (last successful sync, lag against its interval, last error).
 """
@@ -16,16 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Case, Count, F, IntegerField, Sum, Value, When
+from django.db.models import Count
 from django.utils import timezone
 
 from merchants.models import ProviderAccount
 from orders.lifecycle import Lifecycle
 from providers import registry
 
-from . import labels, selectors
-from .models import Order, OrderDailyCount, OrderEvent, OrderHourlyCount
-from .models.rollups import hour_of, hour_start
+from . import labels, selectors, services
+from .models import OrderDailyCount, OrderDailyCountRefresh, OrderEvent
 
 DASHBOARD_TABS = ("needs_action", "to_acknowledge", "to_ship", "awaiting_payment", "short_quantity",
                   "failed", "placement_unknown", "expiring_drafts")
@@ -80,57 +80,33 @@ def work_counts(*, now: dt.datetime) -> tuple[list[ProviderRow], dict[str, int |
     return rows, {tab: selectors.count_label(n, cap) for tab, n in total.items()}
 
 
-def orders_per_day(*, now: dt.datetime, days: int = DAYS) -> list[DayBar]:
-    """Orders created on each of the last ``days`` local days, by their state now. One query.
-
-    Read from ``OrderDailyCount`` when every local day is a UTC day (one row per day and
-    state), else from ``OrderHourlyCount`` (at most 24 rows per day and state) — both kept by
-    triggers on the order table, however many orders there are (counting the orders read
-    every order of the month: 43k of 100k in bench/bench_dashboard.py). Where a local
-    midnight is not on a UTC hour (a zone at +05:30)
-    the orders of that hour's two sides are counted from the order table (the (state,
-    created_at) index; at most an hour of orders). The same numbers as counting the orders
+def orders_per_day(*, now: dt.datetime, days: int = DAYS) -> tuple[list[DayBar], dt.datetime]:
+    """Orders created on each of the last ``days`` local days, by their state now, and when they
+    were counted. Two queries (the refresh row, then days × states rows of ``OrderDailyCount``),
+    however many orders there are: the worker recounts them every minute
+    (``services.order_daily_counts_refresh``). Never counted yet, or counted in another zone
+    than ``TIME_ZONE``: the same refresh runs here once (a fresh install shows a chart before
+    the beat's first tick). The same numbers as counting the orders at the time it says
     (tests/admin/test_dashboard_days.py)."""
     today = timezone.localdate(now)
     first = today - dt.timedelta(days=days - 1)
-    bounds = [timezone.make_aware(dt.datetime.combine(first + dt.timedelta(days=k), dt.time.min))
-              for k in range(days + 1)]
-    if all(hour_of(b) % 24 == 0 and hour_start(hour_of(b)) == b for b in bounds):
-        # every local day a UTC day (TIME_ZONE UTC): the daily counts, days × states rows
-        day0 = hour_of(bounds[0]) // 24
-        rows: Iterable[tuple[int, str, int]] = (
-            OrderDailyCount.objects.filter(day__gte=day0, day__lt=day0 + days).order_by()
-            .annotate(k=F("day") - day0).values_list("k", "state", "n"))
-        return _bars(first, days, rows)
-    # else one GROUP BY (day, state) over the window's hourly counts, the day a CASE on the hour
-    # (PostgreSQL: 104 → 31 ms at 100k orders, against one GROUP BY per day in a UNION ALL;
-    # the hour an integer: SQLite compares it 2.5× faster than datetime text)
-    whens, edges = [], []
-    for k in range(days):
-        start, end = bounds[k], bounds[k + 1]
-        inner_start, inner_end = _hour_ceil(start), hour_of(end)
-        whens.append(When(hour__lt=inner_end, then=Value(k)))
-        if inner_end < _hour_ceil(end):  # the hour across midnight: counted from the orders
-            whens.append(When(hour__lt=_hour_ceil(end), then=Value(-1)))
-        edges += [(k, lo, hi) for lo, hi in ((start, hour_start(inner_start)),
-                                             (hour_start(inner_end), end)) if lo < hi]
-    parts = [OrderHourlyCount.objects.filter(hour__gte=_hour_ceil(bounds[0]),
-                                             hour__lt=hour_of(bounds[-1]))
-             .order_by().annotate(day=Case(*whens, output_field=IntegerField()))
-             .values("day", "state").annotate(total=Sum("n")).values_list("day", "state", "total")]
-    parts += [Order.objects.filter(created_at__gte=lo, created_at__lt=hi).order_by()
-              .values("state").annotate(total=Count("id"), day=Value(k))
-              .values_list("day", "state", "total") for k, lo, hi in edges]
-    return _bars(first, days, parts[0].union(*parts[1:], all=True) if edges else parts[0])
+    stamp = OrderDailyCountRefresh.objects.filter(pk=1).first()
+    if stamp is None or stamp.time_zone != timezone.get_current_timezone_name():
+        fresh = services.order_daily_counts_refresh(now=now)
+        rows: Iterable[tuple[dt.date, str, int]] = [
+            (day, state, n) for (day, state), n in fresh.counts.items() if first <= day <= today]
+        return _bars(first, days, rows), fresh.refreshed_at
+    rows = (OrderDailyCount.objects.filter(day__gte=first, day__lte=today).order_by()
+            .values_list("day", "state", "n"))
+    return _bars(first, days, rows), stamp.refreshed_at
 
 
-def _bars(first: dt.date, days: int, rows: Iterable[tuple[int, str, int]]) -> list[DayBar]:
-    """(day index, state, n) rows (a day may come in parts; index -1: none) → the bars."""
+def _bars(first: dt.date, days: int, rows: Iterable[tuple[dt.date, str, int]]) -> list[DayBar]:
+    """(local day, state, n) rows → one bar a day, ``first`` and the ``days - 1`` after it."""
     per_day: dict[dt.date, dict[str, int]] = {}
-    for k, state, n in rows:
-        if n and k >= 0:
-            states = per_day.setdefault(first + dt.timedelta(days=k), {})
-            states[state] = states.get(state, 0) + int(n)
+    for day, state, n in rows:
+        if n:
+            per_day.setdefault(day, {})[state] = int(n)
     peak = max((sum(v.values()) for v in per_day.values()), default=0) or 1
     bars = []
     for offset in range(days):
@@ -143,12 +119,6 @@ def _bars(first: dt.date, days: int, rows: Iterable[tuple[int, str, int]]) -> li
                                      round(100 * states[state] / peak, 2)))
         bars.append(bar)
     return bars
-
-
-def _hour_ceil(moment: dt.datetime) -> int:
-    """The first hour that starts at or after ``moment``."""
-    hour = hour_of(moment)
-    return hour if hour_start(hour) == moment else hour + 1
 
 
 def failures_per_provider(*, now: dt.datetime, days: int = DAYS) -> list[tuple[str, int, float]]:
@@ -198,12 +168,14 @@ def dashboard(*, now: dt.datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     tabs = selectors.order_tabs(now=now)
     rows, total = work_counts(now=now)
+    days, days_as_of = orders_per_day(now=now)
     return {
         "tabs": [(key, tabs[key][0]) for key in DASHBOARD_TABS],
         "hot": HOT_TABS,
         "rows": rows,
         "total": total,
-        "days": orders_per_day(now=now),
+        "days": days,
+        "days_as_of": days_as_of,
         "day_states": [(s, labels.state_label(s)) for s in Lifecycle.ALL],
         "failures": failures_per_provider(now=now),
         "sync": sync_health(now=now),

@@ -1,44 +1,23 @@
-"""Counts kept by the database itself, so a chart over many orders reads a few rows.
+"""Counts the worker keeps, so the dashboard's chart reads a few rows however many orders there
+are: orders per local day of creation (``settings.TIME_ZONE``) and state now.
 
-``OrderHourlyCount``: orders by the hour they were created in (hours since the Unix epoch: an
-integer, so a month's rows are grouped by day with integer comparisons — 2.5× faster than on
-SQLite's datetime text) and their state now. Database triggers on the order table (migration
-``0011_order_hourly_count``) keep it: every insert, delete and change of ``state`` or
-``created_at`` — whichever code path writes it (FSM transitions and ``save()``, the sync's
-``bulk_create``/``bulk_update``, ``QuerySet.update``, raw SQL, cascades). Python never writes
-it. On PostgreSQL the triggers are per statement (one grouped upsert in (hour, state) order);
-writers of orders in the same hour and state wait for each other's commit on that row.
+``OrderDailyCount`` is written only by ``services.order_daily_counts_refresh`` (the beat runs it
+every minute: ``orders.schedules.SWEEPS``), which recounts the last 31 local days from the
+orders in one grouped query and replaces those days' rows in one short transaction — no
+trigger, nothing on the order writers' path. ``OrderDailyCountRefresh`` (one row) says when,
+from which day and in which zone; until it exists the dashboard runs the refresh once itself.
+Rows of days before the window stay as they were last counted (nothing reads them).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import math
-
 from django.db import models
 
 
-class OrderHourlyCount(models.Model):
-    hour = models.IntegerField()  # floor(created_at's Unix time / 3600)
-    state = models.CharField(max_length=50)
-    n = models.IntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["hour", "state"], name="order_hourly_hour_state"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{hour_start(self.hour):%Y-%m-%d %H:00} UTC {self.state}: {self.n}"
-
-
 class OrderDailyCount(models.Model):
-    """The same per UTC day: what the dashboard reads when every local day of its month is a
-    UTC day (``TIME_ZONE`` UTC, the default) — 24× fewer rows than the hours."""
-
-    day = models.IntegerField()  # floor(created_at's Unix time / 86400)
+    day = models.DateField()  # local day of created_at (settings.TIME_ZONE at the refresh)
     state = models.CharField(max_length=50)
-    n = models.IntegerField(default=0)
+    n = models.IntegerField()
 
     class Meta:
         constraints = [
@@ -46,13 +25,15 @@ class OrderDailyCount(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{hour_start(self.day * 24):%Y-%m-%d} UTC {self.state}: {self.n}"
+        return f"{self.day:%Y-%m-%d} {self.state}: {self.n}"
 
 
-def hour_of(moment: dt.datetime) -> int:
-    """The hour ``moment`` is in (as the triggers count it)."""
-    return math.floor(moment.timestamp()) // 3600
+class OrderDailyCountRefresh(models.Model):
+    """The last refresh of ``OrderDailyCount`` (one row, pk 1)."""
 
+    refreshed_at = models.DateTimeField()
+    first_day = models.DateField()  # the first day it recounted (to the refresh's today)
+    time_zone = models.CharField(max_length=64)  # the zone its days are in
 
-def hour_start(hour: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(hour * 3600, tz=dt.UTC)
+    def __str__(self) -> str:
+        return f"orders per day counted at {self.refreshed_at:%Y-%m-%d %H:%M} ({self.time_zone})"
