@@ -168,7 +168,9 @@ def test_chart_reads_a_constant_number_of_rows_not_the_orders(merchant):
 
 
 def _as_of(html):
-    return re.search(r'class="dd-as-of"[^>]*>as of (\d\d:\d\d)</span>', html).group(1)
+    found = re.search(r'class="dd-as-of"[^>]*>as of (\d\d:\d\d)</span>', html)
+    assert found, "no 'as of HH:MM' beside the chart"
+    return found.group(1)
 
 
 def test_never_counted_the_page_counts_once_then_reads_the_table(admin_client, merchant, settings):
