@@ -3,7 +3,8 @@ the number of orders.
 
 * the work waiting, per provider and in total — the tabs' own conditions
   (``selectors.order_tabs``), so each number is the length of the list its link opens;
-* orders created per day for 30 days, split by their state now;
+* orders created per day for 30 days, split by their state now (counts the worker keeps,
+  as of their last refresh);
 * failed provider calls per provider over the same days;
 * each account's sync health (last successful sync, lag against its interval, last error).
 """
@@ -11,19 +12,20 @@ the number of orders.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Value
+from django.db.models import Count
 from django.utils import timezone
 
 from merchants.models import ProviderAccount
 from orders.lifecycle import Lifecycle
 from providers import registry
 
-from . import labels, selectors
-from .models import Order, OrderEvent
+from . import labels, selectors, services
+from .models import OrderDailyCount, OrderDailyCountRefresh, OrderEvent
 
 DASHBOARD_TABS = ("needs_action", "to_acknowledge", "to_ship", "awaiting_payment", "short_quantity",
                   "failed", "placement_unknown", "expiring_drafts")
@@ -36,7 +38,7 @@ DAYS = 30
 class ProviderRow:
     key: str
     label: str
-    counts: dict[str, int | str]  # a number, or "1,000+" above the cap
+    counts: dict[str, int | str]  # a number, or "100+" above the cap
 
 
 @dataclass
@@ -60,9 +62,11 @@ class SyncHealth:
 
 def work_counts(*, now: dt.datetime) -> tuple[list[ProviderRow], dict[str, int | str]]:
     """Per provider (every installed one, zeros included) and in total, each counted up to
-    ``selectors.TAB_COUNT_CAP`` ("1,000+" above, as the list's tabs): one query, whose cost
-    does not grow with the orders. A total is above the cap when its parts add up to more."""
-    cap = selectors.TAB_COUNT_CAP
+    ``selectors.DASHBOARD_COUNT_CAP`` ("100+" above; the cap rule is the list's tabs':
+    ``selectors.counts_up_to``/``count_label``): one query, reading at most cap + 1 rows per
+    number, whose cost does not grow with the orders. A total is above the cap when its parts
+    add up to more."""
+    cap = selectors.DASHBOARD_COUNT_CAP
     by_provider = selectors.order_tab_counts_by_provider(now=now, tabs=DASHBOARD_TABS, cap=cap)
     rows = []
     total = dict.fromkeys(DASHBOARD_TABS, 0)
@@ -76,22 +80,33 @@ def work_counts(*, now: dt.datetime) -> tuple[list[ProviderRow], dict[str, int |
     return rows, {tab: selectors.count_label(n, cap) for tab, n in total.items()}
 
 
-def orders_per_day(*, now: dt.datetime, days: int = DAYS) -> list[DayBar]:
-    """Orders created on each of the last ``days`` days, by their state now. One query."""
+def orders_per_day(*, now: dt.datetime, days: int = DAYS) -> tuple[list[DayBar], dt.datetime]:
+    """Orders created on each of the last ``days`` local days, by their state now, and when they
+    were counted. Two queries (the refresh row, then days × states rows of ``OrderDailyCount``),
+    however many orders there are: the worker recounts them every minute
+    (``services.order_daily_counts_refresh``). Never counted yet, or counted in another zone
+    than ``TIME_ZONE``: the same refresh runs here once (a fresh install shows a chart before
+    the beat's first tick). The same numbers as counting the orders at the time it says
+    (tests/admin/test_dashboard_days.py)."""
     today = timezone.localdate(now)
     first = today - dt.timedelta(days=days - 1)
-    # one GROUP BY state per day, on that day's range of the (state, created_at) index, all in
-    # one UNION ALL: no per-row date function (TruncDate on SQLite: 0.7 s at 100k orders), and
-    # not 30 conditional counts evaluated on every row of the month (SQLite: 97 → 19 ms with
-    # 43k orders in the month, bench/bench_dashboard.py; PostgreSQL about the same either way)
-    bounds = [timezone.make_aware(dt.datetime.combine(first + dt.timedelta(days=k), dt.time.min))
-              for k in range(days + 1)]
-    parts = [Order.objects.filter(created_at__gte=bounds[k], created_at__lt=bounds[k + 1])
-             .order_by().values("state").annotate(n=Count("id"), day=Value(k))
-             .values_list("day", "state", "n") for k in range(days)]
+    stamp = OrderDailyCountRefresh.objects.filter(pk=1).first()
+    if stamp is None or stamp.time_zone != timezone.get_current_timezone_name():
+        fresh = services.order_daily_counts_refresh(now=now)
+        rows: Iterable[tuple[dt.date, str, int]] = [
+            (day, state, n) for (day, state), n in fresh.counts.items() if first <= day <= today]
+        return _bars(first, days, rows), fresh.refreshed_at
+    rows = (OrderDailyCount.objects.filter(day__gte=first, day__lte=today).order_by()
+            .values_list("day", "state", "n"))
+    return _bars(first, days, rows), stamp.refreshed_at
+
+
+def _bars(first: dt.date, days: int, rows: Iterable[tuple[dt.date, str, int]]) -> list[DayBar]:
+    """(local day, state, n) rows → one bar a day, ``first`` and the ``days - 1`` after it."""
     per_day: dict[dt.date, dict[str, int]] = {}
-    for k, state, n in parts[0].union(*parts[1:], all=True):
-        per_day.setdefault(first + dt.timedelta(days=k), {})[state] = n
+    for day, state, n in rows:
+        if n:
+            per_day.setdefault(day, {})[state] = int(n)
     peak = max((sum(v.values()) for v in per_day.values()), default=0) or 1
     bars = []
     for offset in range(days):
@@ -153,12 +168,14 @@ def dashboard(*, now: dt.datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     tabs = selectors.order_tabs(now=now)
     rows, total = work_counts(now=now)
+    days, days_as_of = orders_per_day(now=now)
     return {
         "tabs": [(key, tabs[key][0]) for key in DASHBOARD_TABS],
         "hot": HOT_TABS,
         "rows": rows,
         "total": total,
-        "days": orders_per_day(now=now),
+        "days": days,
+        "days_as_of": days_as_of,
         "day_states": [(s, labels.state_label(s)) for s in Lifecycle.ALL],
         "failures": failures_per_provider(now=now),
         "sync": sync_health(now=now),

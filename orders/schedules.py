@@ -34,6 +34,7 @@ SWEEPS = [
     ("webhook deliveries due", "webhooks.tasks.webhook_deliveries_due_task", 1),
     ("purge old webhook attempts", "webhooks.tasks.webhook_attempts_purge_task", 24 * 60),
     ("order pipeline sweep (route, send tracking back)", "pipeline.tasks.pipeline_sweep_task", 5),
+    ("dashboard orders per day (recount)", "orders.tasks.order_daily_counts_refresh_task", 1),
 ]
 
 

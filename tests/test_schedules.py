@@ -84,3 +84,21 @@ def test_setup_schedules_is_idempotent_with_the_save_paths():
     again = schedules_install()
     assert again == {"created": 0, "updated": 0, "removed": 0}
     assert len(_sync_tasks(account)) == 1
+
+
+def test_the_beat_recounts_the_dashboards_orders_per_day_every_minute(merchant):
+    from orders.models import OrderDailyCount, OrderDailyCountRefresh
+    from orders.tasks import order_daily_counts_refresh_task
+    from tests.factories import OrderFactory
+
+    schedules_install()
+    task = PeriodicTask.objects.select_related("interval").get(
+        task="orders.tasks.order_daily_counts_refresh_task")
+    assert (task.interval.every, task.interval.period) == (1, IntervalSchedule.MINUTES)
+    assert task.enabled
+
+    OrderFactory(merchant=merchant)
+    done = order_daily_counts_refresh_task.apply().get()  # what the beat's tick runs
+    assert done["written"] and done["orders"] == 1
+    assert sum(OrderDailyCount.objects.values_list("n", flat=True)) == 1
+    assert OrderDailyCountRefresh.objects.get().refreshed_at.isoformat() == done["refreshed_at"]

@@ -5,15 +5,17 @@ here are pure state changes guarded by the provider's status table. Everything t
 to a provider lives in ``orders.services``, which runs these transitions.
 
 ``order`` (the order), ``items`` (items, shipments and their lines), ``records`` (timeline,
-provider-write claims, bulk runs, API idempotency keys).
+provider-write claims, bulk runs, API idempotency keys), ``rollups`` (counts the worker
+keeps for the dashboard).
 """
 
 from .items import OrderItem, Shipment, ShipmentLine
 from .order import TRANSITION_PERMISSION, Order, new_reference, status_table_for
 from .records import BulkRun, BulkRunItem, IdempotencyRecord, OrderEvent, ProviderWrite
+from .rollups import OrderDailyCount, OrderDailyCountRefresh
 
 __all__ = [
     "TRANSITION_PERMISSION", "BulkRun", "BulkRunItem", "IdempotencyRecord", "Order",
-    "OrderEvent", "OrderItem", "ProviderWrite", "Shipment", "ShipmentLine", "new_reference",
-    "status_table_for",
+    "OrderDailyCount", "OrderDailyCountRefresh", "OrderEvent", "OrderItem", "ProviderWrite", "Shipment",
+    "ShipmentLine", "new_reference", "status_table_for",
 ]

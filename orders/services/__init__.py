@@ -23,6 +23,7 @@ provider_drafts    provider-side drafts, execution polling, draft expiry, custom
 shortfall          the operator's decision on a partial confirmation
 transitions        the transition catalogue the admin and the API run by name
 bulk               bulk runs: record, execute one item
+rollups            the dashboard's orders per day, recounted by the worker
 =================  ==========================================================================
 """
 
@@ -82,6 +83,7 @@ from .provider_drafts import (
     order_provider_items_push,
     provider_values_clean,
 )
+from .rollups import ROLLUP_DAYS, DailyCounts, order_daily_counts_refresh
 from .shortfall import order_shortfall_accept, order_shortfall_summary
 from .sync import account_sync_incoming, order_apply_snapshot, order_sync
 from .transitions import (
@@ -92,10 +94,12 @@ from .transitions import (
 
 __all__ = [
     "ADDRESS_FIELDS", "BULK_ACTIONS", "BULK_MAX_ORDERS", "EDITABLE_FIELDS",
-    "EXECUTION_POLL_MAX_ATTEMPTS", "BulkPlaceRetry", "S", "account_sync_incoming",
+    "EXECUTION_POLL_MAX_ATTEMPTS", "ROLLUP_DAYS", "BulkPlaceRetry", "DailyCounts", "S",
+    "account_sync_incoming",
     "bulk_run_create", "bulk_run_item_execute", "execution_poll_delay", "lock_order",
     "order_apply_snapshot", "order_cancel", "order_complete", "order_create",
-    "order_custom_fields_get", "order_custom_fields_set", "order_drafts_expire",
+    "order_custom_fields_get", "order_custom_fields_set",
+    "order_daily_counts_refresh", "order_drafts_expire",
     "order_execution_poll", "order_execution_poll_due", "order_hold", "order_item_add",
     "order_item_change_calls_provider", "order_item_characteristics_get",
     "order_item_characteristics_set", "order_item_remove", "order_item_remove_check",

@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 
 from orders.models import OrderEvent
+from orders.services import order_daily_counts_refresh
 from tests.factories import AccountFactory, MerchantFactory, OrderFactory, OrderItemFactory
 
 from .conftest import days_ago, set_state
@@ -63,12 +64,16 @@ def test_dashboard_queries_do_not_grow_with_orders(admin_client, merchant, djang
 
 
 def test_charts_and_sync_health(admin_client, merchant):
+    order_daily_counts_refresh()  # a beat tick before the orders came
     _orders(merchant, 1)
     account = AccountFactory(provider="tipser", name="Tipser late", state={
         "sync": {"last_run": days_ago(2).isoformat()},
         "sync_error": {"at": days_ago(1).isoformat(), "message": "Provider unavailable: 503"}})
     html = admin_client.get(HOME).content.decode()
     assert html.count('class="dd-day"') == 30
+    assert 'class="dd-seg dd-state-failed"' not in html  # not recounted since the orders came
+    order_daily_counts_refresh()  # the beat's next tick
+    html = admin_client.get(HOME).content.decode()
     assert 'class="dd-seg dd-state-failed"' in html
     sync = html[html.index('id="dd-sync"'):]
     assert "Tipser late" in sync and "Provider unavailable: 503" in sync

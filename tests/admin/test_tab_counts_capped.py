@@ -1,5 +1,6 @@
-"""Counts shown in the admin stop at a cap ("1,000+"): the tabs, the list's total and the
-dashboard's numbers cost the same at 1,000 or 100,000 orders; below the cap they are exact."""
+"""Counts shown in the admin stop at a cap ("1,000+"; the dashboard's "100+"): the tabs, the
+list's total and the dashboard's numbers cost the same at 1,000 or 100,000 orders; below the
+cap they are exact."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
-from orders import selectors
+from orders import dashboard, selectors
 from orders.admin import paging
 from orders.models import Order
 from tests.factories import AccountFactory, MerchantFactory, OrderFactory, OrderItemFactory
@@ -109,10 +111,28 @@ def test_a_deep_page_is_counted_past_itself(admin_client, merchant, monkeypatch)
 
 
 def test_the_dashboard_shows_capped_counts(admin_client, merchant, monkeypatch):
-    monkeypatch.setattr(selectors, "TAB_COUNT_CAP", 2)
+    monkeypatch.setattr(selectors, "DASHBOARD_COUNT_CAP", 2)
     for _ in range(3):
         set_state(OrderFactory(merchant=merchant), "failed")
     html = admin_client.get(HOME).content.decode()
     assert re.search(r'data-tab="failed" data-provider="fake" class="dd-count-link[^"]*">2\+</a>',
                      html)
     assert re.search(r'data-tab="failed" data-provider="" class="dd-count-link[^"]*">2\+</a>', html)
+
+
+def test_the_dashboard_caps_at_100_and_the_list_at_1000(admin_client, merchant, monkeypatch):
+    """The dashboard has its own, lower cap; the list's tabs keep theirs (one rule, two caps)."""
+    assert (selectors.DASHBOARD_COUNT_CAP, selectors.TAB_COUNT_CAP) == (100, 1000)
+    # (the list: four failed orders under "Needs action", counted to 1,000)
+    monkeypatch.setattr(selectors, "DASHBOARD_COUNT_CAP", 3)
+    for _ in range(4):
+        set_state(OrderFactory(merchant=merchant), "failed")
+    html = admin_client.get(HOME).content.decode()
+    assert re.search(r'data-tab="failed" data-provider="" class="dd-count-link[^"]*">3\+</a>', html)
+    listed = admin_client.get(LIST).content.decode()
+    tab = listed.split('data-tab="needs_action"', 1)[1].split("</a>", 1)[0]
+    assert '<span class="dd-count">4</span>' in tab
+    with CaptureQueriesContext(connection) as ctx:
+        dashboard.work_counts(now=timezone.now())
+    counting = [q["sql"] for q in ctx.captured_queries if "COUNT(*)" in q["sql"]]
+    assert len(counting) == 1 and "LIMIT 4" in counting[0]  # read with LIMIT cap + 1
