@@ -3,6 +3,7 @@ every POST documents the ``Idempotency-Key`` header."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
@@ -76,9 +77,21 @@ def _string_pattern(schema: dict[str, Any]) -> None:
             _string_pattern(sub)
 
 
+def _takes_blank(schema: dict[str, Any]) -> bool:
+    """Does this string schema accept ""?"""
+    if schema.get("type") != "string" or schema.get("minLength", 0) > 0 or "enum" in schema:
+        return False
+    try:
+        return re.search(schema.get("pattern", ""), "") is not None
+    except re.error:
+        return False
+
+
 def _collapse_blank(schema: Any) -> None:
     """drf-spectacular writes a blank-allowed string as ``oneOf: [string, maxLength 0]``;
-    when the string may itself be blank, "" matches both (and oneOf refuses it): one schema."""
+    when the string may itself be blank (its pattern takes "": no pattern but "no NUL", a
+    credential's printable ASCII, a URL's ``…|^$``), "" matches both (and oneOf refuses it):
+    one schema."""
     if isinstance(schema, list):
         for item in schema:
             _collapse_blank(item)
@@ -87,7 +100,7 @@ def _collapse_blank(schema: Any) -> None:
         return
     options = schema.get("oneOf", [])
     if (len(options) == 2 and options[1] == {"type": "string", "maxLength": 0}
-            and options[0].get("pattern") == NO_NUL):
+            and _takes_blank(options[0])):
         schema.pop("oneOf")
         schema.update(options[0])
     for value in schema.values():

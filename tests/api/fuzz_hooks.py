@@ -18,7 +18,12 @@ from its schema alone (no per-route code, so new routes get it too):
 - **state**: where the API lists what can be done to an object (a ``GET`` beside the operation
   whose rows carry ``url``, e.g. ``/orders/{id}/transitions/`` for ``.../transitions/place/``),
   ids whose listing offers this operation come first; and ids an operation answered 409 (not
-  possible in its state) a few times are tried last for that operation.
+  possible in its state) a few times are tried last for that operation;
+- **preconditions no listing shows** (``NEEDS``): the few operations on an order that only
+  an order of one provider, or in one state, can take (custom fields, item characteristics and
+  execution status at a reseller v3 provider; a lookup of a ``placement_unknown`` order) take
+  their ids from the collection filtered by what they need (a list query, fields that must be
+  set); with none such the whole collection.
 
 The choice is a function of the generated value (a hash), so a run stays reproducible for
 one seed and one database. Only values that already satisfy their schema are replaced: a
@@ -35,6 +40,7 @@ import threading
 import time
 import zlib
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 import schemathesis
@@ -50,6 +56,18 @@ SCAN = 12  # candidates looked at (readiness, past refusals) before taking any
 REFUSALS_TO_AVOID = 2
 IDEMPOTENCY_KEY = "Idempotency-Key"
 ID_NAME = re.compile(r"^(?:id|pk|.+_(?:id|pk|ids|pks))$")
+
+# Operation path (the part after the collection's id) -> for which path parameter: the list
+# query and the row fields that must be non-empty for an id to fit. Only what no listing of the
+# API says: the transitions listing already tells which transition an order can take.
+RESELLER_AT_PROVIDER = ({"provider": "reseller"}, ("external_id",))
+NEEDS: dict[str, dict[str, tuple[dict[str, str], tuple[str, ...]]]] = {
+    "/orders/{id}/custom-fields/": {"id": RESELLER_AT_PROVIDER},
+    "/orders/{id}/execution-poll/": {"id": RESELLER_AT_PROVIDER},
+    "/orders/{id}/items/{item_pk}/characteristics/": {
+        "id": RESELLER_AT_PROVIDER, "item_pk": ({}, ("external_id",))},
+    "/orders/{id}/lookup/": {"id": ({"provider": "reseller", "state": "placement_unknown"}, ())},
+}
 
 _lock = threading.RLock()
 _session = requests.Session()
@@ -70,27 +88,31 @@ def _get(path: str) -> Any:
         return None
 
 
-def existing_ids(collection: str) -> list[Any]:
-    """Ids the (concrete) list path answers, its first pages only; cached briefly."""
+def existing_ids(collection: str, query: dict[str, str] | None = None,
+                 required: tuple[str, ...] = ()) -> list[Any]:
+    """Ids the (concrete) list path answers (with ``query``; rows whose ``required`` fields
+    are all set), its first pages only; cached briefly."""
+    key = repr((collection, sorted((query or {}).items()), required))
     with _lock:
-        cached = _lists.get(collection)
+        cached = _lists.get(key)
         if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
             return cached[1]
         # a paginated list takes page_size; a plain list refuses unknown parameters (400)
-        data = _get(f"{collection}?page_size=100")
+        data = _get(f"{collection}?{urlencode({**(query or {}), 'page_size': '100'})}")
         if data is None:
-            data = _get(collection)
+            data = _get(f"{collection}?{urlencode(query)}" if query else collection)
         ids: list[Any] = []
         for _page in range(MAX_LIST_PAGES):
             rows = data.get("results") if isinstance(data, dict) else data
             if isinstance(rows, list):
-                ids += [row["id"] for row in rows if isinstance(row, dict) and "id" in row]
+                ids += [row["id"] for row in rows if isinstance(row, dict) and "id" in row
+                        and all(row.get(field) for field in required)]
             following = data.get("next") if isinstance(data, dict) else None
             if not following:
                 break
             data = _get(following[len(BASE_URL):] if following.startswith(BASE_URL)
                         else following)
-        _lists[collection] = (time.monotonic(), ids)
+        _lists[key] = (time.monotonic(), ids)
         return ids
 
 
@@ -202,6 +224,21 @@ def _valid_id(value: Any, schema: dict[str, Any]) -> bool:
     return False
 
 
+def needs(operation: Any, param: str) -> tuple[dict[str, str], tuple[str, ...]] | None:
+    """What an id for the path parameter ``param`` must fit (``NEEDS``), if anything."""
+    for suffix, by_param in NEEDS.items():
+        if operation.path.endswith(suffix):
+            return by_param.get(param)
+    return None
+
+
+def needed_ids(operation: Any, param: str, collection: str) -> list[Any]:
+    """Ids of ``collection`` that fit the operation's ``NEEDS`` for ``param`` (none: no need,
+    or nothing fits)."""
+    need = needs(operation, param)
+    return existing_ids(collection, need[0], need[1]) if need else []
+
+
 # --- choosing --------------------------------------------------------------------------------
 def _hash(*parts: Any) -> int:
     return zlib.crc32(repr(parts).encode())
@@ -215,7 +252,7 @@ def choose(operation: Any, collection: str, original: Any, key: str, salt: str,
     seed = _hash(operation.label, key, original, salt)
     if seed % KEEP_RANDOM_ONE_IN == 0:
         return original
-    ids = existing_ids(collection)
+    ids = (needed_ids(operation, param, collection) if param else []) or existing_ids(collection)
     if operation.method.lower() == "delete" and param is not None and (
             operation.path.rstrip("/").endswith("{" + param + "}")):
         ids = ids[KEEP_FOR_OTHERS:]  # what is deleted: the other operations need some left
@@ -352,6 +389,7 @@ def _stateful_ids(case: Any) -> Any:
             continue
         ids = existing_ids(collection)
         if ids and str(values[name]) not in {str(i) for i in ids}:
+            ids = needed_ids(operation, name, collection) or ids
             chosen = ids[_hash(operation.label, name, values[name]) % len(ids)]
             values[name] = str(chosen) if isinstance(values[name], str) else chosen
     if values != (case.path_parameters or {}):

@@ -8,12 +8,18 @@ the same server), creates a superuser token, loads the schema and runs
 ``schemathesis run --checks all`` (examples, coverage, fuzzing and stateful phases) with
 ``schemathesis.toml`` from the repository root. Exits with schemathesis' status.
 
+The server runs no task: what a request queues stays in an in-process broker nobody consumes
+(``memory://``) and the API answers 202, as it does before a worker picks the work up. The
+seeding runs its tasks itself (eager).
+
 Generated ids would name nothing (every operation on an id a 404: schemathesis' "missing
 test data"): ``tests/api/fuzz_hooks.py`` (``SCHEMATHESIS_HOOKS``) replaces most valid ids in
 paths and bodies by ids this server lists, for every operation, from the schema alone. The
 seeding gives those ids the states the operations start from (drafts, failed, placement
 unknown, shipped and completable, orders placed at the Tipser sandbox with items that may
-move; webhook subscriptions and events, supplier offers, shipments, a routing policy).
+move, reseller v3 orders at its sandbox (drafts there, checked out, placement unknown) whose
+items have provider ids; webhook subscriptions and events, supplier offers, shipments, a
+routing policy).
 
 ``make test`` runs it through ``tests/api/test_schemathesis.py`` with a few examples per
 operation; ``make fuzz`` with many more.
@@ -104,6 +110,47 @@ for state, sources, times in plan:
                 item.confirmed_quantity = max(0, item.quantity - 1)
             item.save()
 
+# White-label reseller v3 orders that exist at its sandbox (same database: the rows are made
+# here, before the server starts), items with their provider ids: drafts there, checked-out
+# ones (placed: execution status, custom fields, item characteristics) and "placement unknown"
+# ones the provider has (the lookup finds them by id, or by reference when we lost the id).
+import datetime as dt
+from django.utils import timezone
+from providers.reseller import sandbox as reseller_sandbox
+from providers.reseller.models import SandboxItem, SandboxOrder
+now = timezone.now()
+reseller_plan = [("draft", "Draft", True), ("placed", "Submitted", True),
+                 ("placement_unknown", "Submitted", True),
+                 ("placement_unknown", "Submitted", False)]
+for source in [o for o in drafts if o.provider == "reseller"]:
+    account_id = str((source.provider_options or {}).get("account_id")
+                     or source.merchant.account.options.get("account_id") or "ACC-1001")
+    for state, status, keep_id in reseller_plan * 4:
+        items = list(source.items.all())
+        copy = Order.objects.get(pk=source.pk)
+        copy.pk = None
+        copy.reference = "FUZZ-" + uuid.uuid4().hex[:10]
+        copy.save()
+        remote = SandboxOrder.objects.create(
+            account_id=account_id, reference=copy.reference, status=status, order_date=now,
+            expiration_date=now + reseller_sandbox.DRAFT_LIFETIME,
+            custom_fields=[dict(f) for f in reseller_sandbox.DEFAULT_CUSTOM_FIELDS])
+        Order.objects.filter(pk=copy.pk).update(
+            state=state, raw_status=status if state != "placement_unknown" else "",
+            external_id=str(remote.pk) if keep_id else "",
+            external_ids=[str(remote.pk)] if keep_id else [],
+            expires_at=remote.expiration_date if status == "Draft" else None,
+            placed_at=now if state == "placed" else None)
+        for item in items:
+            at_provider = SandboxItem.objects.create(
+                order=remote, product_id=item.product_id or item.sku, sku=item.sku,
+                description=item.name, quantity=item.quantity, unit_price=item.unit_price,
+                characteristics=[dict(c) for c in reseller_sandbox.DEFAULT_CHARACTERISTICS])
+            item.pk = None
+            item.order_id = copy.pk
+            item.external_id = str(at_provider.pk) if keep_id else ""
+            item.save()
+
 # Tipser's orders are sales orders: a routing policy, so routing them (pipeline route) runs
 from pipeline.models import RouteMode, RoutingPolicy
 for account in ProviderAccount.objects.filter(provider="tipser"):
@@ -128,8 +175,8 @@ for n in range(8):  # a run deletes some
 
 def seed_through_api(base: str, token: str) -> None:
     """Objects of collections ``seed_demo`` leaves empty, made through the API (so they are
-    what a client makes): a supplier offer and shipments. Best effort: a refusal leaves
-    that list empty (its operations then rely on the stateful phase)."""
+    what a client makes): supplier offers. Best effort: a refusal leaves that list empty (its
+    operations then rely on the stateful phase)."""
     session = requests.Session()
     session.headers["Authorization"] = f"Token {token}"
     api = f"{base}/api/v1"
@@ -137,14 +184,33 @@ def seed_through_api(base: str, token: str) -> None:
     for n, merchant in enumerate(merchants * 2):  # a run deletes some
         session.post(f"{api}/supplier-offers/", timeout=30, json={
             "supplier": merchant["id"], "sales_sku": f"FUZZ-SKU-{n}", "expected_cost": "1.00"})
-    orders = session.get(f"{api}/orders/", timeout=30,
-                         params={"state": "placed", "page_size": "100"}).json().get("results", [])
-    for order in orders[:2]:
-        session.post(f"{api}/orders/{order['id']}/shipments/", timeout=60,
-                     json={"tracking_number": "FUZZ-1"})
+
+
+# Shipments: shipping a placed order pushes it to the provider, which the server only queues
+# (its tasks are not run: no worker). Shipped here instead, the task run in this process
+# (eager) against the sandboxes on the live server.
+SHIP_SCRIPT = """
+from django.contrib.auth import get_user_model
+from orders import dispatch
+from orders.models import Order, Shipment
+user = get_user_model().objects.get(username="schemathesis")
+for order in Order.objects.filter(state="placed").exclude(external_id="").order_by("pk"):
+    if Shipment.objects.count() >= 2:
+        break
+    try:
+        dispatch.order_transition_enqueue(order=order, name="ship", actor=user,
+                                          payload={"tracking_number": "FUZZ-1"})
+    except Exception as exc:  # not shippable (its provider, its state): the next one
+        print("not shipped:", order.pk, exc)
+print("SHIPMENTS=" + str(Shipment.objects.count()))
+"""
 
 
 def free_port() -> int:
+    """``DROPDESK_FUZZ_PORT`` when set (a port range of one's own on a shared machine), else
+    one the system gives."""
+    if os.environ.get("DROPDESK_FUZZ_PORT"):
+        return int(os.environ["DROPDESK_FUZZ_PORT"])
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -170,12 +236,15 @@ def live_server(port: int, database_url: str | None = None) -> Iterator[tuple[st
             "DJANGO_DEBUG": "true", "SANDBOX_ENABLED": "true", "PUBLIC_BASE_URL": base,
             # a fuzz run makes thousands of requests with one token
             "API_THROTTLE_USER": "100000000/hour", "API_THROTTLE_ANON": "100000000/hour",
-            # placing runs in the request (no worker here), so chains reach the placed states
-            "CELERY_TASK_ALWAYS_EAGER": "true",
+            # No worker: queued work stays queued (the API answers 202), in a broker of the
+            # server's own memory that nobody consumes (never the filesystem broker: its
+            # folder would fill). A request never waits for a task.
+            "CELERY_TASK_ALWAYS_EAGER": "false", "CELERY_BROKER_URL": "memory://",
         }
-        _manage(env, "migrate", "--noinput", "-v0")
-        _manage(env, "seed_demo")
-        printed = _manage(env, "shell", "-c", TOKEN_SCRIPT)
+        seeding = {**env, "CELERY_TASK_ALWAYS_EAGER": "true"}  # what it queues runs here
+        _manage(seeding, "migrate", "--noinput", "-v0")
+        _manage(seeding, "seed_demo")
+        printed = _manage(seeding, "shell", "-c", TOKEN_SCRIPT)
         token = next(line[4:] for line in printed.splitlines() if line.startswith("KEY="))
         log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115
         server = subprocess.Popen(
@@ -188,6 +257,7 @@ def live_server(port: int, database_url: str | None = None) -> Iterator[tuple[st
                     break
                 time.sleep(0.2)
             seed_through_api(base, token)
+            _manage(seeding, "shell", "-c", SHIP_SCRIPT)
             yield base, token
         finally:
             server.terminate()
@@ -208,9 +278,9 @@ def run(examples: int, port: int, database_url: str | None = None,
             "--url", base, "--checks", "all", "--max-examples", str(examples),
             "--header", f"Authorization: Token {token}", "--no-color", "--workers", "2",
             "--seed", "1",
-            # tasks run in the request here (eager: no worker), e.g. an account's whole sync
-            # from the sandbox on this same server; on a loaded machine that outlasts the
-            # default 10 s, which schemathesis reports as a network error
+            # the sandboxes answer on this same server (a provider read in a request calls
+            # it): on a loaded machine that can outlast the default 10 s, which schemathesis
+            # reports as a network error
             "--request-timeout", "60", *(extra or []),
         ]
         # tests/api/fuzz_hooks.py: generated ids that exist on this server

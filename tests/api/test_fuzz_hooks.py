@@ -202,3 +202,35 @@ def test_a_stateful_step_drops_a_linked_query_value_its_parameter_refuses(server
     mapped = fuzz_hooks.map_case(None, case)
     # external_id takes minLength 1: "" is no value for it; name may be empty and stays
     assert mapped.query == {"name": ""}
+
+
+def test_operations_with_a_precondition_no_listing_shows_take_ids_that_fit(server, monkeypatch):
+    # custom fields need a reseller order at the provider; a lookup a placement_unknown one;
+    # an item's characteristics an item at the provider
+    asked = []
+
+    def existing_ids(path, query=None, required=()):
+        asked.append((path, dict(query or {}), tuple(required)))
+        if query == {"provider": "reseller"} and required == ("external_id",):
+            return [103]
+        if query == {"provider": "reseller", "state": "placement_unknown"}:
+            return [104]
+        if path == "/api/v1/orders/103/items/" and required == ("external_id",):
+            return [10]
+        return LISTS.get(path, []) if not (query or required) else []
+
+    monkeypatch.setattr(fuzz_hooks, "existing_ids", existing_ids)
+    fields = _operation("/api/v1/orders/{id}/custom-fields/")
+    lookup = _operation("/api/v1/orders/{id}/lookup/", "post")
+    traits = _operation("/api/v1/orders/{id}/items/{item_pk}/characteristics/")
+    for n in range(1000, 1100):
+        for operation, fits in ((fields, {103}), (lookup, {104})):
+            chosen = fuzz_hooks.map_case(None, _case(operation, {"id": n})).path_parameters
+            assert chosen["id"] in fits | {n}
+        chosen = fuzz_hooks.map_case(None, _case(traits, {"id": n, "item_pk": n})).path_parameters
+        assert chosen["id"] in {103, n} and chosen["item_pk"] in {10, n}
+    # an operation without such a need takes from the whole list
+    plain = _operation("/api/v1/orders/{id}/")
+    chosen = [fuzz_hooks.map_case(None, _case(plain, {"id": n})).path_parameters["id"]
+              for n in range(1000, 1100)]
+    assert {101, 102} & set(chosen)
