@@ -329,28 +329,78 @@ def merchant_authorization_start(*, state: str) -> str:
 CANCEL_ERRORS = {"access_denied", "cancelled", "canceled", "user_cancelled", "user_denied"}
 
 
-def merchant_authorization_complete(
+STATUS_SALT = "merchants.authorization.status"
+
+
+def authorization_status_token(request: AuthorizationRequest) -> str:
+    """The signed name of one returned request for its status page: it shows that request's
+    outcome only (no link, no provider URL); it cannot be forged nor used as a landing."""
+    return signing.dumps(request.token_hash, salt=STATUS_SALT)
+
+
+def merchant_authorization_for_status(*, token: str) -> AuthorizationRequest:
+    """The request a status token names (read only), or ``AuthorizationLinkRefused``."""
+    try:
+        token_hash = signing.loads(token, salt=STATUS_SALT,
+                                   max_age=AUTHORIZATION_LINK_TTL + dt.timedelta(days=1))
+    except signing.SignatureExpired as exc:
+        raise AuthorizationLinkRefused("This page has expired.", code="expired") from exc
+    except signing.BadSignature as exc:
+        raise AuthorizationLinkRefused("This page is not valid.", code="invalid") from exc
+    found = (AuthorizationRequest.objects.select_related("merchant__account")
+             .filter(token_hash=str(token_hash)).first() if token_hash else None)
+    if found is None or found.status in (AuthorizationRequest.Status.CREATED,
+                                         AuthorizationRequest.Status.REDIRECTED):
+        raise AuthorizationLinkRefused("This page is not valid.", code="invalid")
+    return found
+
+
+def merchant_authorization_return(
     *, state: str, error: str = ""
 ) -> tuple[str, AuthorizationRequest]:
-    """The provider sent the merchant back. Returns (outcome, request): ``authorized``,
-    ``cancelled``, ``failed`` or ``unconfirmed``; only ``authorized`` changes the merchant.
+    """The provider sent the merchant back (no provider call here). Returns (outcome,
+    request): ``cancelled`` or ``failed`` when the provider said so (``?error``), else
+    ``returned``: the landing state is used up (a replay is refused as ``used``), the
+    merchant's timeline says the merchant came back, and the caller queues
+    ``merchant_authorization_confirm`` for the worker.
 
     Coming back without ``?error`` proves nothing (anyone holding the landing URL can drop
-    the query string): the authorization is confirmed with the provider by a harmless read
-    (the account check for the merchant id) before the merchant is marked authorized. If the
-    provider refuses, the link is used up (``unconfirmed``, the request failed with the
-    reason); if it cannot be reached, nothing is used up and the landing page can be
-    reloaded later (``unconfirmed``, the reason recorded on the merchant's timeline)."""
+    the query string): only the worker's confirmation with the provider authorizes."""
     if error:
         return _authorization_complete_with_error(state=state, error=error)
     found = _request_for_state(state, salt=RETURN_SALT)
-    _refuse_unusable(found, expect=AuthorizationRequest.Status.REDIRECTED)
+    with transaction.atomic():
+        request = (AuthorizationRequest.objects.select_for_update()
+                   .select_related("merchant__account").get(pk=found.pk))
+        _refuse_unusable(request, expect=AuthorizationRequest.Status.REDIRECTED)
+        request.status = AuthorizationRequest.Status.RETURNED
+        request.failure_reason = ""
+        request.save(update_fields=["status", "failure_reason"])
+        cls = registry.get(str(request.merchant.account.provider))
+        label = cls.label if cls is not None else request.merchant.account.get_provider_display()
+        merchant_event_add(merchant=request.merchant, kind="authorization_returned",
+                           message=f"The merchant came back from {label}; confirming the "
+                           f"authorization with {label}", data={"request": request.pk})
+    return "returned", request
+
+
+def merchant_authorization_confirm(*, request_pk: int) -> str:
+    """The worker's half of the landing: ask the provider whether it now accepts orders for
+    the merchant id it registered, then mark the merchant authorized. Returns
+    ``authorized``, ``refused`` (the request failed with the reason), ``retry`` (the
+    provider could not be asked; the request stays ``returned`` with the reason, the
+    merchant's status page may try again) or the request's status when it was no longer
+    waiting (a second run changes nothing)."""
+    found = AuthorizationRequest.objects.get(pk=request_pk)
+    if found.status != AuthorizationRequest.Status.RETURNED:
+        return str(found.status)
     refused, reason, note = _authorization_confirm(found)  # a provider read: no lock held
     now = timezone.now()
     with transaction.atomic():
         request = (AuthorizationRequest.objects.select_for_update()
                    .select_related("merchant__account").get(pk=found.pk))
-        _refuse_unusable(request, expect=AuthorizationRequest.Status.REDIRECTED)
+        if request.status != AuthorizationRequest.Status.RETURNED:
+            return str(request.status)
         merchant = request.merchant
         if reason:
             request.failure_reason = reason[:2000]
@@ -362,15 +412,14 @@ def merchant_authorization_complete(
             request.save(update_fields=fields)
             merchant_event_add(merchant=merchant, kind="authorization_unconfirmed",
                                message=reason[:2000], data={"request": request.pk})
-            return "unconfirmed", request
+            return "refused" if refused else "retry"
         request.status = AuthorizationRequest.Status.COMPLETED
         request.completed_at = now
         request.failure_reason = ""
         request.save(update_fields=["status", "completed_at", "failure_reason"])
         merchant_authorize(merchant=merchant, external_id=request.provider_merchant_id, at=now,
                            how=f"authorization link; {note}")
-    request.merchant.refresh_from_db()
-    return "authorized", request
+    return "authorized"
 
 
 def _authorization_confirm(request: AuthorizationRequest) -> tuple[bool, str, str]:
@@ -388,8 +437,8 @@ def _authorization_confirm(request: AuthorizationRequest) -> tuple[bool, str, st
                       "access."), ""
     except (ProviderUnavailable, ProviderOutcomeUnknown, ProviderBadReply) as exc:
         return False, (f"Could not confirm the authorization with {service.label} "
-                       f"({exc}); the merchant is not authorized yet — reloading the landing "
-                       "page later tries again."), ""
+                       f"({exc}); the merchant is not authorized yet — the merchant's page "
+                       "offers to try again."), ""
     except ProviderError as exc:
         return True, (f"{service.label} did not confirm the authorization: {exc}. The "
                       "merchant is not authorized; send a new link."), ""
@@ -423,11 +472,9 @@ def _authorization_complete_with_error(
     return ("cancelled" if cancelled else "failed"), request
 
 
-def merchant_verify_manual(
-    *, merchant: Merchant, external_id: str = "", actor: Any = None
-) -> Merchant:
-    """Single-merchant path: check the Merchant ID from the provider's console with a
-    harmless call, then mark the merchant authorized. Nothing changes when the check fails."""
+def merchant_verify_precheck(*, merchant: Merchant, external_id: str = "") -> str:
+    """What refuses a verification without asking the provider (``MerchantAuthorizationError``):
+    no Merchant ID, or one another merchant of the account has. Returns the id to check."""
     external_id = (external_id or merchant.external_id).strip()
     if not external_id:
         raise MerchantAuthorizationError(
@@ -438,6 +485,15 @@ def merchant_verify_manual(
         raise MerchantAuthorizationError(
             f"Merchant ID {external_id} already belongs to merchant '{taken}' of this account.",
             code="duplicate")
+    return external_id
+
+
+def merchant_verify_manual(
+    *, merchant: Merchant, external_id: str = "", actor: Any = None
+) -> Merchant:
+    """Single-merchant path: check the Merchant ID from the provider's console with a
+    harmless call, then mark the merchant authorized. Nothing changes when the check fails."""
+    external_id = merchant_verify_precheck(merchant=merchant, external_id=external_id)
     probe = Merchant.objects.select_related("account").get(pk=merchant.pk)
     probe.external_id = external_id
     try:
