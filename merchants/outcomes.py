@@ -99,7 +99,10 @@ def merchant_verify_outcome(
 
     merchant = Merchant.objects.select_related("account").get(pk=merchant_pk)
     actor = get_user_model().objects.filter(pk=actor_pk).first() if actor_pk else None
-    label = merchant.account.get_provider_display()
+    from providers import registry
+
+    cls = registry.get(str(merchant.account.provider))
+    label = cls.label if cls is not None else merchant.account.get_provider_display()
     try:
         merchant = services.merchant_verify_manual(merchant=merchant, external_id=external_id,
                                                    actor=actor)
