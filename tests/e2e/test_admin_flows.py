@@ -182,16 +182,25 @@ def test_readonly_user_sees_no_buttons_in_the_browser(live_server, page, shot,
 
 
 def test_operator_authorizes_merchant_through_sandbox_landing_pages(
-    live_server, page, shot, operator_login, settings
+    live_server, page, shot, operator_login, settings, monkeypatch
 ):
     """Merchant page → 'Send authorization link' → the merchant opens the link (a browser
     without our login) → our connect page → the Aliseeks sandbox's authorization page →
-    Allow → our landing page → the merchant shows Authorized with 29–30 days left.
+    Allow → our landing page ("Confirming your authorization…", refreshing itself) → the
+    worker confirms → the page says the merchant is connected → the merchant shows
+    Authorized with 29–30 days left.
 
-    No mock: the account's base URL is the sandbox under live_server, so the provider call
-    (POST /v1/merchants) goes over loopback to the same server."""
+    No mock: the account's base URL is the sandbox under live_server, so the provider calls
+    (POST /v1/merchants, the confirming GET /v1/orders) go over loopback to the same server.
+    The confirmation is held back (its ``delay`` records) and run here, as the worker would,
+    once the landing page shows it is waiting."""
+    from merchants import tasks
     from merchants.models import Merchant
     from tests.factories import AccountFactory
+
+    confirmations: list[tuple] = []
+    monkeypatch.setattr(tasks.merchant_authorization_confirm_task, "delay",
+                        lambda *a: confirmations.append(a))
 
     settings.PUBLIC_BASE_URL = live_server.url
     account = AccountFactory(provider="aliseeks", name="Aliseeks e2e",
@@ -225,7 +234,14 @@ def test_operator_authorizes_merchant_through_sandbox_landing_pages(
         tab.screenshot(path=str(_screenshot("12-sandbox-authorize-page")), full_page=True)
         tab.click("button.allow")
         tab.wait_for_url(re.compile(r".*/merchants/authorization/return/.+"))
-        expect(tab.locator("h1")).to_contain_text("Pending Beads Shop is authorized")
+        expect(tab.locator("h1")).to_contain_text("Confirming your authorization with Aliseeks")
+        tab.screenshot(path=str(_screenshot("13-merchant-landing-confirming")), full_page=True)
+        assert len(confirmations) == 1
+        tasks.merchant_authorization_confirm_task(*confirmations[0])  # the worker
+        # the page refreshes itself to its status URL and shows the outcome
+        expect(tab.locator("h1")).to_contain_text("You're connected: Pending Beads Shop is "
+                                                  "authorized", timeout=15000)
+        assert "/merchants/authorization/status/" in tab.url
         tab.screenshot(path=str(_screenshot("13-merchant-landing-page")), full_page=True)
     finally:
         merchant_view.close()
