@@ -18,7 +18,7 @@ from celery import shared_task
 
 from core import provider_reads as reads
 
-from . import outcomes, services
+from . import landing, outcomes, services
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def merchant_authorization_confirm_task(request_pk: int) -> bool:
     (``{"outcome": "authorized" | "refused" | "retry" | <status>}``) is on the request and
     the merchant's timeline — the merchant's status page reads them."""
     return _store(authorization_confirm_key(request_pk), "Confirming the authorization",
-                  lambda: {"outcome": services.merchant_authorization_confirm(
+                  lambda: {"outcome": landing.merchant_authorization_confirm(
                       request_pk=request_pk)})
 
 

@@ -21,13 +21,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from . import dispatch
+from .landing import (
+    authorization_status_token,
+    merchant_authorization_for_status,
+    merchant_authorization_return,
+)
 from .models import AUTHORIZATION_PERIOD, AuthorizationRequest
 from .services import (
     AuthorizationLinkRefused,
-    authorization_status_token,
     merchant_authorization_for_connect,
-    merchant_authorization_for_status,
-    merchant_authorization_return,
     merchant_authorization_start,
 )
 

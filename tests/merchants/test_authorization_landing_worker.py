@@ -16,7 +16,8 @@ import pytest
 import responses
 from django.core import signing
 
-from merchants import services, tasks
+from merchants import landing as landing_services
+from merchants import tasks
 from merchants.models import AuthorizationRequest
 
 from . import test_aliseeks_authorization as base
@@ -139,14 +140,14 @@ def test_status_url_names_one_authorization_and_cannot_be_forged(client, sandbox
     # the landing state, or a correctly signed guess, is not a status token
     state = _path(landing).rstrip("/").rsplit("/", 1)[1]
     assert client.get(f"/merchants/authorization/status/{state}/").status_code == 400
-    guess = signing.dumps("0" * 64, salt=services.STATUS_SALT)
+    guess = signing.dumps("0" * 64, salt=landing_services.STATUS_SALT)
     assert client.get(f"/merchants/authorization/status/{guess}/").status_code == 400
     # a link not yet used at the provider has no status page
     other = base.MerchantFactory(account=pending.account, external_id="", authorized=False,
                                  name="Other shop")
     _link(other)
     fresh = AuthorizationRequest.objects.get(merchant=other)
-    not_back = signing.dumps(fresh.token_hash, salt=services.STATUS_SALT)
+    not_back = signing.dumps(fresh.token_hash, salt=landing_services.STATUS_SALT)
     assert client.get(f"/merchants/authorization/status/{not_back}/").status_code == 400
     # the page names only its own merchant
     assert b"Other shop" not in client.get(status_url).content
