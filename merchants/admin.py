@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django_fsm.admin import FSMAdminMixin
 
@@ -346,9 +346,10 @@ def verify_merchant_id(modeladmin: Any, request: HttpRequest,
             continue
         data = result.data if result.ready and isinstance(result.data, dict) else None
         if data is None and result.pending:
-            modeladmin.message_user(request, f"{merchant}: verifying the Merchant ID with "
-                                    f"{_provider_label(merchant)}… the merchant's page shows "
-                                    "the outcome.", messages.INFO)
+            modeladmin.message_user(request, format_html(
+                "{}: verifying the Merchant ID with {}… <a href='{}'>the merchant's page</a> "
+                "shows the outcome.", merchant, _provider_label(merchant),
+                reverse("admin:merchants_merchant_change", args=[merchant.pk])), messages.INFO)
         elif data is not None and data.get("ok"):
             modeladmin.message_user(request, f"{merchant}: {data.get('detail')}",
                                     messages.SUCCESS)

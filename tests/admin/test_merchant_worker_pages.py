@@ -203,8 +203,8 @@ def test_verify_action_queues_then_the_page_shows_verifying_then_the_outcome(
     change = reverse("admin:merchants_merchant_change", args=[merchant.pk])
     status_url = reverse("admin:merchants_merchant_verify_status", args=[merchant.pk])
     text = _verify(operator_client, merchant).content.decode()
-    assert "Pending shop: verifying the Merchant ID with Aliseeks… the merchant&#x27;s page" \
-        in text
+    assert "Pending shop: verifying the Merchant ID with Aliseeks… <a href='" + change + \
+        "'>the merchant's page</a> shows the outcome." in text
     assert len(mocked.calls) == 0 and len(verify_queued) == 1
     html = operator_client.get(change).content.decode()
     assert "Verifying the Merchant ID with Aliseeks… this page updates by itself" in html
