@@ -255,6 +255,48 @@ def test_operator_authorizes_merchant_through_sandbox_landing_pages(
     shot("14-merchant-authorized")
 
 
+def test_operator_verifies_a_merchant_id_and_the_page_follows_the_worker(
+    live_server, page, shot, operator_login, mocked, monkeypatch
+):
+    """Issue 14: "Verify Merchant ID and authorize" is queued; the merchant's page says
+    "Verifying the Merchant ID with Aliseeks…" and polls (htmx) until the worker's outcome
+    is there, without a reload."""
+    from merchants import tasks
+    from merchants.models import Merchant
+    from tests.factories import AccountFactory
+
+    queued: list[tuple] = []
+    monkeypatch.setattr(tasks.merchant_verify_task, "delay", lambda *a: queued.append(a))
+    account = AccountFactory(provider="aliseeks", name="Aliseeks single",
+                             base_url="https://aliseeks.e2e.test/",
+                             credentials={"api_key": "ak_e2e_single"})
+    merchant = MerchantFactory(account=account, name="Console Shop", external_id="Console77",
+                               authorized=False)
+    _login(page, live_server, *operator_login)
+    page.goto(f"{live_server.url}/admin/merchants/merchant/")
+    page.check(f"input[name=_selected_action][value='{merchant.pk}']")
+    page.select_option("select[name=action]", "verify_merchant_id")
+    page.click("button[name=index]")
+    page.wait_for_load_state()
+    expect(page.locator("ul.messagelist")).to_contain_text(
+        "Console Shop: verifying the Merchant ID with Aliseeks")
+    page.locator("ul.messagelist a", has_text="the merchant's page").click()
+    page.wait_for_url(re.compile(rf".*/merchant/{merchant.pk}/change/$"))
+    expect(page.locator("#dd-verify-status")).to_contain_text(
+        "Verifying the Merchant ID with Aliseeks")
+    assert len(queued) == 1 and len(mocked.calls) == 0
+    shot("15-merchant-verifying")
+    mocked.add(responses.GET, "https://aliseeks.e2e.test/v1/orders", status=404,
+               json=[{"code": "NotFound", "field": "orderId", "violation": "NotFound"}])
+    tasks.merchant_verify_task(*queued[0])  # what the worker does
+    expect(page.locator("#dd-verify-status")).to_contain_text(
+        "Merchant ID Console77 verified with Aliseeks: Console Shop is authorized until",
+        timeout=15000)  # no reload: it polled
+    merchant.refresh_from_db()
+    assert merchant.auth_state == Merchant.AuthState.AUTHORIZED
+    shot("16-merchant-verified")
+
+
 def _screenshot(name: str):
     from tests.e2e.conftest import SCREENSHOTS
 
