@@ -96,7 +96,7 @@ def authorization_return(request: HttpRequest, state: str) -> HttpResponse:
                                    {**context, "error": error}))
     dispatch.merchant_authorization_confirm_queue(request=auth)
     auth.refresh_from_db()
-    return _outcome_page(request, auth)
+    return _outcome_page(request, auth, status_url=_status_url(auth))
 
 
 @never_cache
@@ -112,17 +112,18 @@ def authorization_status(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         if auth.status == auth.Status.RETURNED:
             dispatch.merchant_authorization_confirm_queue(request=auth)
-        return _no_referrer(HttpResponseRedirect(_status_url(auth), status=303))
-    return _outcome_page(request, auth)
+        return _no_referrer(HttpResponseRedirect(request.path, status=303))  # this page
+    return _outcome_page(request, auth, status_url=request.path)
 
 
 def _status_url(auth: AuthorizationRequest) -> str:
     return reverse("merchants:authorization_status", args=[authorization_status_token(auth)])
 
 
-def _outcome_page(request: HttpRequest, auth: AuthorizationRequest) -> HttpResponse:
+def _outcome_page(request: HttpRequest, auth: AuthorizationRequest, *,
+                  status_url: str) -> HttpResponse:
     """Confirming (the page refreshes itself), connected, or why not and what to do next."""
-    context = {"merchant": auth.merchant, "status_url": _status_url(auth),
+    context = {"merchant": auth.merchant, "status_url": status_url,
                "provider": auth.merchant.account.get_provider_display()}
     if auth.status == auth.Status.COMPLETED:
         return _no_referrer(render(request, "merchants/authorization_done.html", context))
