@@ -85,7 +85,7 @@ API_ROUTES: dict[str, Route] = {
     "merchants.Merchant url merchants_merchant_authorization_link": Route(
         "POST", "/api/v1/merchants/{pk}/authorize/", MERCHANT, {"mode": "link"}),
     "merchants.Merchant action verify_merchant_id": Route(
-        "POST", "/api/v1/merchants/{pk}/authorize/", MERCHANT, {"mode": "manual"}),
+        "POST", "/api/v1/merchants/{pk}/authorize/", MERCHANT, {"mode": "verify"}),
     "merchants.Merchant transition revoke": Route(
         "POST", "/api/v1/merchants/{pk}/revoke/", MERCHANT),
     # --- webhooks ------------------------------------------------------------------------------
@@ -127,6 +127,8 @@ ADMIN_ONLY: dict[str, str] = {
         "a read: the account page's polled check result (GET /api/v1/accounts/{id}/check/)",
     "merchants.Merchant url merchants_merchant_authorization_link_status":
         "a read: the merchant page's polled link (GET /api/v1/merchants/{id}/authorization-link/)",
+    "merchants.Merchant url merchants_merchant_verify_status":
+        "a read: the merchant page's polled verification (GET /api/v1/merchants/{id}/verification/)",
     "orders.Order action delete_selected":
         "orders are cancelled, never deleted, through the API (timeline and provider ids stay)",
     "orders.OrderItem action delete_selected":

@@ -239,6 +239,7 @@ SPECTACULAR_SETTINGS = {
         "ItemStateEnum": "orders.lifecycle.ItemLifecycle.CHOICES",
         "TransitionOutcomeEnum": [("done", "done"), ("accepted", "accepted")],
         "AcceptedEnum": [("accepted", "accepted")],
+        "PendingEnum": [("pending", "pending")],  # 202 bodies of queued provider work
         # one name for the code lists every field shares (orders.validators)
         "CountryCodeEnum": "orders.validators.COUNTRY_SCHEMA_CODES",
         "CurrencyCodeEnum": "orders.validators.CURRENCY_SCHEMA_CODES",

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django_fsm.admin import FSMAdminMixin
 
@@ -144,6 +144,30 @@ def authorization_link_context(merchant: Merchant) -> dict[str, Any]:
     return context
 
 
+def _provider_label(merchant: Merchant) -> str:
+    from providers import registry
+
+    cls = registry.get(str(merchant.account.provider))
+    return cls.label if cls is not None else merchant.account.get_provider_display()
+
+
+def verify_context(merchant: Merchant) -> dict[str, Any]:
+    """What the merchant's page says of the last "Verify Merchant ID and authorize"."""
+    result = dispatch.merchant_verify_result(merchant=merchant)
+    context: dict[str, Any] = {"dd_verify_merchant": merchant, "dd_verify_state": "none",
+                               "dd_verify_provider": _provider_label(merchant)}
+    if result is None:
+        return context
+    if result.pending:
+        context["dd_verify_state"] = "pending"
+        return context
+    data = result.data if result.ready and isinstance(result.data, dict) else {
+        "ok": False, "detail": result.error}
+    context.update(dd_verify_state="verified" if data.get("ok") else "failed",
+                   dd_verify_detail=data.get("detail") or "")
+    return context
+
+
 @admin.register(Merchant)
 class MerchantAdmin(FSMAdminMixin, admin.ModelAdmin):
     fsm_fields = ["auth_state"]
@@ -179,6 +203,9 @@ class MerchantAdmin(FSMAdminMixin, admin.ModelAdmin):
             path("<path:object_id>/authorization-link/status/",
                  self.admin_site.admin_view(self.authorization_link_status_view),
                  name="merchants_merchant_authorization_link_status"),
+            path("<path:object_id>/verify/status/",
+                 self.admin_site.admin_view(self.verify_status_view),
+                 name="merchants_merchant_verify_status"),
             *super().get_urls(),
         ]
 
@@ -192,6 +219,8 @@ class MerchantAdmin(FSMAdminMixin, admin.ModelAdmin):
             and dispatch.merchant_authorization_link_available(merchant=merchant))
         if merchant is not None and may_change:  # the link is a credential: changers only
             context.update(authorization_link_context(merchant))
+        if merchant is not None:
+            context.update(verify_context(merchant))
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     def authorization_link_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -221,6 +250,18 @@ class MerchantAdmin(FSMAdminMixin, admin.ModelAdmin):
             raise Http404("No such merchant.")
         return TemplateResponse(request, "admin/merchants/merchant/authorization_link.html",
                                 authorization_link_context(merchant))
+
+    def verify_status_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """GET: the polled fragment with the last Merchant ID verification (queues nothing)."""
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied("You cannot see merchants.")
+        merchant: Any = self.get_object(request, object_id)
+        if merchant is None:
+            raise Http404("No such merchant.")
+        return TemplateResponse(request, "admin/merchants/merchant/verify_status.html",
+                                verify_context(merchant))
 
     def _apply_fsm_transition(self, *, obj: Any, transition_name: str, request: HttpRequest,
                               kwargs: Any = None) -> bool:
@@ -295,15 +336,26 @@ def send_authorization_link(modeladmin: Any, request: HttpRequest,
               permissions=["change"])
 def verify_merchant_id(modeladmin: Any, request: HttpRequest,
                        queryset: QuerySet[Merchant]) -> None:
+    """Queued for the worker (the provider is asked there): each merchant's page shows
+    "Verifying the Merchant ID…", then the outcome."""
     for merchant in queryset.select_related("account"):
         try:
-            merchant = services.merchant_verify_manual(merchant=merchant, actor=request.user)
+            result = dispatch.merchant_verify_request(merchant=merchant, actor=request.user)
         except services.MerchantAuthorizationError as exc:
             modeladmin.message_user(request, f"{merchant}: {exc.message}", messages.ERROR)
+            continue
+        data = result.data if result.ready and isinstance(result.data, dict) else None
+        if data is None and result.pending:
+            modeladmin.message_user(request, format_html(
+                "{}: verifying the Merchant ID with {}… <a href='{}'>the merchant's page</a> "
+                "shows the outcome.", merchant, _provider_label(merchant),
+                reverse("admin:merchants_merchant_change", args=[merchant.pk])), messages.INFO)
+        elif data is not None and data.get("ok"):
+            modeladmin.message_user(request, f"{merchant}: {data.get('detail')}",
+                                    messages.SUCCESS)
         else:
-            modeladmin.message_user(
-                request, f"{merchant}: authorized until "
-                f"{merchant.authorization_expires_at:%Y-%m-%d}", messages.SUCCESS)
+            detail = (data or {}).get("detail") or result.error
+            modeladmin.message_user(request, f"{merchant}: {detail}", messages.ERROR)
 
 
 MerchantAdmin.list_filter = [  # type: ignore[assignment]

@@ -1,5 +1,6 @@
 """The one way the admin and the API ask the worker for provider work on accounts and
-merchants: a credentials check, an authorization link, the Brandsdistribution reservation.
+merchants: a credentials check, an authorization link, the Merchant ID verification, the
+confirmation of a merchant back from the provider, the Brandsdistribution reservation.
 
 A web request never calls a provider (issue 14). It checks here what needs no provider
 (permission is the caller's; the provider's abilities, the public URL), queues the task
@@ -19,7 +20,7 @@ from core.provider_reads import ReadResult
 from providers import registry
 
 from . import services, tasks
-from .models import Merchant, ProviderAccount
+from .models import AuthorizationRequest, Merchant, ProviderAccount
 from .services import MerchantAuthorizationError
 
 CHECK_MAX_AGE = 10 * 60  # a credentials check is shown this long
@@ -147,3 +148,52 @@ def merchant_authorization_link_result(*, merchant: Merchant) -> ReadResult | No
             reads.read_forget(key)
             return None
     return found
+
+
+# --- Merchant ID verification (single-merchant path) --------------------------------------------
+VERIFY_SHOWN = 10 * 60  # a verification's outcome is shown on the merchant's page this long
+
+
+def merchant_verify_request(*, merchant: Merchant, actor: Any = None,
+                            external_id: str = "") -> ReadResult:
+    """Queue "verify the Merchant ID and authorize". Refuses at once (nothing queued,
+    ``MerchantAuthorizationError``) what needs no provider: no Merchant ID, a duplicate."""
+    external_id = services.merchant_verify_precheck(merchant=merchant, external_id=external_id)
+    pk = merchant.pk
+    actor_pk = actor.pk if actor is not None and getattr(actor, "is_authenticated", False) \
+        else None
+    return _queue_fresh(tasks.merchant_verify_key(pk),
+                        lambda: tasks.merchant_verify_task.delay(pk, actor_pk, external_id))
+
+
+def merchant_verify_result(*, merchant: Merchant) -> ReadResult | None:
+    """The last verification: pending, its outcome (shown ``VERIFY_SHOWN``), or ``None``."""
+    key = tasks.merchant_verify_key(merchant.pk)
+    if reads.read_pending(key=key):
+        return ReadResult("pending")
+    return reads.read_peek(key=key, max_age=VERIFY_SHOWN)
+
+
+# --- the merchant back from the provider: confirm the authorization ------------------------------
+def merchant_authorization_confirm_queue(*, request: AuthorizationRequest) -> None:
+    """Queue the confirmation of a returned request (once: a queued one is not queued again)."""
+    pk = request.pk
+    _queue_fresh(tasks.authorization_confirm_key(pk),
+                 lambda: tasks.merchant_authorization_confirm_task.delay(pk))
+
+
+def merchant_authorization_confirm_state(*, request: AuthorizationRequest) -> tuple[bool, str]:
+    """(queued and not done, why the last run could not confirm) for a returned request. A
+    returned request that is neither queued nor has a reason lost its message: queued again
+    (a harmless read; the transition is guarded by the request's state)."""
+    key = tasks.authorization_confirm_key(request.pk)
+    if reads.read_pending(key=key):
+        return True, ""
+    last = reads.read_peek(key=key)
+    if last is not None and last.failed:
+        return False, last.error
+    if request.status == AuthorizationRequest.Status.RETURNED and not request.failure_reason:
+        merchant_authorization_confirm_queue(request=request)
+        request.refresh_from_db()
+        return reads.read_pending(key=key), request.failure_reason
+    return False, request.failure_reason

@@ -199,6 +199,7 @@ class AuthorizationRequest(models.Model):
     class Status(models.TextChoices):
         CREATED = "created", "Link sent, not opened"
         REDIRECTED = "redirected", "Sent to the provider"
+        RETURNED = "returned", "Back from the provider, confirming"
         COMPLETED = "completed", "Authorized"
         CANCELLED = "cancelled", "Cancelled by the merchant"
         FAILED = "failed", "Failed"

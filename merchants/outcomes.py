@@ -88,3 +88,28 @@ def merchant_authorization_link_outcome(
         expires_at = expires_at.isoformat()
     return {"created": True, "url": str(url), "code": "", "expires_at": expires_at,
             "detail": "Authorization link created: send it to the merchant."}
+
+
+def merchant_verify_outcome(
+    *, merchant_pk: int, actor_pk: int | None, external_id: str = ""
+) -> dict[str, Any]:
+    """The worker's run of ``merchant_verify_manual`` for the page or API client that asked:
+    ``{"ok", "detail", "code", "authorized_until"}``; a refusal is an outcome."""
+    from django.contrib.auth import get_user_model
+
+    merchant = Merchant.objects.select_related("account").get(pk=merchant_pk)
+    actor = get_user_model().objects.filter(pk=actor_pk).first() if actor_pk else None
+    from providers import registry
+
+    cls = registry.get(str(merchant.account.provider))
+    label = cls.label if cls is not None else merchant.account.get_provider_display()
+    try:
+        merchant = services.merchant_verify_manual(merchant=merchant, external_id=external_id,
+                                                   actor=actor)
+    except services.MerchantAuthorizationError as exc:
+        return {"ok": False, "detail": redact_text(exc.message)[:2000],
+                "code": exc.code or "refused", "authorized_until": None}
+    until = merchant.authorization_expires_at
+    return {"ok": True, "code": "", "authorized_until": until.isoformat() if until else None,
+            "detail": f"Merchant ID {merchant.external_id} verified with {label}: "
+            f"{merchant.name} is authorized until {until:%Y-%m-%d}."}

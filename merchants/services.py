@@ -163,7 +163,6 @@ from providers.errors import (  # noqa: E402
     ProviderError,
     ProviderNotSupported,
     ProviderOutcomeUnknown,
-    ProviderUnavailable,
 )
 
 from .models import AUTHORIZATION_LINK_TTL, AuthorizationRequest  # noqa: E402
@@ -326,108 +325,9 @@ def merchant_authorization_start(*, state: str) -> str:
     return request.provider_redirect_url
 
 
-CANCEL_ERRORS = {"access_denied", "cancelled", "canceled", "user_cancelled", "user_denied"}
-
-
-def merchant_authorization_complete(
-    *, state: str, error: str = ""
-) -> tuple[str, AuthorizationRequest]:
-    """The provider sent the merchant back. Returns (outcome, request): ``authorized``,
-    ``cancelled``, ``failed`` or ``unconfirmed``; only ``authorized`` changes the merchant.
-
-    Coming back without ``?error`` proves nothing (anyone holding the landing URL can drop
-    the query string): the authorization is confirmed with the provider by a harmless read
-    (the account check for the merchant id) before the merchant is marked authorized. If the
-    provider refuses, the link is used up (``unconfirmed``, the request failed with the
-    reason); if it cannot be reached, nothing is used up and the landing page can be
-    reloaded later (``unconfirmed``, the reason recorded on the merchant's timeline)."""
-    if error:
-        return _authorization_complete_with_error(state=state, error=error)
-    found = _request_for_state(state, salt=RETURN_SALT)
-    _refuse_unusable(found, expect=AuthorizationRequest.Status.REDIRECTED)
-    refused, reason, note = _authorization_confirm(found)  # a provider read: no lock held
-    now = timezone.now()
-    with transaction.atomic():
-        request = (AuthorizationRequest.objects.select_for_update()
-                   .select_related("merchant__account").get(pk=found.pk))
-        _refuse_unusable(request, expect=AuthorizationRequest.Status.REDIRECTED)
-        merchant = request.merchant
-        if reason:
-            request.failure_reason = reason[:2000]
-            fields = ["failure_reason"]
-            if refused:
-                request.status = AuthorizationRequest.Status.FAILED
-                request.completed_at = now
-                fields += ["status", "completed_at"]
-            request.save(update_fields=fields)
-            merchant_event_add(merchant=merchant, kind="authorization_unconfirmed",
-                               message=reason[:2000], data={"request": request.pk})
-            return "unconfirmed", request
-        request.status = AuthorizationRequest.Status.COMPLETED
-        request.completed_at = now
-        request.failure_reason = ""
-        request.save(update_fields=["status", "completed_at", "failure_reason"])
-        merchant_authorize(merchant=merchant, external_id=request.provider_merchant_id, at=now,
-                           how=f"authorization link; {note}")
-    request.merchant.refresh_from_db()
-    return "authorized", request
-
-
-def _authorization_confirm(request: AuthorizationRequest) -> tuple[bool, str, str]:
-    """Ask the provider whether it now accepts orders for the merchant id it registered:
-    (refused, reason, note). ``reason`` is empty when confirmed; ``refused`` tells a clear
-    "no" (the link is used up) from "could not ask now" (it may be retried)."""
-    probe = Merchant.objects.select_related("account").get(pk=request.merchant_id)
-    probe.external_id = request.provider_merchant_id or probe.external_id
-    service = provider_service(probe.account)
-    try:
-        note = service.check_account(merchant=merchant_ref(probe))
-    except ProviderNotSupported:
-        return True, (f"{service.label} offers no way to confirm the authorization; use "
-                      "“Verify Merchant ID and authorize” once the merchant has allowed "
-                      "access."), ""
-    except (ProviderUnavailable, ProviderOutcomeUnknown, ProviderBadReply) as exc:
-        return False, (f"Could not confirm the authorization with {service.label} "
-                       f"({exc}); the merchant is not authorized yet — reloading the landing "
-                       "page later tries again."), ""
-    except ProviderError as exc:
-        return True, (f"{service.label} did not confirm the authorization: {exc}. The "
-                      "merchant is not authorized; send a new link."), ""
-    return False, "", f"confirmed by {service.label}: {note}"
-
-
-@transaction.atomic
-def _authorization_complete_with_error(
-    *, state: str, error: str
-) -> tuple[str, AuthorizationRequest]:
-    found = _request_for_state(state, salt=RETURN_SALT)
-    request = (AuthorizationRequest.objects.select_for_update()
-               .select_related("merchant__account").get(pk=found.pk))
-    _refuse_unusable(request, expect=AuthorizationRequest.Status.REDIRECTED)
-    now = timezone.now()
-    merchant = request.merchant
-    error = error[:100]
-    cancelled = error.lower() in CANCEL_ERRORS
-    request.status = (AuthorizationRequest.Status.CANCELLED if cancelled
-                      else AuthorizationRequest.Status.FAILED)
-    request.failure_reason = f"The provider reported: {error}"
-    request.completed_at = now
-    request.save(update_fields=["status", "failure_reason", "completed_at"])
-    merchant_event_add(
-        merchant=merchant,
-        kind="authorization_cancelled" if cancelled else "authorization_failed",
-        message=("The merchant cancelled the authorization" if cancelled
-                 else f"Authorization failed at the provider ({error})"),
-        data={"request": request.pk},
-    )
-    return ("cancelled" if cancelled else "failed"), request
-
-
-def merchant_verify_manual(
-    *, merchant: Merchant, external_id: str = "", actor: Any = None
-) -> Merchant:
-    """Single-merchant path: check the Merchant ID from the provider's console with a
-    harmless call, then mark the merchant authorized. Nothing changes when the check fails."""
+def merchant_verify_precheck(*, merchant: Merchant, external_id: str = "") -> str:
+    """What refuses a verification without asking the provider (``MerchantAuthorizationError``):
+    no Merchant ID, or one another merchant of the account has. Returns the id to check."""
     external_id = (external_id or merchant.external_id).strip()
     if not external_id:
         raise MerchantAuthorizationError(
@@ -438,6 +338,15 @@ def merchant_verify_manual(
         raise MerchantAuthorizationError(
             f"Merchant ID {external_id} already belongs to merchant '{taken}' of this account.",
             code="duplicate")
+    return external_id
+
+
+def merchant_verify_manual(
+    *, merchant: Merchant, external_id: str = "", actor: Any = None
+) -> Merchant:
+    """Single-merchant path: check the Merchant ID from the provider's console with a
+    harmless call, then mark the merchant authorized. Nothing changes when the check fails."""
+    external_id = merchant_verify_precheck(merchant=merchant, external_id=external_id)
     probe = Merchant.objects.select_related("account").get(pk=merchant.pk)
     probe.external_id = external_id
     try:

@@ -1,5 +1,6 @@
 """The worker's side of merchants: periodic sweeps, and the provider calls a web request
-asks for (credentials check, authorization link, Brandsdistribution reservation) — run here
+asks for (credentials check, authorization link, the confirmation of a merchant's return
+from the provider, the Merchant ID verification, Brandsdistribution reservation) — run here
 and stored with ``core.provider_reads`` for the page or API route that asked.
 
 Layering: admin/API → ``merchants.dispatch`` → these tasks → services → providers. A task
@@ -17,7 +18,7 @@ from celery import shared_task
 
 from core import provider_reads as reads
 
-from . import outcomes, services
+from . import landing, outcomes, services
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,14 @@ def reservation_release_key(account_pk: int) -> str:
 
 def authorization_link_key(merchant_pk: int) -> str:
     return reads.read_key("merchant-authorization-link", merchant_pk)
+
+
+def authorization_confirm_key(request_pk: int) -> str:
+    return reads.read_key("merchant-authorization-confirm", request_pk)
+
+
+def merchant_verify_key(merchant_pk: int) -> str:
+    return reads.read_key("merchant-verify", merchant_pk)
 
 
 def _store(key: str, what: str, work: Callable[[], Any]) -> bool:
@@ -111,3 +120,22 @@ def merchant_authorization_link_task(merchant_pk: int, actor_pk: int | None,
     return _store(authorization_link_key(merchant_pk), "Creating the authorization link",
                   lambda: outcomes.merchant_authorization_link_outcome(
                       merchant_pk=merchant_pk, actor_pk=actor_pk, base_url=base_url))
+
+
+@shared_task(acks_late=True)  # a harmless read, then a transition guarded by the request's state
+def merchant_authorization_confirm_task(request_pk: int) -> bool:
+    """Confirm with the provider that the merchant who came back allowed us; the outcome
+    (``{"outcome": "authorized" | "refused" | "retry" | <status>}``) is on the request and
+    the merchant's timeline — the merchant's status page reads them."""
+    return _store(authorization_confirm_key(request_pk), "Confirming the authorization",
+                  lambda: {"outcome": landing.merchant_authorization_confirm(
+                      request_pk=request_pk)})
+
+
+@shared_task  # authorizes the merchant: at most once
+def merchant_verify_task(merchant_pk: int, actor_pk: int | None, external_id: str = "") -> bool:
+    """Verify the Merchant ID with a harmless provider read and authorize; the outcome is
+    ``{"ok", "detail", "code", "authorized_until"}`` (a refusal: ``ok`` false, readable)."""
+    return _store(merchant_verify_key(merchant_pk), "Verifying the Merchant ID",
+                  lambda: outcomes.merchant_verify_outcome(
+                      merchant_pk=merchant_pk, actor_pk=actor_pk, external_id=external_id))

@@ -7,4 +7,6 @@ urlpatterns = [
     path("connect/<str:state>/", views.authorization_connect, name="authorization_connect"),
     path("authorization/return/<str:state>/", views.authorization_return,
          name="authorization_return"),
+    path("authorization/status/<str:token>/", views.authorization_status,
+         name="authorization_status"),
 ]

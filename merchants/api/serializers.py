@@ -168,13 +168,15 @@ class MerchantCreateSerializer(StrictSerializerMixin, serializers.Serializer):
 
 class MerchantAuthorizeSerializer(StrictSerializerMixin, serializers.Serializer):
     mode = serializers.ChoiceField(
-        choices=["link", "manual"], default="link",
+        choices=["link", "manual", "verify"], default="link",
         help_text="link: a one-time authorization link for the merchant to open (where the "
-        "provider has one); manual: mark the merchant authorized now (operators).",
+        "provider has one); manual: mark the merchant authorized now (operators); verify: "
+        "check the Merchant ID with the provider (a harmless read, by the worker), then "
+        "authorize (the admin's “Verify Merchant ID and authorize”).",
     )
     external_id = serializers.CharField(
         max_length=120, required=False, allow_blank=True,
-        help_text="manual: the provider's merchant id, when it changes.",
+        help_text="manual, verify: the provider's merchant id, when it changes.",
     )
 
 
@@ -208,6 +210,16 @@ class AcceptedSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["pending"])
     location = serializers.CharField(help_text="Where the result appears (GET).")
     retry_after = serializers.IntegerField(help_text="Seconds to wait before asking again.")
+
+
+class MerchantVerificationSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(help_text="true: verified and authorized; false: not "
+                                  "(see `detail`; nothing changed).")
+    detail = serializers.CharField(help_text="What happened, for people.")
+    code = serializers.CharField(allow_blank=True, help_text="Empty when verified; else why "
+                                 "(e.g. `verify_failed`, `missing`, `duplicate`).")
+    authorized_until = serializers.DateTimeField(allow_null=True,
+                                                 help_text="When the authorization lapses.")
 
 
 class AuthorizationLinkSerializer(serializers.Serializer):

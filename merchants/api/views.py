@@ -333,7 +333,11 @@ class MerchantViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.RetrieveMod
         description="`mode: manual` (operators): 200 with the authorized merchant. `mode: link` "
         "queues the link's creation at the provider for the worker: 201 with the link when it "
         "already ran; 202 while it runs — GET `Location` (the merchant's authorization link) "
-        "for it. A provider without links, or one that refused, is 409 in the error shape.",
+        "for it. A provider without links, or one that refused, is 409 in the error shape. "
+        "`mode: verify` queues the Merchant ID's verification for the worker: 200 with the "
+        "authorized merchant when it already ran; 202 while it runs — GET `Location` (the "
+        "merchant's verification); 409 in the error shape when there is no Merchant ID, "
+        "another merchant has it, or the provider did not verify it.",
         request=s.MerchantAuthorizeSerializer,
         responses={200: s.MerchantAuthorizeResultSerializer,
                    201: s.MerchantAuthorizeResultSerializer,
@@ -345,6 +349,8 @@ class MerchantViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.RetrieveMod
         merchant = self.get_object()
         data = s.MerchantAuthorizeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        if data.validated_data["mode"] == "verify":
+            return self._verify(request, merchant, data.validated_data.get("external_id", ""))
         if data.validated_data["mode"] != "manual":
             return self._authorization_link(request, merchant)
         if not request.user.has_perm("merchants.change_merchant") or (
@@ -374,6 +380,52 @@ class MerchantViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.RetrieveMod
             {"merchant": merchant, "authorization_url": outcome["url"],
              "expires_at": parse_datetime(expires_at) if isinstance(expires_at, str)
              else expires_at}).data, status=status.HTTP_201_CREATED)
+
+    def _verify(self, request: Request, merchant: Merchant, external_id: str) -> Response:
+        try:
+            result = dispatch.merchant_verify_request(merchant=merchant, actor=request.user,
+                                                      external_id=external_id)
+        except services.MerchantAuthorizationError as exc:
+            raise ApiError(409, exc.code or "refused", exc.message) from exc
+        if result.pending:
+            return accepted(reverse("api:merchant-verification", args=[merchant.pk]))
+        outcome = self._verify_outcome(result)
+        if not outcome["ok"]:
+            raise ApiError(409, outcome["code"] or "verify_failed", outcome["detail"])
+        merchant.refresh_from_db()
+        return Response(s.MerchantAuthorizeResultSerializer(
+            {"merchant": merchant, "authorization_url": None, "expires_at": None}).data)
+
+    @staticmethod
+    def _verify_outcome(result: ReadResult) -> dict[str, Any]:
+        if result.ready and isinstance(result.data, dict):
+            return result.data
+        return {"ok": False, "code": "failed", "authorized_until": None,
+                "detail": result.error or "The Merchant ID could not be verified; try again."}
+
+    @extend_schema(
+        summary="The merchant's last Merchant ID verification (from `authorize` with mode "
+        "verify)",
+        description="200: the outcome — `ok` true (verified, authorized until "
+        "`authorized_until`) or false with why not in `detail`. 202: still running; ask again "
+        "after `Retry-After`. 404 (`not_found`): no verification was asked for recently (an "
+        "outcome is kept 10 minutes).",
+        responses={200: s.MerchantVerificationSerializer,
+                   202: OpenApiResponse(s.AcceptedSerializer, description=PENDING_DESCRIPTION)},
+    )
+    @action(detail=True, methods=["get"], url_path="verification", url_name="verification")
+    def verification(self, request: Request, pk: Any = None) -> Response:
+        merchant = self.get_object()
+        result = dispatch.merchant_verify_result(merchant=merchant)
+        if result is None:
+            raise ApiError(404, "not_found", "No verification was asked for recently: POST "
+                           "authorize with mode verify.")
+        if result.pending:
+            return accepted(reverse("api:merchant-verification", args=[merchant.pk]))
+        outcome = dict(self._verify_outcome(result))
+        if isinstance(outcome.get("authorized_until"), str):
+            outcome["authorized_until"] = parse_datetime(outcome["authorized_until"])
+        return Response(s.MerchantVerificationSerializer(outcome).data)
 
     @staticmethod
     def _link_outcome(result: ReadResult) -> dict[str, Any]:

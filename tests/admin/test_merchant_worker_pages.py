@@ -180,3 +180,85 @@ def test_read_is_queued_and_the_list_says_reading(admin_client, mocked, queued):
                              follow=True).content.decode()
     assert len(mocked.calls) == 0
     assert "Reading the reservation from Brandsdistribution…" in html
+
+
+# --- Verify Merchant ID and authorize -------------------------------------------------------
+@pytest.fixture
+def verify_queued(monkeypatch):
+    calls: list[tuple] = []
+    monkeypatch.setattr(tasks.merchant_verify_task, "delay", lambda *a: calls.append(a))
+    return calls
+
+
+def _verify(client, merchant):
+    return client.post(reverse("admin:merchants_merchant_changelist"), {
+        "action": "verify_merchant_id", "_selected_action": [merchant.pk]}, follow=True)
+
+
+def test_verify_action_queues_then_the_page_shows_verifying_then_the_outcome(
+        operator_client, aliseeks_merchant, mocked, verify_queued):
+    merchant = aliseeks_merchant
+    merchant.external_id = "ConsoleId7"
+    merchant.save(update_fields=["external_id"])
+    change = reverse("admin:merchants_merchant_change", args=[merchant.pk])
+    status_url = reverse("admin:merchants_merchant_verify_status", args=[merchant.pk])
+    text = _verify(operator_client, merchant).content.decode()
+    assert "Pending shop: verifying the Merchant ID with Aliseeks… <a href='" + change + \
+        "'>the merchant's page</a> shows the outcome." in text
+    assert len(mocked.calls) == 0 and len(verify_queued) == 1
+    html = operator_client.get(change).content.decode()
+    assert "Verifying the Merchant ID with Aliseeks… this page updates by itself" in html
+    assert f'hx-get="{status_url}"' in html and 'hx-trigger="every 2s"' in html
+    merchant.refresh_from_db()
+    assert merchant.auth_state == "pending"
+    # asking again while it runs queues nothing more
+    _verify(operator_client, merchant)
+    assert len(verify_queued) == 1
+
+    mocked.add(responses.GET, f"{ALISEEKS}v1/orders", status=404,
+               json=[{"code": "NotFound", "field": "orderId", "violation": "NotFound"}])
+    tasks.merchant_verify_task(*verify_queued[0])  # the worker
+    assert len(mocked.calls) == 1
+    fragment = operator_client.get(status_url).content.decode()
+    assert "Merchant ID ConsoleId7 verified with Aliseeks: Pending shop is authorized until" \
+        in fragment
+    assert "hx-get" not in fragment
+    merchant.refresh_from_db()
+    assert merchant.auth_state == "authorized"
+    html = operator_client.get(change).content.decode()
+    assert "Authorized (Merchant ID verified" in html  # the timeline, with the operator
+    event = merchant.events.get(kind="authorized")
+    assert event.actor is not None and event.actor.username == "operator"
+
+
+def test_verify_refused_by_the_provider_is_said_in_plain_words(
+        operator_client, aliseeks_merchant, mocked, verify_queued):
+    merchant = aliseeks_merchant
+    merchant.external_id = "Typo1"
+    merchant.save(update_fields=["external_id"])
+    _verify(operator_client, merchant)
+    mocked.add(responses.GET, f"{ALISEEKS}v1/orders", status=403,
+               json={"message": "unknown merchant for ak_live_secret_9"})
+    tasks.merchant_verify_task(*verify_queued[0])
+    html = operator_client.get(reverse("admin:merchants_merchant_change",
+                                       args=[merchant.pk])).content.decode()
+    assert "Not authorized: Merchant ID Typo1 could not be verified" in html
+    assert "ak_live_secret_9" not in html
+    merchant.refresh_from_db()
+    assert merchant.auth_state == "pending"
+
+
+def test_verify_without_a_merchant_id_is_refused_at_once(operator_client, aliseeks_merchant,
+                                                         mocked, verify_queued):
+    text = _verify(operator_client, aliseeks_merchant).content.decode()
+    assert "Enter the Merchant ID shown on the provider" in text
+    assert verify_queued == [] and len(mocked.calls) == 0
+
+
+def test_verify_status_is_a_read_and_refuses_post(client, readonly_user, aliseeks_merchant,
+                                                  verify_queued):
+    client.force_login(readonly_user)
+    url = reverse("admin:merchants_merchant_verify_status", args=[aliseeks_merchant.pk])
+    assert client.get(url).status_code == 200
+    assert client.post(url).status_code == 405
+    assert verify_queued == []

@@ -32,7 +32,8 @@ def queued(monkeypatch):
     """The worker has not run: each task's ``delay`` records (name, args)."""
     calls: list[tuple[str, tuple]] = []
     for name in ("account_check_task", "account_reservation_read_task",
-                 "account_reservation_release_task", "merchant_authorization_link_task"):
+                 "account_reservation_release_task", "merchant_authorization_link_task",
+                 "merchant_verify_task"):
         task = getattr(tasks, name)
         monkeypatch.setattr(task, "delay", lambda *a, _n=name: calls.append((_n, a)))
     return calls
@@ -196,6 +197,76 @@ def test_the_link_is_shown_only_to_who_may_create_it(scoped_api, merchant, reado
                       ).status_code == 403
 
 
+# --- Merchant ID verification (mode verify) -------------------------------------------------
+def test_verify_is_queued_then_its_outcome_appears_where_the_202_points(
+        api, aliseeks_merchant, mocked, queued):
+    merchant = aliseeks_merchant
+    url = f"/api/v1/merchants/{merchant.pk}/verification/"
+    assert api.get(url).status_code == 404  # never asked
+    response = api.post(f"/api/v1/merchants/{merchant.pk}/authorize/",
+                        {"mode": "verify", "external_id": "Console9"}, format="json")
+    _pending(response, url)
+    assert len(mocked.calls) == 0
+    (name, args), = queued
+    assert name == "merchant_verify_task"
+    _pending(api.get(url), url)
+    merchant.refresh_from_db()
+    assert merchant.auth_state == "pending"
+    mocked.add(responses.GET, f"{ALISEEKS}v1/orders", status=404,
+               json=[{"code": "NotFound", "field": "orderId", "violation": "NotFound"}])
+    assert tasks.merchant_verify_task(*args) is True  # the worker
+    got = api.get(url)
+    assert got.status_code == 200, got.content
+    body = got.json()
+    assert body["ok"] is True and body["code"] == "" and body["authorized_until"]
+    assert "Merchant ID Console9 verified with Aliseeks" in body["detail"]
+    merchant.refresh_from_db()
+    assert merchant.auth_state == "authorized" and merchant.external_id == "Console9"
+    assert merchant.events.get(kind="authorized").actor.username == "api-erp"
+
+
+def test_verify_refused_by_the_provider_is_a_readable_outcome_or_a_409(
+        api, aliseeks_merchant, mocked, queued):
+    merchant = aliseeks_merchant
+    mocked.add(responses.GET, f"{ALISEEKS}v1/orders", status=403,
+               json={"message": "unknown merchant for ak_live_secret_9"})
+    api.post(f"/api/v1/merchants/{merchant.pk}/authorize/",
+             {"mode": "verify", "external_id": "Typo"}, format="json")
+    (_name, args), = queued
+    tasks.merchant_verify_task(*args)
+    got = api.get(f"/api/v1/merchants/{merchant.pk}/verification/")
+    assert got.status_code == 200
+    body = got.json()
+    assert body["ok"] is False and body["code"] == "verify_failed"
+    assert "could not be verified" in body["detail"]
+    assert "ak_live_secret_9" not in got.content.decode()
+    merchant.refresh_from_db()
+    assert merchant.auth_state == "pending"
+
+
+def test_verify_refused_at_once_without_a_provider_call(api, aliseeks_merchant, mocked,
+                                                        queued):
+    response = api.post(f"/api/v1/merchants/{aliseeks_merchant.pk}/authorize/",
+                        {"mode": "verify"}, format="json")  # no Merchant ID stored or given
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "missing"
+    assert queued == [] and len(mocked.calls) == 0
+
+
+def test_verify_eagerly_run_answers_200_or_409(api, aliseeks_merchant, mocked):
+    mocked.add(responses.GET, f"{ALISEEKS}v1/orders", status=403, json={"message": "no"})
+    refused = api.post(f"/api/v1/merchants/{aliseeks_merchant.pk}/authorize/",
+                       {"mode": "verify", "external_id": "Bad1"}, format="json")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "verify_failed"
+    mocked.replace(responses.GET, f"{ALISEEKS}v1/orders", status=404,
+                   json=[{"code": "NotFound", "field": "orderId", "violation": "NotFound"}])
+    done = api.post(f"/api/v1/merchants/{aliseeks_merchant.pk}/authorize/",
+                    {"mode": "verify", "external_id": "Good1"}, format="json")
+    assert done.status_code == 200, done.content
+    assert done.json()["merchant"]["auth_state"] == "authorized"
+
+
 # --- Brandsdistribution reservation ---------------------------------------------------------
 @pytest.fixture
 def bd(db, django_user_model):
@@ -272,6 +343,8 @@ def test_schema_documents_the_queued_answers(db):
     assert {"200", "201", "202", "409"} <= set(authorize)
     link = paths["/api/v1/merchants/{id}/authorization-link/"]["get"]["responses"]
     assert {"200", "202", "403", "404"} <= set(link)
+    verification = paths["/api/v1/merchants/{id}/verification/"]["get"]["responses"]
+    assert {"200", "202", "404"} <= set(verification)
     release = paths["/api/v1/accounts/{id}/reservation/release/"]
     assert {"200", "202", "409"} <= set(release["post"]["responses"])
     assert {"200", "202", "404"} <= set(release["get"]["responses"])

@@ -182,16 +182,25 @@ def test_readonly_user_sees_no_buttons_in_the_browser(live_server, page, shot,
 
 
 def test_operator_authorizes_merchant_through_sandbox_landing_pages(
-    live_server, page, shot, operator_login, settings
+    live_server, page, shot, operator_login, settings, monkeypatch
 ):
     """Merchant page → 'Send authorization link' → the merchant opens the link (a browser
     without our login) → our connect page → the Aliseeks sandbox's authorization page →
-    Allow → our landing page → the merchant shows Authorized with 29–30 days left.
+    Allow → our landing page ("Confirming your authorization…", refreshing itself) → the
+    worker confirms → the page says the merchant is connected → the merchant shows
+    Authorized with 29–30 days left.
 
-    No mock: the account's base URL is the sandbox under live_server, so the provider call
-    (POST /v1/merchants) goes over loopback to the same server."""
+    No mock: the account's base URL is the sandbox under live_server, so the provider calls
+    (POST /v1/merchants, the confirming GET /v1/orders) go over loopback to the same server.
+    The confirmation is held back (its ``delay`` records) and run here, as the worker would,
+    once the landing page shows it is waiting."""
+    from merchants import tasks
     from merchants.models import Merchant
     from tests.factories import AccountFactory
+
+    confirmations: list[tuple] = []
+    monkeypatch.setattr(tasks.merchant_authorization_confirm_task, "delay",
+                        lambda *a: confirmations.append(a))
 
     settings.PUBLIC_BASE_URL = live_server.url
     account = AccountFactory(provider="aliseeks", name="Aliseeks e2e",
@@ -225,7 +234,14 @@ def test_operator_authorizes_merchant_through_sandbox_landing_pages(
         tab.screenshot(path=str(_screenshot("12-sandbox-authorize-page")), full_page=True)
         tab.click("button.allow")
         tab.wait_for_url(re.compile(r".*/merchants/authorization/return/.+"))
-        expect(tab.locator("h1")).to_contain_text("Pending Beads Shop is authorized")
+        expect(tab.locator("h1")).to_contain_text("Confirming your authorization with Aliseeks")
+        tab.screenshot(path=str(_screenshot("13-merchant-landing-confirming")), full_page=True)
+        assert len(confirmations) == 1
+        tasks.merchant_authorization_confirm_task(*confirmations[0])  # the worker
+        # the page refreshes itself to its status URL and shows the outcome
+        expect(tab.locator("h1")).to_contain_text("You're connected: Pending Beads Shop is "
+                                                  "authorized", timeout=15000)
+        assert "/merchants/authorization/status/" in tab.url
         tab.screenshot(path=str(_screenshot("13-merchant-landing-page")), full_page=True)
     finally:
         merchant_view.close()
@@ -237,6 +253,48 @@ def test_operator_authorizes_merchant_through_sandbox_landing_pages(
     assert "Authorized" in page.locator(".dd-auth").inner_text()
     assert page.locator(".field-days_left_display .readonly").inner_text().strip() in ("29", "30")
     shot("14-merchant-authorized")
+
+
+def test_operator_verifies_a_merchant_id_and_the_page_follows_the_worker(
+    live_server, page, shot, operator_login, mocked, monkeypatch
+):
+    """Issue 14: "Verify Merchant ID and authorize" is queued; the merchant's page says
+    "Verifying the Merchant ID with Aliseeks…" and polls (htmx) until the worker's outcome
+    is there, without a reload."""
+    from merchants import tasks
+    from merchants.models import Merchant
+    from tests.factories import AccountFactory
+
+    queued: list[tuple] = []
+    monkeypatch.setattr(tasks.merchant_verify_task, "delay", lambda *a: queued.append(a))
+    account = AccountFactory(provider="aliseeks", name="Aliseeks single",
+                             base_url="https://aliseeks.e2e.test/",
+                             credentials={"api_key": "ak_e2e_single"})
+    merchant = MerchantFactory(account=account, name="Console Shop", external_id="Console77",
+                               authorized=False)
+    _login(page, live_server, *operator_login)
+    page.goto(f"{live_server.url}/admin/merchants/merchant/")
+    page.check(f"input[name=_selected_action][value='{merchant.pk}']")
+    page.select_option("select[name=action]", "verify_merchant_id")
+    page.click("button[name=index]")
+    page.wait_for_load_state()
+    expect(page.locator("ul.messagelist")).to_contain_text(
+        "Console Shop: verifying the Merchant ID with Aliseeks")
+    page.locator("ul.messagelist a", has_text="the merchant's page").click()
+    page.wait_for_url(re.compile(rf".*/merchant/{merchant.pk}/change/$"))
+    expect(page.locator("#dd-verify-status")).to_contain_text(
+        "Verifying the Merchant ID with Aliseeks")
+    assert len(queued) == 1 and len(mocked.calls) == 0
+    shot("15-merchant-verifying")
+    mocked.add(responses.GET, "https://aliseeks.e2e.test/v1/orders", status=404,
+               json=[{"code": "NotFound", "field": "orderId", "violation": "NotFound"}])
+    tasks.merchant_verify_task(*queued[0])  # what the worker does
+    expect(page.locator("#dd-verify-status")).to_contain_text(
+        "Merchant ID Console77 verified with Aliseeks: Console Shop is authorized until",
+        timeout=15000)  # no reload: it polled
+    merchant.refresh_from_db()
+    assert merchant.auth_state == Merchant.AuthState.AUTHORIZED
+    shot("16-merchant-verified")
 
 
 def _screenshot(name: str):

@@ -61,6 +61,7 @@ def test_send_link_refusal_is_shown_with_the_manual_path(staff_client, mocked, a
 
 
 def test_verify_merchant_id_action_authorizes_after_the_check(staff_client, mocked, account):
+    """Eager Celery (the worker ran at once): the page shows the outcome."""
     merchant = MerchantFactory(account=account, external_id="ConsoleId", authorized=False)
     mocked.add(responses.GET, f"{BASE}/v1/orders", status=404,
                json=[{"code": "NotFound", "field": "orderId", "violation": "NotFound"}],
@@ -68,9 +69,10 @@ def test_verify_merchant_id_action_authorizes_after_the_check(staff_client, mock
                    {"merchantId": "ConsoleId", "orderId": "0"})])
     response = staff_client.post(_changelist(), {
         "action": "verify_merchant_id", "_selected_action": [merchant.pk]}, follow=True)
-    assert "authorized until" in response.content.decode()
+    assert "Merchant ID ConsoleId verified with Aliseeks" in response.content.decode()
     merchant.refresh_from_db()
     assert merchant.auth_state == "authorized"
+    assert "is authorized until" in response.content.decode()
 
 
 def test_expiry_filter_lists_expiring_within_seven_days_and_expired(staff_client, account):

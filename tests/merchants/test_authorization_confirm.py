@@ -4,6 +4,8 @@ merchant authorized (issue 21, finding 11). Provider HTTP mocked at the wire wit
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
 import responses
@@ -70,34 +72,46 @@ def test_allowed_authorization_is_confirmed_with_one_harmless_read(client, sandb
     assert "confirmed by Aliseeks" in pending.events.get(kind="authorized").message
 
 
-def test_provider_down_at_landing_says_so_and_can_be_retried(client, sandbox, pending,
-                                                            admin_client):
+def test_provider_down_at_confirmation_says_so_and_can_be_retried(client, sandbox, pending,
+                                                                   admin_client):
     landing = _through_provider(client, _link(pending))
     sandbox.remove(responses.GET, ORDERS)
     sandbox.add(responses.GET, ORDERS, body=requests.exceptions.ConnectionError("refused"))
 
-    page = client.get(_path(landing))
+    page = client.get(_path(landing))  # eager Celery: the worker already ran
 
     assert page.status_code == 503
     html = page.content.decode()
     assert "could not reach Aliseeks" in html and "not authorized yet" in html
+    assert "The provider did not answer this time." in html and "refused" not in html
     pending.refresh_from_db()
     assert pending.auth_state == "pending"
     request = AuthorizationRequest.objects.get(merchant=pending)
-    assert request.status == "redirected" and "Could not confirm" in request.failure_reason
+    assert request.status == "returned" and "Could not confirm" in request.failure_reason
     # the operator sees why on the merchant's page
     admin_page = admin_client.get(reverse("admin:merchants_merchant_change",
                                           args=[pending.pk])).content.decode()
     assert "Could not confirm the authorization with Aliseeks" in admin_page
     assert "not authorized yet" in admin_page
+    assert "The merchant came back from Aliseeks; confirming the authorization" in admin_page
 
-    # the provider is back: reloading the landing page confirms and authorizes
+    # the provider is back: the page's "Try again" (a POST to its status URL) confirms
+    status_url = re.search(r'<form method="post" action="([^"]+)"', html).group(1)
+    assert status_url.startswith("/merchants/authorization/status/")
     sandbox.remove(responses.GET, ORDERS)
     sandbox.add_callback(responses.GET, ORDERS, callback=_forward(client))
-    again = client.get(_path(landing))
-    assert again.status_code == 200 and b"is authorized" in again.content
+    again = client.post(status_url)
+    assert again.status_code == 303 and again["Location"] == status_url
+    done = client.get(status_url)
+    assert done.status_code == 200 and b"You're connected" in done.content
     pending.refresh_from_db()
     assert pending.auth_state == "authorized"
+    assert pending.events.filter(kind="authorized").count() == 1
+    # trying again once done changes nothing and asks the provider nothing
+    probes = len(_probes(sandbox))
+    assert client.post(status_url).status_code == 303
+    assert len(_probes(sandbox)) == probes
+    assert pending.events.filter(kind="authorized").count() == 1
 
 
 def test_provider_refusal_at_landing_leaves_the_merchant_unauthorized(client, sandbox,
