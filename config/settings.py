@@ -81,6 +81,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.observability.RequestIdMiddleware",
+    "core.web_scope.WebRequestScopeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -91,6 +92,9 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# A provider call inside a web request (a programming error: such work is queued for the
+# worker): "log" an error (default) or "raise" (the test suite). See core/web_scope.py.
+PROVIDER_CALL_IN_REQUEST = env.str("PROVIDER_CALL_IN_REQUEST", default="log")
 # Simulated provider latency per sandbox request (ms; benchmarks). See providers/sandbox_latency.py.
 SANDBOX_LATENCY_MS = env.float("SANDBOX_LATENCY_MS", default=0.0)
 if SANDBOX_ENABLED:

@@ -32,6 +32,8 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import requests
 from django.conf import settings
 
+from core import web_scope
+
 # Redaction lives in core.redaction (the one source of truth); re-exported for the clients.
 from core.redaction import (  # noqa: F401
     REDACTED,
@@ -187,6 +189,7 @@ class HttpClient:
         started = time.monotonic()
         shown_url = redact_url(url + ("?" + urlencode(all_params) if all_params else ""))
         status: int | None = None
+        web_scope.provider_call_check(operation)  # never from inside a web request
         try:
             # the account's shared limiter; raises before sending when the wait is too long
             # (recorded as such: nothing was sent)

@@ -11,6 +11,18 @@ from providers import registry
 from .factories import MerchantFactory, OrderFactory, OrderItemFactory
 from .fake_provider import FakeService
 
+# A provider call from inside a web request fails the test (core/web_scope.py); the servers
+# tests start in subprocesses (e2e, schemathesis, topology) inherit it.
+os.environ["PROVIDER_CALL_IN_REQUEST"] = "raise"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _provider_calls_refused_in_requests():
+    from django.test import override_settings
+
+    with override_settings(PROVIDER_CALL_IN_REQUEST="raise"):
+        yield
+
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):  # type: ignore[no-untyped-def]
