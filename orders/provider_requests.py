@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from merchants.provider_requests import merchant_ref, provider_service
 from providers.types import ItemRequest, OrderRequest, ShipmentLineRequest, ShipmentRequest
 
+from .timeline import CallRecorder
+
 if TYPE_CHECKING:
     from providers.base import ProviderService
     from providers.http import Recorder
@@ -93,3 +95,9 @@ def shipment_request(shipment: Shipment) -> ShipmentRequest:
 def order_service(order: Order, *, recorder: Recorder | None = None) -> ProviderService:
     """The provider service of the order's account."""
     return provider_service(order.merchant.account, recorder=recorder)
+
+
+def order_service_recorded(order: Order) -> ProviderService:
+    """The order's provider service, every call it makes recorded on the order's timeline
+    (``orders.timeline.CallRecorder``): what the services use for an order's provider work."""
+    return order_service(order, recorder=CallRecorder(order))

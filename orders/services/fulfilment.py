@@ -15,7 +15,7 @@ from orders.lifecycle import ItemLifecycle, Lifecycle
 from orders.provider_requests import (
     item_requests,
     order_request,
-    order_service,
+    order_service_recorded,
     shipment_request,
 )
 from providers import registry
@@ -34,7 +34,7 @@ from ..models import (
     Shipment,
     ShipmentLine,
 )
-from ..timeline import Actor, CallRecorder, event_add
+from ..timeline import Actor, event_add
 from .common import lock_order, order_transitions_available, require_permission, transition_apply
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def _provider_then_transition(
             claims.refuse_if_busy(fresh)  # e.g. a provider draft being created right now
             transition_apply(fresh, name, actor=actor, message=message, **kwargs)
         return fresh
-    service = order_service(order, recorder=CallRecorder(order))
+    service = order_service_recorded(order)
     with claims.provider_write(order=order, operation=name, label=name.replace("_", " ").title(),
                                actor=actor):
         order = Order.objects.select_related("merchant__account").get(pk=order.pk)
@@ -157,7 +157,7 @@ def order_ship(
     fields = {"carrier": carrier, "service": service, "tracking_number": tracking,
               "tracking_url": tracking_url, "notify_customer": notify_customer,
               "comment": comment}
-    provider = order_service(order, recorder=CallRecorder(order))
+    provider = order_service_recorded(order)
     if not provider.supports("push_shipment"):  # local only: one transaction under the lock
         with transaction.atomic():
             shipment, plan = _shipment_prepare(order, fields, items, actor=actor)
@@ -317,7 +317,7 @@ def order_items_set_status(
         "mark_returned": ItemLifecycle.RETURNED,
     }[transition_name]
     _items_allow(items, transition_name)
-    service = order_service(order, recorder=CallRecorder(order))
+    service = order_service_recorded(order)
     with claims.provider_write(order=order, operation="set_item_status", actor=actor,
                                label=f"Item status change ({transition_name})"):
         # read again under the claim: a request that raced this one may have moved them

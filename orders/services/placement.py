@@ -15,7 +15,7 @@ from django_fsm import can_proceed
 
 from merchants.provider_requests import provider_service
 from orders.lifecycle import Lifecycle
-from orders.provider_requests import order_request, order_service
+from orders.provider_requests import order_request, order_service_recorded
 from providers import registry
 from providers.errors import (
     ProviderBadReply,
@@ -197,7 +197,7 @@ def order_reconcile_from_provider(*, order: Order, actor: Actor = None) -> Order
     Found: placed (with its id). Not found: back to draft (nothing was created there).
     Raises ProviderNotSupported when the provider has no lookup (the operator decides).
     """
-    service = order_service(order, recorder=CallRecorder(order))
+    service = order_service_recorded(order)
     result = service.reconcile_placement(order_request(order))
     with transaction.atomic():
         fresh = lock_order(order)

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from orders.lifecycle import Lifecycle
-from orders.provider_requests import item_request, order_request, order_service
+from orders.provider_requests import item_request, order_request, order_service_recorded
 from providers import registry
 from providers.errors import (
     ProviderBadReply,
@@ -34,7 +34,7 @@ from ..models import (
     OrderEvent,
     OrderItem,
 )
-from ..timeline import Actor, CallRecorder, event_add
+from ..timeline import Actor, event_add
 from .common import lock_order, require_draft, require_permission, transition_apply
 
 logger = logging.getLogger(__name__)
@@ -49,10 +49,6 @@ S = Lifecycle
 EXECUTION_POLL_DELAYS = (3, 5, 10, 20, 40, 80, 160, 300)  # seconds; then every 300s
 EXECUTION_POLL_MAX_ATTEMPTS = 30
 _EXECUTION_FINAL = (*Lifecycle.FINAL, S.FAILED)
-
-
-def service_for_order(order: Order) -> Any:
-    return order_service(order, recorder=CallRecorder(order))
 
 
 def _refuse_if_not_allowed(service: Any, operation: str) -> None:
@@ -84,7 +80,7 @@ def provider_item_check(order: Order, operation: str) -> None:
     order = Order.objects.select_related("merchant__account").get(pk=order.pk)
     if not order.external_id:
         return
-    service = service_for_order(order)
+    service = order_service_recorded(order)
     if not service.supports(operation):
         return
     require_draft(order, "Changing items at the provider")
@@ -179,7 +175,7 @@ def order_provider_items_push(*, order: Order, actor: Actor = None) -> int:
     order = Order.objects.select_related("merchant__account").get(pk=order.pk)
     if not order.external_id or not order.items.filter(external_id="").exists():
         return 0
-    service = service_for_order(order)
+    service = order_service_recorded(order)
     if not service.supports("add_item"):
         return 0
     require_draft(order, "Adding items at the provider")
@@ -197,7 +193,7 @@ def provider_item_delete(item: OrderItem, *, actor: Actor) -> None:
     order = Order.objects.select_related("merchant__account").get(pk=item.order_id)
     if not order.external_id:
         return
-    service = service_for_order(order)
+    service = order_service_recorded(order)
     if not service.supports("remove_item"):
         return
     require_draft(order, "Removing items")
@@ -265,7 +261,7 @@ def order_provider_draft_create(*, order: Order, actor: Actor = None) -> Order:
     require_permission(actor)
     order = Order.objects.select_related("merchant__account").get(pk=order.pk)
     require_draft(order, "Creating the provider draft")
-    service = service_for_order(order)
+    service = order_service_recorded(order)
     if not service.supports("create_draft"):
         raise OrderActionRefused(f"{service.label} has no provider-side drafts.",
                                  code="not_supported")
@@ -294,7 +290,7 @@ def provider_draft_prepare(order: Order, *, actor: Actor) -> None:
     order = Order.objects.select_related("merchant__account").get(pk=order.pk)
     if order.state not in (S.DRAFT, S.FAILED):
         return  # order_place refuses with its own reason
-    service = service_for_order(order)
+    service = order_service_recorded(order)
     if not service.supports("create_draft"):
         return
     _refuse_if_not_allowed(service, "place_order")
@@ -341,7 +337,7 @@ def order_execution_poll(*, order: Order, actor: Actor = None) -> bool:
         return True  # nothing to poll (never placed, or an operator moved it)
     if not order.status_table.order_allows("execution_poll", raw_status=order.raw_status):
         return False  # e.g. Reseller Pending Approval: not confirmed, no execution to ask about
-    service = service_for_order(order)
+    service = order_service_recorded(order)
     try:
         result = service.poll_execution(order_request(order))
     except ProviderUnavailable:
@@ -409,7 +405,7 @@ def _extra_info_call(order: Order, operation: str, what: str, call: Callable[[An
         require_permission(actor)
     if not order.external_id:
         raise OrderActionRefused("This order is not at the provider yet.", code="not_allowed")
-    service = service_for_order(order)
+    service = order_service_recorded(order)
     if not service.supports(operation):
         raise OrderActionRefused(f"{service.label} has no {what}.", code="not_supported")
     _refuse_if_not_allowed(service, operation)

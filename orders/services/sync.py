@@ -15,7 +15,7 @@ from django.utils import timezone
 from merchants.models import ProviderAccount
 from merchants.provider_requests import provider_service
 from orders.lifecycle import Lifecycle
-from orders.provider_requests import order_request, order_service
+from orders.provider_requests import order_request, order_service_recorded
 from providers.errors import (
     ProviderError,
     ProviderNotSupported,
@@ -29,7 +29,7 @@ from ..models import (
     OrderEvent,
 )
 from ..readahead import read_ahead
-from ..timeline import Actor, CallRecorder, actor_or_none, event_add
+from ..timeline import Actor, actor_or_none, event_add
 from .common import lock_order
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def order_sync(*, order: Order, actor: Actor = None) -> Order:
         raise OrderActionRefused(
             f"The provider's table allows no read of an order in status "
             f"{order.raw_status_label or order.raw_status!r}.", code="not_allowed")
-    service = order_service(order, recorder=CallRecorder(order))
+    service = order_service_recorded(order)
     try:
         snapshot = service.fetch_order(order_request(order))
     except ProviderNotSupported:
