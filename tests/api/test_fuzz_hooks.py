@@ -64,7 +64,8 @@ def _case(operation: Any, path: dict[str, Any], body: Any = None, phase: str = "
 @pytest.fixture
 def server(monkeypatch):
     monkeypatch.setattr(fuzz_hooks, "BASE_URL", "http://fuzz.test")
-    monkeypatch.setattr(fuzz_hooks, "existing_ids", lambda path: LISTS.get(path, []))
+    monkeypatch.setattr(fuzz_hooks, "existing_ids", lambda path, query=None, required=(),
+                        reference="": [] if query or required or reference else LISTS.get(path, []))
     monkeypatch.setattr(fuzz_hooks, "_offered", lambda listing: None)
     monkeypatch.setattr(fuzz_hooks, "_refusals", {})
 
@@ -209,7 +210,7 @@ def test_operations_with_a_precondition_no_listing_shows_take_ids_that_fit(serve
     # an item's characteristics an item at the provider
     asked = []
 
-    def existing_ids(path, query=None, required=()):
+    def existing_ids(path, query=None, required=(), reference=""):
         asked.append((path, dict(query or {}), tuple(required)))
         if query == {"provider": "reseller"} and required == ("external_id",):
             return [103]
@@ -234,3 +235,59 @@ def test_operations_with_a_precondition_no_listing_shows_take_ids_that_fit(serve
     chosen = [fuzz_hooks.map_case(None, _case(plain, {"id": n})).path_parameters["id"]
               for n in range(1000, 1100)]
     assert {101, 102} & set(chosen)
+
+
+def test_drafts_kept_for_placing_go_to_the_place_transition_only(server, monkeypatch):
+    def existing_ids(path, query=None, required=(), reference=""):
+        if reference:  # the seeded drafts kept for placing (FUZZ-PLACE-...)
+            assert (path, query, reference) == (
+                "/api/v1/orders/", fuzz_hooks.PLACE_LISTING, fuzz_hooks.PLACE_REFERENCE)
+            return [103, 104]
+        return [] if query or required else LISTS.get(path, [])
+
+    monkeypatch.setattr(fuzz_hooks, "existing_ids", existing_ids)
+    monkeypatch.setitem(PATHS["/api/v1/orders/{id}/"], "patch", {})
+    monkeypatch.setitem(PATHS, "/api/v1/orders/{id}/transitions/cancel/", {"post": {}})
+    place = _operation("/api/v1/orders/{id}/transitions/place/", "post")
+    others = [_operation("/api/v1/orders/{id}/", "patch"),
+              _operation("/api/v1/orders/{id}/transitions/cancel/", "post"),
+              _operation("/api/v1/orders/{id}/items/{item_pk}/", "delete")]
+    placed = {fuzz_hooks.map_case(None, _case(place, {"id": n})).path_parameters["id"]
+              for n in range(1000, 1100)}
+    assert {103, 104} <= placed and not placed & {101, 102}
+    for operation in others:
+        chosen = {fuzz_hooks.map_case(None, _case(operation, {"id": n, "item_pk": n}))
+                  .path_parameters["id"] for n in range(1000, 1100)}
+        assert {101, 102} & chosen and not chosen & {103, 104}, operation.label
+    # body references to orders leave them alone as well
+    status = _operation("/api/v1/orders/{id}/items/status/", "post")
+    assert fuzz_hooks.for_operation(status, None, "/api/v1/orders/", [101, 103]) == [101]
+    # stateful: a link to a kept draft is replaced for any other operation, kept for place
+    for n in (103, 104):
+        linked = fuzz_hooks.map_case(None, _case(others[0], {"id": n}, phase="stateful"))
+        assert linked.path_parameters["id"] in {101, 102}
+        assert fuzz_hooks.map_case(None, _case(place, {"id": n}, phase="stateful")) \
+            .path_parameters == {"id": n}
+    # with none kept (another server), place takes from the whole list
+    monkeypatch.setattr(fuzz_hooks, "reserved_ids", lambda collection: [])
+    placed = {fuzz_hooks.map_case(None, _case(place, {"id": n})).path_parameters["id"]
+              for n in range(1000, 1100)}
+    assert {101, 102} <= placed
+
+
+def test_use_after_free_is_dropped_only_after_a_delete_that_was_accepted(monkeypatch):
+    monkeypatch.setattr(fuzz_hooks, "_accepted_deletes", set())
+    delete = _operation("/api/v1/orders/{id}/items/{item_pk}/", "delete")
+    for case_id, status in (("queued", 202), ("done", 204)):
+        case = _case(delete, {"id": 101, "item_pk": 7})
+        case.id = case_id
+        fuzz_hooks.after_call(None, case, SimpleNamespace(status_code=status))
+    read = _case(_operation("/api/v1/orders/{id}/items/{item_pk}/"), {"id": 101, "item_pk": 7})
+
+    def finding(code, deleted):
+        return SimpleNamespace(code=code, deleted_case_id=deleted)
+
+    assert not fuzz_hooks.filter_failure(None, finding("ST301", "queued"), read, None)
+    assert fuzz_hooks.filter_failure(None, finding("ST301", "done"), read, None)
+    assert fuzz_hooks.filter_failure(None, finding("ST301", None), read, None)
+    assert fuzz_hooks.filter_failure(None, SimpleNamespace(code="ST201"), read, None)
