@@ -218,6 +218,19 @@ for order in Order.objects.filter(state="placed").exclude(external_id="").order_
     except Exception as exc:  # not shippable (its provider, its state): the next one
         print("not shipped:", order.pk, exc)
 print("SHIPMENTS=" + str(Shipment.objects.count()))
+
+# An authorization link asked for each merchant whose provider has links (the task run here,
+# against the sandbox on the live server): GET .../authorization-link/ has one to show.
+from django.conf import settings
+from merchants import dispatch as merchant_dispatch
+from merchants.models import Merchant
+for merchant in Merchant.objects.order_by("pk"):
+    if merchant_dispatch.merchant_authorization_link_available(merchant=merchant):
+        try:
+            merchant_dispatch.merchant_authorization_link_request(
+                merchant=merchant, actor=user, base_url=settings.PUBLIC_BASE_URL)
+        except Exception as exc:  # refused: that merchant's link route stays a 404
+            print("no link:", merchant.pk, exc)
 """
 
 
@@ -255,6 +268,9 @@ def live_server(port: int, database_url: str | None = None) -> Iterator[tuple[st
             # server's own memory that nobody consumes (never the filesystem broker: its
             # folder would fill). A request never waits for a task.
             "CELERY_TASK_ALWAYS_EAGER": "false", "CELERY_BROKER_URL": "memory://",
+            # the worker's provider reads (core/provider_reads.py) in a cache of this run's
+            # own, shared by the seeding and the server: none left from another run or server
+            "CACHE_URL": f"filecache://{tmp}/cache",
         }
         seeding = {**env, "CELERY_TASK_ALWAYS_EAGER": "true"}  # what it queues runs here
         _manage(seeding, "migrate", "--noinput", "-v0")
