@@ -61,7 +61,7 @@ TOKEN = os.environ.get("DROPDESK_FUZZ_TOKEN", "")
 LOG = os.environ.get("DROPDESK_FUZZ_LOG", "")  # a file: every call and its status, to debug
 KEEP_RANDOM_ONE_IN = 4  # one case in this many keeps its random id (the "not found" path)
 CACHE_SECONDS = 20.0  # generation must stay fast (hypothesis checks it)
-KEEP_FOR_OTHERS = 3  # a DELETE takes none of the first ids listed
+KEEP_FOR_OTHERS = 3  # a DELETE takes none of the first ids listed (of a top-level list)
 MAX_LIST_PAGES = 5
 SCAN = 12  # candidates looked at (readiness, past refusals) before taking any
 REFUSALS_TO_AVOID = 2
@@ -78,6 +78,8 @@ NEEDS: dict[str, dict[str, tuple[dict[str, str], tuple[str, ...]]]] = {
     "/orders/{id}/items/{item_pk}/characteristics/": {
         "id": RESELLER_AT_PROVIDER, "item_pk": ({}, ("external_id",))},
     "/orders/{id}/lookup/": {"id": ({"provider": "reseller", "state": "placement_unknown"}, ())},
+    # only a draft's items can be removed (most have one: a nested DELETE keeps none back)
+    "/orders/{id}/items/{item_pk}/": {"id": ({"state": "draft"}, ())},
 }
 
 # The place transition takes the seeded drafts kept for it (tests/api/live_fuzz.py), found in
@@ -298,8 +300,11 @@ def choose(operation: Any, collection: str, original: Any, key: str, salt: str,
     ids = (needed_ids(operation, param, collection) if param else []) or existing_ids(collection)
     ids = for_operation(operation, param, collection, ids)
     if operation.method.lower() == "delete" and param is not None and (
-            operation.path.rstrip("/").endswith("{" + param + "}")):
-        ids = ids[KEEP_FOR_OTHERS:]  # what is deleted: the other operations need some left
+            operation.path.rstrip("/").endswith("{" + param + "}")) and (
+            operation.path.index("{") == operation.path.index("{" + param + "}")):
+        # what is deleted from a top-level list: the other operations need some left (an
+        # order's items: the operations that need one take it from orders that have them)
+        ids = ids[KEEP_FOR_OTHERS:]
     if not ids:
         return original
     start = seed // KEEP_RANDOM_ONE_IN
