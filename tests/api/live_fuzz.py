@@ -19,7 +19,9 @@ seeding gives those ids the states the operations start from (drafts, failed, pl
 unknown, shipped and completable, orders placed at the Tipser sandbox with items that may
 move, reseller v3 orders at its sandbox (drafts there, checked out, placement unknown) whose
 items have provider ids; webhook subscriptions and events, supplier offers, shipments, a
-routing policy).
+routing policy, an authorization link of each merchant whose provider has them), and drafts
+kept for the place transition alone (``FUZZ-PLACE-``). The subscription operations run with
+the ``fuzz`` integration's token (``schemathesis.toml``: only an integration subscribes).
 
 ``make test`` runs it through ``tests/api/test_schemathesis.py`` with a few examples per
 operation; ``make fuzz`` with many more.
