@@ -290,3 +290,21 @@ def test_use_after_free_is_dropped_only_after_a_delete_that_was_accepted(monkeyp
     assert fuzz_hooks.filter_failure(None, finding("ST301", "done"), read, None)
     assert fuzz_hooks.filter_failure(None, finding("ST301", None), read, None)
     assert fuzz_hooks.filter_failure(None, SimpleNamespace(code="ST201"), read, None)
+
+
+def test_which_requests_keep_a_generated_idempotency_key_varies_by_object_not_by_run(server):
+    # the fuzz run's place got only 409s (the key reused by other requests) when "no body"
+    # hashed by its marker's address: a kept key was then kept for every order of that run
+    class NotSet:
+        pass
+
+    place = _operation("/api/v1/orders/{id}/transitions/place/", "post")
+    runs = []
+    for _run in range(2):
+        marker = NotSet()  # another address each run
+        runs.append([fuzz_hooks.map_case(None, _case(place, {"id": n}, marker,
+                                                     headers={"Idempotency-Key": "0"}))
+                     .headers["Idempotency-Key"] for n in range(1000, 1100)])
+    assert runs[0] == runs[1]
+    kept = sum(key == "0" for key in runs[0])
+    assert 5 < kept < 50  # some requests reuse "0" (a 409 exercised), most have their own
