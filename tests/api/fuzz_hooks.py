@@ -22,7 +22,8 @@ from its schema alone (no per-route code, so new routes get it too):
 - **reserved for placing** (``PLACE``): the seeded drafts whose reference starts with
   ``PLACE_REFERENCE`` (items, a full address) are the ids of the place transition, and no
   other operation's (a PATCH blanking their address, an item removed, another transition,
-  a DELETE would leave place nothing but 409s);
+  a DELETE would leave place nothing but 409s), and their merchants are not revoked
+  (``KEEP_AUTHORIZED``: a revoked merchant places nothing);
 - **preconditions no listing shows** (``NEEDS``): the few operations on an order that only
   an order of one provider, or in one state, can take (custom fields, item characteristics and
   execution status at a reseller v3 provider; a lookup of a ``placement_unknown`` order) take
@@ -87,6 +88,7 @@ NEEDS: dict[str, dict[str, tuple[dict[str, str], tuple[str, ...]]]] = {
 PLACE = "/orders/{id}/transitions/place/"
 PLACE_REFERENCE = "FUZZ-PLACE-"
 PLACE_LISTING = {"state": "draft", "ordering": "id"}
+KEEP_AUTHORIZED = ("/merchants/{id}/revoke/",)  # not for the merchants of those drafts
 
 _lock = threading.RLock()
 _session = requests.Session()
@@ -109,11 +111,12 @@ def _get(path: str) -> Any:
 
 
 def existing_ids(collection: str, query: dict[str, str] | None = None,
-                 required: tuple[str, ...] = (), reference: str = "") -> list[Any]:
-    """Ids the (concrete) list path answers (with ``query``; rows whose ``required`` fields
-    are all set and whose ``reference`` starts with ``reference``), its first pages only;
-    cached briefly."""
-    key = repr((collection, sorted((query or {}).items()), required, reference))
+                 required: tuple[str, ...] = (), reference: str = "",
+                 field: str = "id") -> list[Any]:
+    """Ids (or another ``field``) of the rows the (concrete) list path answers (with
+    ``query``; rows whose ``required`` fields are all set and whose ``reference`` starts with
+    ``reference``), its first pages only; cached briefly."""
+    key = repr((collection, sorted((query or {}).items()), required, reference, field))
     with _lock:
         cached = _lists.get(key)
         if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
@@ -126,7 +129,7 @@ def existing_ids(collection: str, query: dict[str, str] | None = None,
         for _page in range(MAX_LIST_PAGES):
             rows = data.get("results") if isinstance(data, dict) else data
             if isinstance(rows, list):
-                ids += [row["id"] for row in rows if isinstance(row, dict) and "id" in row
+                ids += [row[field] for row in rows if isinstance(row, dict) and field in row
                         and all(row.get(field) for field in required)
                         and str(row.get("reference", "")).startswith(reference)]
             following = data.get("next") if isinstance(data, dict) else None
@@ -254,11 +257,17 @@ def needs(operation: Any, param: str) -> tuple[dict[str, str], tuple[str, ...]] 
     return None
 
 
-def reserved_ids(collection: str) -> list[Any]:
-    """The drafts of ``collection`` kept for the place transition (none: not the orders)."""
-    if not collection.endswith("/orders/"):
-        return []
-    return existing_ids(collection, PLACE_LISTING, reference=PLACE_REFERENCE)
+def reserved_ids(collection: str, operation: Any = None) -> list[Any]:
+    """The ids of ``collection`` kept for the place transition: its drafts (of the orders),
+    their merchants (for what would revoke them: ``KEEP_AUTHORIZED``)."""
+    if collection.endswith("/orders/"):
+        return existing_ids(collection, PLACE_LISTING, reference=PLACE_REFERENCE)
+    if collection.endswith("/merchants/") and operation is not None and any(
+            operation.path.endswith(suffix) for suffix in KEEP_AUTHORIZED):
+        orders = collection[: -len("merchants/")] + "orders/"
+        return sorted(set(existing_ids(orders, PLACE_LISTING, reference=PLACE_REFERENCE,
+                                       field="merchant")))
+    return []
 
 
 def places(operation: Any, param: str | None) -> bool:
@@ -270,7 +279,7 @@ def for_operation(operation: Any, param: str | None, collection: str,
                   ids: list[Any]) -> list[Any]:
     """``ids`` as ``operation`` may take them: the reserved drafts for place (while there are
     any), every other id for everything else."""
-    reserved = reserved_ids(collection)
+    reserved = reserved_ids(collection, operation)
     if places(operation, param):
         return reserved or ids
     kept = {str(i) for i in reserved}
@@ -444,7 +453,7 @@ def _stateful_ids(case: Any) -> Any:
         if not collection:
             continue
         ids = existing_ids(collection)
-        reserved = {str(i) for i in reserved_ids(collection)}
+        reserved = {str(i) for i in reserved_ids(collection, operation)}
         value = str(values[name])
         if ids and (value not in {str(i) for i in ids}
                     or (value in reserved and not places(operation, name))):

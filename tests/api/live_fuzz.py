@@ -94,7 +94,13 @@ completable = [o for o in drafts if raw_status_allowing(o, "complete") is not No
 # "draft_place": drafts kept for placing (fuzz_hooks.PLACE_REFERENCE): the hooks give their ids
 # to the place transition only, so no other operation (a PATCH blanking the address, an item
 # removed) makes them unplaceable first.
-plan = [("draft", drafts, 12), ("draft_place", drafts, 2), ("placement_unknown", drafts, 2),
+# Only the first merchant's of each provider: the hooks keep those merchants from being
+# revoked, the others are there for revoke.
+first = {}
+for o in drafts:
+    first.setdefault(o.provider, o.merchant_id)
+placeable = [o for o in drafts if first[o.provider] == o.merchant_id]
+plan = [("draft", drafts, 12), ("draft_place", placeable, 3), ("placement_unknown", drafts, 2),
         ("failed", drafts, 2), ("shipped", completable, 4), ("failed_short", drafts, 2)]
 for state, sources, times in plan:
     for source in sources * times:

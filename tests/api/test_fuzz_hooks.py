@@ -65,7 +65,8 @@ def _case(operation: Any, path: dict[str, Any], body: Any = None, phase: str = "
 def server(monkeypatch):
     monkeypatch.setattr(fuzz_hooks, "BASE_URL", "http://fuzz.test")
     monkeypatch.setattr(fuzz_hooks, "existing_ids", lambda path, query=None, required=(),
-                        reference="": [] if query or required or reference else LISTS.get(path, []))
+                        reference="", field="id": [] if query or required or reference
+                        else LISTS.get(path, []))
     monkeypatch.setattr(fuzz_hooks, "_offered", lambda listing: None)
     monkeypatch.setattr(fuzz_hooks, "_refusals", {})
 
@@ -209,7 +210,7 @@ def test_operations_with_a_precondition_no_listing_shows_take_ids_that_fit(serve
     # an item's characteristics an item at the provider
     asked = []
 
-    def existing_ids(path, query=None, required=(), reference=""):
+    def existing_ids(path, query=None, required=(), reference="", field="id"):
         asked.append((path, dict(query or {}), tuple(required)))
         if query == {"provider": "reseller"} and required == ("external_id",):
             return [103]
@@ -237,11 +238,11 @@ def test_operations_with_a_precondition_no_listing_shows_take_ids_that_fit(serve
 
 
 def test_drafts_kept_for_placing_go_to_the_place_transition_only(server, monkeypatch):
-    def existing_ids(path, query=None, required=(), reference=""):
+    def existing_ids(path, query=None, required=(), reference="", field="id"):
         if reference:  # the seeded drafts kept for placing (FUZZ-PLACE-...)
             assert (path, query, reference) == (
                 "/api/v1/orders/", fuzz_hooks.PLACE_LISTING, fuzz_hooks.PLACE_REFERENCE)
-            return [103, 104]
+            return {"id": [103, 104], "merchant": [5, 5]}[field]
         return [] if query or required else LISTS.get(path, [])
 
     monkeypatch.setattr(fuzz_hooks, "existing_ids", existing_ids)
@@ -267,8 +268,19 @@ def test_drafts_kept_for_placing_go_to_the_place_transition_only(server, monkeyp
         assert linked.path_parameters["id"] in {101, 102}
         assert fuzz_hooks.map_case(None, _case(place, {"id": n}, phase="stateful")) \
             .path_parameters == {"id": n}
+    # their merchant is not revoked (it would place nothing); other operations may take it
+    monkeypatch.setitem(LISTS, "/api/v1/merchants/", [5, 6])
+    monkeypatch.setitem(PATHS, "/api/v1/merchants/{id}/revoke/", {"post": {}})
+    monkeypatch.setitem(PATHS, "/api/v1/merchants/{id}/", {"get": {}})
+    revoke = _operation("/api/v1/merchants/{id}/revoke/", "post")
+    revoked = {fuzz_hooks.map_case(None, _case(revoke, {"id": n})).path_parameters["id"]
+               for n in range(1000, 1100)}
+    assert 6 in revoked and 5 not in revoked
+    read = _operation("/api/v1/merchants/{id}/")
+    assert 5 in {fuzz_hooks.map_case(None, _case(read, {"id": n})).path_parameters["id"]
+                 for n in range(1000, 1100)}
     # with none kept (another server), place takes from the whole list
-    monkeypatch.setattr(fuzz_hooks, "reserved_ids", lambda collection: [])
+    monkeypatch.setattr(fuzz_hooks, "reserved_ids", lambda collection, operation=None: [])
     placed = {fuzz_hooks.map_case(None, _case(place, {"id": n})).path_parameters["id"]
               for n in range(1000, 1100)}
     assert {101, 102} <= placed
