@@ -133,7 +133,11 @@ def json_type_problem(field: serializers.Field, value: Any) -> str | None:
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?"
 _HOST = (rf"(?:(?:{_LABEL}\.){{1,4}}[A-Za-z]{{2,10}}|localhost"
          r"|(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))")
-URL_PATTERN = rf"^https?://{_HOST}(?::[1-9]\d{{0,3}})?(?:/[A-Za-z0-9._~%!$&'()*+,;=:@/?#-]*)?$"
+# a path (and query) of URI characters, "%" only as an escape (%HH), then at most one fragment:
+# what a JSON Schema "uri" is too (a stray "%" or a second "#" is not one)
+_URI_CHARS = r"(?:[A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*"
+URL_PATTERN = (rf"^https?://{_HOST}(?::[1-9]\d{{0,3}})?"
+               rf"(?:/{_URI_CHARS}(?:#{_URI_CHARS})?)?$")
 EMAIL_PATTERN = (r"^[A-Za-z0-9_%+-]{1,32}(?:\.[A-Za-z0-9_%+-]{1,32}){0,3}"
                  rf"@(?:{_LABEL}\.){{1,4}}[A-Za-z]{{2,10}}$")
 

@@ -18,7 +18,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.errors import ApiError
+from api.errors import ApiError, ErrorSerializer
 from api.filters import FilterBackend
 from api.idempotency import idempotent
 from api.pagination import ApiPagination
@@ -209,6 +209,9 @@ class ProviderAccountViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retr
 
 
     # --- Brandsdistribution: the reservation --------------------------------------------------
+    NOT_BD = OpenApiResponse(ErrorSerializer, description="`not_supported`: not a "
+                             "Brandsdistribution account (only those keep a reservation).")
+
     def _reservation_account(self) -> ProviderAccount:
         account = self.get_object()
         if account.provider != RESERVATION_PROVIDER:
@@ -232,7 +235,8 @@ class ProviderAccountViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retr
         "one is read again. 200: the reading (`error` says why it could not be read now, "
         "with the last known models). 202: a read is queued; ask again after `Retry-After`.",
         responses={200: s.ReservationSerializer,
-                   202: OpenApiResponse(s.AcceptedSerializer, description=PENDING_DESCRIPTION)},
+                   202: OpenApiResponse(s.AcceptedSerializer, description=PENDING_DESCRIPTION),
+                   409: NOT_BD},
     )
     @action(detail=True, methods=["get"], url_path="reservation", url_name="reservation")
     def reservation(self, request: Request, pk: Any = None) -> Response:
@@ -290,7 +294,8 @@ class ProviderAccountViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retr
         description="200: the last release's outcome. 202: a release is queued or running. "
         "404 (`not_found`): no release was asked for (or the queued one was lost).",
         responses={200: s.ReservationReleasedSerializer,
-                   202: OpenApiResponse(s.AcceptedSerializer, description=PENDING_DESCRIPTION)},
+                   202: OpenApiResponse(s.AcceptedSerializer, description=PENDING_DESCRIPTION),
+                   409: NOT_BD},
     )
     @reservation_release.mapping.get
     def reservation_release_result(self, request: Request, pk: Any = None) -> Response:

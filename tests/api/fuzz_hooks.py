@@ -19,6 +19,11 @@ from its schema alone (no per-route code, so new routes get it too):
   whose rows carry ``url``, e.g. ``/orders/{id}/transitions/`` for ``.../transitions/place/``),
   ids whose listing offers this operation come first; and ids an operation answered 409 (not
   possible in its state) a few times are tried last for that operation;
+- **reserved for placing** (``PLACE``): the seeded drafts whose reference starts with
+  ``PLACE_REFERENCE`` (items, a full address) are the ids of the place transition, and no
+  other operation's (a PATCH blanking their address, an item removed, another transition,
+  a DELETE would leave place nothing but 409s), and their merchants are not revoked
+  (``KEEP_AUTHORIZED``: a revoked merchant places nothing);
 - **preconditions no listing shows** (``NEEDS``): the few operations on an order that only
   an order of one provider, or in one state, can take (custom fields, item characteristics and
   execution status at a reseller v3 provider; a lookup of a ``placement_unknown`` order) take
@@ -28,7 +33,14 @@ from its schema alone (no per-route code, so new routes get it too):
 The choice is a function of the generated value (a hash), so a run stays reproducible for
 one seed and one database. Only values that already satisfy their schema are replaced: a
 negative case stays negative. In the stateful phase only ids no list knows (a link that
-could not be resolved) are replaced; linked ids stay.
+could not be resolved) and reserved ids an operation other than place got are replaced;
+other linked ids stay.
+
+``filter_failure`` drops one finding that is not one: use_after_free (ST301) after a DELETE
+that answered 202. Such a DELETE is queued (an item of a reseller draft is deleted at the
+provider by the worker first; the fuzz server runs none), the resource stays until then and
+reads 200, as documented; schemathesis counts any 2xx DELETE as done. A DELETE answered
+200/204 is still checked.
 Lists are read again after ``CACHE_SECONDS``, so objects created during the run are used.
 """
 
@@ -50,7 +62,7 @@ TOKEN = os.environ.get("DROPDESK_FUZZ_TOKEN", "")
 LOG = os.environ.get("DROPDESK_FUZZ_LOG", "")  # a file: every call and its status, to debug
 KEEP_RANDOM_ONE_IN = 4  # one case in this many keeps its random id (the "not found" path)
 CACHE_SECONDS = 20.0  # generation must stay fast (hypothesis checks it)
-KEEP_FOR_OTHERS = 3  # a DELETE takes none of the first ids listed
+KEEP_FOR_OTHERS = 3  # a DELETE takes none of the first ids listed (of a top-level list)
 MAX_LIST_PAGES = 5
 SCAN = 12  # candidates looked at (readiness, past refusals) before taking any
 REFUSALS_TO_AVOID = 2
@@ -67,13 +79,23 @@ NEEDS: dict[str, dict[str, tuple[dict[str, str], tuple[str, ...]]]] = {
     "/orders/{id}/items/{item_pk}/characteristics/": {
         "id": RESELLER_AT_PROVIDER, "item_pk": ({}, ("external_id",))},
     "/orders/{id}/lookup/": {"id": ({"provider": "reseller", "state": "placement_unknown"}, ())},
+    # only a draft's items can be removed (most have one: a nested DELETE keeps none back)
+    "/orders/{id}/items/{item_pk}/": {"id": ({"state": "draft"}, ())},
 }
+
+# The place transition takes the seeded drafts kept for it (tests/api/live_fuzz.py), found in
+# this listing by their reference; no other operation takes them.
+PLACE = "/orders/{id}/transitions/place/"
+PLACE_REFERENCE = "FUZZ-PLACE-"
+PLACE_LISTING = {"state": "draft", "ordering": "id"}
+KEEP_AUTHORIZED = ("/merchants/{id}/revoke/",)  # not for the merchants of those drafts
 
 _lock = threading.RLock()
 _session = requests.Session()
 _lists: dict[str, tuple[float, list[Any]]] = {}
 _offers: dict[str, tuple[float, set[str] | None]] = {}
 _refusals: dict[tuple[str, str, str], int] = {}
+_accepted_deletes: set[str] = set()  # ids of cases: a DELETE answered 202
 
 
 # --- the server ------------------------------------------------------------------------------
@@ -89,10 +111,12 @@ def _get(path: str) -> Any:
 
 
 def existing_ids(collection: str, query: dict[str, str] | None = None,
-                 required: tuple[str, ...] = ()) -> list[Any]:
-    """Ids the (concrete) list path answers (with ``query``; rows whose ``required`` fields
-    are all set), its first pages only; cached briefly."""
-    key = repr((collection, sorted((query or {}).items()), required))
+                 required: tuple[str, ...] = (), reference: str = "",
+                 field: str = "id") -> list[Any]:
+    """Ids (or another ``field``) of the rows the (concrete) list path answers (with
+    ``query``; rows whose ``required`` fields are all set and whose ``reference`` starts with
+    ``reference``), its first pages only; cached briefly."""
+    key = repr((collection, sorted((query or {}).items()), required, reference, field))
     with _lock:
         cached = _lists.get(key)
         if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
@@ -105,8 +129,9 @@ def existing_ids(collection: str, query: dict[str, str] | None = None,
         for _page in range(MAX_LIST_PAGES):
             rows = data.get("results") if isinstance(data, dict) else data
             if isinstance(rows, list):
-                ids += [row["id"] for row in rows if isinstance(row, dict) and "id" in row
-                        and all(row.get(field) for field in required)]
+                ids += [row[field] for row in rows if isinstance(row, dict) and field in row
+                        and all(row.get(field) for field in required)
+                        and str(row.get("reference", "")).startswith(reference)]
             following = data.get("next") if isinstance(data, dict) else None
             if not following:
                 break
@@ -232,6 +257,35 @@ def needs(operation: Any, param: str) -> tuple[dict[str, str], tuple[str, ...]] 
     return None
 
 
+def reserved_ids(collection: str, operation: Any = None) -> list[Any]:
+    """The ids of ``collection`` kept for the place transition: its drafts (of the orders),
+    their merchants (for what would revoke them: ``KEEP_AUTHORIZED``)."""
+    if collection.endswith("/orders/"):
+        return existing_ids(collection, PLACE_LISTING, reference=PLACE_REFERENCE)
+    if collection.endswith("/merchants/") and operation is not None and any(
+            operation.path.endswith(suffix) for suffix in KEEP_AUTHORIZED):
+        orders = collection[: -len("merchants/")] + "orders/"
+        return sorted(set(existing_ids(orders, PLACE_LISTING, reference=PLACE_REFERENCE,
+                                       field="merchant")))
+    return []
+
+
+def places(operation: Any, param: str | None) -> bool:
+    """Whether ``param`` of ``operation`` is the order the place transition places."""
+    return param == "id" and operation.path.endswith(PLACE)
+
+
+def for_operation(operation: Any, param: str | None, collection: str,
+                  ids: list[Any]) -> list[Any]:
+    """``ids`` as ``operation`` may take them: the reserved drafts for place (while there are
+    any), every other id for everything else."""
+    reserved = reserved_ids(collection, operation)
+    if places(operation, param):
+        return reserved or ids
+    kept = {str(i) for i in reserved}
+    return [i for i in ids if str(i) not in kept]
+
+
 def needed_ids(operation: Any, param: str, collection: str) -> list[Any]:
     """Ids of ``collection`` that fit the operation's ``NEEDS`` for ``param`` (none: no need,
     or nothing fits)."""
@@ -253,9 +307,13 @@ def choose(operation: Any, collection: str, original: Any, key: str, salt: str,
     if seed % KEEP_RANDOM_ONE_IN == 0:
         return original
     ids = (needed_ids(operation, param, collection) if param else []) or existing_ids(collection)
+    ids = for_operation(operation, param, collection, ids)
     if operation.method.lower() == "delete" and param is not None and (
-            operation.path.rstrip("/").endswith("{" + param + "}")):
-        ids = ids[KEEP_FOR_OTHERS:]  # what is deleted: the other operations need some left
+            operation.path.rstrip("/").endswith("{" + param + "}")) and (
+            operation.path.index("{") == operation.path.index("{" + param + "}")):
+        # what is deleted from a top-level list: the other operations need some left (an
+        # order's items: the operations that need one take it from orders that have them)
+        ids = ids[KEEP_FOR_OTHERS:]
     if not ids:
         return original
     start = seed // KEEP_RANDOM_ONE_IN
@@ -320,7 +378,7 @@ def _substitute_field(operation: Any, name: str, schema: dict[str, Any], value: 
     if isinstance(value, list) and isinstance(items, dict):
         if not value or _hash(operation.label, where, value, salt) % KEEP_RANDOM_ONE_IN == 0:
             return value  # the whole list keeps its random ids (or none)
-        ids = existing_ids(collection)
+        ids = for_operation(operation, None, collection, existing_ids(collection))
         return [ids[_hash(where, v, salt) % len(ids)] if ids and _valid_id(v, items) else v
                 for v in value]
     if _valid_id(value, schema):
@@ -339,7 +397,7 @@ def map_case(context: Any, case: Any) -> Any:
     data = meta.phase.data
     probed = getattr(data, "parameter", None)  # a coverage case about one parameter: keep it
     operation = case.operation
-    salt = repr((case.body, case.query))
+    salt = repr((_stable(case.body), case.query))
     values = dict(case.path_parameters or {})
     for parameter in operation.path_parameters:
         name = parameter.name
@@ -358,7 +416,8 @@ def map_case(context: Any, case: Any) -> Any:
         case.path_parameters = values
     key = (case.headers or {}).get(IDEMPOTENCY_KEY)
     if isinstance(key, str) and re.fullmatch(r"[\x21-\x7e]{1,255}", key) and (
-            probed != IDEMPOTENCY_KEY and _hash(key, salt) % KEEP_RANDOM_ONE_IN):
+            probed != IDEMPOTENCY_KEY
+            and _hash(key, operation.label, repr(values), salt) % KEEP_RANDOM_ONE_IN):
         # generated keys repeat ("0", "!"): a reused key with another request is a 409, so
         # most requests get a key of their own (a repeated request keeps its key: a replay)
         own = _hash(operation.label, repr(values), salt)
@@ -370,6 +429,12 @@ def map_case(context: Any, case: Any) -> Any:
         if schema is not None:
             case.body = _substitute_body(operation, schema, case.body, values, "body", salt)
     return case
+
+
+def _stable(body: Any) -> Any:
+    """The body as the hashes see it: no body is None (its marker's repr names a memory
+    address: the choices would change from one run to the next)."""
+    return body if isinstance(body, dict | list | str | int | float | bool) else None
 
 
 def _stateful_ids(case: Any) -> Any:
@@ -388,8 +453,14 @@ def _stateful_ids(case: Any) -> Any:
         if not collection:
             continue
         ids = existing_ids(collection)
-        if ids and str(values[name]) not in {str(i) for i in ids}:
-            ids = needed_ids(operation, name, collection) or ids
+        reserved = {str(i) for i in reserved_ids(collection, operation)}
+        value = str(values[name])
+        if ids and (value not in {str(i) for i in ids}
+                    or (value in reserved and not places(operation, name))):
+            ids = for_operation(operation, name, collection,
+                                needed_ids(operation, name, collection) or ids)
+            if not ids:
+                continue
             chosen = ids[_hash(operation.label, name, values[name]) % len(ids)]
             values[name] = str(chosen) if isinstance(values[name], str) else chosen
     if values != (case.path_parameters or {}):
@@ -414,10 +485,14 @@ def _stateful_ids(case: Any) -> Any:
 def after_call(context: Any, case: Any, response: Any) -> None:
     """Remember the path ids an operation refused as not possible now (409)."""
     status = getattr(response, "status_code", None)
+    if status == 202 and case.operation.method.lower() == "delete":
+        with _lock:
+            _accepted_deletes.add(str(case.id))
     if LOG:
         with open(LOG, "a") as log:
+            said = getattr(response, "text", "")[:200] if status and status >= 400 else ""
             log.write(f"{status} {case.operation.label} {case.path_parameters} "
-                      f"{str(case.body)[:200]}\n")
+                      f"{str(case.body)[:200]} {said}\n")
     if status not in (409,) and not (status and 200 <= status < 300):
         return
     with _lock:
@@ -427,3 +502,14 @@ def after_call(context: Any, case: Any, response: Any) -> None:
                 _refusals[key] = _refusals.get(key, 0) + 1
             else:
                 _refusals.pop(key, None)
+
+
+@schemathesis.hook
+def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool:
+    """Keep every failure but use_after_free after a DELETE that answered 202 (accepted: the
+    resource stays until the worker deleted it; see the module docstring)."""
+    deleted = getattr(failure, "deleted_case_id", None)
+    if getattr(failure, "code", "") != "ST301" or deleted is None:
+        return True
+    with _lock:
+        return str(deleted) not in _accepted_deletes

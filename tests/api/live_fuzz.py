@@ -19,7 +19,9 @@ seeding gives those ids the states the operations start from (drafts, failed, pl
 unknown, shipped and completable, orders placed at the Tipser sandbox with items that may
 move, reseller v3 orders at its sandbox (drafts there, checked out, placement unknown) whose
 items have provider ids; webhook subscriptions and events, supplier offers, shipments, a
-routing policy).
+routing policy, an authorization link of each merchant whose provider has them), and drafts
+kept for the place transition alone (``FUZZ-PLACE-``). The subscription operations run with
+the ``fuzz`` integration's token (``schemathesis.toml``: only an integration subscribes).
 
 ``make test`` runs it through ``tests/api/test_schemathesis.py`` with a few examples per
 operation; ``make fuzz`` with many more.
@@ -89,20 +91,31 @@ def raw_status_allowing(order, action):  # a raw status from which the provider 
 
 # shipped orders the provider lets us complete: their raw status is one that allows it
 completable = [o for o in drafts if raw_status_allowing(o, "complete") is not None]
-plan = [("draft", drafts, 12), ("placement_unknown", drafts, 2), ("failed", drafts, 2),
-        ("shipped", completable, 4), ("failed_short", drafts, 2)]
+# "draft_place": drafts kept for placing (fuzz_hooks.PLACE_REFERENCE): the hooks give their ids
+# to the place transition only, so no other operation (a PATCH blanking the address, an item
+# removed) makes them unplaceable first.
+# Only the first merchant's of each provider: the hooks keep those merchants from being
+# revoked, the others are there for revoke.
+first = {}
+for o in drafts:
+    first.setdefault(o.provider, o.merchant_id)
+placeable = [o for o in drafts if first[o.provider] == o.merchant_id]
+plan = [("draft", drafts, 12), ("draft_place", placeable, 3), ("placement_unknown", drafts, 2),
+        ("failed", drafts, 2), ("shipped", completable, 4), ("failed_short", drafts, 2)]
 for state, sources, times in plan:
     for source in sources * times:
         items = list(source.items.all())
         copy = Order.objects.get(pk=source.pk)
         copy.pk = None
-        copy.reference = "FUZZ-" + uuid.uuid4().hex[:10]
+        prefix = "FUZZ-PLACE-" if state == "draft_place" else "FUZZ-"
+        copy.reference = prefix + uuid.uuid4().hex[:10]
         copy.save()
         if state == "shipped":
             Order.objects.filter(pk=copy.pk).update(
                 state=state, raw_status=raw_status_allowing(source, "complete"))
         else:  # failed_short: a placement the provider took only in part (accept_shortfall)
-            Order.objects.filter(pk=copy.pk).update(state=state.removesuffix("_short"))
+            Order.objects.filter(pk=copy.pk).update(
+                state=state.removesuffix("_short").removesuffix("_place"))
         for item in items:
             item.pk = None
             item.order_id = copy.pk
@@ -157,7 +170,9 @@ for account in ProviderAccount.objects.filter(provider="tipser"):
     RoutingPolicy.objects.get_or_create(account=account, defaults={"route_mode": RouteMode.PROPOSE})
 
 # Webhook subscriptions (an integration's; the superuser's token sees all) to a target that
-# does not answer, with a test event: the webhook routes have ids to work on.
+# does not answer, with a test event: the webhook routes have ids to work on. Only an
+# integration's token may subscribe: schemathesis.toml sends the integration's token (printed
+# here) to the subscription operations.
 from django.contrib.auth import get_user_model
 from merchants.models import Integration
 from webhooks import signing
@@ -170,6 +185,14 @@ for n in range(8):  # a run deletes some
         integration=integration, url=f"https://hooks{n}.example.invalid/dropdesk",
         event_types=[], description="fuzz", secret={"key": signing.secret_new()})
     webhook_subscription_test(subscription=subscription)
+try:
+    from merchants.tokens import api_token_issue
+    integration_key = api_token_issue(user=service_user, name="fuzz")
+except ImportError:
+    from rest_framework.authtoken.models import Token
+    Token.objects.filter(user=service_user).delete()
+    integration_key = Token.objects.create(user=service_user).key
+print("INTEGRATION_KEY=" + integration_key)
 """
 
 
@@ -203,6 +226,19 @@ for order in Order.objects.filter(state="placed").exclude(external_id="").order_
     except Exception as exc:  # not shippable (its provider, its state): the next one
         print("not shipped:", order.pk, exc)
 print("SHIPMENTS=" + str(Shipment.objects.count()))
+
+# An authorization link asked for each merchant whose provider has links (the task run here,
+# against the sandbox on the live server): GET .../authorization-link/ has one to show.
+from django.conf import settings
+from merchants import dispatch as merchant_dispatch
+from merchants.models import Merchant
+for merchant in Merchant.objects.order_by("pk"):
+    if merchant_dispatch.merchant_authorization_link_available(merchant=merchant):
+        try:
+            merchant_dispatch.merchant_authorization_link_request(
+                merchant=merchant, actor=user, base_url=settings.PUBLIC_BASE_URL)
+        except Exception as exc:  # refused: that merchant's link route stays a 404
+            print("no link:", merchant.pk, exc)
 """
 
 
@@ -222,9 +258,9 @@ def _manage(env: dict[str, str], *args: str) -> str:
 
 
 @contextlib.contextmanager
-def live_server(port: int, database_url: str | None = None) -> Iterator[tuple[str, str]]:
-    """A seeded ``runserver`` on 127.0.0.1:port; yields its base URL and a superuser's API
-    token."""
+def live_server(port: int, database_url: str | None = None) -> Iterator[tuple[str, str, str]]:
+    """A seeded ``runserver`` on 127.0.0.1:port; yields its base URL, a superuser's API token
+    and the ``fuzz`` integration's token."""
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="dd-fuzz-") as tmp:
         env = {
@@ -240,12 +276,17 @@ def live_server(port: int, database_url: str | None = None) -> Iterator[tuple[st
             # server's own memory that nobody consumes (never the filesystem broker: its
             # folder would fill). A request never waits for a task.
             "CELERY_TASK_ALWAYS_EAGER": "false", "CELERY_BROKER_URL": "memory://",
+            # the worker's provider reads (core/provider_reads.py) in a cache of this run's
+            # own, shared by the seeding and the server: none left from another run or server
+            "CACHE_URL": f"filecache://{tmp}/cache",
         }
         seeding = {**env, "CELERY_TASK_ALWAYS_EAGER": "true"}  # what it queues runs here
         _manage(seeding, "migrate", "--noinput", "-v0")
         _manage(seeding, "seed_demo")
         printed = _manage(seeding, "shell", "-c", TOKEN_SCRIPT)
         token = next(line[4:] for line in printed.splitlines() if line.startswith("KEY="))
+        integration_token = next(line.split("=", 1)[1] for line in printed.splitlines()
+                                 if line.startswith("INTEGRATION_KEY="))
         log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115
         server = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
@@ -258,7 +299,7 @@ def live_server(port: int, database_url: str | None = None) -> Iterator[tuple[st
                 time.sleep(0.2)
             seed_through_api(base, token)
             _manage(seeding, "shell", "-c", SHIP_SCRIPT)
-            yield base, token
+            yield base, token, integration_token
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -267,7 +308,8 @@ def live_server(port: int, database_url: str | None = None) -> Iterator[tuple[st
 
 def run(examples: int, port: int, database_url: str | None = None,
         extra: list[str] | None = None) -> subprocess.CompletedProcess[str]:
-    with live_server(port, database_url) as (base, token), tempfile.TemporaryDirectory() as tmp:
+    with live_server(port, database_url) as (base, token, integration_token), (
+            tempfile.TemporaryDirectory()) as tmp:
         response = requests.get(f"{base}/api/schema/?format=json", timeout=30,
                                 headers={"Authorization": f"Token {token}"})
         response.raise_for_status()
@@ -283,9 +325,11 @@ def run(examples: int, port: int, database_url: str | None = None,
             # reports as a network error
             "--request-timeout", "60", *(extra or []),
         ]
-        # tests/api/fuzz_hooks.py: generated ids that exist on this server
+        # tests/api/fuzz_hooks.py: generated ids that exist on this server;
+        # schemathesis.toml: the integration's token for the webhook subscription operations
         env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.api.fuzz_hooks",
-               "DROPDESK_FUZZ_URL": base, "DROPDESK_FUZZ_TOKEN": token}
+               "DROPDESK_FUZZ_URL": base, "DROPDESK_FUZZ_TOKEN": token,
+               "DROPDESK_FUZZ_INTEGRATION_TOKEN": integration_token}
         return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
 
 

@@ -359,3 +359,17 @@ def test_a_replayed_202_keeps_location_and_retry_after(staff_api, tipser, queued
     _pending(first, url)
     _pending(again, url)
     assert len(queued) == 1
+
+
+def test_reservation_reads_of_another_providers_account_are_a_documented_409(
+        staff_api, tipser, mocked):
+    from drf_spectacular.generators import SchemaGenerator
+
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    for template in ("/api/v1/accounts/{id}/reservation/",
+                     "/api/v1/accounts/{id}/reservation/release/"):
+        response = staff_api.get(template.format(id=tipser.pk))
+        assert response.status_code == 409, response.content
+        assert response.json()["error"]["code"] == "not_supported"
+        assert "409" in paths[template]["get"]["responses"]  # fuzz ST103
+    assert len(mocked.calls) == 0
