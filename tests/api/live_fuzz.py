@@ -6,7 +6,8 @@ Starts ``manage.py runserver`` on its own database (a throwaway SQLite file unle
 ``--database-url`` names another), seeds it (``seed_demo``: the providers' sandboxes answer on
 the same server), creates a superuser token, loads the schema and runs
 ``schemathesis run --checks all`` (examples, coverage, fuzzing and stateful phases) with
-``schemathesis.toml`` from the repository root. Exits with schemathesis' status.
+the repository's ``schemathesis.toml`` (a copy per run adds the integration's token for the
+webhook subscription operations). Exits with schemathesis' status.
 
 The server runs no task: what a request queues stays in an in-process broker nobody consumes
 (``memory://``) and the API answers 202, as it does before a worker picks the work up. The
@@ -21,7 +22,8 @@ move, reseller v3 orders at its sandbox (drafts there, checked out, placement un
 items have provider ids; webhook subscriptions and events, supplier offers, shipments, a
 routing policy, an authorization link of each merchant whose provider has them), and drafts
 kept for the place transition alone (``FUZZ-PLACE-``). The subscription operations run with
-the ``fuzz`` integration's token (``schemathesis.toml``: only an integration subscribes).
+the ``fuzz`` integration's token (a run's own copy of ``schemathesis.toml``: only an
+integration subscribes).
 
 ``make test`` runs it through ``tests/api/test_schemathesis.py`` with a few examples per
 operation; ``make fuzz`` with many more.
@@ -171,8 +173,8 @@ for account in ProviderAccount.objects.filter(provider="tipser"):
 
 # Webhook subscriptions (an integration's; the superuser's token sees all) to a target that
 # does not answer, with a test event: the webhook routes have ids to work on. Only an
-# integration's token may subscribe: schemathesis.toml sends the integration's token (printed
-# here) to the subscription operations.
+# integration's token may subscribe: the run's copy of schemathesis.toml sends the
+# integration's token (printed here) to the subscription operations.
 from django.contrib.auth import get_user_model
 from merchants.models import Integration
 from webhooks import signing
@@ -315,18 +317,25 @@ def run(examples: int, port: int, database_url: str | None = None,
         response.raise_for_status()
         schema = Path(tmp) / "schema.json"
         schema.write_bytes(response.content)
+        # schemathesis.toml plus, for this run only, the operations that need the seeded
+        # integration's token: only an integration may subscribe to webhooks (403 for the
+        # run's superuser token). The repository's file stays usable by any client as it is.
+        config = Path(tmp) / "schemathesis.toml"
+        config.write_text((ROOT / "schemathesis.toml").read_text() + (
+            "\n[[operations]]\n"
+            "include-path-regex = '^/api/v1/webhooks/subscriptions/'\n"
+            f'headers = {{ Authorization = "Token {integration_token}" }}\n'))
         command = [
-            str(Path(sys.executable).with_name("schemathesis")), "run", str(schema),
+            str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(config),
+            "run", str(schema),
             "--url", base, "--checks", "all", "--max-examples", str(examples),
             "--header", f"Authorization: Token {token}", "--no-color", "--workers", "2",
             "--seed", "1",
-            # the sandboxes answer on this same server (a provider read in a request calls
-            # it): on a loaded machine that can outlast the default 10 s, which schemathesis
-            # reports as a network error
+            # a loaded machine (the suite beside it) can outlast the default 10 s, which
+            # schemathesis reports as a network error
             "--request-timeout", "60", *(extra or []),
         ]
-        # tests/api/fuzz_hooks.py: generated ids that exist on this server;
-        # schemathesis.toml: the integration's token for the webhook subscription operations
+        # tests/api/fuzz_hooks.py: generated ids that exist on this server
         env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.api.fuzz_hooks",
                "DROPDESK_FUZZ_URL": base, "DROPDESK_FUZZ_TOKEN": token,
                "DROPDESK_FUZZ_INTEGRATION_TOKEN": integration_token}
