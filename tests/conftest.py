@@ -39,6 +39,17 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix): 
 
 
 @pytest.fixture(autouse=True)
+def _celery_join_flag_reset():
+    """Celery's "a join here would block" flag is one process-wide global that every eager
+    ``apply_async`` sets and restores; threads racing each other (tests/reliability) can leave
+    it set, and every later ``result.get()`` then refuses. Each test starts with it clear."""
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     """Each test starts with an empty cache: provider data cached per account pk
     (core.account_cache) must not leak into a later test whose account reuses the pk."""

@@ -51,7 +51,7 @@ def test_two_threads_placing_one_order_make_exactly_one_provider_call(mocked, dr
 
 def test_four_task_deliveries_at_once_make_exactly_one_provider_call(mocked, draft):
     mocked.add_callback(responses.POST, CREATE, callback=_slow_create)
-    results = race(lambda: tasks.order_place_task.apply(args=[draft.pk]).get(), n=4)
+    results = race(lambda: tasks.order_place_task.apply(args=[draft.pk]).get(disable_sync_subtasks=False), n=4)
     assert len(mocked.calls) == 1
     assert all(r in ("placing", "placed") for r in results), results
     draft.refresh_from_db()
