@@ -72,7 +72,9 @@ ID_NAME = re.compile(r"^(?:id|pk|.+_(?:id|pk|ids|pks))$")
 # Operation path (the part after the collection's id) -> for which path parameter: the list
 # query and the row fields that must be non-empty for an id to fit. Only what no listing of the
 # API says: the transitions listing already tells which transition an order can take.
-RESELLER_AT_PROVIDER = ({"provider": "reseller"}, ("external_id",))
+# oldest first: the seeded orders at the provider, not the drafts the run itself creates
+# (thousands of them, newest first, would fill the pages the hooks look at)
+RESELLER_AT_PROVIDER = ({"provider": "reseller", "ordering": "id"}, ("external_id",))
 NEEDS: dict[str, dict[str, tuple[dict[str, str], tuple[str, ...]]]] = {
     "/orders/{id}/custom-fields/": {"id": RESELLER_AT_PROVIDER},
     "/orders/{id}/execution-poll/": {"id": RESELLER_AT_PROVIDER},
