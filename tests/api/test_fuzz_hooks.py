@@ -212,7 +212,7 @@ def test_operations_with_a_precondition_no_listing_shows_take_ids_that_fit(serve
 
     def existing_ids(path, query=None, required=(), reference="", field="id"):
         asked.append((path, dict(query or {}), tuple(required)))
-        if query == {"provider": "reseller"} and required == ("external_id",):
+        if query == {"provider": "reseller", "ordering": "id"} and required == ("external_id",):
             return [103]
         if query == {"provider": "reseller", "state": "placement_unknown"}:
             return [104]
