@@ -117,6 +117,12 @@ def json_type_problem(field: serializers.Field, value: Any) -> str | None:
         return None  # JSON Schema: 1.0 is an integer
     if not isinstance(value, kind):
         return f"Must be {name}."
+    max_length = getattr(field, "max_length", None)
+    if isinstance(value, str) and isinstance(field, serializers.CharField) and max_length \
+            and len(value) > max_length:
+        # the schema's maxLength counts the value sent; DRF counts it after trimming
+        # whitespace (Python's: control characters such as \x1f too)
+        return f"Ensure this field has no more than {max_length} characters."
     child = getattr(field, "child", None)
     if child is not None and not isinstance(field, serializers.ListSerializer):
         items = value.values() if isinstance(value, dict) else value
