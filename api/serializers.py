@@ -14,6 +14,7 @@ from api.strict import (
     StrictURLField,
     json_normalize,
     json_type_problem,
+    raw_length_problem,
 )
 
 
@@ -38,6 +39,10 @@ class StrictSerializerMixin:
                      and (problem := json_type_problem(f, data[name]))}
             if wrong:
                 raise serializers.ValidationError({**wrong, **unknown})
+            too_long = {name: [problem] for name, f in self.fields.items()  # type: ignore[attr-defined]
+                        if name in data and not f.read_only
+                        and (problem := raw_length_problem(f, data[name]))}
+            unknown = {**too_long, **unknown}  # reported with the other fields' errors
             data = {name: json_normalize(self.fields[name], value)  # type: ignore[attr-defined]
                     if name in self.fields else value for name, value in data.items()}  # type: ignore[attr-defined]
         try:

@@ -103,6 +103,17 @@ def _expected(field: serializers.Field) -> tuple[type | tuple[type, ...], str] |
     return None
 
 
+def raw_length_problem(field: serializers.Field, value: Any) -> str | None:
+    """The schema's ``maxLength`` counts the string sent; DRF counts it after trimming
+    whitespace (Python's, control characters such as ``\x1f`` included), so a value one
+    character too long could pass. Checked on the value as sent."""
+    max_length = getattr(field, "max_length", None)
+    if isinstance(field, serializers.CharField) and isinstance(value, str) and max_length \
+            and len(value) > max_length:
+        return f"Ensure this field has no more than {max_length} characters."
+    return None
+
+
 def json_type_problem(field: serializers.Field, value: Any) -> str | None:
     """Why ``value`` does not have the JSON type the field's schema states (else None)."""
     if value is None:
@@ -117,12 +128,6 @@ def json_type_problem(field: serializers.Field, value: Any) -> str | None:
         return None  # JSON Schema: 1.0 is an integer
     if not isinstance(value, kind):
         return f"Must be {name}."
-    max_length = getattr(field, "max_length", None)
-    if isinstance(value, str) and isinstance(field, serializers.CharField) and max_length \
-            and len(value) > max_length:
-        # the schema's maxLength counts the value sent; DRF counts it after trimming
-        # whitespace (Python's: control characters such as \x1f too)
-        return f"Ensure this field has no more than {max_length} characters."
     child = getattr(field, "child", None)
     if child is not None and not isinstance(field, serializers.ListSerializer):
         items = value.values() if isinstance(value, dict) else value
