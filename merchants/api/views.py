@@ -306,6 +306,21 @@ class ProviderAccountViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.Retr
         return self._release_answer(account, result)
 
 
+def _stored_outcome(result: ReadResult | None, *, location: str, missing: str,
+                    outcome: Any, when: str, serializer: Any) -> Response:
+    """A worker's stored outcome as the API answers it: 404 when none was asked for, 202
+    while it runs, else 200 with ``outcome(result)`` (its ``when`` field read back as a
+    date-time: the cache keeps it as text)."""
+    if result is None:
+        raise ApiError(404, "not_found", missing)
+    if result.pending:
+        return accepted(location)
+    data = dict(outcome(result))
+    if isinstance(data.get(when), str):
+        data[when] = parse_datetime(data[when])
+    return Response(serializer(data).data)
+
+
 @extend_schema(tags=["merchants"])
 class MerchantViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                       viewsets.GenericViewSet):
@@ -421,16 +436,12 @@ class MerchantViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.RetrieveMod
     @action(detail=True, methods=["get"], url_path="verification", url_name="verification")
     def verification(self, request: Request, pk: Any = None) -> Response:
         merchant = self.get_object()
-        result = dispatch.merchant_verify_result(merchant=merchant)
-        if result is None:
-            raise ApiError(404, "not_found", "No verification was asked for recently: POST "
-                           "authorize with mode verify.")
-        if result.pending:
-            return accepted(reverse("api:merchant-verification", args=[merchant.pk]))
-        outcome = dict(self._verify_outcome(result))
-        if isinstance(outcome.get("authorized_until"), str):
-            outcome["authorized_until"] = parse_datetime(outcome["authorized_until"])
-        return Response(s.MerchantVerificationSerializer(outcome).data)
+        return _stored_outcome(
+            dispatch.merchant_verify_result(merchant=merchant),
+            location=reverse("api:merchant-verification", args=[merchant.pk]),
+            missing="No verification was asked for recently: POST authorize with mode verify.",
+            outcome=self._verify_outcome, when="authorized_until",
+            serializer=s.MerchantVerificationSerializer)
 
     @staticmethod
     def _link_outcome(result: ReadResult) -> dict[str, Any]:
@@ -455,16 +466,13 @@ class MerchantViewSet(SafeLookupMixin, mixins.ListModelMixin, mixins.RetrieveMod
         if not request.user.has_perm("merchants.change_merchant"):
             raise ApiError(403, "forbidden", "You do not have permission to see authorization "
                            "links.")
-        result = dispatch.merchant_authorization_link_result(merchant=merchant)
-        if result is None:
-            raise ApiError(404, "not_found", "No authorization link was asked for recently: "
-                           "POST authorize with mode link.")
-        if result.pending:
-            return accepted(reverse("api:merchant-authorization-link", args=[merchant.pk]))
-        outcome = dict(self._link_outcome(result))
-        if isinstance(outcome.get("expires_at"), str):
-            outcome["expires_at"] = parse_datetime(outcome["expires_at"])
-        return Response(s.AuthorizationLinkSerializer(outcome).data)
+        return _stored_outcome(
+            dispatch.merchant_authorization_link_result(merchant=merchant),
+            location=reverse("api:merchant-authorization-link", args=[merchant.pk]),
+            missing="No authorization link was asked for recently: POST authorize with mode "
+            "link.",
+            outcome=self._link_outcome, when="expires_at",
+            serializer=s.AuthorizationLinkSerializer)
 
     @extend_schema(summary="Revoke the merchant's authorization", request=None,
                    responses=s.MerchantSerializer)
