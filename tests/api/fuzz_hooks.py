@@ -83,6 +83,12 @@ NEEDS: dict[str, dict[str, tuple[dict[str, str], tuple[str, ...]]]] = {
     "/orders/{id}/lookup/": {"id": ({"provider": "reseller", "state": "placement_unknown"}, ())},
     # only a draft's items can be removed (most have one: a nested DELETE keeps none back)
     "/orders/{id}/items/{item_pk}/": {"id": ({"state": "draft"}, ())},
+    # a transition takes orders in a state it starts from: the whole list, newest first, is
+    # the run's own drafts (deleted by then, some of them: a run of 404s, no test data)
+    **{f"/orders/{{id}}/transitions/{name}/": {"id": ({"state": state}, ())}
+       for name, state in (("hold", "placed"), ("release", "on_hold"), ("ship", "placed"),
+                           ("complete", "shipped"), ("reconcile", "placement_unknown"),
+                           ("reopen", "failed"))},
 }
 
 # The place transition takes the seeded drafts kept for it (tests/api/live_fuzz.py), found in

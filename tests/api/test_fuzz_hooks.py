@@ -320,3 +320,22 @@ def test_which_requests_keep_a_generated_idempotency_key_varies_by_object_not_by
     assert runs[0] == runs[1]
     kept = sum(key == "0" for key in runs[0])
     assert 5 < kept < 50  # some requests reuse "0" (a 409 exercised), most have their own
+
+
+def test_a_transition_takes_orders_in_a_state_it_starts_from(server, monkeypatch):
+    # the whole order list, newest first, is the run's own drafts: release must find the
+    # orders on hold, not fall back on a draft another operation has deleted (404s)
+    def existing_ids(path, query=None, required=(), reference="", field="id"):
+        if query == {"state": "on_hold"}:
+            return [102]
+        if query == {"state": "placed"}:
+            return [103]
+        return LISTS.get(path, []) if not (query or required or reference) else []
+
+    monkeypatch.setattr(fuzz_hooks, "existing_ids", existing_ids)
+    for path, fits in (("/api/v1/orders/{id}/transitions/release/", {102}),
+                       ("/api/v1/orders/{id}/transitions/hold/", {103})):
+        operation = _operation(path, "post")
+        chosen = {fuzz_hooks.map_case(None, _case(operation, {"id": n})).path_parameters["id"]
+                  for n in range(1000, 1100)}
+        assert chosen - set(range(1000, 1100)) == fits
