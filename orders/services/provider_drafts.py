@@ -314,12 +314,14 @@ def provider_draft_prepare(order: Order, *, actor: Actor) -> None:
 def order_execution_poll_due(*, order: Order) -> bool:
     """Does this order's execution still need polling (a placed order whose provider executes
     after placement)? The worker (``orders.tasks``) queues the poll when it does."""
-    order.refresh_from_db(fields=["state", "raw_status"])
-    cls = registry.get(order.merchant.account.provider)
-    if cls is None or not cls.supports("poll_execution"):
+    # one query, whatever the caller loaded (asked after every placement)
+    row = (Order.objects.filter(pk=order.pk)
+           .values("state", "raw_status", "merchant__account__provider").first())
+    cls = registry.get(row["merchant__account__provider"]) if row else None
+    if row is None or cls is None or not cls.supports("poll_execution"):
         return False
-    return order.state not in _EXECUTION_FINAL and order.status_table.order_allows(
-        "execution_poll", raw_status=order.raw_status)
+    return row["state"] not in _EXECUTION_FINAL and cls.statuses.order_allows(
+        "execution_poll", raw_status=row["raw_status"])
 
 
 def execution_poll_delay(attempt: int) -> int:
