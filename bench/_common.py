@@ -207,6 +207,30 @@ class Server:
         self.stop()
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU seconds (user + system) used so far by this process (every thread), or by another
+    process of this machine (``/proc/<pid>/stat``; 0.0 when it cannot be read)."""
+    if pid is None:
+        return time.process_time()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def db_backend_pid() -> int | None:
+    """The PostgreSQL server process serving this thread's connection (None on SQLite: the
+    database works inside this process)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return int(cursor.fetchone()[0])
+
+
 def analyze() -> None:
     """Fresh planner statistics (the sync and bulk benchmarks insert and delete tens of
     thousands of rows per run): measure the steady state, not a table full of dead rows."""

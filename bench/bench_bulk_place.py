@@ -22,7 +22,16 @@ import subprocess
 import sys
 import time
 
-from _common import BENCH_DIR, ROOT, Server, report, run_per_database, server_env, setup_django
+from _common import (
+    BENCH_DIR,
+    ROOT,
+    Server,
+    cpu_seconds,
+    report,
+    run_per_database,
+    server_env,
+    setup_django,
+)
 
 N_ORDERS = int(os.environ.get("BENCH_BULK_ORDERS", "1000"))
 N_DEFAULTS = int(os.environ.get("BENCH_BULK_DEFAULT_ORDERS", "25"))
@@ -71,28 +80,37 @@ def drafts(merchant, prefix: str, n: int = N_ORDERS) -> list[int]:  # type: igno
     return [o.pk for o in orders]
 
 
-def raw_loop(base_url: str, orders, threads: int = 1) -> float:  # type: ignore[no-untyped-def]
+def raw_loop(base_url: str, orders, threads: int = 1,  # type: ignore[no-untyped-def]
+             status: bool = False) -> float:
     """Seconds for the same create calls: one after the other on one session, or split over
-    ``threads`` sessions (the worker's concurrency)."""
+    ``threads`` sessions (the worker's concurrency). ``status``: each create followed by the
+    status by key, as a placement makes them (the same calls per order as the worker)."""
+    from urllib.parse import quote
+
     import requests
 
     from providers.brandsdistribution import mapping
-    from providers.brandsdistribution.client import ORDER_CREATE_PATH
+    from providers.brandsdistribution.client import ORDER_CREATE_PATH, STATUS_BY_KEY_PATH
 
     bodies = []
     for order in orders:
         doc = mapping.order_document(order, list(order.items.all()))
-        doc["key"] = f"CEIL{threads}-" + doc["key"]
-        bodies.append(mapping.order_body(doc, mapping.JSON))
+        doc["key"] = f"CEIL{threads}{'S' if status else ''}-" + doc["key"]
+        bodies.append((doc["key"], mapping.order_body(doc, mapping.JSON)))
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    base = base_url.rstrip("/")
 
-    def send(chunk: list[bytes]) -> None:
+    def send(chunk: list[tuple[str, bytes]]) -> None:
         session = requests.Session()
         session.auth = (API_KEY, PASSWORD)
-        for body in chunk:
-            response = session.post(base_url.rstrip("/") + ORDER_CREATE_PATH, data=body,
+        for key, body in chunk:
+            response = session.post(base + ORDER_CREATE_PATH, data=body,
                                     headers=headers, timeout=30)
             assert response.status_code == 200, (response.status_code, response.text[:300])
+            if status:
+                found = session.get(base + STATUS_BY_KEY_PATH.format(key=quote(key, safe="")),
+                                    headers=headers, timeout=30)
+                assert found.status_code == 200 and found.json()["orders"], found.text[:300]
 
     start = time.perf_counter()
     if threads == 1:
@@ -189,7 +207,10 @@ def run(db: str, url: str) -> None:
                     time.sleep(0.2)
                 return request_s, time.perf_counter() - start, len(ctx.captured_queries), run_
 
+            cpu_before = (cpu_seconds(worker.pid), cpu_seconds(server.proc.pid))
             request_s, worker_s, request_queries, run_ = place_all(merchants[0])
+            cpu_worker = (cpu_seconds(worker.pid) - cpu_before[0],
+                          cpu_seconds(server.proc.pid) - cpu_before[1])
             _r, defaults_s, _q, defaults_run = place_all(merchants[2])
         finally:
             worker.terminate()
@@ -212,9 +233,16 @@ def run(db: str, url: str) -> None:
         ceiling_orders = list(Order.objects.filter(pk__in=ceiling_pks).prefetch_related("items")
                               .select_related("merchant__account"))
         ceiling_s = raw_loop(base_url, ceiling_orders)
+        server_before = cpu_seconds(server.proc.pid)
         parallel_s = raw_loop(base_url, ceiling_orders, threads=WORKERS)
+        cpu_raw = cpu_seconds(server.proc.pid) - server_before
+        same_calls_s = raw_loop(base_url, ceiling_orders, threads=WORKERS, status=True)
     rate = float(settings.PROVIDER_DEFAULT_RATE_LIMIT or 0)
     ours, ceil, par = placed / worker_s, N_ORDERS / ceiling_s, N_ORDERS / parallel_s
+    same = N_ORDERS / same_calls_s
+    cpu_ms = {"worker": cpu_worker[0] * 1000 / max(1, placed),
+              "sandbox": cpu_worker[1] * 1000 / max(1, placed),
+              "sandbox_raw_loop": cpu_raw * 1000 / N_ORDERS}
     ours_defaults = default_placed / defaults_s
     defaults_limit = min(par, rate / calls["defaults"]) if rate and calls["defaults"] else par
     rows = [
@@ -223,6 +251,11 @@ def run(db: str, url: str) -> None:
         ("[no limit] placed through the worker", placed, N_ORDERS, f"{N_ORDERS} ({outcomes})"),
         ("[no limit] orders/s", ours, par, f"{ours / par:.0%} of the {WORKERS}-thread raw loop"),
         ("[no limit] provider calls per order", calls["no_limit"], 1, "reserve_first off"),
+        (f"  {WORKERS}-thread raw loop of the same calls (create + status by key)", "", same,
+         f"{ours / same:.0%}"),
+        ("  CPU ms/order: worker / sandbox (raw loop: sandbox)",
+         f"{cpu_ms['worker']:.1f} / {cpu_ms['sandbox']:.1f}", f"{cpu_ms['sandbox_raw_loop']:.1f}",
+         f"worker busy {cpu_ms['worker'] * ours / 1000:.0%} of one core"),
         ("  1-thread raw loop orders/s (not a limit)", "", ceil, f"{ours / ceil:.0%}"),
         (f"[defaults] placed ({N_DEFAULTS})", default_placed, N_DEFAULTS, f"({default_outcomes})"),
         ("[defaults] provider calls per order", calls["defaults"], "", "reserve_first on"),
@@ -235,6 +268,8 @@ def run(db: str, url: str) -> None:
         "placed": placed, "outcomes": outcomes, "orders_per_s": round(ours, 1),
         "ceiling_orders_per_s": round(ceil, 1), "ratio": round(ours / par, 3),
         "parallel_ceiling_orders_per_s": round(par, 1), "parallel_ratio": round(ours / par, 3),
+        "same_calls_ceiling_orders_per_s": round(same, 1), "same_calls_ratio": round(ours / same, 3),
+        "cpu_ms_per_order": {k: round(v, 2) for k, v in cpu_ms.items()},
         "calls_per_order": {k: round(v, 2) for k, v in calls.items()}, "rate_limit": rate,
         "defaults_orders": N_DEFAULTS, "defaults_placed": default_placed,
         "defaults_orders_per_s": round(ours_defaults, 2), "defaults_limit_orders_per_s": round(defaults_limit, 2),
