@@ -7,6 +7,7 @@ It prints a small table and one JSON line with its figures.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -207,16 +208,24 @@ class Server:
         self.stop()
 
 
-def cpu_seconds(pid: int | None = None) -> float:
+def cpu_seconds(pid: int | None = None, *, children: bool = False) -> float:
     """CPU seconds (user + system) used so far by this process (every thread), or by another
-    process of this machine (``/proc/<pid>/stat``; 0.0 when it cannot be read)."""
+    process of this machine (``/proc/<pid>/stat``; 0.0 when it cannot be read) — with
+    ``children``, plus its live descendants' (a prefork worker's pool)."""
     if pid is None:
         return time.process_time()
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    if not children:
+        return own
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            kids += [int(k) for k in task.read_text().split()]
+    return own + sum(cpu_seconds(kid, children=True) for kid in kids)
 
 
 def db_backend_pid() -> int | None:

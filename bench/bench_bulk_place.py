@@ -2,16 +2,19 @@
 
 dropdesk: the admin action's request time (it creates a BulkRun and enqueues one task per
 order on commit), then orders/s until every order of the run is placed by a real
-``celery worker`` subprocess (threads pool) talking to the Brandsdistribution sandbox served by
+``celery worker`` subprocess (4 threads on SQLite as ``make run``; 4 prefork processes on
+PostgreSQL as the Procfile) talking to the Brandsdistribution sandbox served by
 ``manage.py runserver --noreload`` on loopback, against the same database.
 Ceiling, same run, same sandbox: a raw loop (one ``requests.Session``) of the same create-order
-calls (the same documents, under other keys).
+calls (the same documents, under other keys); beside it a raw loop of the same calls a
+placement makes (create + status by key). CPU per order of the worker (with its pool) and of
+the sandbox, read from /proc.
 Broker: Redis (BENCH_BROKER_URL, default redis://127.0.0.1:6379/14) when it answers, else the
 embedded filesystem broker under the bench folder.
 Variants: "no limit" (``rate_limit`` 0, ``reserve_first`` off: one create call per order) on
 N_ORDERS, and "defaults" (the product's rate limit and ``reserve_first`` on) on N_DEFAULTS orders,
 whose limit is ``rate / calls per order`` (calls counted on the orders' timelines).
-The limit of the no-limit variant is the raw loop at the worker's concurrency (4 threads).
+The limit of the no-limit variant is the raw loop at the worker's concurrency (4).
 Targets: request ≤ 1 s; worker orders/s ≥ 80 % of the raw loop.
 """
 
@@ -158,9 +161,22 @@ def run(db: str, url: str) -> None:
         defaults_account.credentials = {"api_key": API_KEY, "password": PASSWORD}
         defaults_account.options = {"wire_format": "json"}  # the product's defaults
         defaults_account.save()
+        # The same 1,000 orders spread over WORKERS accounts: Brandsdistribution placements of
+        # one account take turns (its reservation and its "growing" order are one per account:
+        # reservations.placement_turn), those of different accounts run side by side.
+        spread = []
+        for k in range(WORKERS):
+            acct, _ = ProviderAccount.objects.get_or_create(
+                provider="brandsdistribution", name=f"bench-bulk-spread-{k}",
+                defaults={"environment": "sandbox"})
+            acct.base_url = base_url
+            acct.credentials = {"api_key": API_KEY, "password": PASSWORD}
+            acct.options = {"wire_format": "json", "reserve_first": False, "rate_limit": 0}
+            acct.save()
+            spread.append((f"bench bulk spread {k}", acct))
         merchants = []
         for name, acct in (("bench bulk", account), ("bench bulk ceiling", account),
-                           ("bench bulk defaults", defaults_account)):
+                           ("bench bulk defaults", defaults_account), *spread):
             merchant = Merchant.objects.filter(account=acct, name=name).first()
             if merchant is None:
                 merchant = merchant_services.merchant_create(account=acct, name=name,
@@ -173,12 +189,17 @@ def run(db: str, url: str) -> None:
         pks = drafts(merchants[0], "BULK")
         ceiling_pks = drafts(merchants[1], "BULKC")
         default_pks = drafts(merchants[2], "BULKD", N_DEFAULTS)
+        spread_pks = [pk for k, m in enumerate(merchants[3:])
+                      for pk in drafts(m, f"BULKS{k}", N_ORDERS // WORKERS)]
         # What an operator does: filter the list, "select all", run the action (select_across;
         # 1,000 ticked boxes would exceed DATA_UPLOAD_MAX_NUMBER_FIELDS).
 
+        # the product's worker for each database: `make run` (SQLite) runs a threads pool,
+        # production (PostgreSQL, the Procfile) a prefork pool — processes, not one GIL
+        pool = "threads" if db == "sqlite" else "prefork"
         log = open(BENCH_DIR / "worker.log", "w")  # noqa: SIM115
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads", "-c", str(WORKERS),
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", pool, "-c", str(WORKERS),
              "-l", "warning", "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=ROOT, env=server_env(url, **broker_env(broker)), stdout=log, stderr=subprocess.STDOUT,
         )
@@ -187,29 +208,40 @@ def run(db: str, url: str) -> None:
             client = Client()
             client.force_login(user)
 
-            def place_all(merchant) -> tuple[float, float, int, BulkRun]:  # type: ignore[no-untyped-def]
-                """(request s, request-to-last-placed s, request queries, run)."""
-                changelist = f"/admin/orders/order/?merchant={merchant.pk}&state__exact=draft"
-                first = Order.objects.filter(merchant=merchant).order_by("pk").first()
-                client.get(changelist)
-                with CaptureQueriesContext(connection) as ctx:
-                    start = time.perf_counter()
-                    response = client.post(changelist, {
-                        "action": "place_selected", "index": 0, "select_across": "1",
-                        "_selected_action": [str(first.pk)]})
-                    request_s = time.perf_counter() - start
-                assert response.status_code == 302, (response.status_code, response.content[:500])
-                run_ = BulkRun.objects.filter(actor=user).order_by("-id").first()
+            def place_all(*chosen) -> tuple[float, float, int, BulkRun]:  # type: ignore[no-untyped-def]
+                """The action run on each merchant's drafts in turn, then wait until every
+                order is settled: (first request s, first request-to-last-placed s, its queries,
+                the first run)."""
+                runs_, request_s, request_queries, start = [], 0.0, 0, 0.0
+                for merchant in chosen:
+                    changelist = f"/admin/orders/order/?merchant={merchant.pk}&state__exact=draft"
+                    first = Order.objects.filter(merchant=merchant).order_by("pk").first()
+                    client.get(changelist)
+                    with CaptureQueriesContext(connection) as ctx:
+                        began = time.perf_counter()
+                        response = client.post(changelist, {
+                            "action": "place_selected", "index": 0, "select_across": "1",
+                            "_selected_action": [str(first.pk)]})
+                        took = time.perf_counter() - began
+                    assert response.status_code == 302, (response.status_code, response.content[:500])
+                    if not runs_:
+                        request_s, request_queries, start = took, len(ctx.captured_queries), began
+                    runs_.append(BulkRun.objects.filter(actor=user).order_by("-id").first())
                 deadline = time.time() + 600
                 while time.time() < deadline:
-                    if not BulkRunItem.objects.filter(run=run_, outcome=BulkRunItem.Outcome.QUEUED).exists():
+                    if not BulkRunItem.objects.filter(
+                            run__in=runs_, outcome=BulkRunItem.Outcome.QUEUED).exists():
                         break
                     time.sleep(0.2)
-                return request_s, time.perf_counter() - start, len(ctx.captured_queries), run_
+                return request_s, time.perf_counter() - start, request_queries, runs_[0]
 
-            cpu_before = (cpu_seconds(worker.pid), cpu_seconds(server.proc.pid))
+            cpu_before = (cpu_seconds(worker.pid, children=True), cpu_seconds(server.proc.pid))
             request_s, worker_s, request_queries, run_ = place_all(merchants[0])
-            cpu_worker = (cpu_seconds(worker.pid) - cpu_before[0],
+            cpu_worker = (cpu_seconds(worker.pid, children=True) - cpu_before[0],
+                          cpu_seconds(server.proc.pid) - cpu_before[1])
+            cpu_before = (cpu_seconds(worker.pid, children=True), cpu_seconds(server.proc.pid))
+            _r, spread_s, _q, _run = place_all(*merchants[3:])
+            cpu_spread = (cpu_seconds(worker.pid, children=True) - cpu_before[0],
                           cpu_seconds(server.proc.pid) - cpu_before[1])
             _r, defaults_s, _q, defaults_run = place_all(merchants[2])
         finally:
@@ -226,6 +258,7 @@ def run(db: str, url: str) -> None:
         accepted = ("placed", "in_progress", "partially_shipped", "shipped", "completed")
         placed = Order.objects.filter(pk__in=pks, state__in=accepted).count()
         default_placed = Order.objects.filter(pk__in=default_pks, state__in=accepted).count()
+        spread_placed = Order.objects.filter(pk__in=spread_pks, state__in=accepted).count()
         default_outcomes = {o: BulkRunItem.objects.filter(run=defaults_run, outcome=o).count()
                             for o in BulkRunItem.Outcome.values}
         calls = {name: OrderEvent.objects.filter(order_id__in=ids, kind=OrderEvent.Kind.PROVIDER_CALL)
@@ -240,9 +273,12 @@ def run(db: str, url: str) -> None:
     rate = float(settings.PROVIDER_DEFAULT_RATE_LIMIT or 0)
     ours, ceil, par = placed / worker_s, N_ORDERS / ceiling_s, N_ORDERS / parallel_s
     same = N_ORDERS / same_calls_s
+    spread_rate = spread_placed / spread_s
     cpu_ms = {"worker": cpu_worker[0] * 1000 / max(1, placed),
               "sandbox": cpu_worker[1] * 1000 / max(1, placed),
-              "sandbox_raw_loop": cpu_raw * 1000 / N_ORDERS}
+              "sandbox_raw_loop": cpu_raw * 1000 / N_ORDERS,
+              "worker_spread": cpu_spread[0] * 1000 / max(1, spread_placed),
+              "sandbox_spread": cpu_spread[1] * 1000 / max(1, spread_placed)}
     ours_defaults = default_placed / defaults_s
     defaults_limit = min(par, rate / calls["defaults"]) if rate and calls["defaults"] else par
     rows = [
@@ -255,8 +291,15 @@ def run(db: str, url: str) -> None:
          f"{ours / same:.0%}"),
         ("  CPU ms/order: worker / sandbox (raw loop: sandbox)",
          f"{cpu_ms['worker']:.1f} / {cpu_ms['sandbox']:.1f}", f"{cpu_ms['sandbox_raw_loop']:.1f}",
-         f"worker busy {cpu_ms['worker'] * ours / 1000:.0%} of one core"),
-        ("  1-thread raw loop orders/s (not a limit)", "", ceil, f"{ours / ceil:.0%}"),
+         f"{pool} worker: {cpu_ms['worker'] * ours / 1000:.2f} cores busy"),
+        ("  1-thread raw loop orders/s (one account's placements take turns)", "", ceil,
+         f"{ours / ceil:.0%}"),
+        (f"[no limit, {WORKERS} accounts] orders/s", spread_rate, par,
+         f"{spread_rate / par:.0%} of the {WORKERS}-thread raw loop; {spread_rate / same:.0%} of "
+         f"the same calls ({spread_placed} placed)"),
+        ("  CPU ms/order: worker / sandbox",
+         f"{cpu_ms['worker_spread']:.1f} / {cpu_ms['sandbox_spread']:.1f}", "",
+         f"{pool} worker: {cpu_ms['worker_spread'] * spread_rate / 1000:.2f} cores busy"),
         (f"[defaults] placed ({N_DEFAULTS})", default_placed, N_DEFAULTS, f"({default_outcomes})"),
         ("[defaults] provider calls per order", calls["defaults"], "", "reserve_first on"),
         (f"[defaults] orders/s (limit: {rate:g} calls/s ÷ calls/order)", ours_defaults, defaults_limit,
@@ -264,11 +307,15 @@ def run(db: str, url: str) -> None:
     ]
     report("bulk place from admin", db, rows, {
         "orders": N_ORDERS, "broker": broker.split("://")[0], "worker_threads": WORKERS,
+        "worker_pool": pool,
         "request_ms": round(request_s * 1000, 1), "request_queries": request_queries,
         "placed": placed, "outcomes": outcomes, "orders_per_s": round(ours, 1),
         "ceiling_orders_per_s": round(ceil, 1), "ratio": round(ours / par, 3),
         "parallel_ceiling_orders_per_s": round(par, 1), "parallel_ratio": round(ours / par, 3),
         "same_calls_ceiling_orders_per_s": round(same, 1), "same_calls_ratio": round(ours / same, 3),
+        "spread_accounts": WORKERS, "spread_placed": spread_placed,
+        "spread_orders_per_s": round(spread_rate, 1), "spread_ratio": round(spread_rate / par, 3),
+        "spread_same_calls_ratio": round(spread_rate / same, 3),
         "cpu_ms_per_order": {k: round(v, 2) for k, v in cpu_ms.items()},
         "calls_per_order": {k: round(v, 2) for k, v in calls.items()}, "rate_limit": rate,
         "defaults_orders": N_DEFAULTS, "defaults_placed": default_placed,
