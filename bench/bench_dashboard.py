@@ -1,7 +1,10 @@
 """Admin home (the dashboard) with 100,000 orders, against the same page with 1,000 orders.
 
-The limit is the same page over 1,000 orders (its own database): p50 at 100k must stay within
-1.5× of p50 at 1k (issue 20), with the same number of queries. Both data sets are served by
+The limit is the same page over 1,000 orders: p50 at 100k must stay within 1.5× of p50 at 1k
+(issue 20), with the same number of queries. Each side has a database of its own holding only
+these orders (``_1k`` and ``_100k`` beside the bench database): on the database the other
+benchmarks share, the 100k page also showed their accounts, failures and placements the 1k
+page had not — a different page, not more rows. Both data sets are served by
 two processes sampled in turn (``_sides.py``); the dashboard's parts are timed alone beside it.
 
 After seeding, each side runs ``order_daily_counts_refresh`` once — what the worker's beat does
@@ -58,7 +61,7 @@ def setup(db: str, url: str, n_orders: int) -> tuple[Any, dict[str, Any], dict[s
 
 def run(db: str, url: str) -> None:
     small = Side(__file__, db, sibling_url(db, url, "_1k"), SMALL)
-    big = Side(__file__, db, url, N_ORDERS)
+    big = Side(__file__, db, sibling_url(db, url, "_100k"), N_ORDERS)
     try:
         sides = [small, big]
         info = [s.ask(info=True) for s in sides]
