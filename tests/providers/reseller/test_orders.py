@@ -487,3 +487,18 @@ def test_no_execution_poll_while_reseller_pending_approval(mocked, provider_draf
                                                                  "Reseller Pending Approval")
     assert services.order_execution_poll(order=provider_draft) is False
     assert poll.call_count == 0
+
+
+def test_whether_execution_polling_is_due_is_one_read_of_the_order_as_stored(
+        provider_draft, django_assert_num_queries):
+    """Asked after every placement (orders.tasks.follow_execution_poll): one query, and the
+    stored state decides, not the caller's copy of the order."""
+    Order.objects.filter(pk=provider_draft.pk).update(state="placed", raw_status="Submitted")
+    stale = Order.objects.get(pk=provider_draft.pk)  # no related rows loaded
+    with django_assert_num_queries(1):
+        assert services.order_execution_poll_due(order=stale) is True
+    Order.objects.filter(pk=provider_draft.pk).update(state="completed")
+    with django_assert_num_queries(1):
+        assert services.order_execution_poll_due(order=stale) is False  # stale says placed
+    other = OrderFactory(state="placed")  # a provider that does not poll executions
+    assert services.order_execution_poll_due(order=other) is False
