@@ -14,7 +14,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +226,27 @@ def cpu_seconds(pid: int | None = None, *, children: bool = False) -> float:
         with contextlib.suppress(OSError):
             kids += [int(k) for k in task.read_text().split()]
     return own + sum(cpu_seconds(kid, children=True) for kid in kids)
+
+
+SELF = -1  # ``cpu_used``: this process
+
+
+@contextlib.contextmanager
+def cpu_used(pids: dict[str, int | None], *, children: bool = False) -> Iterator[dict[str, float]]:
+    """CPU seconds each named process uses inside the block, filled in when it ends: ``SELF``
+    for this process, a pid for another (``children``: with its pool), ``None`` for a process
+    that is not there (e.g. no PostgreSQL backend on SQLite: 0.0)."""
+    def now() -> dict[str, float]:
+        return {name: 0.0 if pid is None else
+                cpu_seconds(None if pid == SELF else pid, children=children and pid != SELF)
+                for name, pid in pids.items()}
+
+    used: dict[str, float] = {}
+    before = now()
+    try:
+        yield used
+    finally:
+        used.update({name: value - before[name] for name, value in now().items()})
 
 
 def db_backend_pid() -> int | None:

@@ -11,8 +11,8 @@ placement makes (create + status by key). CPU per order of the worker (with its 
 the sandbox, read from /proc.
 Broker: Redis (BENCH_BROKER_URL, default redis://127.0.0.1:6379/14) when it answers, else the
 embedded filesystem broker under the bench folder.
-Variants: "no limit" (``rate_limit`` 0, ``reserve_first`` off: one create call per order) on
-N_ORDERS, and "defaults" (the product's rate limit and ``reserve_first`` on) on N_DEFAULTS orders,
+Variants: "no limit" (``rate_limit`` 0, ``reserve_first`` off: create and status by key) on
+N_ORDERS, the same spread over 4 accounts (one account's placements take turns), and "defaults" (the product's rate limit and ``reserve_first`` on) on N_DEFAULTS orders,
 whose limit is ``rate / calls per order`` (calls counted on the orders' timelines).
 The limit of the no-limit variant is the raw loop at the worker's concurrency (4).
 Targets: request ≤ 1 s; worker orders/s ≥ 80 % of the raw loop.
@@ -29,7 +29,7 @@ from _common import (
     BENCH_DIR,
     ROOT,
     Server,
-    cpu_seconds,
+    cpu_used,
     report,
     run_per_database,
     server_env,
@@ -235,14 +235,11 @@ def run(db: str, url: str) -> None:
                     time.sleep(0.2)
                 return request_s, time.perf_counter() - start, request_queries, runs_[0]
 
-            cpu_before = (cpu_seconds(worker.pid, children=True), cpu_seconds(server.proc.pid))
-            request_s, worker_s, request_queries, run_ = place_all(merchants[0])
-            cpu_worker = (cpu_seconds(worker.pid, children=True) - cpu_before[0],
-                          cpu_seconds(server.proc.pid) - cpu_before[1])
-            cpu_before = (cpu_seconds(worker.pid, children=True), cpu_seconds(server.proc.pid))
-            _r, spread_s, _q, _run = place_all(*merchants[3:])
-            cpu_spread = (cpu_seconds(worker.pid, children=True) - cpu_before[0],
-                          cpu_seconds(server.proc.pid) - cpu_before[1])
+            processes = {"worker": worker.pid, "sandbox": server.proc.pid}
+            with cpu_used(processes, children=True) as cpu_one:
+                request_s, worker_s, request_queries, run_ = place_all(merchants[0])
+            with cpu_used(processes, children=True) as cpu_spread:
+                _r, spread_s, _q, _run = place_all(*merchants[3:])
             _r, defaults_s, _q, defaults_run = place_all(merchants[2])
         finally:
             worker.terminate()
@@ -266,19 +263,18 @@ def run(db: str, url: str) -> None:
         ceiling_orders = list(Order.objects.filter(pk__in=ceiling_pks).prefetch_related("items")
                               .select_related("merchant__account"))
         ceiling_s = raw_loop(base_url, ceiling_orders)
-        server_before = cpu_seconds(server.proc.pid)
-        parallel_s = raw_loop(base_url, ceiling_orders, threads=WORKERS)
-        cpu_raw = cpu_seconds(server.proc.pid) - server_before
+        with cpu_used({"sandbox": server.proc.pid}) as cpu_raw:
+            parallel_s = raw_loop(base_url, ceiling_orders, threads=WORKERS)
         same_calls_s = raw_loop(base_url, ceiling_orders, threads=WORKERS, status=True)
     rate = float(settings.PROVIDER_DEFAULT_RATE_LIMIT or 0)
     ours, ceil, par = placed / worker_s, N_ORDERS / ceiling_s, N_ORDERS / parallel_s
     same = N_ORDERS / same_calls_s
     spread_rate = spread_placed / spread_s
-    cpu_ms = {"worker": cpu_worker[0] * 1000 / max(1, placed),
-              "sandbox": cpu_worker[1] * 1000 / max(1, placed),
-              "sandbox_raw_loop": cpu_raw * 1000 / N_ORDERS,
-              "worker_spread": cpu_spread[0] * 1000 / max(1, spread_placed),
-              "sandbox_spread": cpu_spread[1] * 1000 / max(1, spread_placed)}
+    cpu_ms = {"worker": cpu_one["worker"] * 1000 / max(1, placed),
+              "sandbox": cpu_one["sandbox"] * 1000 / max(1, placed),
+              "sandbox_raw_loop": cpu_raw["sandbox"] * 1000 / N_ORDERS,
+              "worker_spread": cpu_spread["worker"] * 1000 / max(1, spread_placed),
+              "sandbox_spread": cpu_spread["sandbox"] * 1000 / max(1, spread_placed)}
     ours_defaults = default_placed / defaults_s
     defaults_limit = min(par, rate / calls["defaults"]) if rate and calls["defaults"] else par
     rows = [

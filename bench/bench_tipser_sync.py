@@ -28,7 +28,7 @@ import sys
 import time
 from typing import Any
 
-from _common import Server, cpu_seconds, db_backend_pid, report, run_per_database, setup_django
+from _common import SELF, Server, cpu_used, db_backend_pid, report, run_per_database, setup_django
 
 N_ORDERS = int(os.environ.get("BENCH_SYNC_ORDERS", "5000"))
 REPEAT = int(os.environ.get("BENCH_SYNC_REPEAT", "2"))
@@ -298,8 +298,8 @@ def run(db: str, url: str) -> None:
                                         [*accounts, "fetch_1", f"fetch_{threads}", "insert",
                                          "latency_fetch_1", f"latency_fetch_{threads}"]}
         calls: dict[str, int] = {}
-        # CPU seconds per run: (this process, the sandbox server, the PostgreSQL backend)
-        cpu: dict[str, list[tuple[float, ...]]] = {k: [] for k in [*accounts, f"fetch_{threads}"]}
+        # CPU seconds per run of this process, the sandbox server and the PostgreSQL backend
+        cpu: dict[str, list[dict[str, float]]] = {k: [] for k in [*accounts, f"fetch_{threads}"]}
         raw_insert: RawInsert | None = None
         iso = since.date().isoformat()
         every = Order.objects.filter(merchant__account__in=[a for a, _m in accounts.values()])
@@ -311,27 +311,26 @@ def run(db: str, url: str) -> None:
                 account.state = {}
                 CALLS[0] = 0
                 snapshots.gc_paused = contextlib.nullcontext if name == "no_limit_gc_on" else paused
-                pids = (None, (slow if name == "latency" else server).proc.pid, db_backend_pid())
-                before = [cpu_seconds(pid) if k == 0 or pid else 0.0 for k, pid in enumerate(pids)]
-                start = time.perf_counter()
-                totals = account_sync_incoming(account=account, since=since)
-                runs[name].append(time.perf_counter() - start)
-                cpu[name].append(tuple(
-                    (cpu_seconds(pid) if k == 0 or pid else 0.0) - was
-                    for k, (pid, was) in enumerate(zip(pids, before, strict=True))))
+                pids = {"process": SELF, "db_backend": db_backend_pid(),
+                        "sandbox": (slow if name == "latency" else server).proc.pid}
+                with cpu_used(pids) as used:
+                    start = time.perf_counter()
+                    totals = account_sync_incoming(account=account, since=since)
+                    runs[name].append(time.perf_counter() - start)
+                cpu[name].append(used)
                 snapshots.gc_paused = paused
                 calls[name] = CALLS[0]
                 assert totals["created"] == n_have, (name, totals)
                 if name == "no_limit" and raw_insert is None:  # exactly the rows it wrote
                     raw_insert = RawInsert(accounts["no_limit"][1], raw_target, page)
             for k in (1, threads):
-                before = [cpu_seconds(), cpu_seconds(server.proc.pid)]
-                start = time.perf_counter()
-                fetch_only(base_url, SYNC_KEY, iso, page, k)
-                runs[f"fetch_{k}"].append(time.perf_counter() - start)
+                with cpu_used({"process": SELF, "sandbox": server.proc.pid,
+                               "db_backend": None}) as used:
+                    start = time.perf_counter()
+                    fetch_only(base_url, SYNC_KEY, iso, page, k)
+                    runs[f"fetch_{k}"].append(time.perf_counter() - start)
                 if k == threads:
-                    cpu[f"fetch_{k}"].append((cpu_seconds() - before[0],
-                                              cpu_seconds(server.proc.pid) - before[1], 0.0))
+                    cpu[f"fetch_{k}"].append(used)
                 start = time.perf_counter()
                 fetch_only(slow_url, SYNC_KEY, iso, page, k)
                 runs[f"latency_fetch_{k}"].append(time.perf_counter() - start)
@@ -379,14 +378,14 @@ def run(db: str, url: str) -> None:
                      f"{ours / limits[name]:.0%} of limit; {calls[name] / n:.4f} calls/order"))
     # Where the CPU goes: the sync runs in one process (the GIL: at most one core for its
     # Python), the sandbox (the provider) and PostgreSQL in others, all on this machine's cores.
-    cpu_ms = {k: [statistics.median(run[i] for run in v) * 1000 / n for i in range(3)]
+    cpu_ms = {k: {part: statistics.median(run[part] for run in v) * 1000 / n for part in v[0]}
               for k, v in cpu.items() if v}
+    busy = {k: cpu_ms[k]["process"] / (statistics.median(runs[k]) * 1000 / n) for k in cpu_ms}
     for name in ("no_limit", "defaults", "latency", f"fetch_{threads}"):
-        mine, sandbox, backend = cpu_ms[name]
-        wall = statistics.median(runs[name]) * 1000 / n
+        ms = cpu_ms[name]
         rows.append((f"CPU ms/order [{name}]: this process / sandbox / PG backend",
-                     f"{mine:.2f} / {sandbox:.2f} / {backend:.2f}", "",
-                     f"this process busy {mine / wall:.0%} of one core"))
+                     f"{ms['process']:.2f} / {ms['sandbox']:.2f} / {ms['db_backend']:.2f}", "",
+                     f"this process busy {busy[name]:.0%} of one core"))
     rows.append(("gc paused per page vs not (no limit)", f"{rate_s['no_limit'] / rate_s['no_limit_gc_on']:.2f}×",
                  "", "A/B in this run (config.gcpause)"))
     rows.append(("re-sync unchanged orders/s", n / resync_s, "", "—"))
@@ -400,10 +399,9 @@ def run(db: str, url: str) -> None:
         "ratio": {k: round(rate_s[k] / v, 3) for k, v in limits.items()},
         "calls_per_order": {k: round(c / n, 4) for k, c in calls.items()},
         "resync_orders_per_s": round(n / resync_s),
-        "cpu_ms_per_order": {k: {"process": round(v[0], 3), "sandbox": round(v[1], 3),
-                                 "db_backend": round(v[2], 3)} for k, v in cpu_ms.items()},
-        "process_busy": {k: round(cpu_ms[k][0] / (statistics.median(runs[k]) * 1000 / n), 3)
-                         for k in cpu_ms},
+        "cpu_ms_per_order": {k: {part: round(ms, 3) for part, ms in sorted(v.items())}
+                             for k, v in cpu_ms.items()},
+        "process_busy": {k: round(v, 3) for k, v in busy.items()},
         **{f"queries_per_page_{size}": round(v[0], 2) for size, v in per_page.items()},
     })
     for account, _m in accounts.values():
